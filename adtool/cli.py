@@ -1,0 +1,131 @@
+"""Command-line parsing only; the work happens in pipeline.py."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional
+
+from . import __version__
+from .diagnostics import AdError, bad_input
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # exit 2 with our message style
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"adtool: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _names(value: str) -> list[str]:
+    return [n.strip().lower() for n in value.replace(" ", ",").split(",") if n.strip()]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--head", required=True, metavar="SPEC",
+                   help="head routine(s): f or 'f(dep ...)/(indep ...)'")
+    p.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR")
+    p.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VAL]")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="adtool", description="Source-to-source automatic differentiation "
+                "of Fortran and C with user-controlled checkpointing.")
+    p.add_argument("--version", action="version", version=f"adtool {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    d = sub.add_parser("differentiate", help="generate adjoint (f_b) or tangent (f_d) code")
+    _common(d)
+    d.add_argument("--mode", default="reverse", choices=["reverse", "tangent"])
+    d.add_argument("--checkpoint-file", metavar="PLAN.toml")
+    d.add_argument("--split", type=_names, default=[], metavar="NAMES")
+    d.add_argument("--joint", type=_names, default=[], metavar="NAMES")
+    d.add_argument("--default-mode", choices=["joint", "split"])
+    out = d.add_mutually_exclusive_group()
+    out.add_argument("--output-dir", metavar="DIR")
+    out.add_argument("-o", dest="output", metavar="FILE")
+
+    r = sub.add_parser("runtime", help="copy the runtime library sources into DIR")
+    r.add_argument("dir", metavar="DIR")
+    r.add_argument("--debug", action="store_true")
+
+    c = sub.add_parser("callgraph", help="print the call tree from the head")
+    _common(c)
+    c.add_argument("--dot", metavar="PATH", help="also write the tree as Graphviz")
+
+    pl = sub.add_parser("plan", help="checkpoint plans")
+    plsub = pl.add_subparsers(dest="plan_command", parser_class=_Parser)
+    show = plsub.add_parser("show", help="the call tree with each call site's mode and why")
+    _common(show)
+    show.add_argument("--checkpoint-file", metavar="PLAN.toml")
+    show.add_argument("--split", type=_names, default=[], metavar="NAMES")
+    show.add_argument("--joint", type=_names, default=[], metavar="NAMES")
+    show.add_argument("--default-mode", choices=["joint", "split"])
+    show.add_argument("--format", choices=["text", "json"], default="text")
+    show.add_argument("--dot", metavar="PATH")
+    return p
+
+
+def _run(args) -> int:
+    from . import pipeline
+    if args.command == "differentiate":
+        opts = pipeline.Options(
+            files=args.files, head=args.head, mode=args.mode,
+            checkpoint_file=args.checkpoint_file, split=sum(args.split, []),
+            joint=sum(args.joint, []), default_mode=args.default_mode,
+            output_dir=args.output_dir, output=args.output,
+            include_dirs=args.include_dirs, defines=args.defines)
+        path = pipeline.differentiate(opts)
+        print(f"adtool: wrote {path}")
+        return 0
+    if args.command == "runtime":
+        from .runtime_files import install_runtime
+        for f in install_runtime(args.dir):
+            print(f"adtool: wrote {f}")
+        return 0
+    if args.command == "callgraph":
+        from . import callgraph
+        tu = pipeline.read_sources(args.files, args.include_dirs, args.defines)
+        heads, g = pipeline.resolve_heads(tu, args.head)
+        for h in heads:
+            print("\n".join(callgraph.tree_lines(g, h.name)))
+            if args.dot:
+                callgraph.write_dot(g, h.name, args.dot)
+        return 0
+    if args.command == "plan":
+        if args.plan_command != "show":
+            raise bad_input("usage: adtool plan show FILE... --head SPEC")
+        from .diagnostics import unsupported
+        raise unsupported("adtool plan show (checkpoint plans are not implemented yet)", None)
+    raise bad_input("no command given; see adtool --help")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = make_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        parser.print_help(sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("ADTOOL_DEBUG") == "1"
+    try:
+        return _run(args)
+    except AdError as exc:
+        if debug:
+            raise
+        sys.stderr.write(str(exc) + "\n")
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug of ours: say so without a traceback
+        if debug:
+            raise
+        sys.stderr.write(f"adtool: internal error: {type(exc).__name__}: {exc} "
+                         "(run again with --debug for a traceback, and please report it)\n")
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""One error type for everything the user can get wrong or we cannot do.
+
+Exit codes follow interface.md: 1 = valid input using something we do not
+support, 2 = bad usage or bad input.  Messages use the compiler convention
+`file:line:col: error: text` so editors can jump to them.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from .ir.nodes import Span
+
+UNSUPPORTED = 1
+BAD_INPUT = 2
+
+
+class AdError(Exception):
+    def __init__(self, message: str, span: Optional[Span] = None,
+                 code: int = BAD_INPUT):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.code = code
+
+    def __str__(self) -> str:
+        if self.span is not None and self.span.line > 0:
+            return f"{self.span.file}:{self.span.line}:{self.span.col}: error: {self.message}"
+        if self.span is not None:
+            return f"{self.span.file}: error: {self.message}"
+        return f"adtool: error: {self.message}"
+
+
+def unsupported(construct: str, span: Optional[Span], detail: str = "") -> AdError:
+    """Valid input that adtool cannot handle: the construct is named."""
+    msg = f"unsupported construct: {construct}"
+    if detail:
+        msg += f" ({detail})"
+    return AdError(msg, span, UNSUPPORTED)
+
+
+def bad_input(message: str, span: Optional[Span] = None) -> AdError:
+    return AdError(message, span, BAD_INPUT)

@@ -1,0 +1,404 @@
+"""Language-neutral intermediate representation.
+
+Both front ends lower into these plain dataclasses and every later stage
+(analysis, plan, transform, backend) sees nothing else.  Spelling is a
+backend decision: the IR records facts (type and size in bytes, bounds,
+intent, storage class, pass-by-reference) and never Fortran or C syntax.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a node came from in the user's original source (1-based)."""
+    file: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+NOSPAN = Span("<generated>", 0, 0)
+
+
+# ---------------------------------------------------------------- types
+
+@dataclass(frozen=True)
+class Type:
+    """base: 'real' | 'integer' | 'logical' | 'character' | 'complex' | 'void'.
+
+    kind is the size in bytes (real 4/8, integer 4/8, logical 4, complex 8/16).
+    For character, `length` is an Expr or None for assumed length '(*)'.
+    """
+    base: str
+    kind: int = 4
+    length: Optional["Expr"] = None
+
+    @property
+    def is_real(self) -> bool:
+        return self.base in ("real", "complex")
+
+    def __str__(self) -> str:
+        return f"{self.base}({self.kind})"
+
+
+REAL4 = Type("real", 4)
+REAL8 = Type("real", 8)
+INT4 = Type("integer", 4)
+INT8 = Type("integer", 8)
+LOGICAL = Type("logical", 4)
+
+
+@dataclass
+class Dim:
+    """One array dimension.  lb None means the language default (1 in Fortran,
+    0 in C).  ub None with assumed=False means assumed-size ('*');
+    assumed=True means assumed-shape (':'), whose bounds come at run time."""
+    lb: Optional["Expr"] = None
+    ub: Optional["Expr"] = None
+    assumed: bool = False
+
+
+@dataclass
+class Symbol:
+    """A named variable, argument, parameter, function result or routine name.
+
+    storage: 'arg' | 'local' | 'result' | 'common' | 'module' | 'global'.
+    A PARAMETER (named constant) has is_parameter and value.  `init` is a
+    compile-time initialiser (Fortran DATA or declaration initialisation);
+    such locals are implicitly saved.
+    """
+    name: str
+    type: Type
+    shape: list[Dim] = field(default_factory=list)
+    intent: Optional[str] = None          # 'in' | 'out' | 'inout' | None
+    storage: str = "local"
+    common: Optional[str] = None          # COMMON block name ('' = blank common)
+    module: Optional[str] = None          # module that owns the variable
+    is_parameter: bool = False
+    value: Optional["Expr"] = None        # value of a PARAMETER
+    init: Optional["Expr"] = None         # initial value (DATA / declaration)
+    save: bool = False
+    external: bool = False                # declared EXTERNAL (a routine, not data)
+    allocatable: bool = False
+    pointer: bool = False                 # C pointer used as array / Fortran pointer
+    by_value: bool = False                # C scalar argument passed by value
+    implicit: bool = False                # typed by Fortran implicit rules
+    span: "Span" = NOSPAN
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+
+# ---------------------------------------------------------------- expressions
+
+@dataclass
+class Expr:
+    span: Span = field(default=NOSPAN, kw_only=True)
+
+
+@dataclass
+class Lit(Expr):
+    """A literal, kept as text in a neutral form: integers '42', reals
+    '1.5e0' with `type.kind` giving the precision, logicals 'true'/'false',
+    strings without quotes."""
+    text: str
+    type: Type
+
+
+@dataclass
+class Section:
+    """lo:hi:step inside a subscript list; None parts are omitted bounds."""
+    lo: Optional[Expr] = None
+    hi: Optional[Expr] = None
+    step: Optional[Expr] = None
+
+
+Subscript = Union[Expr, Section]
+
+
+@dataclass
+class Ref(Expr):
+    """A variable, array element, or array section.  subs None: the whole
+    object.  `member` is a struct component path (passive members only)."""
+    name: str
+    subs: Optional[list[Subscript]] = None
+    member: Optional[str] = None
+
+
+@dataclass
+class Bin(Expr):
+    """op in: + - * / ** == != < <= > >= and or eqv neqv concat."""
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass
+class Un(Expr):
+    """op in: - + not."""
+    op: str
+    operand: Expr
+
+
+@dataclass
+class Call(Expr):
+    """A function call.  intrinsic=True for language intrinsics (sin, sqrt,
+    sum, max ...); otherwise a user function.  kwargs keep keyword actual
+    arguments (dim=1, kind=8) in order after the positional ones."""
+    name: str
+    args: list[Expr] = field(default_factory=list)
+    kwargs: list[tuple[str, Expr]] = field(default_factory=list)
+    intrinsic: bool = False
+
+
+@dataclass
+class Cast(Expr):
+    type: Type
+    operand: Expr
+
+
+@dataclass
+class Cond(Expr):
+    """C ternary / Fortran merge."""
+    cond: Expr
+    then: Expr
+    else_: Expr
+
+
+@dataclass
+class ArrayCtor(Expr):
+    """Array constructor (/ a, b, c /); items may be Implied loops."""
+    items: list[Expr]
+
+
+@dataclass
+class ImpliedDo(Expr):
+    """(item, var = lo, hi[, step]) inside an array constructor or I/O list."""
+    items: list[Expr]
+    var: str
+    lo: Expr
+    hi: Expr
+    step: Optional[Expr] = None
+
+
+# ---------------------------------------------------------------- statements
+
+@dataclass
+class Directive:
+    """An `$AD ...` directive: `name` upper-cased (NOCHECKPOINT, CHECKPOINT,
+    CHECKPOINT-START, CHECKPOINT-END, BINOMIAL-CKP ...), args the rest."""
+    name: str
+    args: list[str]
+    span: Span
+
+
+@dataclass
+class Stmt:
+    span: Span = field(default=NOSPAN, kw_only=True)
+    label: Optional[int] = field(default=None, kw_only=True)   # Fortran statement label / C label
+    directives: list[Directive] = field(default_factory=list, kw_only=True)
+
+
+@dataclass
+class Assign(Stmt):
+    lhs: Ref
+    rhs: Expr
+
+
+@dataclass
+class CallStmt(Stmt):
+    name: str
+    args: list[Expr] = field(default_factory=list)
+
+
+@dataclass
+class If(Stmt):
+    """if / else if ... / else: branches is [(cond, body), ...]."""
+    branches: list[tuple[Expr, list[Stmt]]]
+    else_: Optional[list[Stmt]] = None
+
+
+@dataclass
+class Loop(Stmt):
+    """Counted loop: var = lo, hi, step (inclusive, Fortran semantics; the C
+    front end normalises `for (i = a; i < b; i++)` to hi = b - 1).
+    `name` is a construct name for exit/cycle, if any."""
+    var: str
+    lo: Expr
+    hi: Expr
+    step: Optional[Expr] = None
+    body: list[Stmt] = field(default_factory=list)
+    name: Optional[str] = None
+
+
+@dataclass
+class While(Stmt):
+    """Pre-tested loop; do-while (post-tested) sets post_test."""
+    cond: Expr
+    body: list[Stmt] = field(default_factory=list)
+    name: Optional[str] = None
+    post_test: bool = False
+
+
+@dataclass
+class Case:
+    """One case of a select: values are Exprs or Sections (ranges lo:hi)."""
+    values: list[Subscript]
+    body: list[Stmt]
+
+
+@dataclass
+class Select(Stmt):
+    expr: Expr
+    cases: list[Case]
+    default: Optional[list[Stmt]] = None
+
+
+@dataclass
+class Exit(Stmt):
+    """Leave the innermost (or named) loop: Fortran EXIT, C break."""
+    name: Optional[str] = None
+
+
+@dataclass
+class Cycle(Stmt):
+    """Next iteration: Fortran CYCLE, C continue."""
+    name: Optional[str] = None
+
+
+@dataclass
+class Return(Stmt):
+    value: Optional[Expr] = None
+
+
+@dataclass
+class Stop(Stmt):
+    code: Optional[Expr] = None
+
+
+@dataclass
+class Goto(Stmt):
+    target: int
+
+
+@dataclass
+class Continue(Stmt):
+    """A no-op that carries a label (Fortran CONTINUE)."""
+
+
+@dataclass
+class Print(Stmt):
+    """Passive output (print/write): kept in primal copies, dropped from
+    adjoint sweeps.  `control` is the unit/format pair as neutral values:
+    unit None = standard output; fmt None = list-directed, else the format
+    string (without quotes)."""
+    items: list[Expr]
+    unit: Optional[Expr] = None
+    fmt: Optional[str] = None
+
+
+@dataclass
+class Allocate(Stmt):
+    """allocate(a(lb:ub, ...), ...): each item is a Ref whose subs are the
+    bounds (Sections with lo/hi, or plain upper-bound Exprs)."""
+    items: list[Ref]
+
+
+@dataclass
+class Deallocate(Stmt):
+    names: list[str]
+
+
+@dataclass
+class Raw(Stmt):
+    """Target-language text the transform emits itself (e.g. runtime
+    calls).  Never produced by a front end."""
+    text: str
+
+
+# ---------------------------------------------------------------- containers
+
+@dataclass
+class Routine:
+    """kind: 'subroutine' | 'function' | 'program'.  `args` are the formal
+    argument names in order; each has a Symbol in `symbols`.  A function's
+    result name is `result` (a Symbol with storage 'result')."""
+    name: str
+    kind: str
+    args: list[str]
+    symbols: dict[str, Symbol]
+    body: list[Stmt]
+    result: Optional[str] = None
+    directives: list[Directive] = field(default_factory=list)
+    span: Span = NOSPAN
+    module: Optional[str] = None              # owning module, if a module procedure
+    host: Optional[str] = None                # host routine, if internal
+    uses: list["Use"] = field(default_factory=list)
+    commons: dict[str, list[str]] = field(default_factory=dict)   # block -> member names in order
+    contains: list["Routine"] = field(default_factory=list)       # internal procedures
+    language: str = "fortran"
+    static: bool = False                      # C static function
+
+    def arg_symbols(self) -> list[Symbol]:
+        return [self.symbols[a] for a in self.args]
+
+
+@dataclass
+class Use:
+    module: str
+    only: Optional[list[str]] = None          # None: everything
+    renames: list[tuple[str, str]] = field(default_factory=list)   # (local, remote)
+
+
+@dataclass
+class Module:
+    name: str
+    symbols: dict[str, Symbol]
+    routines: list[Routine] = field(default_factory=list)
+    uses: list[Use] = field(default_factory=list)
+    span: Span = NOSPAN
+
+
+@dataclass
+class TranslationUnit:
+    """Everything read from the input files.  `routines` are the external
+    (top-level) routines and the main program; module procedures live in
+    their module.  `all_routines()` flattens."""
+    language: str
+    files: list[str]
+    modules: list[Module] = field(default_factory=list)
+    routines: list[Routine] = field(default_factory=list)
+    globals: dict[str, Symbol] = field(default_factory=dict)     # C globals
+    includes: list[str] = field(default_factory=list)            # C #include lines to re-emit
+
+    def all_routines(self) -> list[Routine]:
+        out: list[Routine] = []
+
+        def add(r: Routine) -> None:
+            out.append(r)
+            for c in r.contains:
+                add(c)
+        for m in self.modules:
+            for r in m.routines:
+                add(r)
+        for r in self.routines:
+            add(r)
+        return out
+
+    def routine(self, name: str) -> Optional[Routine]:
+        for r in self.all_routines():
+            if r.name == name:
+                return r
+        return None
+
+    def module(self, name: str) -> Optional[Module]:
+        for m in self.modules:
+            if m.name == name:
+                return m
+        return None

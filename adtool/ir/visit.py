@@ -1,0 +1,148 @@
+"""Generic traversal of IR trees, so that passes do not each re-implement
+the recursion over statement blocks and expression children."""
+from __future__ import annotations
+
+import copy
+from typing import Callable, Iterator
+
+from .nodes import (ArrayCtor, Assign, Bin, Call, CallStmt, Case, Cast, Cond,
+                    Expr, If, ImpliedDo, Lit, Loop, Print, Ref, Return,
+                    Section, Select, Stmt, Stop, Un, While)
+
+
+def child_blocks(s: Stmt) -> list[list[Stmt]]:
+    """The statement lists nested directly inside s."""
+    if isinstance(s, If):
+        blocks = [b for _, b in s.branches]
+        if s.else_ is not None:
+            blocks.append(s.else_)
+        return blocks
+    if isinstance(s, (Loop, While)):
+        return [s.body]
+    if isinstance(s, Select):
+        blocks = [c.body for c in s.cases]
+        if s.default is not None:
+            blocks.append(s.default)
+        return blocks
+    return []
+
+
+def walk_stmts(body: list[Stmt]) -> Iterator[Stmt]:
+    """Every statement in body, pre-order, nested ones included."""
+    for s in body:
+        yield s
+        for b in child_blocks(s):
+            yield from walk_stmts(b)
+
+
+def sub_exprs(e: Expr) -> list[Expr]:
+    """Direct children of an expression (section bounds included)."""
+    if isinstance(e, Ref):
+        out: list[Expr] = []
+        for s in e.subs or []:
+            if isinstance(s, Section):
+                out.extend(x for x in (s.lo, s.hi, s.step) if x is not None)
+            else:
+                out.append(s)
+        return out
+    if isinstance(e, Bin):
+        return [e.left, e.right]
+    if isinstance(e, Un):
+        return [e.operand]
+    if isinstance(e, Call):
+        return list(e.args) + [v for _, v in e.kwargs]
+    if isinstance(e, Cast):
+        return [e.operand]
+    if isinstance(e, Cond):
+        return [e.cond, e.then, e.else_]
+    if isinstance(e, ArrayCtor):
+        return list(e.items)
+    if isinstance(e, ImpliedDo):
+        return list(e.items) + [x for x in (e.lo, e.hi, e.step) if x is not None]
+    return []
+
+
+def walk_expr(e: Expr) -> Iterator[Expr]:
+    yield e
+    for c in sub_exprs(e):
+        yield from walk_expr(c)
+
+
+def stmt_exprs(s: Stmt) -> list[Expr]:
+    """Expressions owned directly by s (not by nested statements)."""
+    if isinstance(s, Assign):
+        return [s.lhs, s.rhs]
+    if isinstance(s, CallStmt):
+        return list(s.args)
+    if isinstance(s, If):
+        return [c for c, _ in s.branches]
+    if isinstance(s, Loop):
+        return [x for x in (s.lo, s.hi, s.step) if x is not None]
+    if isinstance(s, While):
+        return [s.cond]
+    if isinstance(s, Select):
+        out = [s.expr]
+        for c in s.cases:
+            for v in c.values:
+                if isinstance(v, Section):
+                    out.extend(x for x in (v.lo, v.hi) if x is not None)
+                else:
+                    out.append(v)
+        return out
+    if isinstance(s, Return):
+        return [s.value] if s.value is not None else []
+    if isinstance(s, Stop):
+        return [s.code] if s.code is not None else []
+    if isinstance(s, Print):
+        return list(s.items) + ([s.unit] if s.unit is not None else [])
+    return []
+
+
+def refs_in(e: Expr) -> Iterator[Ref]:
+    for x in walk_expr(e):
+        if isinstance(x, Ref):
+            yield x
+
+
+def calls_in(e: Expr) -> Iterator[Call]:
+    for x in walk_expr(e):
+        if isinstance(x, Call):
+            yield x
+
+
+def map_expr(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
+    """Rebuild e bottom-up; fn returns a replacement or None to keep."""
+    e = copy.copy(e)
+    if isinstance(e, Ref) and e.subs is not None:
+        subs = []
+        for s in e.subs:
+            if isinstance(s, Section):
+                subs.append(Section(*(map_expr(x, fn) if x is not None else None
+                                      for x in (s.lo, s.hi, s.step))))
+            else:
+                subs.append(map_expr(s, fn))
+        e.subs = subs
+    elif isinstance(e, Bin):
+        e.left, e.right = map_expr(e.left, fn), map_expr(e.right, fn)
+    elif isinstance(e, Un):
+        e.operand = map_expr(e.operand, fn)
+    elif isinstance(e, Call):
+        e.args = [map_expr(a, fn) for a in e.args]
+        e.kwargs = [(k, map_expr(v, fn)) for k, v in e.kwargs]
+    elif isinstance(e, Cast):
+        e.operand = map_expr(e.operand, fn)
+    elif isinstance(e, Cond):
+        e.cond, e.then, e.else_ = (map_expr(x, fn) for x in (e.cond, e.then, e.else_))
+    elif isinstance(e, ArrayCtor):
+        e.items = [map_expr(x, fn) for x in e.items]
+    elif isinstance(e, ImpliedDo):
+        e.items = [map_expr(x, fn) for x in e.items]
+        e.lo, e.hi = map_expr(e.lo, fn), map_expr(e.hi, fn)
+        if e.step is not None:
+            e.step = map_expr(e.step, fn)
+    r = fn(e)
+    return e if r is None else r
+
+
+def is_literal(e: Expr) -> bool:
+    return isinstance(e, Lit)
