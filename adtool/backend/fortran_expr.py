@@ -112,9 +112,11 @@ def _lit(e: Lit) -> str:
         return fstring(e.text)
     if b == "complex":
         t = e.text.strip()
-        if t.startswith("("):
+        parts = t[1:-1].split(",") if t.startswith("(") and t.endswith(")") else [t, "0"]
+        if len(parts) != 2:
             return t
-        return f"({_real_lit(t, e.type.kind // 2)}, 0)"
+        re_, im = (_real_lit(x, e.type.kind // 2) for x in parts)
+        return f"({re_}, {im})"
     return e.text
 
 

@@ -57,5 +57,5 @@ def environment() -> Environment:
                        keep_trailing_newline=True, undefined=StrictUndefined)
 
 
-def render(name: str, **context: Any) -> str:
-    return environment().get_template(name).render(**context)
+def render(template: str, /, **context: Any) -> str:
+    return environment().get_template(template).render(**context)

@@ -59,7 +59,7 @@ def parse_tree(src: SourceText):
     except Exception as exc:  # fparser raises assorted internal errors on bad input
         raise bad_input(f"cannot parse Fortran: {exc}", src.span(0)) from None
     if tree is None or not [c for c in tree.children if not isinstance(c, (F.Comment,))]:
-        raise bad_input("no program unit in file", src.span(0))
+        raise bad_input("no routine in file (nothing but comments)", src.span(0))
     return tree
 
 
@@ -231,7 +231,7 @@ class FortranFrontend:
                     mod.routines.append(u.routine)
 
     def _new_unit(self, src, node, host: Optional[_Unit], mod: Optional[Module]) -> _Unit:
-        head = node.children[0]
+        head = next(c for c in node.children if not isinstance(c, (F.Comment, F.Directive)))
         line = _line_of(head)
         span = src.span(line, 1)
         if isinstance(node, F.Main_Program):
@@ -352,7 +352,7 @@ class FortranFrontend:
         for a in r.args:
             r.symbols[a] = Symbol(a, REAL4, storage="arg", span=r.span)
             r.symbols[a]._declared = False  # type: ignore[attr-defined]
-        head = u.node.children[0]
+        head = next(c for c in u.node.children if not isinstance(c, (F.Comment, F.Directive)))
         if r.kind == "function":
             res = head.children[3] if len(head.children) > 3 else None
             resname = r.name
@@ -1132,6 +1132,13 @@ class FortranFrontend:
             if sym.external and not sym.shape:
                 raise unsupported(f"procedure '{name}' passed as an argument", span)
             return Ref(name, span=span)
+        if isinstance(n, (F.Signed_Int_Literal_Constant, F.Signed_Real_Literal_Constant)):
+            text = str(n).strip()
+            if text.startswith(("-", "+")):
+                inner = (F.Int_Literal_Constant if isinstance(n, F.Signed_Int_Literal_Constant)
+                         else F.Real_Literal_Constant)(text[1:].strip())
+                val = self.expr(inner)
+                return Un("-", val, span=span) if text.startswith("-") else val
         if isinstance(n, F.Int_Literal_Constant):
             val, kind = n.items
             return Lit(str(val), INT8 if kind is not None and self._kind_of(kind) == 8 else INT4, span=span)

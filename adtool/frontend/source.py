@@ -178,4 +178,21 @@ def load(path: str, include_dirs: list[str], defines: list[str]) -> SourceText:
         src = SourceText(path, text, [(path, k + 1) for k in range(text.count("\n") + 1)])
     if language == "fortran":
         src = expand_includes(src, include_dirs, is_fixed_form(path))
+        if is_fixed_form(path):
+            check_fixed_columns(src)
     return src
+
+
+def check_fixed_columns(src: SourceText) -> None:
+    """Fixed form reserves columns 1-5 for labels; fparser silently accepts
+    statements typed there, compilers do not."""
+    for i, line in enumerate(src.text.split("\n"), start=1):
+        if not line.strip() or line[:1] in "cC*!#dD":
+            continue
+        if "\t" in line[:6]:
+            continue
+        head = line[:5]
+        if any(not (ch.isdigit() or ch == " ") for ch in head):
+            col = next(k for k, ch in enumerate(head) if not (ch.isdigit() or ch == " ")) + 1
+            raise bad_input("syntax error: fixed-form statement starts in the label field "
+                            "(columns 1-5); statements begin in column 7", src.span(i, col))

@@ -1,0 +1,98 @@
+"""Small constructors with local simplification (x*1 -> x, x+0 -> x) so the
+generated derivative code reads like something a person would write."""
+from __future__ import annotations
+
+from typing import Optional
+
+from .nodes import INT4, LOGICAL, Bin, Call, Expr, Lit, Ref, Type, Un
+
+
+def real(value: float | int | str, kind: int = 8) -> Lit:
+    text = value if isinstance(value, str) else repr(float(value))
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return Lit(text, Type("real", kind))
+
+
+def integer(v: int) -> Lit:
+    return Lit(str(v), INT4)
+
+
+TRUE = Lit("true", LOGICAL)
+FALSE = Lit("false", LOGICAL)
+
+
+def is_zero(e: Optional[Expr]) -> bool:
+    return e is None or (isinstance(e, Lit) and e.type.base in ("real", "integer")
+                         and float(e.text) == 0.0)
+
+
+def is_one(e: Expr) -> bool:
+    return isinstance(e, Lit) and e.type.base in ("real", "integer") and float(e.text) == 1.0
+
+
+def is_minus_one(e: Expr) -> bool:
+    return isinstance(e, Lit) and e.type.base in ("real", "integer") and float(e.text) == -1.0
+
+
+def neg(a: Expr) -> Expr:
+    if isinstance(a, Un) and a.op == "-":
+        return a.operand
+    if isinstance(a, Lit) and a.type.base in ("real", "integer"):
+        t = a.text[1:] if a.text.startswith("-") else "-" + a.text
+        return Lit(t, a.type)
+    return Un("-", a)
+
+
+def add(a: Optional[Expr], b: Optional[Expr]) -> Optional[Expr]:
+    if is_zero(a):
+        return b
+    if is_zero(b):
+        return a
+    if isinstance(b, Un) and b.op == "-":
+        return Bin("-", a, b.operand)
+    return Bin("+", a, b)
+
+
+def sub(a: Optional[Expr], b: Expr) -> Expr:
+    if is_zero(b):
+        return a
+    if is_zero(a):
+        return neg(b)
+    return Bin("-", a, b)
+
+
+def mul(a: Expr, b: Expr) -> Expr:
+    if is_one(a):
+        return b
+    if is_one(b):
+        return a
+    if is_minus_one(a):
+        return neg(b)
+    if is_minus_one(b):
+        return neg(a)
+    if isinstance(a, Un) and a.op == "-":
+        return neg(mul(a.operand, b))
+    if isinstance(b, Un) and b.op == "-":
+        return neg(mul(a, b.operand))
+    return Bin("*", a, b)
+
+
+def div(a: Expr, b: Expr) -> Expr:
+    if is_one(b):
+        return a
+    return Bin("/", a, b)
+
+
+def power(a: Expr, b: Expr) -> Expr:
+    if is_one(b):
+        return a
+    return Bin("**", a, b)
+
+
+def call(name: str, *args: Expr, **kw: Expr) -> Call:
+    return Call(name, list(args), list(kw.items()), intrinsic=True)
+
+
+def ref(name: str, subs=None) -> Ref:
+    return Ref(name, list(subs) if subs is not None else None)

@@ -1,0 +1,614 @@
+/*
+ * adstack.c -- out-of-line parts of the adtool value stack (see adstack.h
+ * for the contract and the byte accounting).
+ *
+ * Build:  cc -O2 -c adstack.c                      (normal)
+ *         cc -O2 -DADSTACK_PROFILE -c adstack.c    (per-site profiling)
+ *         -DADSTACK_BLOCK_BYTES=N changes the block size (tests use tiny
+ *         blocks so that every value straddles a boundary sooner or later).
+ */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c99 */
+#define ADSTACK_IMPLEMENTATION
+#include "adstack.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#ifdef ADSTACK_PROFILE
+#include <time.h>
+#endif
+
+#ifndef ADSTACK_BLOCK_BYTES
+#define ADSTACK_BLOCK_BYTES ((size_t)1 << 20)
+#endif
+#define BLOCK ((size_t)(ADSTACK_BLOCK_BYTES))
+/* Control words live in their own blocks of about the same size. */
+#define CTL_WORDS (BLOCK / 8 > 0 ? BLOCK / 8 : 1)
+
+#if defined(__GNUC__)
+#define NORETURN_ __attribute__((noreturn))
+#define PRINTF_(a, b) __attribute__((format(printf, a, b)))
+#else
+#define NORETURN_
+#define PRINTF_(a, b)
+#endif
+
+static void die(const char *fmt, ...) NORETURN_ PRINTF_(1, 2);
+
+/* abort() rather than exit(): a debugger then stops at the faulty pop. */
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("adstack: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    abort();
+}
+
+/* ---- blocks ----------------------------------------------------------- */
+
+struct adblock {
+    struct adblock *prev, *next;
+    char data[];
+};
+
+/* Invariant: at most one block (the spare) exists above the current one. */
+static struct adblock *blk_up(struct adblock *b, size_t bytes)
+{
+    struct adblock *n = b ? b->next : NULL;
+    if (n)
+        return n;
+    n = (struct adblock *)malloc(sizeof *n + bytes);
+    if (!n)
+        die("out of memory allocating a %zu-byte stack block "
+            "(stack holds %" PRId64 " bytes)", bytes, ad_stack_hot_.cur);
+    n->prev = b;
+    n->next = NULL;
+    if (b)
+        b->next = n;
+    return n;
+}
+
+static struct adblock *blk_down(struct adblock *b)
+{
+    if (b->next) {
+        free(b->next);
+        b->next = NULL;
+    }
+    return b->prev;
+}
+
+static void blk_free_chain(struct adblock *b)
+{
+    if (!b)
+        return;
+    while (b->next)
+        b = b->next;
+    while (b) {
+        struct adblock *p = b->prev;
+        free(b);
+        b = p;
+    }
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+/* Before the first block, top/base/limit all point here so that the fast
+   paths' pointer differences stay within one object (and are zero). */
+static char origin_[1];
+
+struct ad_stack_hot ad_stack_hot_ = {origin_, origin_, origin_, 0, 0, 0};
+#define HOT ad_stack_hot_
+
+static struct adblock *main_blk;   /* current block of the value stream */
+static char *main_end = origin_;   /* real end of the current block */
+static int64_t main_below;         /* bytes in the (full) blocks below it */
+
+static uint64_t ctl_acc;           /* newest control bits, newest lowest */
+static unsigned ctl_cnt;           /* bits held in ctl_acc, 0..63 */
+static int64_t ctl_bits;           /* control bits on the stack */
+static int64_t ctl_total_bits;     /* control bits pushed since reset */
+static struct adblock *ctl_blk;    /* current block of full 64-bit words */
+static size_t ctl_idx;             /* words used in ctl_blk */
+
+static void sample_peak(void)
+{
+    if (HOT.cur > HOT.peak)
+        HOT.peak = HOT.cur;
+}
+
+static int64_t total_bytes(void)
+{
+    return HOT.total + (ctl_total_bits + 7) / 8;
+}
+
+/* ---- profiling state -------------------------------------------------- */
+
+#ifdef ADSTACK_PROFILE
+struct site {
+    int64_t count, peak, left, pushed;
+    double time;
+    int32_t depth;                 /* open activations (recursion) */
+};
+struct frame {
+    int32_t site;
+    int64_t cur0, total0, peak;
+    struct timespec t0;
+};
+static struct site *sites;
+static size_t nsites;
+static struct frame *frames;
+static size_t nframes, cap_frames;
+
+/* Only the innermost frame is updated per push; exits hand the peak to
+   the parent, so nesting depth does not slow pushes down. */
+static void prof_note(void)
+{
+    if (nframes && HOT.cur > frames[nframes - 1].peak)
+        frames[nframes - 1].peak = HOT.cur;
+}
+#define PROF_NOTE() prof_note()
+#else
+#define PROF_NOTE() ((void)0)
+#endif
+
+/* ---- value stream ------------------------------------------------------ */
+
+static void set_window(char *base, char *top)
+{
+    HOT.base = base;
+    HOT.top = top;
+    main_end = base + BLOCK;
+#ifdef ADSTACK_PROFILE
+    HOT.limit = base;   /* no inline push fits: every push reaches prof_note */
+#else
+    HOT.limit = main_end;
+#endif
+}
+
+static void main_up(void)
+{
+    if (main_blk)
+        main_below += (int64_t)BLOCK;
+    main_blk = blk_up(main_blk, BLOCK);
+    set_window(main_blk->data, main_blk->data);
+}
+
+static void main_down(void)
+{
+    main_blk = blk_down(main_blk);
+    main_below -= (int64_t)BLOCK;
+    set_window(main_blk->data, main_blk->data + BLOCK);
+}
+
+void ad_stack_push_bytes(const void *p, size_t n)
+{
+    const char *src = (const char *)p;
+    HOT.cur += (int64_t)n;
+    HOT.total += (int64_t)n;
+    while (n > 0) {
+        size_t room = (size_t)(main_end - HOT.top);
+        if (room == 0) {
+            main_up();
+            continue;
+        }
+        if (room > n)
+            room = n;
+        memcpy(HOT.top, src, room);
+        HOT.top += room;
+        src += room;
+        n -= room;
+    }
+    PROF_NOTE();
+}
+
+void ad_stack_pop_bytes(void *p, size_t n)
+{
+    int64_t have = main_below + (HOT.top - HOT.base);
+    char *dst;
+    if ((uint64_t)n > (uint64_t)have) {
+        if (have == 0)
+            die("pop of %zu bytes from an empty stack "
+                "(more pops than pushes)", n);
+        die("pop of %zu bytes but the stack holds only %" PRId64
+            " value bytes (more pops than pushes, or a pop of another "
+            "type than was pushed)", n, have);
+    }
+    if (n == 0)
+        return;
+    sample_peak();
+    HOT.cur -= (int64_t)n;
+    /* Fill from the end: the newest bytes are the tail of the value. */
+    dst = (char *)p + n;
+    while (n > 0) {
+        size_t avail = (size_t)(HOT.top - HOT.base);
+        if (avail == 0) {
+            main_down();
+            continue;
+        }
+        if (avail > n)
+            avail = n;
+        HOT.top -= avail;
+        dst -= avail;
+        memcpy(dst, HOT.top, avail);
+        n -= avail;
+    }
+}
+
+/* ---- arrays ------------------------------------------------------------ */
+
+static size_t array_bytes(int64_t n, size_t elem, const char *fn)
+{
+    if (n < 0 || (uint64_t)n > SIZE_MAX / elem)
+        die("%s: invalid element count %" PRId64, fn, n);
+    return (size_t)n * elem;
+}
+
+void ad_push_real8_array(const double *a, int64_t n)
+{
+    ad_stack_push_bytes(a, array_bytes(n, sizeof *a, "ad_push_real8_array"));
+}
+void ad_pop_real8_array(double *a, int64_t n)
+{
+    ad_stack_pop_bytes(a, array_bytes(n, sizeof *a, "ad_pop_real8_array"));
+}
+void ad_push_real4_array(const float *a, int64_t n)
+{
+    ad_stack_push_bytes(a, array_bytes(n, sizeof *a, "ad_push_real4_array"));
+}
+void ad_pop_real4_array(float *a, int64_t n)
+{
+    ad_stack_pop_bytes(a, array_bytes(n, sizeof *a, "ad_pop_real4_array"));
+}
+void ad_push_integer4_array(const int32_t *a, int64_t n)
+{
+    ad_stack_push_bytes(a, array_bytes(n, sizeof *a, "ad_push_integer4_array"));
+}
+void ad_pop_integer4_array(int32_t *a, int64_t n)
+{
+    ad_stack_pop_bytes(a, array_bytes(n, sizeof *a, "ad_pop_integer4_array"));
+}
+void ad_push_integer8_array(const int64_t *a, int64_t n)
+{
+    ad_stack_push_bytes(a, array_bytes(n, sizeof *a, "ad_push_integer8_array"));
+}
+void ad_pop_integer8_array(int64_t *a, int64_t n)
+{
+    ad_stack_pop_bytes(a, array_bytes(n, sizeof *a, "ad_pop_integer8_array"));
+}
+
+/* Logicals shrink 4 -> 1 byte through a small buffer; the value stream is
+   contiguous, so chunking the push one way and the pop another is fine. */
+#define LCHUNK 4096
+
+void ad_push_logical_array(const int32_t *a, int64_t n)
+{
+    unsigned char buf[LCHUNK];
+    size_t left = array_bytes(n, 1, "ad_push_logical_array");
+    while (left > 0) {
+        size_t k = left < LCHUNK ? left : LCHUNK, i;
+        for (i = 0; i < k; i++)
+            buf[i] = (unsigned char)a[i];
+        ad_stack_push_bytes(buf, k);
+        a += k;
+        left -= k;
+    }
+}
+
+void ad_pop_logical_array(int32_t *a, int64_t n)
+{
+    unsigned char buf[LCHUNK];
+    size_t left = array_bytes(n, 1, "ad_pop_logical_array");
+    while (left > 0) {
+        size_t k = left < LCHUNK ? left : LCHUNK, i;
+        ad_stack_pop_bytes(buf, k);
+        left -= k;
+        for (i = 0; i < k; i++)
+            a[left + i] = buf[i];
+    }
+}
+
+/* ---- control bits ------------------------------------------------------- */
+
+static void ctl_push_word(uint64_t w)
+{
+    if (!ctl_blk || ctl_idx == CTL_WORDS) {
+        ctl_blk = blk_up(ctl_blk, CTL_WORDS * 8);
+        ctl_idx = 0;
+    }
+    memcpy(ctl_blk->data + ctl_idx * 8, &w, 8);
+    ctl_idx++;
+}
+
+static uint64_t ctl_pop_word(void)
+{
+    uint64_t w;
+    if (ctl_idx == 0) {
+        ctl_blk = blk_down(ctl_blk);
+        ctl_idx = CTL_WORDS;
+    }
+    ctl_idx--;
+    memcpy(&w, ctl_blk->data + ctl_idx * 8, 8);
+    return w;
+}
+
+static void check_control(const char *fn, int32_t v, int32_t nbits, int push)
+{
+    if (nbits < 1 || nbits > 8)
+        die("%s: nbits = %" PRId32 " outside 1..8", fn, nbits);
+    if (push && (v < 0 || v >= (1 << nbits)))
+        die("%s: value %" PRId32 " does not fit in %" PRId32 " bits",
+            fn, v, nbits);
+}
+
+/* Records are packed back to back with no padding: when the accumulator
+   would overflow, the record's high bits complete the current word and its
+   low bits start the next one. */
+void ad_push_control(int32_t v, int32_t nbits)
+{
+    unsigned n, k;
+    uint64_t u = (uint64_t)(uint32_t)v;
+    int64_t before;
+    check_control("ad_push_control", v, nbits, 1);
+    n = (unsigned)nbits;
+    before = (ctl_bits + 7) / 8;
+    ctl_bits += n;
+    ctl_total_bits += n;
+    HOT.cur += (ctl_bits + 7) / 8 - before;
+    if (ctl_cnt + n < 64) {
+        ctl_acc = (ctl_acc << n) | u;
+        ctl_cnt += n;
+    } else {
+        k = 64 - ctl_cnt;                       /* 1..n bits still fit */
+        ctl_push_word((ctl_acc << k) | (u >> (n - k)));
+        ctl_cnt = n - k;
+        ctl_acc = u & ((UINT64_C(1) << ctl_cnt) - 1);
+    }
+    PROF_NOTE();
+}
+
+void ad_pop_control(int32_t *v, int32_t nbits)
+{
+    unsigned n, m;
+    int64_t before;
+    check_control("ad_pop_control", 0, nbits, 0);
+    n = (unsigned)nbits;
+    if ((int64_t)n > ctl_bits)
+        die("ad_pop_control: pop of %u bits but the control stream holds "
+            "%" PRId64 " (more pops than pushes)", n, ctl_bits);
+    sample_peak();
+    before = (ctl_bits + 7) / 8;
+    ctl_bits -= n;
+    HOT.cur -= before - (ctl_bits + 7) / 8;
+    if (ctl_cnt >= n) {
+        *v = (int32_t)(ctl_acc & ((UINT64_C(1) << n) - 1));
+        ctl_acc >>= n;
+        ctl_cnt -= n;
+    } else {
+        uint64_t w = ctl_pop_word();
+        m = n - ctl_cnt;                        /* bits taken from w */
+        *v = (int32_t)(((w & ((UINT64_C(1) << m) - 1)) << ctl_cnt) | ctl_acc);
+        ctl_acc = w >> m;
+        ctl_cnt = 64 - m;
+    }
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+int64_t ad_stack_bytes(void)
+{
+    return HOT.cur;
+}
+
+int64_t ad_stack_peak_bytes(void)
+{
+    sample_peak();
+    return HOT.peak;
+}
+
+int64_t ad_stack_total_bytes(void)
+{
+    return total_bytes();
+}
+
+void ad_stack_reset_peak(void)
+{
+    HOT.peak = HOT.cur;
+}
+
+void ad_stack_reset_counters(void)
+{
+    HOT.total = 0;
+    ctl_total_bits = 0;
+    HOT.peak = HOT.cur;
+}
+
+void ad_stack_report(void)
+{
+    sample_peak();
+    printf("adstack: current %" PRId64 " B, peak %" PRId64 " B, pushed %"
+           PRId64 " B\n", HOT.cur, HOT.peak, total_bytes());
+    fflush(stdout);
+}
+
+int ad_stack_empty(void)
+{
+    return HOT.cur == 0;
+}
+
+/* Refusing a non-empty stack catches a forgotten backward sweep; the
+   counters survive so that a report after freeing still makes sense. */
+void ad_stack_free(void)
+{
+    if (HOT.cur != 0)
+        die("ad_stack_free: the stack still holds %" PRId64 " bytes "
+            "(pop them first)", HOT.cur);
+    blk_free_chain(main_blk);
+    blk_free_chain(ctl_blk);
+    main_blk = NULL;
+    ctl_blk = NULL;
+    ctl_idx = 0;
+    ctl_acc = 0;
+    ctl_cnt = 0;
+    main_below = 0;
+    HOT.base = HOT.top = HOT.limit = main_end = origin_;
+}
+
+/* ---- profiling ------------------------------------------------------------ */
+
+#ifdef ADSTACK_PROFILE
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void ad_prof_enter(int32_t site)
+{
+    struct frame *f;
+    if (site < 0)
+        die("ad_prof_enter: negative site id %" PRId32, site);
+    if ((size_t)site >= nsites) {
+        size_t n = nsites ? 2 * nsites : 64;
+        struct site *s;
+        while (n <= (size_t)site)
+            n *= 2;
+        s = (struct site *)realloc(sites, n * sizeof *s);
+        if (!s)
+            die("ad_prof_enter: out of memory for %zu sites", n);
+        memset(s + nsites, 0, (n - nsites) * sizeof *s);
+        sites = s;
+        nsites = n;
+    }
+    if (nframes == cap_frames) {
+        size_t n = cap_frames ? 2 * cap_frames : 64;
+        struct frame *fr = (struct frame *)realloc(frames, n * sizeof *fr);
+        if (!fr)
+            die("ad_prof_enter: out of memory for %zu nested sites", n);
+        frames = fr;
+        cap_frames = n;
+    }
+    f = &frames[nframes++];
+    f->site = site;
+    f->cur0 = HOT.cur;
+    f->total0 = total_bytes();
+    f->peak = HOT.cur;             /* what is there on entry is seen inside */
+    clock_gettime(CLOCK_MONOTONIC, &f->t0);
+    sites[site].depth++;
+}
+
+void ad_prof_exit(int32_t site)
+{
+    struct frame f;
+    struct site *s;
+    if (nframes == 0)
+        die("ad_prof_exit(%" PRId32 ") with no site open", site);
+    f = frames[nframes - 1];
+    if (f.site != site)
+        die("ad_prof_exit(%" PRId32 ") does not match the innermost open "
+            "site %" PRId32, site, f.site);
+    nframes--;
+    s = &sites[site];
+    s->count++;
+    if (f.peak > s->peak)
+        s->peak = f.peak;
+    s->left += HOT.cur - f.cur0;
+    s->pushed += total_bytes() - f.total0;
+    /* A recursive site's inner activations lie inside the outer one, so
+       only the outermost adds wall time. */
+    if (--s->depth == 0)
+        s->time += now_seconds() - ((double)f.t0.tv_sec + 1e-9 * (double)f.t0.tv_nsec);
+    if (nframes && f.peak > frames[nframes - 1].peak)
+        frames[nframes - 1].peak = f.peak;
+}
+
+void ad_prof_report(void)
+{
+    size_t i;
+    for (i = 0; i < nsites; i++) {
+        const struct site *s = &sites[i];
+        if (s->count == 0)
+            continue;
+        printf("adstack-prof: site %zu: count %" PRId64 ", peak %" PRId64
+               " B, left %" PRId64 " B, pushed %" PRId64 " B, time %.6f s\n",
+               i, s->count, s->peak, s->left, s->pushed, s->time);
+    }
+    fflush(stdout);
+}
+
+#else /* !ADSTACK_PROFILE */
+
+void ad_prof_enter(int32_t site)
+{
+    (void)site;
+}
+
+void ad_prof_exit(int32_t site)
+{
+    (void)site;
+}
+
+/* Says so instead of printing nothing, so that a profiling run against a
+   non-profiling build is noticed. */
+void ad_prof_report(void)
+{
+    printf("adstack-prof: profiling not compiled in "
+           "(build adstack.c with -DADSTACK_PROFILE)\n");
+    fflush(stdout);
+}
+
+#endif /* ADSTACK_PROFILE */
+
+/* The stack totals are written in both builds; "profiling" tells a reader
+   whether the (otherwise empty) site list can be trusted. */
+void ad_prof_json(const char *path)
+{
+    FILE *fp;
+    int to_stdout = path == NULL || strcmp(path, "-") == 0;
+#ifdef ADSTACK_PROFILE
+    size_t i;
+    int first = 1;
+#endif
+    fp = to_stdout ? stdout : fopen(path, "w");
+    if (!fp) {
+        fflush(stdout);
+        fprintf(stderr, "adstack: warning: cannot write profile to '%s'\n",
+                path);
+        return;
+    }
+    sample_peak();
+    fprintf(fp, "{\"profiling\": %s, \"current_bytes\": %" PRId64
+            ", \"peak_bytes\": %" PRId64 ", \"total_bytes\": %" PRId64
+            ", \"sites\": [",
+#ifdef ADSTACK_PROFILE
+            "true",
+#else
+            "false",
+#endif
+            HOT.cur, HOT.peak, total_bytes());
+#ifdef ADSTACK_PROFILE
+    for (i = 0; i < nsites; i++) {
+        const struct site *s = &sites[i];
+        if (s->count == 0)
+            continue;
+        fprintf(fp, "%s\n  {\"site\": %zu, \"count\": %" PRId64
+                ", \"peak_bytes\": %" PRId64 ", \"left_bytes\": %" PRId64
+                ", \"pushed_bytes\": %" PRId64 ", \"time_s\": %.9g}",
+                first ? "" : ",", i, s->count, s->peak, s->left, s->pushed,
+                s->time);
+        first = 0;
+    }
+#endif
+    fprintf(fp, "]}\n");
+    if (to_stdout)
+        fflush(fp);
+    else if (fclose(fp) != 0)
+        fprintf(stderr, "adstack: warning: error writing profile '%s'\n", path);
+}

@@ -1,0 +1,154 @@
+"""What both differentiation modes need to know about a routine while they
+rewrite it: which names are active, what their derivatives are called, the
+type and rank of an expression, and fresh names that cannot clash."""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from ..diagnostics import unsupported
+from ..ir import intrinsics
+from ..ir.nodes import (ArrayCtor, Bin, Call, Cast, Cond, Dim, Expr, ImpliedDo,
+                        Lit, Ref, Routine, Section, Symbol, TranslationUnit,
+                        Type, Un)
+from ..ir.typing import type_of
+from ..ir.visit import walk_expr, walk_stmts, stmt_exprs
+
+
+class DiffContext:
+    def __init__(self, tu: TranslationUnit, activity, scopes, suffix: str):
+        self.tu = tu
+        self.act = activity
+        self.scopes = scopes
+        self.suffix = suffix
+        self._names: dict[tuple[str, str], str] = {}
+        self._taken: dict[str, set[str]] = {}
+
+    # ------------------------------------------------------------ symbols
+
+    def sym(self, r: Routine, name: str) -> Optional[Symbol]:
+        return self.scopes.symbol(r.name, name)
+
+    def fun_type(self, name: str) -> Optional[Type]:
+        f = self.tu.routine(name)
+        if f is not None and f.result:
+            return f.symbols[f.result].type
+        return None
+
+    def type_of(self, r: Routine, e: Expr) -> Type:
+        return type_of(e, lambda n: self.sym(r, n), self.fun_type)
+
+    def is_real(self, r: Routine, e: Expr) -> bool:
+        return self.type_of(r, e).base in ("real", "complex")
+
+    def rank_of(self, r: Routine, e: Expr) -> int:
+        if isinstance(e, Ref):
+            s = self.sym(r, e.name)
+            if s is None:
+                return 0
+            if e.subs is None:
+                return s.rank
+            return sum(1 for x in e.subs if isinstance(x, Section))
+        if isinstance(e, (Bin,)):
+            return max(self.rank_of(r, e.left), self.rank_of(r, e.right))
+        if isinstance(e, (Un, Cast)):
+            return self.rank_of(r, e.operand)
+        if isinstance(e, Cond):
+            return max(self.rank_of(r, x) for x in (e.cond, e.then, e.else_))
+        if isinstance(e, (ArrayCtor,)):
+            return 1
+        if isinstance(e, Call):
+            if not e.intrinsic:
+                return 0
+            spec = intrinsics.lookup(e.name)
+            if e.name == "matmul":
+                a, b = (self.rank_of(r, x) for x in e.args[:2])
+                return 2 if a == 2 and b == 2 else 1
+            if e.name == "transpose":
+                return 2
+            if spec is not None and spec.reduction:
+                if any(k == "dim" for k, _ in e.kwargs) or (e.name in ("sum", "product", "maxval", "minval")
+                                                           and len(e.args) > 1):
+                    return max(0, self.rank_of(r, e.args[0]) - 1)
+                return 0
+            if spec is not None and spec.elemental:
+                return max([self.rank_of(r, a) for a in e.args] + [0])
+            return 0
+        return 0
+
+    # ------------------------------------------------------------ activity
+
+    def active(self, r: Routine, name: str) -> bool:
+        return self.act.is_active(r.name, name)
+
+    def expr_active(self, r: Routine, e: Expr) -> bool:
+        for x in walk_expr(e):
+            if isinstance(x, Ref) and self.active(r, x.name) and self._value_position(e, x):
+                return True
+        return False
+
+    def _value_position(self, root: Expr, target: Ref) -> bool:
+        """False when target occurs only inside a subscript (an index is never active)."""
+        def visit(e: Expr, in_index: bool) -> bool:
+            if e is target:
+                return not in_index
+            if isinstance(e, Ref):
+                for s in e.subs or []:
+                    parts = [s.lo, s.hi, s.step] if isinstance(s, Section) else [s]
+                    for p in parts:
+                        if p is not None and visit(p, True):
+                            return True
+                return False
+            from ..ir.visit import sub_exprs
+            return any(visit(c, in_index) for c in sub_exprs(e))
+        return visit(root, False)
+
+    def dname(self, r: Routine, name: str) -> str:
+        """Derivative name of `name` as seen from the primal routine r; globals
+        keep one name everywhere; a clash with a user name gets a number."""
+        key = (r.name, name)
+        if key in self._names:
+            return self._names[key]
+        s = self.sym(r, name)
+        cand = name + self.suffix
+        if s is None or s.storage not in ("module", "common"):
+            k = 0
+            while self.sym(r, cand) is not None or cand in self._taken.get(r.name, set()):
+                k += 1
+                cand = f"{name}{self.suffix}{k}"
+        self._names[key] = cand
+        self._taken.setdefault(r.name, set()).add(cand)
+        return cand
+
+    def dref(self, r: Routine, e: Ref) -> Optional[Ref]:
+        if not self.active(r, e.name):
+            return None
+        return Ref(self.dname(r, e.name), copy.deepcopy(e.subs), span=e.span)
+
+    # ------------------------------------------------------------ new names
+
+    @staticmethod
+    def fresh(r: Routine, base: str, typ: Type, shape: Optional[list[Dim]] = None,
+              storage: str = "local") -> str:
+        name = base
+        k = 0
+        while name in r.symbols:
+            k += 1
+            name = f"{base}{k}"
+        r.symbols[name] = Symbol(name, typ, list(shape or []), storage=storage)
+        return name
+
+
+def deriv_symbol(s: Symbol, name: str, intent: Optional[str] = None) -> Symbol:
+    """The derivative twin of a primal symbol: same type and shape, no value."""
+    d = copy.deepcopy(s)
+    d.name = name
+    d.is_parameter = False
+    d.value = None
+    d.init = None
+    d.save = s.save if s.storage == "local" else False
+    d.external = False
+    d.implicit = False
+    if intent is not None:
+        d.intent = intent
+    return d

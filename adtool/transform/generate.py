@@ -1,0 +1,206 @@
+"""Which routines and variants to generate, and the derivative unit that holds
+them: module-level derivative storage (module m -> m_diff, with the
+differentiated module procedures), then external routines."""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from ..analysis.activity import activity as compute_activity
+from ..analysis.readwrite import stmt_writes, summaries
+from ..analysis.scope import Scopes, Var
+from ..checkpoint.modes import ModePlan
+from ..diagnostics import unsupported
+from ..headspec import Head
+from ..ir.nodes import (Call, CallStmt, Module, Routine, Symbol, TranslationUnit,
+                        Use)
+from ..ir.visit import calls_in, stmt_exprs, walk_stmts
+from .context import DiffContext, deriv_symbol
+from .normalize import normalize_unit
+from .reverse import Reverse
+from .tangent import Tangent
+from .variants import CallPlanner
+
+
+class _Summaries:
+    def __init__(self, s):
+        self.s = s
+
+    def summary(self, name: str):
+        return self.s[name]
+
+
+def _callees(r: Routine) -> list[str]:
+    out = []
+    for s in walk_stmts(r.body):
+        if isinstance(s, CallStmt):
+            out.append(s.name)
+        for e in stmt_exprs(s):
+            for c in calls_in(e):
+                if not c.intrinsic:
+                    out.append(c.name)
+    return out
+
+
+def _reachable(tu: TranslationUnit, heads: list[str]) -> list[str]:
+    seen: list[str] = []
+    todo = list(heads)
+    while todo:
+        n = todo.pop(0)
+        if n in seen or tu.routine(n) is None:
+            continue
+        seen.append(n)
+        todo.extend(_callees(tu.routine(n)))
+    return seen
+
+
+def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
+                       plan: ModePlan) -> TranslationUnit:
+    names = _reachable(tu, [h.name for h in heads])
+    ntu = normalize_unit(tu, set(names))
+    scopes = Scopes(ntu)
+    summ = summaries(ntu, scopes)
+    act = compute_activity(ntu, [(h.name, h.dependents, h.independents) for h in heads])
+    active = act.active_routines() | {h.name for h in heads}
+    diff = [n for n in names if n in active]
+    suffix = "b" if mode == "reverse" else "d"
+    ctx = DiffContext(ntu, act, scopes, suffix)
+    calls = CallPlanner(ctx, set(diff), uses_stack=(mode == "reverse"))
+    ctx_modules = _derivative_modules(ntu, ctx, act, scopes)
+    ctx.derivative_modules_seen_by = lambda r: _modules_seen(ntu, r, ctx_modules)
+
+    variants: dict[str, list[Routine]] = {}
+    if mode == "tangent":
+        tg = Tangent(ctx, calls)
+        for n in diff:
+            variants[n] = [tg.routine(ntu.routine(n))]
+    else:
+        written = set()
+        for n in names:
+            r = ntu.routine(n)
+            for s in walk_stmts(r.body):
+                written |= set(stmt_writes(s, r, scopes, summ))
+        wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), plan)
+
+        def mode_of(caller: Routine, stmt) -> str:
+            callee = stmt.rhs.name if hasattr(stmt, "rhs") else stmt.name
+            return plan.mode(caller.name, callee)
+        rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
+        for n in diff:
+            if wanted.get(n):
+                variants[n] = rev.variants(ntu.routine(n), wanted[n])
+
+    out = TranslationUnit("fortran", list(tu.files))
+    by_module: dict[str, list[Routine]] = {}
+    for n in diff:
+        r = ntu.routine(n)
+        for v in variants.get(n, []):
+            if r.module:
+                by_module.setdefault(r.module, []).append(v)
+            else:
+                out.routines.append(v)
+    for mname, dmod in ctx_modules.items():
+        dmod.routines = by_module.pop(mname, [])
+        for v in dmod.routines:
+            v.uses = [u for u in v.uses if u.module != dmod.name]
+        out.modules.append(dmod)
+    for mname, routines in by_module.items():
+        dmod = Module(derivative_module_name(mname, suffix), {}, uses=[Use(mname)])
+        dmod.routines = routines
+        out.modules.append(dmod)
+        ctx_modules[mname] = dmod
+    # Module procedures need their own module (and the modules of their variants).
+    for dmod in out.modules:
+        for v in dmod.routines:
+            if dmod.uses and not any(u.module == dmod.uses[0].module for u in v.uses):
+                pass
+    _order_modules(out)
+    return out
+
+
+def derivative_module_name(module: str, suffix: str) -> str:
+    """m_diff for the adjoint (interface.md); m_diff_d for the tangent, so both
+    can be linked into one program."""
+    return module + ("_diff" if suffix == "b" else "_diff_d")
+
+
+def _derivative_modules(tu: TranslationUnit, ctx: DiffContext, act, scopes) -> dict[str, Module]:
+    mods: dict[str, Module] = {}
+    for m in tu.modules:
+        syms: dict[str, Symbol] = {}
+        for name, s in m.symbols.items():
+            if s.is_parameter or s.type.base not in ("real", "complex"):
+                continue
+            if act.is_active_var(Var(f"module:{m.name}", name)):
+                dn = name + ctx.suffix
+                d = deriv_symbol(s, dn)
+                d.storage = "module"
+                d.module = derivative_module_name(m.name, ctx.suffix)
+                from ..ir.build import real
+                d.init = real(0, s.type.kind) if not s.allocatable else None
+                d.save = False
+                syms[dn] = d
+        mods[m.name] = Module(derivative_module_name(m.name, ctx.suffix), syms, uses=[Use(m.name)])
+    return {k: v for k, v in mods.items() if v.symbols or any(
+        r.module == k for r in tu.all_routines())}
+
+
+def _modules_seen(tu: TranslationUnit, r: Routine, dmods: dict[str, Module]) -> list[str]:
+    seen = []
+    names = [u.module for u in r.uses]
+    if r.module:
+        names.insert(0, r.module)
+    todo = list(names)
+    while todo:
+        m = todo.pop(0)
+        if m in seen:
+            continue
+        seen.append(m)
+        mod = tu.module(m)
+        if mod is not None:
+            todo.extend(u.module for u in mod.uses)
+    return [dmods[m].name for m in seen if m in dmods and dmods[m].symbols and m != r.module] + \
+        ([dmods[r.module].name] if r.module in dmods and dmods[r.module].symbols else [])
+
+
+def _wanted_variants(tu: TranslationUnit, heads: list[str], diff: set[str],
+                     plan: ModePlan) -> dict[str, set[str]]:
+    wanted: dict[str, set[str]] = {h: {"b"} for h in heads}
+    todo = list(heads)
+    done: set[str] = set()
+    while todo:
+        n = todo.pop(0)
+        if n in done:
+            continue
+        done.add(n)
+        for c in _callees(tu.routine(n)):
+            if c not in diff:
+                continue
+            m = plan.mode(n, c)
+            need = {"b"} if m == "joint" else {"fwd", "bwd"}
+            if not need <= wanted.setdefault(c, set()):
+                wanted[c] |= need
+                done.discard(c)
+            todo.append(c)
+    return wanted
+
+
+def _order_modules(out: TranslationUnit) -> None:
+    """A module must precede the modules that use it."""
+    names = {m.name for m in out.modules}
+    ordered: list[Module] = []
+    placed: set[str] = set()
+    pending = list(out.modules)
+    while pending:
+        progress = False
+        for m in list(pending):
+            deps = {u.module for u in m.uses} | {u.module for r in m.routines for u in r.uses}
+            if all(d in placed or d not in names or d == m.name for d in deps):
+                ordered.append(m)
+                placed.add(m.name)
+                pending.remove(m)
+                progress = True
+        if not progress:
+            ordered.extend(pending)
+            break
+    out.modules = ordered

@@ -1,0 +1,701 @@
+"""Reverse mode: forward sweep (run and record) and backward sweep (restore
+and propagate adjoints), assembled into the variants a plan asks for:
+
+    f_b   = forward sweep; backward sweep             (joint: one call)
+    f_fwd = forward sweep; push what f_bwd will need  (split, first half)
+    f_bwd = pop that; backward sweep                  (split, second half)
+
+Values are recorded only if the backward sweep reads them (TBR): the
+backward sweep is generated once without any recording, the variables it
+reads are collected, and the sweeps are generated again pushing exactly
+those before each overwrite.  Control flow is recorded as it happens
+(branch taken, trip counts), never recomputed.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..diagnostics import unsupported
+from ..ir.build import add, integer, mul, neg, real
+from ..ir.nodes import (INT4, INT8, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
+                        Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
+                        Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section,
+                        Select, Stmt, Type, Un, Use, While)
+from ..ir.visit import sub_exprs, walk_expr
+from .context import DiffContext
+from .rules import rule
+from .tangent import _nest_minmax
+from .variants import CallPlanner, allocate_derivatives
+
+
+@dataclass
+class Sweeps:
+    fwd: list[Stmt] = field(default_factory=list)
+    bwd: list[Stmt] = field(default_factory=list)   # in execution order of the backward sweep
+
+
+class Reverse:
+    """Builds the reverse variants of one routine at a time."""
+
+    def __init__(self, ctx: DiffContext, calls: CallPlanner, mode_of: Callable[[Routine, object], str],
+                 rw, written_anywhere: set):
+        self.ctx = ctx
+        self.calls = calls
+        self.mode_of = mode_of          # (caller routine, call node) -> 'joint' | 'split'
+        self.rw = rw                    # read/write facts (analysis.readwrite)
+        self.written = written_anywhere  # Vars written anywhere in the differentiated program
+        self.needed: Optional[set[str]] = None   # names the backward sweep reads (TBR)
+        self.out: Optional[Routine] = None
+        self.r: Optional[Routine] = None
+
+    # ================================================================ routines
+
+    def variants(self, r: Routine, wanted: set[str]) -> list[Routine]:
+        """wanted ⊆ {'b', 'fwd', 'bwd'}."""
+        self.r = r
+        # Pass 1: backward sweep without recording, to learn what it reads.
+        self.needed = None
+        self.out = self.calls.variant_skeleton(r, "_b")
+        first = self.block(r.body)
+        self.needed = self._reads_of(first.bwd)
+        # Pass 2: the real sweeps.
+        results = []
+        base = self.calls.variant_skeleton(r, "_b")
+        self.out = base
+        sw = self.block(r.body)
+        zero = self.calls.zero_local_derivatives(r, base)
+        if "b" in wanted:
+            b = copy.deepcopy(base)
+            b.name = r.name + "_b"
+            b.body = sw.fwd + zero + sw.bwd + self._reset_result(r)
+            results.append(self._finish(b, r, "_b"))
+        if "fwd" in wanted or "bwd" in wanted:
+            exit_vars = self._exit_snapshot(r)
+            push_e, pop_e = self._push_pop(r, [Ref(n) for n in exit_vars])
+            if "fwd" in wanted:
+                f = copy.deepcopy(base)
+                f.name = r.name + "_fwd"
+                f.args = [a for a in r.args] + ([r.result] if r.kind == "function" else [])
+                f.body = sw.fwd + push_e
+                results.append(self._finish(f, r, "_fwd", primal_only=True))
+            if "bwd" in wanted:
+                bw = copy.deepcopy(base)
+                bw.name = r.name + "_bwd"
+                bw.args = [a for a in base.args if not (r.kind == "function" and a == r.result)]
+                bw.body = list(reversed(pop_e)) + zero + sw.bwd + self._reset_result(r)
+                results.append(self._finish(bw, r, "_bwd"))
+        return results
+
+    def _reset_result(self, r: Routine) -> list[Stmt]:
+        if r.kind != "function":
+            return []
+        from .variants import zero
+        return []
+
+    def _finish(self, v: Routine, r: Routine, suffix: str, primal_only: bool = False) -> Routine:
+        if r.kind == "function" and suffix in ("_b", "_bwd"):
+            # f_b(x, xb, fb): the primal result is a local, its adjoint the last argument.
+            v.args = [a for a in v.args if a != r.result]
+            res = v.symbols[r.result]
+            res.storage = "local"
+            res.intent = None
+        if primal_only:
+            keep = set(v.args)
+            for name in list(v.symbols):
+                s = v.symbols[name]
+                if s.storage == "arg" and name not in keep:
+                    s.storage = "local"
+                    s.intent = None
+        for name in list(v.symbols):
+            s = v.symbols[name]
+            if s.storage == "arg" and name not in v.args:
+                s.storage = "local"
+                s.intent = None
+            if s.storage == "arg" and s.intent in ("in", "out") and suffix != "_fwd":
+                # adjoints flow both ways through every active argument
+                s.intent = "inout"
+        _prune_unused(v)
+        return v
+
+    def _exit_snapshot(self, r: Routine) -> list[str]:
+        """What f_bwd reads that may not survive until it runs: every needed
+        local, and needed arguments/globals that something writes."""
+        out = []
+        for name in sorted(self.needed or ()):
+            s = self.ctx.sym(r, name)
+            if s is None or s.is_parameter or s.external:
+                continue
+            if s.storage in ("local", "result"):
+                if s.rank and any(d.assumed and not s.allocatable for d in s.shape):
+                    continue
+                out.append(name)
+            else:
+                if self.ctx.scopes.var(r.name, name) in self.written:
+                    out.append(name)
+        # Generated temporaries read by the backward sweep are locals too.
+        for name in sorted(self.needed or ()):
+            if self.ctx.sym(r, name) is None and name in self.out.symbols:
+                out.append(name)
+        return out
+
+    # ================================================================ recording
+
+    def _record(self, r: Routine, targets: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
+        """push before an overwrite / pop after its adjoint, for needed targets only."""
+        if self.needed is None:
+            return [], []
+        keep = [t for t in targets if t.name in self.needed]
+        return self._push_pop(r, keep)
+
+    def _push_pop(self, r: Routine, refs: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
+        pushes: list[Stmt] = []
+        pops: list[Stmt] = []
+        for t in refs:
+            typ = self._type(t)
+            rank = self._rank(t)
+            tag = _type_tag(typ, t)
+            if rank == 0:
+                if tag == "logical":
+                    pushes.append(CallStmt("ad_push", [copy.deepcopy(t)]))
+                    pops.append(CallStmt("ad_pop", [copy.deepcopy(t)]))
+                else:
+                    pushes.append(CallStmt(f"ad_push_{tag}", [copy.deepcopy(t)]))
+                    pops.append(CallStmt(f"ad_pop_{tag}", [copy.deepcopy(t)]))
+            else:
+                s = self._sym(t.name)
+                if s is not None and t.subs is None and s.shape and s.shape[-1].ub is None \
+                        and not s.shape[-1].assumed:
+                    raise unsupported("recording an assumed-size array (declare its size)",
+                                      s.span, t.name)
+                if tag == "logical":
+                    raise unsupported("recording a logical array", t.span, t.name)
+                n = Call("size", [copy.deepcopy(t)], [("kind", integer(8))], intrinsic=True)
+                pushes.append(CallStmt(f"ad_push_{tag}_array", [copy.deepcopy(t), n]))
+                pops.append(CallStmt(f"ad_pop_{tag}_array", [copy.deepcopy(t), copy.deepcopy(n)]))
+        return pushes, list(reversed(pops))
+
+    def _sym(self, name: str):
+        s = self.ctx.sym(self.r, name)
+        if s is None and self.out is not None:
+            s = self.out.symbols.get(name)
+        return s
+
+    def _type(self, e: Expr) -> Type:
+        if isinstance(e, Ref) and self.ctx.sym(self.r, e.name) is None and e.name in self.out.symbols:
+            return self.out.symbols[e.name].type
+        return self.ctx.type_of(self.r, e)
+
+    def _rank(self, e: Expr) -> int:
+        if isinstance(e, Ref) and self.ctx.sym(self.r, e.name) is None and e.name in self.out.symbols:
+            s = self.out.symbols[e.name]
+            return s.rank if e.subs is None else sum(isinstance(x, Section) for x in e.subs)
+        return self.ctx.rank_of(self.r, e)
+
+    def _tmp(self, base: str, typ: Type, shape=None) -> str:
+        return self.ctx.fresh(self.out, base, typ, shape)
+
+    # ================================================================ statements
+
+    def block(self, body: list[Stmt]) -> Sweeps:
+        out = Sweeps()
+        for s in body:
+            sw = self.stmt(s)
+            out.fwd.extend(sw.fwd)
+            out.bwd[0:0] = sw.bwd
+        return out
+
+    def stmt(self, s: Stmt) -> Sweeps:
+        r = self.r
+        if isinstance(s, Assign):
+            if isinstance(s.rhs, Call) and not s.rhs.intrinsic:
+                return self.call(s, s.rhs.name, s.rhs.args, result=s.lhs)
+            return self.assign(s)
+        if isinstance(s, CallStmt):
+            return self.call(s, s.name, s.args)
+        if isinstance(s, If):
+            return self.if_(s)
+        if isinstance(s, Select):
+            return self.select(s)
+        if isinstance(s, Loop):
+            return self.loop(s)
+        if isinstance(s, While):
+            return self.while_(s)
+        if isinstance(s, (Print, Continue)):
+            n = copy.deepcopy(s)
+            n.directives = []
+            n.label = None
+            return Sweeps([n], [])
+        if isinstance(s, Allocate):
+            for it in s.items:
+                if self.ctx.active(r, it.name):
+                    pass
+            fwd = [copy.deepcopy(s)] + allocate_derivatives(self.ctx, r, s)
+            return Sweeps(fwd, [])
+        if isinstance(s, Deallocate):
+            raise unsupported("DEALLOCATE in a differentiated routine (the backward sweep "
+                              "still needs the array)", s.span)
+        raise unsupported(f"{type(s).__name__} statement in a differentiated routine", s.span)
+
+    # ---------------------------------------------------------------- assignment
+
+    def assign(self, s: Assign) -> Sweeps:
+        r = self.r
+        ctx = self.ctx
+        push, pop = self._record(r, [_whole_or_part(s.lhs)])
+        primal = Assign(copy.deepcopy(s.lhs), copy.deepcopy(s.rhs), span=s.span)
+        fwd = push + [primal]
+        lhs_active = ctx.is_real(r, s.lhs) and ctx.active(r, s.lhs.name)
+        if not lhs_active:
+            return Sweeps(fwd, pop)
+        seed_ref = ctx.dref(r, s.lhs)
+        rank = self._rank(s.lhs)
+        typ = self._type(s.lhs)
+        adj: list[Stmt] = []
+        lhs_in_rhs = any(isinstance(x, Ref) and x.name == s.lhs.name for x in walk_expr(s.rhs))
+        if self._expr_active(s.rhs):
+            if lhs_in_rhs:
+                shape = [Dim(None, None, True)] * rank if rank else None
+                tname = self._tmp(f"ad_{s.lhs.name}{ctx.suffix}", Type(typ.base, typ.kind), shape)
+                if rank:
+                    self.out.symbols[tname].allocatable = True
+                seed: Expr = Ref(tname)
+                adj.append(Assign(Ref(tname), copy.deepcopy(seed_ref)))
+                adj.append(_zero_assign(seed_ref, typ))
+                adj.extend(self.adjoint(s.rhs, seed, rank))
+            else:
+                adj.extend(self.adjoint(s.rhs, copy.deepcopy(seed_ref), rank))
+                adj.append(_zero_assign(seed_ref, typ))
+        else:
+            adj.append(_zero_assign(seed_ref, typ))
+        return Sweeps(fwd, pop + adj)
+
+    def _expr_active(self, e: Expr) -> bool:
+        return self.ctx.expr_active(self.r, e)
+
+    def adjoint(self, e: Expr, seed: Expr, rank: int) -> list[Stmt]:
+        """Statements adding d(e)/d(v) * seed to the adjoint of every active v in e.
+        rank is the rank of the whole statement (seed's rank)."""
+        r = self.r
+        ctx = self.ctx
+        if not self._expr_active(e):
+            return []
+        if isinstance(e, Ref):
+            if not (ctx.is_real(r, e) and ctx.active(r, e.name)):
+                return []
+            target = ctx.dref(r, e)
+            contrib = seed
+            if self._rank(e) < rank:
+                contrib = Call("sum", [seed], intrinsic=True)
+            return [Assign(target, add(copy.deepcopy(target), contrib))]
+        if isinstance(e, Un):
+            if e.op == "-":
+                return self.adjoint(e.operand, neg(seed), rank)
+            return self.adjoint(e.operand, seed, rank)
+        if isinstance(e, Cast):
+            return self.adjoint(e.operand, seed, rank)
+        if isinstance(e, Bin):
+            if e.op not in ("+", "-", "*", "/", "**"):
+                return []
+            k = self._kind(e)
+            parts = rule(e.op).partials([e.left, e.right], k)
+            out = []
+            for p, a in zip(parts, [e.left, e.right]):
+                if p is not None and self._expr_active(a):
+                    out.extend(self.adjoint(a, mul(p, seed) if not _is_one(p) else seed, rank))
+            return out
+        if isinstance(e, Cond):
+            k = self._kind(e)
+            return (self.adjoint(e.then, Call("merge", [seed, real(0, k), e.cond], intrinsic=True), rank)
+                    + self.adjoint(e.else_, Call("merge", [real(0, k), seed, e.cond], intrinsic=True), rank))
+        if isinstance(e, Call):
+            if not e.intrinsic:
+                raise unsupported("call of a differentiated function inside an expression "
+                                  "that could not be hoisted", e.span)
+            e2 = _nest_minmax(e)
+            rl = rule(e2.name)
+            if rl is None:
+                raise unsupported(f"intrinsic '{e.name}' (no derivative rule)", e.span)
+            if rl.kind == "passive":
+                return []
+            if rl.kind == "linear":
+                out = []
+                for i, a in enumerate(e2.args[:2]):
+                    if self._expr_active(a):
+                        if e2.name in ("sum", "dot_product") and len(e2.args) > (1 if e2.name == "sum" else 2) \
+                                or e2.kwargs:
+                            raise unsupported(f"{e2.name} with dim/mask arguments in reverse mode", e.span)
+                        if e2.name == "matmul" and (self._rank(e2.args[0]) != 2 or self._rank(e2.args[1]) != 2):
+                            raise unsupported("matmul of a vector in reverse mode", e.span)
+                        out.extend(self.adjoint(a, rl.adjoint(e2.args, i, seed), self._rank(a)))
+                return out
+            k = self._kind(e)
+            parts = rl.partials(e2.args, k)
+            out = []
+            for p, a in zip(parts, e2.args):
+                if p is not None and self._expr_active(a):
+                    out.extend(self.adjoint(a, mul(p, seed), rank))
+            return out
+        if isinstance(e, ArrayCtor):
+            out = []
+            for i, item in enumerate(e.items):
+                if self._expr_active(item):
+                    out.extend(self.adjoint(item, Ref("__seed_elem__"), 0))
+            if out:
+                raise unsupported("array constructor with active items in reverse mode", e.span)
+            return []
+        raise unsupported(f"expression {type(e).__name__} in reverse mode", e.span)
+
+    def _kind(self, e: Expr) -> int:
+        t = self._type(e)
+        return t.kind if t.base == "real" else 8
+
+    # ---------------------------------------------------------------- control flow
+
+    def if_(self, s: If) -> Sweeps:
+        branches = [(c, self.block(b)) for c, b in s.branches]
+        else_sw = self.block(s.else_) if s.else_ is not None else None
+        all_sw = [b for _, b in branches] + ([else_sw] if else_sw else [])
+        if not any(sw.bwd for sw in all_sw):
+            return Sweeps([If([(copy.deepcopy(c), sw.fwd) for c, sw in branches],
+                              else_sw.fwd if else_sw else None, span=s.span)], [])
+        n = len(branches) + 1
+        bits = max(1, math.ceil(math.log2(n + 1)))
+        br = self._tmp("ad_branch", INT4)
+        fwd_branches = []
+        for k, (c, sw) in enumerate(branches, start=1):
+            fwd_branches.append((copy.deepcopy(c), sw.fwd + [Assign(Ref(br), integer(k))]))
+        else_fwd = (else_sw.fwd if else_sw else []) + [Assign(Ref(br), integer(n))]
+        fwd = [If(fwd_branches, else_fwd, span=s.span),
+               CallStmt("ad_push_control", [Ref(br), integer(bits)])]
+        cases = [Case([integer(k)], sw.bwd) for k, (_, sw) in enumerate(branches, start=1) if sw.bwd]
+        if else_sw and else_sw.bwd:
+            cases.append(Case([integer(n)], else_sw.bwd))
+        bwd = [CallStmt("ad_pop_control", [Ref(br), integer(bits)]),
+               Select(Ref(br), cases, None)]
+        return Sweeps(fwd, bwd)
+
+    def select(self, s: Select) -> Sweeps:
+        cases = [(c, self.block(c.body)) for c in s.cases]
+        dflt = self.block(s.default) if s.default is not None else None
+        if not any(sw.bwd for _, sw in cases) and not (dflt and dflt.bwd):
+            return Sweeps([Select(copy.deepcopy(s.expr), [Case(copy.deepcopy(c.values), sw.fwd) for c, sw in cases],
+                                  dflt.fwd if dflt else None, span=s.span)], [])
+        n = len(cases) + 1
+        bits = max(1, math.ceil(math.log2(n + 1)))
+        br = self._tmp("ad_branch", INT4)
+        fcases = [Case(copy.deepcopy(c.values), sw.fwd + [Assign(Ref(br), integer(k))])
+                  for k, (c, sw) in enumerate(cases, start=1)]
+        fdef = (dflt.fwd if dflt else []) + [Assign(Ref(br), integer(n))]
+        fwd = [Select(copy.deepcopy(s.expr), fcases, fdef, span=s.span),
+               CallStmt("ad_push_control", [Ref(br), integer(bits)])]
+        bcases = [Case([integer(k)], sw.bwd) for k, (_, sw) in enumerate(cases, start=1) if sw.bwd]
+        if dflt and dflt.bwd:
+            bcases.append(Case([integer(n)], dflt.bwd))
+        bwd = [CallStmt("ad_pop_control", [Ref(br), integer(bits)]), Select(Ref(br), bcases, None)]
+        return Sweeps(fwd, bwd)
+
+    def loop(self, s: Loop) -> Sweeps:
+        r = self.r
+        body = self.block(s.body)
+        push_v, pop_v = self._record(r, [Ref(s.var)])
+        if not body.bwd:
+            n = copy.deepcopy(s)
+            n.body = body.fwd
+            n.directives = []
+            n.label = None
+            return Sweeps(push_v + [n], pop_v)
+        step = s.step if s.step is not None else integer(1)
+        fwd: list[Stmt] = list(push_v)
+        bwd_pre: list[Stmt] = []
+        # Bounds: constants need no recording; otherwise save once at loop entry.
+        lo_e, step_e = copy.deepcopy(s.lo), copy.deepcopy(step)
+        hi_e = copy.deepcopy(s.hi)
+        saved: list[tuple[str, Expr]] = []
+        if not _constant(s.lo):
+            v = self._tmp("ad_from", INT4)
+            saved.append((v, lo_e))
+            lo_e = Ref(v)
+        if not _constant(step):
+            v = self._tmp("ad_step", INT4)
+            saved.append((v, step_e))
+            step_e = Ref(v)
+        cnt = None
+        if not (_constant(s.lo) and _constant(s.hi) and _constant(step)):
+            cnt = self._tmp("ad_count", INT4)
+        for v, e in saved:
+            fwd.append(Assign(Ref(v), e))
+        if cnt is not None:
+            # Fortran's trip count, taken at entry as the language does.
+            trip = Call("max", [integer(0), Bin("/", Bin("+", Bin("-", copy.deepcopy(hi_e), copy.deepcopy(lo_e)),
+                                                         copy.deepcopy(step_e)), copy.deepcopy(step_e))],
+                        intrinsic=True)
+            fwd.append(Assign(Ref(cnt), trip))
+        fl = Loop(s.var, copy.deepcopy(lo_e), copy.deepcopy(hi_e), copy.deepcopy(step_e), body.fwd, span=s.span)
+        fwd.append(fl)
+        pushes, pops = self._push_pop(r, [Ref(v) for v, _ in saved] + ([Ref(cnt)] if cnt else []))
+        fwd.extend(pushes)
+        k = self._tmp("ad_iter", INT4)
+        if cnt is not None:
+            n_e: Expr = Ref(cnt)
+        else:
+            n_e = Call("max", [integer(0), Bin("/", Bin("+", Bin("-", copy.deepcopy(s.hi), copy.deepcopy(s.lo)),
+                                                        copy.deepcopy(step)), copy.deepcopy(step))],
+                       intrinsic=True)
+        set_var = Assign(Ref(s.var), Bin("+", copy.deepcopy(lo_e), Bin("*", Ref(k), copy.deepcopy(step_e))))
+        bl = Loop(k, Bin("-", n_e, integer(1)), integer(0), integer(-1), [set_var] + body.bwd)
+        bwd = pops + [bl] + pop_v
+        return Sweeps(fwd, bwd)
+
+    def while_(self, s: While) -> Sweeps:
+        body = self.block(s.body)
+        if not body.bwd:
+            n = copy.deepcopy(s)
+            n.body = body.fwd
+            n.directives = []
+            return Sweeps([n], [])
+        if s.post_test:
+            raise unsupported("post-tested loop in reverse mode", s.span)
+        cnt = self._tmp("ad_count", INT4)
+        fwd = [Assign(Ref(cnt), integer(0)),
+               While(copy.deepcopy(s.cond), [Assign(Ref(cnt), Bin("+", Ref(cnt), integer(1)))] + body.fwd,
+                     span=s.span),
+               CallStmt("ad_push_integer4", [Ref(cnt)])]
+        k = self._tmp("ad_iter", INT4)
+        bwd = [CallStmt("ad_pop_integer4", [Ref(cnt)]),
+               Loop(k, integer(1), Ref(cnt), None, body.bwd)]
+        return Sweeps(fwd, bwd)
+
+    # ---------------------------------------------------------------- calls
+
+    def call(self, s: Stmt, name: str, args: list[Expr], result: Optional[Ref] = None) -> Sweeps:
+        r = self.r
+        ctx = self.ctx
+        callee = ctx.tu.routine(name)
+        # Caller-side recording: what the call may overwrite and our backward sweep reads.
+        outs = self._call_outputs(name, args, result)
+        push_t, pop_t = self._record(r, outs)
+        if result is not None:
+            primal: Stmt = Assign(copy.deepcopy(result), Call(name, copy.deepcopy(args)), span=s.span)
+        else:
+            primal = CallStmt(name, copy.deepcopy(args), span=s.span)
+        if callee is None or name not in self.calls.diff:
+            return Sweeps(push_t + [primal], pop_t)
+        pre: list[Stmt] = []
+        adj_args = self.calls.derivative_actuals(r, self.out, callee, args, pre, result)
+        if result is not None:
+            # f_b(x, xb, fb): the primal result itself is not an argument of the adjoint.
+            del adj_args[-2]
+        post: list[Stmt] = []
+        if result is not None and ctx.active(r, result.name):
+            post.append(_zero_assign(ctx.dref(r, result), self._type(result)))
+        mode = self.mode_of(r, s)
+        if mode == "split":
+            fargs = copy.deepcopy(args) + ([copy.deepcopy(result)] if result is not None else [])
+            fwd = push_t + [CallStmt(name + "_fwd", fargs, span=s.span)]
+            bwd = pre + [CallStmt(name + "_bwd", adj_args, span=s.span)] + post + pop_t
+            return Sweeps(fwd, bwd)
+        snap = self._snapshot(callee, args)
+        push_s, pop_s = self._push_pop(r, snap)
+        fwd = push_t + push_s + [primal]
+        bwd = pop_s + pre + [CallStmt(name + "_b", adj_args, span=s.span)] + post + pop_t
+        return Sweeps(fwd, bwd)
+
+    def _map_formal(self, callee: Routine, args: list[Expr], var) -> Optional[Ref]:
+        """The caller-side expression for a callee Var (formal or global)."""
+        r = self.r
+        if var.scope == callee.name:
+            if var.name in callee.args:
+                a = args[callee.args.index(var.name)]
+                if isinstance(a, Ref):
+                    return _whole_or_part(a)
+            return None
+        for local, sym, v in self.ctx.scopes.visible(r.name):
+            if v == var and not sym.is_parameter:
+                return Ref(local)
+        # A global the caller cannot name: bring it in under a private alias.
+        return self._alias_global(var)
+
+    def _alias_global(self, var) -> Optional[Ref]:
+        if var.is_module:
+            mod = var.scope.split(":", 1)[1]
+            alias = f"ad_{mod}_{var.name}"
+            if alias not in self.out.symbols and not any(
+                    u.module == mod and (alias, var.name) in u.renames for u in self.out.uses):
+                self.out.uses.append(Use(mod, [alias], [(alias, var.name)]))
+                m = self.ctx.tu.module(mod)
+                s = copy.deepcopy(m.symbols[var.name])
+                s.name = alias
+                self._alias_syms[alias] = s
+            return Ref(alias)
+        raise unsupported("a COMMON block that the calling routine does not declare is "
+                          "modified by the callee", self.r.span, var.name)
+
+    def _call_outputs(self, name: str, args: list[Expr], result: Optional[Ref]) -> list[Ref]:
+        callee = self.ctx.tu.routine(name)
+        outs: list[Ref] = []
+        if result is not None:
+            outs.append(_whole_or_part(result))
+        if callee is None:
+            # Unknown to us (cannot happen past the call-graph check); assume it writes its arguments.
+            return outs + [_whole_or_part(a) for a in args if isinstance(a, Ref)]
+        summ = self.rw.summary(callee.name)
+        for v in sorted(summ.writes, key=str):
+            ref = self._map_formal(callee, args, v)
+            if ref is not None and ref.name not in {o.name for o in outs}:
+                outs.append(ref)
+        return outs
+
+    def _snapshot(self, callee: Routine, args: list[Expr]) -> list[Ref]:
+        """use(C) ∩ (out(C) ∪ written anywhere): the callee's inputs that may
+        have changed by the time its adjoint re-runs it."""
+        summ = self.rw.summary(callee.name)
+        out: list[Ref] = []
+        for v in sorted(summ.use, key=str):
+            if v not in summ.writes and v not in self.written:
+                continue
+            ref = self._map_formal(callee, args, v)
+            if ref is None:
+                continue
+            s = self._sym(ref.name)
+            if s is not None and (s.is_parameter or s.type.base == "character"):
+                continue
+            if all(not _same_ref(ref, o) for o in out):
+                out.append(ref)
+        return out
+
+    # ---------------------------------------------------------------- TBR
+
+    def _reads_of(self, bwd: list[Stmt]) -> set[str]:
+        """Names whose values the backward sweep reads, excluding derivatives,
+        popped targets and the arguments of adjoint calls (the callee restores
+        those itself)."""
+        names: set[str] = set()
+        dnames = set(self.out.symbols) - set(self.r.symbols)
+
+        def add_expr(e: Expr, value: bool = True) -> None:
+            for x in walk_expr(e):
+                if isinstance(x, Ref):
+                    names.add(x.name)
+
+        def add_indices(e: Expr) -> None:
+            if isinstance(e, Ref):
+                for sub in e.subs or []:
+                    for p in ([sub.lo, sub.hi, sub.step] if isinstance(sub, Section) else [sub]):
+                        if p is not None:
+                            add_expr(p)
+            else:
+                add_expr(e)
+
+        def visit(stmts: list[Stmt]) -> None:
+            for s in stmts:
+                if isinstance(s, Assign):
+                    add_indices(s.lhs)
+                    add_expr(s.rhs)
+                elif isinstance(s, CallStmt):
+                    if s.name.startswith("ad_pop") or s.name.startswith("ad_push"):
+                        for a in s.args:
+                            add_indices(a) if isinstance(a, Ref) else None
+                        continue
+                    for a in s.args:
+                        add_indices(a)
+                elif isinstance(s, If):
+                    for c, b in s.branches:
+                        add_expr(c)
+                        visit(b)
+                    if s.else_:
+                        visit(s.else_)
+                elif isinstance(s, Select):
+                    add_expr(s.expr)
+                    for c in s.cases:
+                        visit(c.body)
+                    if s.default:
+                        visit(s.default)
+                elif isinstance(s, Loop):
+                    for e in (s.lo, s.hi, s.step):
+                        if e is not None:
+                            add_expr(e)
+                    visit(s.body)
+                elif isinstance(s, While):
+                    add_expr(s.cond)
+                    visit(s.body)
+        visit(bwd)
+        return {n for n in names if n not in dnames or n in self.r.symbols}
+
+
+def _is_one(e: Expr) -> bool:
+    return isinstance(e, Lit) and e.type.base in ("real", "integer") and float(e.text) == 1.0
+
+
+def _constant(e: Optional[Expr]) -> bool:
+    return e is None or isinstance(e, Lit) or (isinstance(e, Un) and isinstance(e.operand, Lit))
+
+
+def _whole_or_part(ref: Ref) -> Ref:
+    return Ref(ref.name, copy.deepcopy(ref.subs), span=ref.span)
+
+
+def _same_ref(a: Ref, b: Ref) -> bool:
+    return a.name == b.name and repr(a.subs) == repr(b.subs)
+
+
+def _zero_assign(target: Ref, typ: Type) -> Assign:
+    return Assign(copy.deepcopy(target), real(0, typ.kind if typ.base == "real" else 8))
+
+
+def _type_tag(t: Type, where: Ref) -> str:
+    if t.base == "real":
+        return {4: "real4", 8: "real8"}.get(t.kind) or _bad(t, where)
+    if t.base == "integer":
+        return {4: "integer4", 8: "integer8"}.get(t.kind) or _bad(t, where)
+    if t.base == "logical":
+        return "logical"
+    return _bad(t, where)
+
+
+def _bad(t: Type, where: Ref):
+    raise unsupported(f"recording a value of type {t}", where.span, where.name)
+
+
+def _prune_unused(v: Routine) -> None:
+    """Drop generated temporaries and copied locals the variant never mentions,
+    so the output compiles without unused-variable warnings."""
+    from ..ir.visit import stmt_exprs, walk_stmts
+    used: set[str] = set(v.args)
+    for s in walk_stmts(v.body):
+        for e in stmt_exprs(s):
+            for x in walk_expr(e):
+                if isinstance(x, Ref):
+                    used.add(x.name)
+                if isinstance(x, Call) and not x.intrinsic:
+                    used.add(x.name)
+        if isinstance(s, (Loop,)):
+            used.add(s.var)
+        if isinstance(s, Allocate):
+            used.update(it.name for it in s.items)
+        if isinstance(s, CallStmt):
+            used.add(s.name)
+    # Names used inside declarations (bounds, kinds, lengths) stay too.
+    changed = True
+    while changed:
+        changed = False
+        for name in list(used):
+            s = v.symbols.get(name)
+            if s is None:
+                continue
+            for d in s.shape:
+                for e in (d.lb, d.ub):
+                    if e is not None:
+                        for x in walk_expr(e):
+                            if isinstance(x, Ref) and x.name not in used:
+                                used.add(x.name)
+                                changed = True
+    members = {m for ms in v.commons.values() for m in ms}
+    for name in list(v.symbols):
+        s = v.symbols[name]
+        if name in used or name in members or s.is_parameter:
+            continue
+        if s.storage in ("local", "result") and not s.save and s.init is None:
+            del v.symbols[name]

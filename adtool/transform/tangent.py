@@ -1,0 +1,158 @@
+"""Tangent mode: f -> f_d computing f and its directional derivative.
+
+Each active assignment is preceded by the assignment of its tangent (so the
+tangent sees the values before the primal overwrites them), each call to a
+differentiated routine becomes a call to its _d twin with tangent arguments
+interleaved, and control flow is kept as it is.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from ..diagnostics import unsupported
+from ..ir.build import add, mul, neg, real
+from ..ir.nodes import (ArrayCtor, Assign, Bin, Call, CallStmt, Case, Cast,
+                        Cond, Expr, If, Lit, Loop, Ref, Routine, Select, Stmt,
+                        Un, While)
+from .context import DiffContext
+from .rules import rule
+from .variants import CallPlanner, zero
+
+
+class Tangent:
+    def __init__(self, ctx: DiffContext, calls: CallPlanner):
+        self.ctx = ctx
+        self.calls = calls
+
+    # ------------------------------------------------------------ expressions
+
+    def texpr(self, r: Routine, e: Expr) -> Optional[Expr]:
+        """Tangent of e, or None when it is identically zero."""
+        ctx = self.ctx
+        if isinstance(e, Lit):
+            return None
+        if isinstance(e, Ref):
+            return ctx.dref(r, e) if ctx.is_real(r, e) else None
+        if isinstance(e, Un):
+            t = self.texpr(r, e.operand)
+            if t is None or e.op == "not":
+                return None
+            return neg(t) if e.op == "-" else t
+        if isinstance(e, Bin):
+            if e.op not in ("+", "-", "*", "/", "**"):
+                return None
+            k = self._kind(r, e)
+            return self._combine(r, rule(e.op).partials([e.left, e.right], k), [e.left, e.right])
+        if isinstance(e, Cast):
+            return self.texpr(r, e.operand) if e.type.base == "real" else None
+        if isinstance(e, Cond):
+            tt, te = self.texpr(r, e.then), self.texpr(r, e.else_)
+            if tt is None and te is None:
+                return None
+            k = self._kind(r, e)
+            return Call("merge", [tt or real(0, k), te or real(0, k), e.cond], intrinsic=True)
+        if isinstance(e, ArrayCtor):
+            parts = [self.texpr(r, x) for x in e.items]
+            if all(p is None for p in parts):
+                return None
+            k = self._kind(r, e)
+            return ArrayCtor([p if p is not None else real(0, k) for p in parts])
+        if isinstance(e, Call):
+            if not e.intrinsic:
+                raise unsupported("call of a differentiated function inside an expression "
+                                  "that could not be hoisted", e.span)
+            args = _nest_minmax(e)
+            rl = rule(args.name)
+            if rl is None:
+                if any(self.ctx.expr_active(r, a) for a in args.args):
+                    raise unsupported(f"intrinsic '{e.name}' (no derivative rule)", e.span)
+                return None
+            if rl.kind == "passive":
+                return None
+            if rl.kind == "linear":
+                d = [self.texpr(r, a) for a in args.args]
+                return rl.tangent(args.args, d) if any(x is not None for x in d) else None
+            k = self._kind(r, e)
+            return self._combine(r, rl.partials(args.args, k), args.args)
+        raise unsupported(f"expression {type(e).__name__}", e.span)
+
+    def _combine(self, r: Routine, partials, args: list[Expr]) -> Optional[Expr]:
+        total = None
+        for p, a in zip(partials, args):
+            if p is None:
+                continue
+            t = self.texpr(r, a)
+            if t is None:
+                continue
+            total = add(total, mul(p, t))
+        return total
+
+    def _kind(self, r: Routine, e: Expr) -> int:
+        t = self.ctx.type_of(r, e)
+        return t.kind if t.base == "real" else 8
+
+    # ------------------------------------------------------------ statements
+
+    def stmts(self, r: Routine, out_r: Routine, body: list[Stmt]) -> list[Stmt]:
+        out: list[Stmt] = []
+        for s in body:
+            out.extend(self.stmt(r, out_r, s))
+        return out
+
+    def stmt(self, r: Routine, out_r: Routine, s: Stmt) -> list[Stmt]:
+        ctx = self.ctx
+        if isinstance(s, Assign):
+            if isinstance(s.rhs, Call) and not s.rhs.intrinsic:
+                call = CallStmt(s.rhs.name, s.rhs.args, span=s.span)
+                return self.calls.tangent_call(r, out_r, call, result=s.lhs)
+            d = ctx.dref(r, s.lhs) if ctx.is_real(r, s.lhs) else None
+            if d is None:
+                return [copy.deepcopy(s)]
+            t = self.texpr(r, s.rhs)
+            k = self._kind(r, s.lhs)
+            return [Assign(d, t if t is not None else real(0, k), span=s.span), copy.deepcopy(s)]
+        if isinstance(s, CallStmt):
+            return self.calls.tangent_call(r, out_r, s)
+        if isinstance(s, If):
+            return [If([(copy.deepcopy(c), self.stmts(r, out_r, b)) for c, b in s.branches],
+                       self.stmts(r, out_r, s.else_) if s.else_ is not None else None,
+                       span=s.span, label=s.label)]
+        if isinstance(s, Loop):
+            n = copy.copy(s)
+            n.body = self.stmts(r, out_r, s.body)
+            n.directives = []
+            return [n]
+        if isinstance(s, While):
+            n = copy.copy(s)
+            n.body = self.stmts(r, out_r, s.body)
+            n.directives = []
+            return [n]
+        if isinstance(s, Select):
+            return [Select(copy.deepcopy(s.expr),
+                           [Case(copy.deepcopy(c.values), self.stmts(r, out_r, c.body)) for c in s.cases],
+                           self.stmts(r, out_r, s.default) if s.default is not None else None,
+                           span=s.span, label=s.label)]
+        n = copy.deepcopy(s)
+        n.directives = []
+        return [n]
+
+    def routine(self, r: Routine) -> Routine:
+        out_r = self.calls.variant_skeleton(r, "_d")
+        body = self.calls.zero_local_derivatives(r, out_r)
+        body += self.stmts(r, out_r, r.body)
+        out_r.body = body
+        return out_r
+
+
+def _nest_minmax(e: Call) -> Call:
+    """min/max of n > 2 arguments as nested pairs, so each rule sees two."""
+    if e.name in ("min", "max") and len(e.args) > 2:
+        acc = e.args[0]
+        for a in e.args[1:]:
+            acc = Call(e.name, [acc, a], intrinsic=True, span=e.span)
+        return acc
+    return e
+
+
+__all__ = ["Tangent", "zero"]

@@ -1,0 +1,194 @@
+"""Signatures of generated routines and the argument lists of calls to them.
+
+Tangent and reverse variants share one convention (interface.md): each
+active formal is followed by its derivative; a function becomes a
+subroutine whose result and the result's derivative come last.  A passive
+actual passed where the callee expects an active formal gets a zeroed
+temporary derivative, as Tapenade does.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from ..diagnostics import unsupported
+from ..ir.build import real
+from ..ir.nodes import (Allocate, Assign, CallStmt, Expr, Ref, Routine, Section,
+                        Stmt, Symbol, Use)
+from .context import DiffContext, deriv_symbol
+
+
+def zero(ctx: DiffContext, r: Routine, target: Ref) -> Assign:
+    t = ctx.type_of(r, target)
+    return Assign(target, real(0, t.kind if t.base == "real" else 8))
+
+
+class CallPlanner:
+    def __init__(self, ctx: DiffContext, diff_routines: set[str], uses_stack: bool):
+        self.ctx = ctx
+        self.diff = diff_routines
+        self.uses_stack = uses_stack
+
+    # ------------------------------------------------------------ signatures
+
+    def active_formals(self, f: Routine) -> list[str]:
+        names = [a for a in f.args if self.ctx.active(f, a)]
+        return names
+
+    def result_active(self, f: Routine) -> bool:
+        return f.kind == "function" and f.result is not None
+
+    def variant_skeleton(self, r: Routine, suffix: str) -> Routine:
+        ctx = self.ctx
+        if r.host is not None:
+            raise unsupported("internal procedure in the differentiated call tree", r.span,
+                              f"'{r.name}' is contained in '{r.host}'")
+        syms: dict[str, Symbol] = {}
+        args: list[str] = []
+        for a in r.args:
+            args.append(a)
+            if ctx.active(r, a):
+                args.append(ctx.dname(r, a))
+        if r.kind == "function":
+            args.append(r.result)
+            args.append(ctx.dname(r, r.result))
+        for name, s in r.symbols.items():
+            n = copy.deepcopy(s)
+            if n.storage == "result":
+                n.storage = "arg"
+            syms[name] = n
+        for name, s in r.symbols.items():
+            if s.is_parameter or s.external or s.storage in ("common",):
+                continue
+            if (ctx.active(r, name) or (r.kind == "function" and name == r.result)) \
+                    and s.type.base in ("real", "complex"):
+                dn = ctx.dname(r, name)
+                d = deriv_symbol(s, dn)
+                if d.storage == "result":
+                    d.storage = "arg"
+                syms[dn] = d
+        out = copy.copy(r)
+        out.name = r.name + suffix
+        out.kind = "subroutine"
+        out.args = args
+        out.symbols = syms
+        out.result = None
+        out.body = []
+        out.directives = []
+        out.contains = []
+        out.uses = copy.deepcopy(r.uses)
+        out.commons = copy.deepcopy(r.commons)
+        self._global_derivatives(r, out)
+        if self.uses_stack:
+            out.uses.insert(0, Use("adstack"))
+        return out
+
+    def _global_derivatives(self, r: Routine, out: Routine) -> None:
+        ctx = self.ctx
+        mods = ctx.derivative_modules_seen_by(r)
+        for m in mods:
+            out.uses.append(Use(m))
+        for blk, members in r.commons.items():
+            dmembers = []
+            for m in members:
+                s = r.symbols[m]
+                if ctx.active(r, m) and s.type.base in ("real", "complex"):
+                    dn = ctx.dname(r, m)
+                    d = deriv_symbol(s, dn)
+                    d.common = blk + "_" + ctx.suffix
+                    out.symbols[dn] = d
+                    dmembers.append(dn)
+            if dmembers:
+                out.commons[blk + "_" + ctx.suffix] = dmembers
+
+    def zero_local_derivatives(self, r: Routine, out: Routine) -> list[Stmt]:
+        ctx = self.ctx
+        body: list[Stmt] = []
+        for name, s in r.symbols.items():
+            if s.storage not in ("local", "result") or s.is_parameter or s.external:
+                continue
+            if s.type.base not in ("real", "complex") or s.allocatable:
+                continue
+            if ctx.active(r, name) or (s.storage == "result"):
+                body.append(zero(ctx, r, Ref(ctx.dname(r, name))))
+        return body
+
+    # ------------------------------------------------------------ call sites
+
+    def derivative_actuals(self, r: Routine, out: Routine, callee: Routine,
+                           actuals: list[Expr], pre: list[Stmt],
+                           result: Optional[Ref] = None) -> list[Expr]:
+        """The interleaved actual list for a call of callee's variant from r."""
+        ctx = self.ctx
+        if len(actuals) != len(callee.args):
+            raise unsupported(f"call of '{callee.name}' with {len(actuals)} arguments "
+                              f"(it has {len(callee.args)}; optional arguments are not supported)",
+                              actuals[0].span if actuals else callee.span)
+        out_args: list[Expr] = []
+        pairs = list(zip(callee.args, actuals))
+        if result is not None:
+            pairs.append((callee.result, result))
+        for formal, actual in pairs:
+            out_args.append(copy.deepcopy(actual))
+            formal_active = ctx.active(callee, formal) or formal == callee.result
+            if not formal_active:
+                continue
+            if isinstance(actual, Ref) and ctx.active(r, actual.name):
+                out_args.append(ctx.dref(r, actual))
+                continue
+            out_args.append(self._zero_temp(r, out, callee, formal, actual, pre))
+        return out_args
+
+    def _zero_temp(self, r: Routine, out: Routine, callee: Routine, formal: str,
+                   actual: Expr, pre: list[Stmt]) -> Ref:
+        ctx = self.ctx
+        fsym = callee.symbols[formal]
+        if isinstance(actual, Ref):
+            asym = ctx.sym(r, actual.name)
+            whole = actual.subs is None
+            if asym is not None and (whole and asym.rank == 0 or
+                                     (not whole and not any(isinstance(x, Section) for x in actual.subs))):
+                t = asym.type
+                if fsym.rank > 0 and not whole:
+                    raise unsupported("array element passed to an array argument that is active "
+                                      "in the callee while passive here", actual.span)
+                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", t)
+                pre.append(zero(ctx, r, Ref(name)))
+                return Ref(name)
+            if asym is not None and whole and all(d.ub is not None and not d.assumed for d in asym.shape):
+                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", asym.type, copy.deepcopy(asym.shape))
+                pre.append(zero(ctx, r, Ref(name)))
+                return Ref(name)
+        if fsym.rank == 0:
+            t = ctx.type_of(r, actual)
+            name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", t if t.base == "real" else fsym.type)
+            pre.append(zero(ctx, r, Ref(name)))
+            return Ref(name)
+        raise unsupported("passive array expression passed to an argument active in the callee",
+                          actual.span)
+
+    def tangent_call(self, r: Routine, out: Routine, call: CallStmt,
+                     result: Optional[Ref] = None) -> list[Stmt]:
+        from ..ir.nodes import Call
+        callee = self.ctx.tu.routine(call.name)
+        if callee is None or call.name not in self.diff:
+            if result is not None:
+                return [Assign(copy.deepcopy(result), Call(call.name, copy.deepcopy(call.args)),
+                               span=call.span)]
+            n = copy.deepcopy(call)
+            n.directives = []
+            return [n]
+        pre: list[Stmt] = []
+        args = self.derivative_actuals(r, out, callee, call.args, pre, result)
+        return pre + [CallStmt(callee.name + "_d", args, span=call.span)]
+
+
+def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt]:
+    out: list[Stmt] = []
+    items = [Ref(ctx.dname(r, it.name), copy.deepcopy(it.subs)) for it in s.items
+             if ctx.active(r, it.name)]
+    if items:
+        out.append(Allocate(items, span=s.span))
+        for it in items:
+            out.append(zero(ctx, r, Ref(it.name)))
+    return out
