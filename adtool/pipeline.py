@@ -57,6 +57,8 @@ def _check_head_names(tu: TranslationUnit, h: Head) -> None:
     r = tu.routine(h.name)
     assert r is not None
     allowed = set(r.args) | ({r.result, "result"} if r.result else set())
+    if r.result and h.dependents:
+        h.dependents = [r.result if n == "result" else n for n in h.dependents]
     for what, names in (("dependent", h.dependents), ("independent", h.independents)):
         for n in names or []:
             if n not in allowed:

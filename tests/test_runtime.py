@@ -392,6 +392,19 @@ def test_profile_sites_by_hand(script_driver, tmp_path):
     assert m.sites == PROFILE_EXPECTED
 
 
+def test_profile_recursive_site_time_counted_once(script_driver, tmp_path):
+    # Site 4 recurses inside site 5, and nearly all of the work happens in
+    # the inner activation: adding the inner time to the outer one would
+    # make site 4 take about twice as long as site 5, which contains it.
+    script = ("e 5\ne 4\ne 4\np d 400000 1\no\nE 4\nE 4\nE 5\n"
+              "J prof.json\n")
+    run_script(script_driver(PROFILE), tmp_path, script)
+    prof = json.loads((tmp_path / "prof.json").read_text())
+    times = {s["site"]: s["time_s"] for s in prof["sites"]}
+    assert times[4] > 0
+    assert times[5] + 1e-6 >= times[4]
+
+
 def test_profiling_calls_are_inert_without_the_flag(script_driver, tmp_path):
     out = run_script(script_driver(), tmp_path, PROFILE_SCRIPT).stdout
     assert queries(out) == ["q 0 832 864 1"]

@@ -69,15 +69,25 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     act = [a for a in formals if _has_deriv(deriv_b.args, a) or _has_deriv(deriv_d.args, a)]
     names = {}
     lines = []
-    decls = []
-    for a in act:
+    prologue = []
+    for k, a in enumerate(act, start=1):
         e = actual_of[a]
-        if not isinstance(e, Ref) or e.subs is not None:
-            raise bad_input(f"driver: actual argument for '{a}' must be a whole variable")
-        v = e.name
-        sym = prog.symbols.get(v)
-        if sym is None:
-            raise bad_input(f"driver: '{v}' is not a variable of the main program")
+        if isinstance(e, Ref) and e.subs is None and e.name in prog.symbols:
+            v = e.name
+            sym = prog.symbols[v]
+        else:
+            # An element or expression: check on a scalar copy of it.
+            fsym = f.symbols[a]
+            if fsym.rank:
+                raise bad_input(f"driver: array argument '{a}' must be passed as a whole variable")
+            v = f"ad_arg{k}"
+            sym = copy.deepcopy(fsym)
+            sym.name = v
+            sym.storage = "local"
+            sym.intent = None
+            prog.symbols[v] = sym
+            prologue.append(f"{v} = {_actual_text(e)}")
+            actual_of[a] = Ref(v)
         names[a] = v
         for suf in ("_ad0", "_add", "_adb", "_adt", "_adw", "_adp"):
             s2 = copy.deepcopy(sym)
@@ -88,9 +98,8 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
             s2.save = False
             s2.is_parameter = False
             s2.value = None
+            s2.intent = None
             prog.symbols[s2.name] = s2
-            if sym.common:
-                pass
     # Scalars for the check.
     from ..ir.nodes import REAL8, INT4, Symbol
     for n in ("ad_lhs", "ad_rhs", "ad_fd", "ad_fp", "ad_fm", "ad_h", "ad_nrm"):
@@ -120,6 +129,10 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     call_plain = (f"{names.get(f.result, '')} = {head}({plain})" if f.kind == "function"
                   else f"call {head}({plain})")
     L = lines.append
+    lines.extend(prologue)
+
+    def total(v: str, expr: str) -> str:
+        return f"sum({expr})" if prog.symbols[v].rank else f"({expr})"
     L("call random_seed(size=ad_nseed)")
     L("ad_seed = 12345")
     L("call random_seed(put=ad_seed(1:ad_nseed))")
@@ -134,7 +147,7 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     L(f"call {head}_d({call_args('d')})")
     L("ad_lhs = 0.0d0")
     for a, v in names.items():
-        L(f"ad_lhs = ad_lhs + sum({v}_adw * {v}_add)")
+        L(f"ad_lhs = ad_lhs + {total(v, f'{v}_adw * {v}_add')}")
     # adjoint
     for a, v in names.items():
         L(f"{v} = {v}_ad0")
@@ -143,8 +156,8 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     L("ad_rhs = 0.0d0")
     L("ad_nrm = 0.0d0")
     for a, v in names.items():
-        L(f"ad_rhs = ad_rhs + sum({v}_adb * {v}_adp)")
-        L(f"ad_nrm = ad_nrm + sum({v}_adb ** 2)")
+        L(f"ad_rhs = ad_rhs + {total(v, f'{v}_adb * {v}_adp')}")
+        L(f"ad_nrm = ad_nrm + {total(v, f'{v}_adb ** 2')}")
     L("ad_peak = ad_stack_peak_bytes()")
     L("ad_left = ad_stack_bytes()")
     # finite differences along the same direction
@@ -155,14 +168,16 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
         L(call_plain)
         L(f"{tgt} = 0.0d0")
         for a, v in names.items():
-            L(f"{tgt} = {tgt} + sum({v}_adw * {v})")
+            L(f"{tgt} = {tgt} + {total(v, f'{v}_adw * {v}')}")
     L("ad_fd = (ad_fp - ad_fm) / (2.0d0 * ad_h)")
     L("write(*, '(a, 4es26.17e3)') 'ADCHECK ', ad_lhs, ad_rhs, ad_fd, ad_nrm")
     L("write(*, '(a, 2i14)') 'ADSTACK ', ad_peak, ad_left")
     for a, v in names.items():
         L(f"{v} = {v}_ad0")
-    L(call_plain)
+    original = copy.deepcopy(block[idx])
+    original.directives = []
     block[idx] = Raw("\n".join(lines))
+    block.insert(idx + 1, original)
     out = TranslationUnit("fortran", tu.files)
     out.routines = [prog]
     return out

@@ -293,7 +293,7 @@ void ad_push_logical_array(const int32_t *a, int64_t n)
     while (left > 0) {
         size_t k = left < LCHUNK ? left : LCHUNK, i;
         for (i = 0; i < k; i++)
-            buf[i] = (unsigned char)a[i];
+            buf[i] = (unsigned char)(a[i] != 0);
         ad_stack_push_bytes(buf, k);
         a += k;
         left -= k;

@@ -102,74 +102,67 @@ module adstack
     end subroutine ad_pop_control
   end interface
 
-  ! ---- arrays: C entry (count as int64) plus an int32-count variant ----
-  interface ad_push_real8_array
+  ! ---- arrays: the C entries themselves, not generic, so that an array of
+  ! any rank (or a section) passes by sequence association; count is int64 ----
+  interface
     subroutine ad_push_real8_array(a, n) bind(c, name='ad_push_real8_array')
       import :: c_double, c_int64_t
       real(c_double), intent(in) :: a(*)
       integer(c_int64_t), value :: n
     end subroutine ad_push_real8_array
-    module procedure ad_push_real8_array_n4
-  end interface ad_push_real8_array
-  interface ad_pop_real8_array
+  end interface
+  interface
     subroutine ad_pop_real8_array(a, n) bind(c, name='ad_pop_real8_array')
       import :: c_double, c_int64_t
       real(c_double), intent(out) :: a(*)
       integer(c_int64_t), value :: n
     end subroutine ad_pop_real8_array
-    module procedure ad_pop_real8_array_n4
-  end interface ad_pop_real8_array
+  end interface
 
-  interface ad_push_real4_array
+  interface
     subroutine ad_push_real4_array(a, n) bind(c, name='ad_push_real4_array')
       import :: c_float, c_int64_t
       real(c_float), intent(in) :: a(*)
       integer(c_int64_t), value :: n
     end subroutine ad_push_real4_array
-    module procedure ad_push_real4_array_n4
-  end interface ad_push_real4_array
-  interface ad_pop_real4_array
+  end interface
+  interface
     subroutine ad_pop_real4_array(a, n) bind(c, name='ad_pop_real4_array')
       import :: c_float, c_int64_t
       real(c_float), intent(out) :: a(*)
       integer(c_int64_t), value :: n
     end subroutine ad_pop_real4_array
-    module procedure ad_pop_real4_array_n4
-  end interface ad_pop_real4_array
+  end interface
 
-  interface ad_push_integer4_array
+  interface
     subroutine ad_push_integer4_array(a, n) bind(c, name='ad_push_integer4_array')
       import :: c_int32_t, c_int64_t
       integer(c_int32_t), intent(in) :: a(*)
       integer(c_int64_t), value :: n
     end subroutine ad_push_integer4_array
-    module procedure ad_push_integer4_array_n4
-  end interface ad_push_integer4_array
-  interface ad_pop_integer4_array
+  end interface
+  interface
     subroutine ad_pop_integer4_array(a, n) bind(c, name='ad_pop_integer4_array')
       import :: c_int32_t, c_int64_t
       integer(c_int32_t), intent(out) :: a(*)
       integer(c_int64_t), value :: n
     end subroutine ad_pop_integer4_array
-    module procedure ad_pop_integer4_array_n4
-  end interface ad_pop_integer4_array
+  end interface
 
-  interface ad_push_integer8_array
+  interface
     subroutine ad_push_integer8_array(a, n) bind(c, name='ad_push_integer8_array')
       import :: c_int64_t
       integer(c_int64_t), intent(in) :: a(*)
       integer(c_int64_t), value :: n
     end subroutine ad_push_integer8_array
-    module procedure ad_push_integer8_array_n4
-  end interface ad_push_integer8_array
-  interface ad_pop_integer8_array
+  end interface
+  interface
     subroutine ad_pop_integer8_array(a, n) bind(c, name='ad_pop_integer8_array')
       import :: c_int64_t
       integer(c_int64_t), intent(out) :: a(*)
       integer(c_int64_t), value :: n
     end subroutine ad_pop_integer8_array
-    module procedure ad_pop_integer8_array_n4
-  end interface ad_pop_integer8_array
+  end interface
 
   interface ad_push_logical_array
     module procedure ad_push_logical_array_n8, ad_push_logical_array_n4
@@ -299,53 +292,13 @@ contains
 
   ! ---- int32 counts ---------------------------------------------------
 
-  subroutine ad_push_real8_array_n4(a, n)
-    real(c_double), intent(in) :: a(*)
-    integer(c_int32_t), intent(in) :: n
-    call ad_push_real8_array(a, int(n, c_int64_t))
-  end subroutine ad_push_real8_array_n4
 
-  subroutine ad_pop_real8_array_n4(a, n)
-    real(c_double), intent(out) :: a(*)
-    integer(c_int32_t), intent(in) :: n
-    call ad_pop_real8_array(a, int(n, c_int64_t))
-  end subroutine ad_pop_real8_array_n4
 
-  subroutine ad_push_real4_array_n4(a, n)
-    real(c_float), intent(in) :: a(*)
-    integer(c_int32_t), intent(in) :: n
-    call ad_push_real4_array(a, int(n, c_int64_t))
-  end subroutine ad_push_real4_array_n4
 
-  subroutine ad_pop_real4_array_n4(a, n)
-    real(c_float), intent(out) :: a(*)
-    integer(c_int32_t), intent(in) :: n
-    call ad_pop_real4_array(a, int(n, c_int64_t))
-  end subroutine ad_pop_real4_array_n4
 
-  subroutine ad_push_integer4_array_n4(a, n)
-    integer(c_int32_t), intent(in) :: a(*)
-    integer(c_int32_t), intent(in) :: n
-    call ad_push_integer4_array(a, int(n, c_int64_t))
-  end subroutine ad_push_integer4_array_n4
 
-  subroutine ad_pop_integer4_array_n4(a, n)
-    integer(c_int32_t), intent(out) :: a(*)
-    integer(c_int32_t), intent(in) :: n
-    call ad_pop_integer4_array(a, int(n, c_int64_t))
-  end subroutine ad_pop_integer4_array_n4
 
-  subroutine ad_push_integer8_array_n4(a, n)
-    integer(c_int64_t), intent(in) :: a(*)
-    integer(c_int32_t), intent(in) :: n
-    call ad_push_integer8_array(a, int(n, c_int64_t))
-  end subroutine ad_push_integer8_array_n4
 
-  subroutine ad_pop_integer8_array_n4(a, n)
-    integer(c_int64_t), intent(out) :: a(*)
-    integer(c_int32_t), intent(in) :: n
-    call ad_pop_integer8_array(a, int(n, c_int64_t))
-  end subroutine ad_pop_integer8_array_n4
 
   ! ---- rank-1 generics (the compiler packs a non-contiguous section) ----
 

@@ -90,6 +90,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             if wanted.get(n):
                 variants[n] = rev.variants(ntu.routine(n), wanted[n])
 
+    _use_variant_modules(ntu, variants, suffix)
     out = TranslationUnit("fortran", list(tu.files))
     by_module: dict[str, list[Routine]] = {}
     for n in diff:
@@ -183,6 +184,28 @@ def _wanted_variants(tu: TranslationUnit, heads: list[str], diff: set[str],
                 done.discard(c)
             todo.append(c)
     return wanted
+
+
+_VARIANT_SUFFIXES = ("_b", "_fwd", "_bwd", "_d")
+
+
+def _use_variant_modules(tu: TranslationUnit, variants: dict[str, list[Routine]], suffix: str) -> None:
+    """A call to the variant of a module procedure needs that module's
+    derivative module in scope (the variant lives there)."""
+    for primal, vs in variants.items():
+        home = tu.routine(primal).module
+        for v in vs:
+            for s in walk_stmts(v.body):
+                if not isinstance(s, CallStmt):
+                    continue
+                for suf in _VARIANT_SUFFIXES:
+                    if s.name.endswith(suf):
+                        callee = tu.routine(s.name[: -len(suf)])
+                        if callee is not None and callee.module and callee.module != home:
+                            dm = derivative_module_name(callee.module, suffix)
+                            if not any(u.module == dm for u in v.uses):
+                                v.uses.append(Use(dm))
+                        break
 
 
 def _order_modules(out: TranslationUnit) -> None:

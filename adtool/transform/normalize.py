@@ -628,7 +628,10 @@ class _Normalizer:
             pre.append(_set(info.exit, False, s.span))
         go_on = _none_of(stops)
         if isinstance(s, While):
-            s.cond = Bin("and", go_on, s.cond, span=s.cond.span)
+            # the flag test comes first: once a jump is taken the user's
+            # condition may no longer be safe to evaluate (a(k) past the end)
+            always = isinstance(s.cond, Lit) and s.cond.text == _TRUE
+            s.cond = go_on if always else Bin("and", go_on, s.cond, span=s.cond.span)
             s.body = body
             return pre + [s], esc_out
         return pre + self.counted_as_while(s, body, stops), esc_out
@@ -678,8 +681,18 @@ class _Normalizer:
             nxt: Expr = Bin("-", v(), Lit(str(-sign), vtype))
         else:
             nxt = Bin("+", v(), copy.deepcopy(step))
-        bump = If([(_none_of(stops), [Assign(v(), nxt, span=sp)])], span=sp)
-        w = While(Bin("and", _none_of(stops), test), body + [bump], name=s.name,
+        step_stmt = Assign(v(), nxt, span=sp)
+        last = body[-1] if body else None
+        if (isinstance(last, If) and len(last.branches) == 1 and last.else_ is None
+                and not last.directives and last.branches[0][0] == _none_of(stops)
+                and not any(isinstance(x, Assign) and x.lhs.name in stops
+                            for x in walk_stmts(last.branches[0][1]))):
+            # the body already ends with the same guard and sets no flag in
+            # it: step inside it rather than testing the flags twice
+            last.branches[0][1].append(step_stmt)
+        else:
+            body = body + [If([(_none_of(stops), [step_stmt])], span=sp)]
+        w = While(Bin("and", _none_of(stops), test), body, name=s.name,
                   span=sp, directives=s.directives)
         return pre + [w]
 
@@ -691,7 +704,11 @@ class _Normalizer:
             pre: list[Stmt] = []
             if isinstance(s, Assign):
                 s.lhs = self.hoist_ref(s.lhs, pre, s.span)
-                s.rhs = self.hoist(s.rhs, pre, s.span)
+                if self.is_call_form(s):
+                    # `v = f(args)` already is the shape a hoisted call takes
+                    s.rhs = self.hoist_args(s.rhs, pre, s.span)
+                else:
+                    s.rhs = self.hoist(s.rhs, pre, s.span)
             elif isinstance(s, CallStmt):
                 intr = (s.name.lower() in _INTRINSIC_SUBROUTINES
                         and self.tu.routine(s.name) is None)
@@ -745,6 +762,24 @@ class _Normalizer:
         if ref.subs is None:
             return ref
         return _map_children(ref, lambda x: self.hoist(x, pre, span))
+
+    def is_call_form(self, s: Assign) -> bool:
+        """A scalar variable set to a user function result of its own type
+        needs no temporary in between."""
+        e, lhs = s.rhs, s.lhs
+        if not (isinstance(e, Call) and not e.intrinsic):
+            return False
+        if lhs.subs is not None or lhs.member is not None:
+            return False
+        sym = self.lookup(lhs.name)
+        return (sym is not None and sym.rank == 0 and self.rank_of(e) == 0
+                and sym.type == self.fun_type(e.name))
+
+    def hoist_args(self, e: Call, pre: list[Stmt], span: Span) -> Call:
+        e = _map_children(e, lambda x: self.hoist(x, pre, span))
+        e.args = [self.actual(a, pre, span) for a in e.args]
+        e.kwargs = [(k, self.actual(a, pre, span)) for k, a in e.kwargs]
+        return e
 
     def hoist(self, e: Expr, pre: list[Stmt], span: Span) -> Expr:
         """e with each user call replaced by a temporary assigned in `pre`;

@@ -23,7 +23,7 @@ from ..ir.build import add, integer, mul, neg, real
 from ..ir.nodes import (INT4, INT8, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
                         Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section,
-                        Select, Stmt, Type, Un, Use, While)
+                        Raw, Select, Stmt, Type, Un, Use, While)
 from ..ir.visit import sub_exprs, walk_expr
 from .context import DiffContext
 from .rules import rule
@@ -66,7 +66,7 @@ class Reverse:
         base = self.calls.variant_skeleton(r, "_b")
         self.out = base
         sw = self.block(r.body)
-        zero = self.calls.zero_local_derivatives(r, base)
+        zero = self.calls.zero_local_derivatives(r, base, result_too=False)
         if "b" in wanted:
             b = copy.deepcopy(base)
             b.name = r.name + "_b"
@@ -75,6 +75,7 @@ class Reverse:
         if "fwd" in wanted or "bwd" in wanted:
             exit_vars = self._exit_snapshot(r)
             push_e, pop_e = self._push_pop(r, [Ref(n) for n in exit_vars])
+            pop_e = self._guard_formal_restores(r, base, pop_e)
             if "fwd" in wanted:
                 f = copy.deepcopy(base)
                 f.name = r.name + "_fwd"
@@ -85,9 +86,38 @@ class Reverse:
                 bw = copy.deepcopy(base)
                 bw.name = r.name + "_bwd"
                 bw.args = [a for a in base.args if not (r.kind == "function" and a == r.result)]
-                bw.body = list(reversed(pop_e)) + zero + sw.bwd + self._reset_result(r)
+                bw.body = pop_e + zero + sw.bwd + self._reset_result(r)
                 results.append(self._finish(bw, r, "_bwd"))
         return results
+
+    def _guard_formal_restores(self, r: Routine, v: Routine, pops: list[Stmt]) -> list[Stmt]:
+        """f_bwd restores its arguments' values from f_fwd's exit, but an
+        argument may be associated with a constant in the caller: pop into a
+        temporary and write the argument only if the value changed."""
+        out: list[Stmt] = []
+        for p in pops:
+            target = p.args[0]
+            s = self.ctx.sym(r, target.name)
+            if s is None or s.storage != "arg" or (r.kind == "function" and target.name == r.result):
+                out.append(p)
+                continue
+            rank = s.rank
+            tmp = self.ctx.fresh(v, f"ad_{target.name}_exit", copy.deepcopy(s.type),
+                                 [Dim(None, None, True)] * rank if rank else None)
+            if rank:
+                v.symbols[tmp].allocatable = True
+                out.append(Raw(f"allocate({tmp}, mold={target.name})"))
+                out.append(CallStmt(p.name, [Ref(tmp), Call("size", [Ref(tmp)], [("kind", integer(8))],
+                                                                intrinsic=True)]))
+                cond = Call("any", [Bin("!=", Ref(tmp), Ref(target.name))], intrinsic=True)
+            else:
+                out.append(CallStmt(p.name, [Ref(tmp)] + p.args[1:]))
+                cond = Bin("!=", Ref(tmp), Ref(target.name)) if s.type.base != "logical" \
+                    else Bin("neqv", Ref(tmp), Ref(target.name))
+            out.append(If([(cond, [Assign(Ref(target.name), Ref(tmp))])]))
+            if rank:
+                out.append(Deallocate([tmp]))
+        return out
 
     def _reset_result(self, r: Routine) -> list[Stmt]:
         if r.kind != "function":
@@ -114,9 +144,12 @@ class Reverse:
             if s.storage == "arg" and name not in v.args:
                 s.storage = "local"
                 s.intent = None
-            if s.storage == "arg" and s.intent in ("in", "out") and suffix != "_fwd":
-                # adjoints flow both ways through every active argument
-                s.intent = "inout"
+            if s.storage != "arg":
+                continue
+            if name not in r.args and name != r.result:
+                s.intent = "inout"       # adjoints flow both ways
+            elif suffix == "_bwd" and s.intent == "in":
+                s.intent = None          # f_bwd may restore it from f_fwd's exit
         _prune_unused(v)
         return v
 
@@ -128,13 +161,12 @@ class Reverse:
             s = self.ctx.sym(r, name)
             if s is None or s.is_parameter or s.external:
                 continue
-            if s.storage in ("local", "result"):
-                if s.rank and any(d.assumed and not s.allocatable for d in s.shape):
-                    continue
+            if s.storage in ("local", "result", "arg"):
+                # Locals die with the call; arguments may be overwritten by the
+                # caller before f_bwd runs (we cannot see the caller from here).
                 out.append(name)
-            else:
-                if self.ctx.scopes.var(r.name, name) in self.written:
-                    out.append(name)
+            elif self.ctx.scopes.var(r.name, name) in self.written:
+                out.append(name)
         # Generated temporaries read by the backward sweep are locals too.
         for name in sorted(self.needed or ()):
             if self.ctx.sym(r, name) is None and name in self.out.symbols:
@@ -554,10 +586,10 @@ class Reverse:
         summ = self.rw.summary(callee.name)
         out: list[Ref] = []
         for v in sorted(summ.use, key=str):
-            if v not in summ.writes and v not in self.written:
-                continue
             ref = self._map_formal(callee, args, v)
             if ref is None:
+                continue
+            if v not in summ.writes and not self._written_here(ref.name):
                 continue
             s = self._sym(ref.name)
             if s is not None and (s.is_parameter or s.type.base == "character"):
@@ -565,6 +597,13 @@ class Reverse:
             if all(not _same_ref(ref, o) for o in out):
                 out.append(ref)
         return out
+
+    def _written_here(self, name: str) -> bool:
+        """May `name` (as seen from the routine being differentiated) change
+        anywhere in the differentiated program?"""
+        if self.ctx.sym(self.r, name) is None:
+            return True          # a generated temporary or an alias: be safe
+        return self.ctx.scopes.var(self.r.name, name) in self.written
 
     # ---------------------------------------------------------------- TBR
 
@@ -596,8 +635,8 @@ class Reverse:
                     add_expr(s.rhs)
                 elif isinstance(s, CallStmt):
                     if s.name.startswith("ad_pop") or s.name.startswith("ad_push"):
-                        for a in s.args:
-                            add_indices(a) if isinstance(a, Ref) else None
+                        if s.args and isinstance(s.args[0], Ref):
+                            add_indices(s.args[0])
                         continue
                     for a in s.args:
                         add_indices(a)

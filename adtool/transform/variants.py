@@ -18,8 +18,8 @@ from ..ir.nodes import (Allocate, Assign, CallStmt, Expr, Ref, Routine, Section,
 from .context import DiffContext, deriv_symbol
 
 
-def zero(ctx: DiffContext, r: Routine, target: Ref) -> Assign:
-    t = ctx.type_of(r, target)
+def zero(target: Ref, t) -> Assign:
+    """target = 0 in the precision of its primal twin (t)."""
     return Assign(target, real(0, t.kind if t.base == "real" else 8))
 
 
@@ -101,7 +101,7 @@ class CallPlanner:
             if dmembers:
                 out.commons[blk + "_" + ctx.suffix] = dmembers
 
-    def zero_local_derivatives(self, r: Routine, out: Routine) -> list[Stmt]:
+    def zero_local_derivatives(self, r: Routine, out: Routine, result_too: bool = True) -> list[Stmt]:
         ctx = self.ctx
         body: list[Stmt] = []
         for name, s in r.symbols.items():
@@ -109,8 +109,10 @@ class CallPlanner:
                 continue
             if s.type.base not in ("real", "complex") or s.allocatable:
                 continue
+            if s.storage == "result" and not result_too:
+                continue
             if ctx.active(r, name) or (s.storage == "result"):
-                body.append(zero(ctx, r, Ref(ctx.dname(r, name))))
+                body.append(zero(Ref(ctx.dname(r, name)), s.type))
         return body
 
     # ------------------------------------------------------------ call sites
@@ -153,16 +155,17 @@ class CallPlanner:
                     raise unsupported("array element passed to an array argument that is active "
                                       "in the callee while passive here", actual.span)
                 name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", t)
-                pre.append(zero(ctx, r, Ref(name)))
+                pre.append(zero(Ref(name), t))
                 return Ref(name)
             if asym is not None and whole and all(d.ub is not None and not d.assumed for d in asym.shape):
                 name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", asym.type, copy.deepcopy(asym.shape))
-                pre.append(zero(ctx, r, Ref(name)))
+                pre.append(zero(Ref(name), asym.type))
                 return Ref(name)
         if fsym.rank == 0:
             t = ctx.type_of(r, actual)
-            name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", t if t.base == "real" else fsym.type)
-            pre.append(zero(ctx, r, Ref(name)))
+            t = t if t.base == "real" else fsym.type
+            name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", t)
+            pre.append(zero(Ref(name), t))
             return Ref(name)
         raise unsupported("passive array expression passed to an argument active in the callee",
                           actual.span)
@@ -189,6 +192,6 @@ def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt
              if ctx.active(r, it.name)]
     if items:
         out.append(Allocate(items, span=s.span))
-        for it in items:
-            out.append(zero(ctx, r, Ref(it.name)))
+        for it, orig in zip(items, [i for i in s.items if ctx.active(r, i.name)]):
+            out.append(zero(Ref(it.name), ctx.sym(r, orig.name).type))
     return out

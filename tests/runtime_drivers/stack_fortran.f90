@@ -53,7 +53,7 @@ program stack_fortran
   if (any(ib /= ia)) bad = bad + 1
   call ad_pop_logical_array(lb, 10_c_int64_t)
   if (any(lb .neqv. la)) bad = bad + 1
-  call ad_pop_real8_array(big2, nbig)
+  call ad_pop_real8_array(big2, n8)
   if (any(transfer(big2, 0_8, nbig) /= transfer(big, 0_8, nbig))) bad = bad + 1
   call show('mid')                      ! 25000 + 250
 
