@@ -81,7 +81,7 @@ def check(name: str, work: Path, default_mode: str = "joint", split=(), joint=()
     (work / "deriv_d.f90").write_text(text_d)
     rb = next(r for r in out_b.all_routines() if r.name == head + "_b")
     rd = next(r for r in out_d.all_routines() if r.name == head + "_d")
-    drv = check_driver(tu, head, rb, rd)
+    drv = check_driver(tu, head, rb, rd, h=fix.get("fd_step", 1e-6))
     (work / "driver.f90").write_text(emit_unit(drv))
     objs, rtdir = build_runtime(work)
     run(["gfortran", *FFLAGS, "-I", rtdir, "-o", "check", "primal.f90", "deriv_d.f90",

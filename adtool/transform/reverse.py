@@ -50,6 +50,7 @@ class Reverse:
         self.needed: Optional[set[str]] = None   # names the backward sweep reads (TBR)
         self.out: Optional[Routine] = None
         self.r: Optional[Routine] = None
+        self._alias_syms: dict = {}
 
     # ================================================================ routines
 
@@ -58,12 +59,14 @@ class Reverse:
         self.r = r
         # Pass 1: backward sweep without recording, to learn what it reads.
         self.needed = None
+        self._alias_syms = {}
         self.out = self.calls.variant_skeleton(r, "_b")
         first = self.block(r.body)
         self.needed = self._reads_of(first.bwd)
         # Pass 2: the real sweeps.
         results = []
         base = self.calls.variant_skeleton(r, "_b")
+        self._alias_syms = {}
         self.out = base
         sw = self.block(r.body)
         zero = self.calls.zero_local_derivatives(r, base, result_too=False)
@@ -76,6 +79,8 @@ class Reverse:
             exit_vars = self._exit_snapshot(r)
             push_e, pop_e = self._push_pop(r, [Ref(n) for n in exit_vars])
             pop_e = self._guard_formal_restores(r, base, pop_e)
+            push_a, pop_a = self._allocation_snapshot(r, base)
+            push_e, pop_e = push_e + push_a, pop_a + pop_e
             if "fwd" in wanted:
                 f = copy.deepcopy(base)
                 f.name = r.name + "_fwd"
@@ -89,6 +94,37 @@ class Reverse:
                 bw.body = pop_e + zero + sw.bwd + self._reset_result(r)
                 results.append(self._finish(bw, r, "_bwd"))
         return results
+
+    def _allocation_snapshot(self, r: Routine, v: Routine) -> tuple[list[Stmt], list[Stmt]]:
+        """Local allocatable arrays die with f_fwd; f_bwd re-creates them (and
+        their adjoints) with the bounds they had, recorded as integers."""
+        pushes: list[Stmt] = []
+        pops: list[Stmt] = []
+        for name, s in r.symbols.items():
+            if s.storage != "local" or not s.allocatable:
+                continue
+            active = self.ctx.active(r, name)
+            if name not in (self.needed or set()) and not active:
+                continue
+            bounds = []
+            for k in range(1, s.rank + 1):
+                for fn in ("lbound", "ubound"):
+                    bounds.append(Call(fn, [Ref(name), integer(k)], intrinsic=True))
+            tmps = [self._tmp(f"ad_{name}_bound", INT4) for _ in bounds]
+            for b in bounds:
+                pushes.append(CallStmt("ad_push_integer4", [b]))
+            pop_part = [CallStmt("ad_pop_integer4", [Ref(t)]) for t in reversed(tmps)]
+            subs = [Section(Ref(tmps[2 * k]), Ref(tmps[2 * k + 1])) for k in range(s.rank)]
+            items = [Ref(name, copy.deepcopy(subs))]
+            if active:
+                items.append(Ref(self.ctx.dname(r, name), copy.deepcopy(subs)))
+            pop_part.append(Allocate(items))
+            if active:
+                pop_part.append(_zero_assign(Ref(self.ctx.dname(r, name)), s.type))
+            pops = pop_part + pops
+            for t in tmps:
+                v.symbols[t] = self.out.symbols[t]
+        return pushes, pops
 
     def _guard_formal_restores(self, r: Routine, v: Routine, pops: list[Stmt]) -> list[Stmt]:
         """f_bwd restores its arguments' values from f_fwd's exit, but an
@@ -211,18 +247,20 @@ class Reverse:
 
     def _sym(self, name: str):
         s = self.ctx.sym(self.r, name)
+        if s is None:
+            s = self._alias_syms.get(name)
         if s is None and self.out is not None:
             s = self.out.symbols.get(name)
         return s
 
     def _type(self, e: Expr) -> Type:
-        if isinstance(e, Ref) and self.ctx.sym(self.r, e.name) is None and e.name in self.out.symbols:
-            return self.out.symbols[e.name].type
+        if isinstance(e, Ref) and self.ctx.sym(self.r, e.name) is None and self._sym(e.name) is not None:
+            return self._sym(e.name).type
         return self.ctx.type_of(self.r, e)
 
     def _rank(self, e: Expr) -> int:
-        if isinstance(e, Ref) and self.ctx.sym(self.r, e.name) is None and e.name in self.out.symbols:
-            s = self.out.symbols[e.name]
+        if isinstance(e, Ref) and self.ctx.sym(self.r, e.name) is None and self._sym(e.name) is not None:
+            s = self._sym(e.name)
             return s.rank if e.subs is None else sum(isinstance(x, Section) for x in e.subs)
         return self.ctx.rank_of(self.r, e)
 
@@ -267,8 +305,14 @@ class Reverse:
             fwd = [copy.deepcopy(s)] + allocate_derivatives(self.ctx, r, s)
             return Sweeps(fwd, [])
         if isinstance(s, Deallocate):
-            raise unsupported("DEALLOCATE in a differentiated routine (the backward sweep "
-                              "still needs the array)", s.span)
+            # The backward sweep still needs the arrays: local allocatables are
+            # released when the variant returns, as the language does anyway.
+            for n in s.names:
+                sym = self.ctx.sym(r, n)
+                if sym is None or sym.storage != "local" or not sym.allocatable:
+                    raise unsupported("DEALLOCATE of a non-local array in a differentiated "
+                                      "routine", s.span, n)
+            return Sweeps([], [])
         raise unsupported(f"{type(s).__name__} statement in a differentiated routine", s.span)
 
     # ---------------------------------------------------------------- assignment
@@ -314,14 +358,14 @@ class Reverse:
         ctx = self.ctx
         if not self._expr_active(e):
             return []
+        if rank > 0 and self._rank(e) == 0:
+            # A scalar inside an array statement receives the sum of the seeds.
+            seed, rank = Call("sum", [seed], intrinsic=True), 0
         if isinstance(e, Ref):
             if not (ctx.is_real(r, e) and ctx.active(r, e.name)):
                 return []
             target = ctx.dref(r, e)
-            contrib = seed
-            if self._rank(e) < rank:
-                contrib = Call("sum", [seed], intrinsic=True)
-            return [Assign(target, add(copy.deepcopy(target), contrib))]
+            return [Assign(target, add(copy.deepcopy(target), seed))]
         if isinstance(e, Un):
             if e.op == "-":
                 return self.adjoint(e.operand, neg(seed), rank)
@@ -353,15 +397,16 @@ class Reverse:
             if rl.kind == "passive":
                 return []
             if rl.kind == "linear":
+                nargs = 2 if e2.name in ("dot_product", "matmul") else 1
+                if len(e2.args) != nargs or e2.kwargs:
+                    raise unsupported(f"{e2.name} with dim/mask arguments in reverse mode", e.span)
+                ranks = [self._rank(a) for a in e2.args]
+                if e2.name == "matmul" and ranks == [1, 1]:
+                    raise unsupported("matmul of two vectors", e.span)
                 out = []
-                for i, a in enumerate(e2.args[:2]):
+                for i, a in enumerate(e2.args):
                     if self._expr_active(a):
-                        if e2.name in ("sum", "dot_product") and len(e2.args) > (1 if e2.name == "sum" else 2) \
-                                or e2.kwargs:
-                            raise unsupported(f"{e2.name} with dim/mask arguments in reverse mode", e.span)
-                        if e2.name == "matmul" and (self._rank(e2.args[0]) != 2 or self._rank(e2.args[1]) != 2):
-                            raise unsupported("matmul of a vector in reverse mode", e.span)
-                        out.extend(self.adjoint(a, rl.adjoint(e2.args, i, seed), self._rank(a)))
+                        out.extend(self.adjoint(a, rl.adjoint(e2.args, i, seed, ranks), ranks[i]))
                 return out
             k = self._kind(e)
             parts = rl.partials(e2.args, k)
@@ -551,19 +596,36 @@ class Reverse:
         return self._alias_global(var)
 
     def _alias_global(self, var) -> Optional[Ref]:
+        """A global the callee touches but the caller cannot name: bring it
+        into the generated routine under a private alias (use-rename for a
+        module variable, a copy of the COMMON declaration otherwise)."""
+        out = self.out
         if var.is_module:
             mod = var.scope.split(":", 1)[1]
             alias = f"ad_{mod}_{var.name}"
-            if alias not in self.out.symbols and not any(
-                    u.module == mod and (alias, var.name) in u.renames for u in self.out.uses):
-                self.out.uses.append(Use(mod, [alias], [(alias, var.name)]))
-                m = self.ctx.tu.module(mod)
-                s = copy.deepcopy(m.symbols[var.name])
+            if alias not in self._alias_syms:
+                out.uses.append(Use(mod, [alias], [(alias, var.name)]))
+                s = copy.deepcopy(self.ctx.tu.module(mod).symbols[var.name])
                 s.name = alias
                 self._alias_syms[alias] = s
             return Ref(alias)
-        raise unsupported("a COMMON block that the calling routine does not declare is "
-                          "modified by the callee", self.r.span, var.name)
+        if var.is_common:
+            blk = var.scope.split(":", 1)[1]
+            k = int(var.name.rsplit("#", 1)[1])
+            if blk not in out.commons:
+                decl = next((rt for rt in self.ctx.tu.all_routines() if blk in rt.commons), None)
+                if decl is None:
+                    raise unsupported(f"COMMON /{blk}/ is declared nowhere", self.r.span)
+                members = []
+                for j, m in enumerate(decl.commons[blk], start=1):
+                    s = copy.deepcopy(decl.symbols[m])
+                    s.name = f"ad_{blk}_{j}"
+                    out.symbols[s.name] = s
+                    self._alias_syms[s.name] = s
+                    members.append(s.name)
+                out.commons[blk] = members
+            return Ref(out.commons[blk][k - 1])
+        return None
 
     def _call_outputs(self, name: str, args: list[Expr], result: Optional[Ref]) -> list[Ref]:
         callee = self.ctx.tu.routine(name)

@@ -118,24 +118,61 @@ def _lit_minus_one(e: Lit) -> Expr:
     return real(float(e.text) - 1, e.type.kind)
 
 
-# Linear array intrinsics: tangent and adjoint builders.
+# Array intrinsics: tangent and adjoint builders.  adjoint(args, i, seed,
+# ranks) is the seed that flows into argument i (shaped like that argument).
 E["sum"] = Rule("linear",
                 tangent=lambda a, d: call("sum", d[0]) if d[0] is not None else None,
-                adjoint=lambda a, i, s: s)                         # broadcast
+                adjoint=lambda a, i, s, rk: s)                         # broadcast
 E["dot_product"] = Rule(
     "linear",
     tangent=lambda a, d: add(call("dot_product", d[0], a[1]) if d[0] is not None else None,
                              call("dot_product", a[0], d[1]) if d[1] is not None else None),
-    adjoint=lambda a, i, s: mul(a[1 - i], s))
+    adjoint=lambda a, i, s, rk: mul(a[1 - i], s))
+
+
+def _matmul_adjoint(a: list[Expr], i: int, s: Expr, rk: list[int]) -> Expr:
+    ra, rb = rk[0], rk[1]
+    if ra == 2 and rb == 2:
+        return call("matmul", s, call("transpose", a[1])) if i == 0 else \
+            call("matmul", call("transpose", a[0]), s)
+    if ra == 2 and rb == 1:            # y = A x
+        return _outer(s, a[1]) if i == 0 else call("matmul", s, a[0])
+    if ra == 1 and rb == 2:            # y = x A
+        return call("matmul", a[1], s) if i == 0 else _outer(a[0], s)
+    raise ValueError("matmul of two vectors")
+
+
+def _outer(u: Expr, v: Expr) -> Expr:
+    return mul(call("spread", u, dim=integer(2), ncopies=call("size", v)),
+               call("spread", v, dim=integer(1), ncopies=call("size", u)))
+
+
 E["matmul"] = Rule(
     "linear",
     tangent=lambda a, d: add(call("matmul", d[0], a[1]) if d[0] is not None else None,
                              call("matmul", a[0], d[1]) if d[1] is not None else None),
-    adjoint=lambda a, i, s: (call("matmul", s, call("transpose", a[1])) if i == 0
-                             else call("matmul", call("transpose", a[0]), s)))
+    adjoint=_matmul_adjoint)
 E["transpose"] = Rule("linear",
                       tangent=lambda a, d: call("transpose", d[0]) if d[0] is not None else None,
-                      adjoint=lambda a, i, s: call("transpose", s))
+                      adjoint=lambda a, i, s, rk: call("transpose", s))
+
+
+def _extremum(name: str) -> Rule:
+    """maxval/minval: the derivative of the selected element; ties share it
+    equally, which keeps tangent and adjoint exact transposes."""
+    def hit(a: list[Expr]) -> Expr:
+        return Bin("==", a[0], call(name, a[0]))
+
+    def count(a: list[Expr]) -> Expr:
+        return call("real", call("count", hit(a)), kind=integer(8))
+    return Rule("linear",
+                tangent=lambda a, d: div(call("sum", d[0], mask=hit(a)), count(a))
+                if d[0] is not None else None,
+                adjoint=lambda a, i, s, rk: div(call("merge", s, real(0, 8), hit(a)), count(a)))
+
+
+E["maxval"] = _extremum("maxval")
+E["minval"] = _extremum("minval")
 
 
 def rule(name: str) -> Optional[Rule]:

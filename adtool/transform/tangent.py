@@ -12,12 +12,12 @@ from typing import Optional
 
 from ..diagnostics import unsupported
 from ..ir.build import add, mul, neg, real
-from ..ir.nodes import (ArrayCtor, Assign, Bin, Call, CallStmt, Case, Cast,
+from ..ir.nodes import (Allocate, ArrayCtor, Deallocate, Assign, Bin, Call, CallStmt, Case, Cast,
                         Cond, Expr, If, Lit, Loop, Ref, Routine, Select, Stmt,
                         Un, While)
 from .context import DiffContext
 from .rules import rule
-from .variants import CallPlanner, zero
+from .variants import CallPlanner, allocate_derivatives, zero
 
 
 class Tangent:
@@ -71,6 +71,9 @@ class Tangent:
             if rl.kind == "passive":
                 return None
             if rl.kind == "linear":
+                nargs = 2 if args.name in ("dot_product", "matmul") else 1
+                if len(args.args) != nargs or args.kwargs:
+                    raise unsupported(f"{args.name} with dim/mask arguments", e.span)
                 d = [self.texpr(r, a) for a in args.args]
                 return rl.tangent(args.args, d) if any(x is not None for x in d) else None
             k = self._kind(r, e)
@@ -133,6 +136,11 @@ class Tangent:
                            [Case(copy.deepcopy(c.values), self.stmts(r, out_r, c.body)) for c in s.cases],
                            self.stmts(r, out_r, s.default) if s.default is not None else None,
                            span=s.span, label=s.label)]
+        if isinstance(s, Allocate):
+            return [copy.deepcopy(s)] + allocate_derivatives(ctx, r, s)
+        if isinstance(s, Deallocate):
+            names = list(s.names) + [ctx.dname(r, n) for n in s.names if ctx.active(r, n)]
+            return [Deallocate(names, span=s.span)]
         n = copy.deepcopy(s)
         n.directives = []
         return [n]
