@@ -89,6 +89,8 @@ def generate(opts: Options):
                           Span(opts.checkpoint_file, 0, 0))
     tu = read_sources(opts.files, opts.include_dirs, opts.defines)
     heads, g = resolve_heads(tu, opts.head)
+    from .checkpoint.directives import check_directives
+    check_directives(tu)
     for h in heads:
         if tu.routine(h.name).kind == "program":
             raise bad_input(f"head '{h.name}' is the main program; name the routine to differentiate")

@@ -24,6 +24,27 @@ class ModePlan:
             return "joint"
         return self.default
 
+    def mode_of_site(self, caller: str, node, tu) -> str:
+        """Strongest first: command line, directive before the call,
+        directive before the callee's header, default."""
+        callee = node.name
+        if callee in self.split_routines:
+            return "split"
+        if callee in self.joint_routines:
+            return "joint"
+        for d in getattr(node, "site_directives", []):
+            if d.name == "NOCHECKPOINT":
+                return "split"
+            if d.name == "CHECKPOINT":
+                return "joint"
+        target = tu.routine(callee)
+        for d in (target.directives if target is not None else []):
+            if d.name == "NOCHECKPOINT":
+                return "split"
+            if d.name == "CHECKPOINT":
+                return "joint"
+        return self.default
+
 
 def from_options(default: str | None, split: list[str], joint: list[str],
                  known: set[str]) -> ModePlan:

@@ -7,6 +7,7 @@ and where `$AD` directives belong.
 """
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -859,7 +860,25 @@ class FortranFrontend:
         for cls, what in _UNSUPPORTED_STMTS.items():
             if isinstance(node, cls):
                 raise unsupported(what, self._span_at(node, what))
+        # fparser puts comments just before a construct inside it: peel them off.
+        leading: list[Directive] = []
+        if isinstance(node, BlockBase):
+            kids = list(node.children)
+            while kids and isinstance(kids[0], (F.Comment, F.Directive)):
+                c = kids.pop(0)
+                if isinstance(c, F.Directive):
+                    d = parse_directive(str(c), self.cur.src.span(_line_of(c)))
+                    if d:
+                        leading.append(d)
+            if len(kids) != len(node.children):
+                node = copy.copy(node)
+                node.content = kids
+                line = _line_of(kids[0]) if kids else line
+                span = self.cur.src.span(line, span.col)
+                self.span = span
         res = self._stmt(node, span)
+        if leading and res:
+            res[0].directives = leading + res[0].directives
         if label is not None:
             if not res:
                 res = [Continue(span=span)]

@@ -12,7 +12,7 @@ from ..analysis.scope import Scopes, Var
 from ..checkpoint.modes import ModePlan
 from ..diagnostics import unsupported
 from ..headspec import Head
-from ..ir.nodes import (Call, CallStmt, Module, Routine, Symbol, TranslationUnit,
+from ..ir.nodes import (Assign, Call, CallStmt, Module, Routine, Symbol, TranslationUnit,
                         Use)
 from ..ir.visit import calls_in, stmt_exprs, walk_stmts
 from .context import DiffContext, deriv_symbol
@@ -54,9 +54,37 @@ def _reachable(tu: TranslationUnit, heads: list[str]) -> list[str]:
     return seen
 
 
+def _tag_call_sites(tu: TranslationUnit, names: list[str]) -> None:
+    """Mark every call of the differentiated routines with its call-site key
+    and the directives written before its statement, before normalisation
+    moves calls around: the checkpoint decision belongs to the call."""
+    from ..callgraph import call_sites
+    for n in names:
+        r = tu.routine(n)
+        counts: dict[str, int] = {}
+        for s in walk_stmts(r.body):
+            nodes = []
+            for e in stmt_exprs(s):
+                nodes.extend(c for c in calls_in(e) if not c.intrinsic)
+            if isinstance(s, CallStmt):
+                nodes.append(s)
+            for node in nodes:
+                counts[node.name] = counts.get(node.name, 0) + 1
+                node.site_key = f"{n}/{node.name}#{counts[node.name]}"
+                node.site_directives = list(s.directives)
+                node.site_span = s.span
+
+
+def site_of(stmt) -> object:
+    """The call node a (normalised) call statement stands for."""
+    return stmt.rhs if isinstance(stmt, Assign) else stmt
+
+
 def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
                        plan: ModePlan) -> TranslationUnit:
     names = _reachable(tu, [h.name for h in heads])
+    tu = copy.deepcopy(tu)
+    _tag_call_sites(tu, names)
     ntu = normalize_unit(tu, set(names))
     scopes = Scopes(ntu)
     summ = summaries(ntu, scopes)
@@ -80,11 +108,9 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             r = ntu.routine(n)
             for s in walk_stmts(r.body):
                 written |= set(stmt_writes(s, r, scopes, summ))
-        wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), plan)
-
         def mode_of(caller: Routine, stmt) -> str:
-            callee = stmt.rhs.name if hasattr(stmt, "rhs") else stmt.name
-            return plan.mode(caller.name, callee)
+            return plan.mode_of_site(caller.name, site_of(stmt), ntu)
+        wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
         for n in diff:
             if wanted.get(n):
@@ -165,24 +191,27 @@ def _modules_seen(tu: TranslationUnit, r: Routine, dmods: dict[str, Module]) -> 
 
 
 def _wanted_variants(tu: TranslationUnit, heads: list[str], diff: set[str],
-                     plan: ModePlan) -> dict[str, set[str]]:
+                     mode_of) -> dict[str, set[str]]:
+    """f_b for the heads; then, through every call site of a generated
+    routine, f_b (joint site) or f_fwd + f_bwd (split site) of the callee."""
     wanted: dict[str, set[str]] = {h: {"b"} for h in heads}
     todo = list(heads)
-    done: set[str] = set()
     while todo:
         n = todo.pop(0)
-        if n in done:
-            continue
-        done.add(n)
-        for c in _callees(tu.routine(n)):
-            if c not in diff:
+        r = tu.routine(n)
+        for s in walk_stmts(r.body):
+            callee = None
+            if isinstance(s, CallStmt):
+                callee = s.name
+            elif isinstance(s, Assign) and isinstance(s.rhs, Call) and not s.rhs.intrinsic:
+                callee = s.rhs.name
+            if callee is None or callee not in diff:
                 continue
-            m = plan.mode(n, c)
-            need = {"b"} if m == "joint" else {"fwd", "bwd"}
-            if not need <= wanted.setdefault(c, set()):
-                wanted[c] |= need
-                done.discard(c)
-            todo.append(c)
+            need = {"b"} if mode_of(r, s) == "joint" else {"fwd", "bwd"}
+            have = wanted.setdefault(callee, set())
+            if not need <= have:
+                have |= need
+                todo.append(callee)
     return wanted
 
 
