@@ -40,8 +40,10 @@ def make_parser() -> argparse.ArgumentParser:
     _common(d)
     d.add_argument("--mode", default="reverse", choices=["reverse", "tangent"])
     d.add_argument("--checkpoint-file", metavar="PLAN.toml")
-    d.add_argument("--split", type=_names, default=[], metavar="NAMES")
-    d.add_argument("--joint", type=_names, default=[], metavar="NAMES")
+    d.add_argument("--split", type=_names, action="append", default=[], metavar="NAMES",
+                   help="routines whose every call is split (comma-separated)")
+    d.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES",
+                   help="routines whose every call is joint (checkpointed)")
     d.add_argument("--default-mode", choices=["joint", "split"])
     out = d.add_mutually_exclusive_group()
     out.add_argument("--output-dir", metavar="DIR")
@@ -60,8 +62,8 @@ def make_parser() -> argparse.ArgumentParser:
     show = plsub.add_parser("show", help="the call tree with each call site's mode and why")
     _common(show)
     show.add_argument("--checkpoint-file", metavar="PLAN.toml")
-    show.add_argument("--split", type=_names, default=[], metavar="NAMES")
-    show.add_argument("--joint", type=_names, default=[], metavar="NAMES")
+    show.add_argument("--split", type=_names, action="append", default=[], metavar="NAMES")
+    show.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES")
     show.add_argument("--default-mode", choices=["joint", "split"])
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.add_argument("--dot", metavar="PATH")

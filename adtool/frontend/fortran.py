@@ -876,6 +876,10 @@ class FortranFrontend:
                 line = _line_of(kids[0]) if kids else line
                 span = self.cur.src.span(line, span.col)
                 self.span = span
+        if label is None and isinstance(node, BlockBase) and node.children:
+            head_item = getattr(node.children[0], "item", None)
+            if head_item is not None and getattr(head_item, "label", None) is not None:
+                label = int(str(head_item.label))
         res = self._stmt(node, span)
         if leading and res:
             res[0].directives = leading + res[0].directives
