@@ -99,7 +99,8 @@ class Symbol:
 
 @dataclass
 class Expr:
-    span: Span = field(default=NOSPAN, kw_only=True)
+    # Where it came from is not part of what it is: equal trees compare equal.
+    span: Span = field(default=NOSPAN, kw_only=True, compare=False)
 
 
 @dataclass
@@ -200,7 +201,7 @@ class Directive:
 
 @dataclass
 class Stmt:
-    span: Span = field(default=NOSPAN, kw_only=True)
+    span: Span = field(default=NOSPAN, kw_only=True, compare=False)
     label: Optional[int] = field(default=None, kw_only=True)   # Fortran statement label / C label
     directives: list[Directive] = field(default_factory=list, kw_only=True)
 

@@ -331,7 +331,13 @@ class Reverse:
         typ = self._type(s.lhs)
         adj: list[Stmt] = []
         lhs_in_rhs = any(isinstance(x, Ref) and x.name == s.lhs.name for x in walk_expr(s.rhs))
-        if self._expr_active(s.rhs):
+        inc = _increment(s.lhs, s.rhs)
+        if inc is not None:
+            # x = x ± e (e free of x): x's adjoint passes through unchanged.
+            sign, rest = inc
+            seed0: Expr = copy.deepcopy(seed_ref)
+            adj.extend(self.adjoint(rest, neg(seed0) if sign < 0 else seed0, rank))
+        elif self._expr_active(s.rhs):
             if lhs_in_rhs:
                 shape = [Dim(None, None, True)] * rank if rank else None
                 tname = self._tmp(f"ad_{s.lhs.name}{ctx.suffix}", Type(typ.base, typ.kind), shape)
@@ -726,6 +732,24 @@ class Reverse:
         return {n for n in names if n not in dnames or n in self.r.symbols}
 
 
+def _increment(lhs: Ref, rhs: Expr):
+    """(sign, e) when rhs is `lhs + e`, `e + lhs` or `lhs - e` with the
+    assigned variable absent from e; None otherwise."""
+    if not isinstance(rhs, Bin) or rhs.op not in ("+", "-"):
+        return None
+
+    def same(x: Expr) -> bool:
+        return x == lhs
+
+    def free(x: Expr) -> bool:
+        return not any(isinstance(y, Ref) and y.name == lhs.name for y in walk_expr(x))
+    if same(rhs.left) and free(rhs.right):
+        return (1 if rhs.op == "+" else -1), rhs.right
+    if rhs.op == "+" and same(rhs.right) and free(rhs.left):
+        return 1, rhs.left
+    return None
+
+
 def _is_one(e: Expr) -> bool:
     return isinstance(e, Lit) and e.type.base in ("real", "integer") and float(e.text) == 1.0
 
@@ -739,7 +763,7 @@ def _whole_or_part(ref: Ref) -> Ref:
 
 
 def _same_ref(a: Ref, b: Ref) -> bool:
-    return a.name == b.name and repr(a.subs) == repr(b.subs)
+    return a == b
 
 
 def _zero_assign(target: Ref, typ: Type) -> Assign:
