@@ -1,13 +1,16 @@
 ! Benchmark driver for examples/heat2d (used by bench/modes.py).
 !   heat2d_bench nx ny nsteps nrep
 ! Times nrep primal runs (simulate) and nrep adjoint runs (simulate_b, seed
-! 1 on the objective), one line per run, and reports the stack peak of the
-! adjoint and the bytes counted by an instrumented primal (bench_count;
-! zero unless model.f90 was instrumented).
+! 1 on the objective), one line per run:
+!   PRIMAL  seconds cost
+!   ADJOINT seconds stack_peak_bytes stack_total_pushed_bytes bytes_left gradsum
+! and first  NOVER bytes  counted by an instrumented primal (module
+! bench_count; zero unless the model was instrumented by bench/modes.py).
 program heat2d_bench
   use heat2d_params
   use heat2d_state
-  use adstack, only: ad_stack_peak_bytes, ad_stack_bytes, ad_stack_reset_peak
+  use adstack, only: ad_stack_peak_bytes, ad_stack_bytes, ad_stack_reset_peak, &
+       ad_stack_total_bytes, ad_stack_reset_counters
   use bench_count, only: bench_nover
   implicit none
   real(dp), allocatable :: t0(:,:), t0b(:,:)
@@ -48,12 +51,13 @@ program heat2d_bench
     qsrcb = 0.0_dp
     costb = 1.0_dp
     call ad_stack_reset_peak()
+    call ad_stack_reset_counters()
     call system_clock(c0)
     call simulate_b(t0, t0b, kappa, kappab, qsrc, qsrcb, cost, costb)
     call system_clock(c1)
     gsum = sum(t0b) + kappab + qsrcb
-    write(*, '(a, es14.6, i16, i8, es24.15)') 'ADJOINT ', real(c1 - c0, dp) / rate, &
-         ad_stack_peak_bytes(), ad_stack_bytes(), gsum
+    write(*, '(a, es14.6, 3(1x, i0), es24.15)') 'ADJOINT ', real(c1 - c0, dp) / rate, &
+         ad_stack_peak_bytes(), ad_stack_total_bytes(), ad_stack_bytes(), gsum
   end do
 
 contains

@@ -16,6 +16,7 @@ from ..ir.nodes import (Assign, Call, CallStmt, Module, Routine, Symbol, Transla
                         Use)
 from ..ir.visit import calls_in, stmt_exprs, walk_stmts
 from .context import DiffContext, deriv_symbol
+from .lift import lift_internal, nodiff_copies, rename_calls
 from .normalize import normalize_unit
 from .reverse import Reverse
 from .tangent import Tangent
@@ -84,6 +85,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
                        plan: ModePlan) -> TranslationUnit:
     names = _reachable(tu, [h.name for h in heads])
     tu = copy.deepcopy(tu)
+    lifted = lift_internal(tu, set(names))
     _tag_call_sites(tu, names)
     ntu = normalize_unit(tu, set(names))
     scopes = Scopes(ntu)
@@ -117,6 +119,21 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
                 variants[n] = rev.variants(ntu.routine(n), wanted[n])
 
     _use_variant_modules(ntu, variants, suffix)
+    if lifted:
+        for n, vs in list(variants.items()):
+            for v in vs:
+                _call_nodiff(v, lifted, ntu)
+        called = _names_called([v for vs in variants.values() for v in vs])
+        copies = {c.name: c for c in nodiff_copies(tu, lifted)}
+        wanted_copies: set[str] = set()
+        todo = [n for n in called if n in copies]
+        while todo:
+            n = todo.pop()
+            if n not in wanted_copies:
+                wanted_copies.add(n)
+                todo.extend(m for m in _names_called([copies[n]]) if m in copies)
+        for n in sorted(wanted_copies):
+            variants.setdefault(n[: -len("_nodiff")], []).append(copies[n])
     out = TranslationUnit("fortran", list(tu.files))
     by_module: dict[str, list[Routine]] = {}
     for n in diff:
@@ -216,6 +233,30 @@ def _wanted_variants(tu: TranslationUnit, heads: list[str], diff: set[str],
 
 
 _VARIANT_SUFFIXES = ("_b", "_fwd", "_bwd", "_d")
+
+
+def _names_called(routines: list[Routine]) -> set[str]:
+    out: set[str] = set()
+    for v in routines:
+        for s in walk_stmts(v.body):
+            if isinstance(s, CallStmt):
+                out.add(s.name)
+            for e in stmt_exprs(s):
+                out.update(c.name for c in calls_in(e) if not c.intrinsic)
+    return out
+
+
+def _call_nodiff(v: Routine, lifted: set[str], tu: TranslationUnit) -> None:
+    """Primal calls of lifted internal procedures go to their private copies;
+    a function copy outside a module needs a type declaration."""
+    called = {c.name for s in walk_stmts(v.body) for e in stmt_exprs(s)
+              for c in calls_in(e) if not c.intrinsic and c.name in lifted}
+    rename_calls(v, lifted)
+    for n in called:
+        f = tu.routine(n)
+        if f.module is None and f.result:
+            t = f.symbols[f.result].type
+            v.symbols[n + "_nodiff"] = Symbol(n + "_nodiff", t, external=True)
 
 
 def _use_variant_modules(tu: TranslationUnit, variants: dict[str, list[Routine]], suffix: str) -> None:

@@ -1,0 +1,1005 @@
+"""Seeded generator of small, valid, deterministic Fortran 90 programs for
+differential testing of adtool (tests/test_random_programs.py).
+
+A *program* is a prefix-named group of 1-4 external routines: 0-3 helpers
+(subroutines with intent(in)/inout/out arguments, real(8) functions) and a
+head subroutine taking real(8) scalars and 1-D arrays of a fixed size n (a
+PARAMETER or an integer argument) and writing real(8) outputs.  Many programs
+with distinct prefixes (p001_, p002_, ...) can share one source file.
+
+Values stay bounded by construction: every real variable holds a value in
+[-VB, VB] at every point of the run, and every assignment is a map of the
+state that is at most LMAX-Lipschitz in the max norm.  The expression
+generator carries, for each expression, an upper bound of its magnitude and
+of the sum of its partial derivatives (both valid whenever all variables are
+in [-VB, VB]); an assignment whose right side could leave those limits is
+multiplied by a constant that brings it back.  So nothing overflows, no
+intrinsic is evaluated outside its smooth domain (sqrt, log, ** with real
+exponents get positive arguments bounded away from 0, division is by
+quantities bounded away from 0), non-smooth intrinsics (abs, sign, min, max,
+mod, int) are placed so that kinks are only hit by accident, and the
+derivative of the whole program stays moderate (finite differences with a
+step of 1e-6 stay accurate to ~1e-8).
+
+    python tests/progen.py SEED [--prefix p001_]   # a standalone program
+"""
+from __future__ import annotations
+
+import math
+import random
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
+
+VB = 2.0        # bound on every real variable
+LMAX = 1.0      # Lipschitz bound (max norm) of every assignment
+MAXLINE = 100   # wrap generated lines longer than this
+
+
+# ----------------------------------------------------------------------------
+# numbers
+
+
+def lit(c: float) -> str:
+    """A real(8) literal."""
+    if c == 0:
+        return "0.0d0"
+    if 1e-3 <= abs(c) < 1e4:
+        s = f"{c:.6f}".rstrip("0")
+        if s.endswith("."):
+            s += "0"
+        return s + "d0"
+    m, e = f"{c:.4e}".split("e")
+    return f"{m}d{int(e)}"
+
+
+def round_down(f: float) -> float:
+    """A short decimal in (0, f]."""
+    if f >= 1:
+        return 1.0
+    e = math.floor(math.log10(f))
+    m = math.floor(f / 10 ** e * 10) / 10          # two significant digits
+    return float(f"{m:.1f}e{e}")
+
+
+# ----------------------------------------------------------------------------
+# expressions
+
+
+@dataclass
+class E:
+    text: str
+    b: float                 # |value| <= b
+    l: float                 # sum of |partials| <= l (Lipschitz, max norm)
+    names: frozenset = frozenset()   # variables referenced (for aliasing checks)
+    atom: bool = False       # needs no parentheses as an operand
+
+    def p(self) -> str:
+        return self.text if self.atom else f"({self.text})"
+
+
+def _n(*es) -> frozenset:
+    out = frozenset()
+    for e in es:
+        out |= e.names
+    return out
+
+
+@dataclass
+class Var:
+    name: str
+    kind: str                # "real" | "int"
+    rank: int = 0
+    intent: Optional[str] = None   # in | out | inout | None (local) | "result"
+
+    @property
+    def writable(self) -> bool:
+        return self.intent != "in"
+
+
+@dataclass
+class Sig:
+    """A generated routine's interface, as its callers see it."""
+    name: str
+    kind: str                        # "subroutine" | "function"
+    args: list                       # [Var]; the int arg "n" has kind "int" and name "n"
+    nmode: str                       # "param" | "arg"
+
+
+@dataclass
+class LoopVar:
+    name: str
+    lo: int
+    hi: int
+
+
+# Sections of a 1-D array of size n: (text with n symbolic, element count).
+def sections(n: int) -> list[tuple[str, int]]:
+    s = [(":", n), ("1:n", n), ("n:1:-1", n), ("2:n", n - 1), ("1:n-1", n - 1),
+         ("n-1:1:-1", n - 1), ("2:n-1", n - 2), ("3:n", n - 2), ("1:n-2", n - 2),
+         ("1:n:2", (n + 1) // 2), ("2:n:2", n // 2), ("n:1:-2", (n + 1) // 2),
+         ("n-1:1:-2", n // 2), ("2:4", 3), ("1:3", 3), ("n-2:n", 3)]
+    return [x for x in s if x[1] >= 1]
+
+
+class Features:
+    """Which constructs the generator may use (all on by default).  A
+    construct that exposes an adtool bug is switched off here, with a
+    comment naming the bug, so that the suite stays green."""
+
+    def __init__(self, **kw):
+        self.while_loops = True
+        self.exit_cycle = True
+        self.sections = True
+        self.overlapping_sections = True
+        self.function_calls = True
+        self.subroutine_calls = True
+        self.calls_in_loops = True
+        self.int_from_real = True
+        self.nonsmooth = True
+        self.var_exponent = True
+        self.reductions = True
+        self.expr_actuals = True
+        self.func_in_conditions = True
+        self.element_actuals = True
+        self.result_clause = True
+        self.__dict__.update(kw)
+
+
+class RoutineGen:
+    """Generates the body of one routine."""
+
+    def __init__(self, rng: random.Random, n: int, sig: Sig, callees: list[Sig],
+                 feat: Features, called: set):
+        self.r = rng
+        self.n = n
+        self.sig = sig
+        self.callees = callees
+        self.f = feat
+        self.called = called        # names of helpers called so far (shared)
+        self.vars: list[Var] = [a for a in sig.args if a.kind == "real"]
+        self.ints: list[Var] = [a for a in sig.args if a.kind == "int" and a.name != "n"]
+        self.loopvars: list[LoopVar] = []
+        self.loop_depth = 0
+        self.used_loop_names: set = set()
+        self.used_kw: set = set()
+        self.fun_decls: set = set()
+        self.locals: list[Var] = []
+        self.int_locals: list[Var] = []
+        self.result: Optional[Var] = None
+
+    # -- variables -------------------------------------------------------
+    def scalars(self, writable=False):
+        return [v for v in self.vars if v.rank == 0 and (v.writable or not writable)]
+
+    def arrays(self, writable=False):
+        return [v for v in self.vars if v.rank == 1 and (v.writable or not writable)]
+
+    def ch(self, xs):
+        return self.r.choice(xs)
+
+    def const(self, lo=-1.5, hi=1.5) -> E:
+        c = round(self.r.uniform(lo, hi), 2)
+        if c == 0:
+            c = 0.25
+        t = lit(c)
+        return E(t if c > 0 else f"({t})", abs(c), 0.0, atom=True)
+
+    # -- integer expressions with values in [1, n] --------------------------
+    def int_sources(self) -> list:
+        """(text, lo, hi) of integer values known to lie in [1, n]."""
+        out = [(str(k), k, k) for k in range(1, min(self.n, 4) + 1)] + [("n", self.n, self.n)]
+        out += [(lv.name, lv.lo, lv.hi) for lv in self.loopvars]
+        out += [(v.name, 1, self.n) for v in self.ints + self.int_locals]
+        return out
+
+    def index(self) -> str:
+        t, lo, hi = self.ch(self.int_sources())
+        r = self.r.random()
+        if r < 0.45 or t.isdigit():
+            return t
+        if r < 0.6:
+            return f"n + 1 - {t}"
+        if r < 0.75:
+            return f"mod({t} + {self.r.randint(0, 3)}, n) + 1"
+        if r < 0.85 and hi + 1 <= self.n:
+            return f"{t} + 1"
+        if r < 0.92 and lo - 1 >= 1:
+            return f"{t} - 1"
+        return f"min(n, 2 * {t})"
+
+    # -- real expressions --------------------------------------------------
+    def leaf(self, count: Optional[int]) -> E:
+        r = self.r.random()
+        if count is not None and r < 0.55 and self.arrays():
+            a = self.ch(self.arrays())
+            secs = [s for s in sections(self.n) if s[1] == count] if self.f.sections else \
+                ([(":", self.n)] if count == self.n else [])
+            if secs:
+                s = self.ch(secs)[0]
+                t = a.name if s == ":" else f"{a.name}({s})"
+                return E(t, VB, 1.0, frozenset([a.name]), atom=True)
+        r = self.r.random()
+        if r < 0.12:
+            return self.const()
+        if r < 0.17 and self.int_sources():
+            t, lo, hi = self.ch(self.int_sources())
+            c = round(self.r.uniform(0.05, 0.3), 2)
+            return E(f"{lit(c)} * dble({t})", c * hi, 0.0)
+        if r < 0.55 or not self.arrays():
+            sc = self.scalars()
+            if sc:
+                v = self.ch(sc)
+                return E(v.name, VB, 1.0, frozenset([v.name]), atom=True)
+        if self.arrays():
+            a = self.ch(self.arrays())
+            return E(f"{a.name}({self.index()})", VB, 1.0, frozenset([a.name]), atom=True)
+        return self.const()
+
+    def expr(self, d: int, count: Optional[int] = None) -> E:
+        if d <= 0 or self.r.random() < 0.2:
+            return self.leaf(count)
+        r = self.r.random()
+        if r < 0.35:
+            return self.binary(d, count)
+        if r < 0.75:
+            return self.unary(d, count)
+        if r < 0.85:
+            return self.binary_intrinsic(d, count)
+        if r < 0.93 and self.f.reductions and self.arrays():
+            return self.reduction(d)
+        if self.f.function_calls:
+            fs = [c for c in self.callees if c.kind == "function"]
+            if fs:
+                return self.func_call(self.ch(fs), d)
+        return self.binary(d, count)
+
+    def binary(self, d, count) -> E:
+        a, b = self.expr(d - 1, count), self.expr(d - 1, count)
+        op = self.ch("++--**/")
+        if op in "+-":
+            return E(f"{a.text} {op} {b.p()}", a.b + b.b, a.l + b.l, _n(a, b))
+        if op == "*":
+            return E(f"{a.p()} * {b.p()}", a.b * b.b, a.l * b.b + a.b * b.l, _n(a, b))
+        # division by something bounded away from 0
+        if self.r.random() < 0.5:
+            return E(f"{a.p()} / (1.0d0 + {b.p()} * {b.p()})", a.b,
+                     a.l + 0.65 * a.b * b.l, _n(a, b))
+        c = math.ceil(b.b + 0.5 + self.r.uniform(0, 1.5))
+        den = c - b.b
+        return E(f"{a.p()} / ({lit(float(c))} + {b.text})", a.b / den,
+                 a.l / den + a.b * b.l / den ** 2, _n(a, b))
+
+    def unary(self, d, count) -> E:
+        a = self.expr(d - 1, count)
+        B, L, N = a.b, a.l, a.names
+        k = self.ch(["sin", "cos", "tanh", "atan", "exp", "sqrt1", "sqrtc", "log1", "logc",
+                     "pow2", "pow3", "powneg", "powreal", "tan", "sinh", "cosh", "abs", "neg",
+                     "powvar", "powint", "scale"])
+        if k in ("sin", "cos", "tanh", "atan"):
+            b = {"sin": min(1.0, B), "cos": 1.0, "tanh": min(1.0, B), "atan": min(B, math.pi / 2)}[k]
+            return E(f"{k}({a.text})", b, L, N, atom=True)
+        if k in ("exp", "tan", "sinh", "cosh"):
+            lim = {"exp": 1.5, "tan": 1.0, "sinh": 1.5, "cosh": 1.5}[k]
+            s = 1.0 if B <= lim else round_down(lim / B)
+            arg = a.text if s == 1.0 else f"{lit(s)} * {a.p()}"
+            x = s * B
+            b, l = {"exp": (math.exp(x), s * L * math.exp(x)),
+                    "tan": (math.tan(x), s * L / math.cos(x) ** 2),
+                    "sinh": (math.sinh(x), s * L * math.cosh(x)),
+                    "cosh": (math.cosh(x), s * L * math.sinh(x))}[k]
+            return E(f"{k}({arg})", b, l, N, atom=True)
+        if k == "sqrt1":
+            return E(f"sqrt(1.0d0 + {a.p()} * {a.p()})", math.sqrt(1 + B * B), L, N, atom=True)
+        if k == "sqrtc":
+            c = math.ceil(B + 0.5)
+            return E(f"sqrt({lit(float(c))} + {a.text})", math.sqrt(c + B),
+                     L / (2 * math.sqrt(c - B)), N, atom=True)
+        if k == "log1":
+            return E(f"log(1.0d0 + {a.p()} ** 2)", math.log(1 + B * B), L, N, atom=True)
+        if k == "logc":
+            c = math.ceil(B + 0.5)
+            return E(f"log({lit(float(c))} + {a.text})", max(math.log(c + B), -math.log(c - B)),
+                     L / (c - B), N, atom=True)
+        if k == "pow2":
+            return E(f"{a.p()} ** 2", B * B, 2 * B * L, N)
+        if k == "pow3":
+            return E(f"{a.p()} ** 3", B ** 3, 3 * B * B * L, N)
+        if k == "powneg":
+            c = math.ceil(B + 0.5)
+            e = self.ch([1, 2])
+            lo = c - B
+            return E(f"({lit(float(c))} + {a.text}) ** (-{e})", lo ** -e, e * L * lo ** (-e - 1), N)
+        if k == "powreal":
+            c = math.ceil(B + 0.5)
+            p = self.ch([0.5, 1.5, 2.5, 0.3])
+            lo, hi = c - B, c + B
+            return E(f"({lit(float(c))} + {a.text}) ** {lit(p)}", hi ** p,
+                     p * L * max(lo ** (p - 1), hi ** (p - 1)), N)
+        if k == "powvar" and self.f.var_exponent:
+            # (c + a) ** (s * tanh(e)), positive base
+            e = self.expr(d - 1, count)
+            c = math.ceil(B + 0.5)
+            s = 0.5
+            lo, hi = c - B, c + B
+            P = s * min(1.0, e.b)
+            b = max(hi ** P, lo ** -P)
+            l = P * b / lo * L + max(abs(math.log(lo)), math.log(hi)) * b * s * e.l
+            return E(f"({lit(float(c))} + {a.text}) ** ({lit(s)} * tanh({e.text}))", b, l, _n(a, e))
+        if k == "powint" and self.int_sources():
+            t, lo, hi = self.ch(self.int_sources())
+            return E(f"tanh({a.text}) ** {t}", 1.0, hi * L, N)
+        if k == "abs" and self.f.nonsmooth:
+            c = round(B + self.r.uniform(0.2, 1.0), 2) * self.ch([1, -1])
+            return E(f"abs({a.text} + {lit(c)})" if c > 0 else f"abs({a.text} - {lit(-c)})",
+                     B + abs(c), L, N, atom=True)
+        if k == "neg":
+            return E(f"-{a.p()}", B, L, N)
+        if k == "scale":
+            c = round(self.r.uniform(0.1, 2.0), 2)
+            return E(f"{lit(c)} * {a.p()}", c * B, c * L, N)
+        return E(f"sin({a.text})", min(1.0, B), L, N, atom=True)
+
+    def binary_intrinsic(self, d, count) -> E:
+        a, b = self.expr(d - 1, count), self.expr(d - 1, count)
+        k = self.ch(["atan2", "min", "max", "sign", "mod", "hypot"])
+        if not self.f.nonsmooth and k in ("min", "max", "sign", "mod"):
+            k = "atan2"
+        if k == "atan2":
+            c = math.ceil(b.b + 0.5)
+            return E(f"atan2({a.text}, {lit(float(c))} + {b.text})", math.pi / 2,
+                     (a.l + b.l) / (c - b.b), _n(a, b), atom=True)
+        if k == "hypot":
+            return E(f"sqrt(1.0d0 + {a.p()} ** 2 + {b.p()} ** 2)", math.sqrt(1 + a.b ** 2 + b.b ** 2),
+                     a.l + b.l, _n(a, b), atom=True)
+        if k in ("min", "max"):
+            c = round(self.r.uniform(-0.5, 0.5), 2) or 0.13
+            extra = ""
+            eb = 0.0
+            if self.r.random() < 0.3:
+                cc = round(self.r.uniform(-1, 1), 2) or 0.21
+                extra = f", {lit(cc)}"
+                eb = abs(cc)
+            bt = f"{b.text} + {lit(c)}" if c > 0 else f"{b.text} - {lit(-c)}"
+            return E(f"{k}({a.text}, {bt}{extra})", max(a.b, b.b + abs(c), eb), max(a.l, b.l),
+                     _n(a, b), atom=True)
+        if k == "sign":
+            c1 = round(a.b + self.r.uniform(0.2, 1.0), 2)
+            c2 = round(b.b + self.r.uniform(0.2, 1.0), 2) * self.ch([1, -1])
+            s2 = f"{b.text} + {lit(c2)}" if c2 > 0 else f"{b.text} - {lit(-c2)}"
+            return E(f"sign({a.text} + {lit(c1)}, {s2})", a.b + c1, a.l, _n(a, b), atom=True)
+        # mod with a positive divisor; jumps of the result are only hit by accident
+        p = round(self.r.uniform(0.7, 2.5), 2)
+        if self.r.random() < 0.3:
+            # active divisor too: p + 0.2 * tanh(b), bounded away from 0
+            return E(f"mod({a.text}, {lit(p)} + 0.2d0 * tanh({b.text}))", p + 0.2,
+                     a.l + (a.b / (p - 0.2) + 1) * 0.2 * b.l, _n(a, b), atom=True)
+        return E(f"mod({a.text}, {lit(p)})", min(a.b, p), a.l, a.names, atom=True)
+
+    def reduction(self, d) -> E:
+        secs = sections(self.n) if self.f.sections else [(":", self.n)]
+        cnt = self.ch(secs)[1]
+        k = self.ch(["sum", "sum", "dot", "maxval", "minval"])
+        if not self.f.nonsmooth and k in ("maxval", "minval"):
+            k = "sum"
+        a = self.expr(max(d - 1, 0), cnt)
+        if not any(x.rank for x in self.vars if x.name in a.names):
+            a = self.leaf(cnt)
+            if not any(x.rank for x in self.vars if x.name in a.names):
+                return a
+        if k == "sum":
+            return E(f"sum({a.text})", cnt * a.b, cnt * a.l, a.names, atom=True)
+        if k in ("maxval", "minval"):
+            return E(f"{k}({a.text})", a.b, a.l, a.names, atom=True)
+        b = self.expr(max(d - 2, 0), cnt)
+        if not any(x.rank for x in self.vars if x.name in b.names):
+            b = self.leaf(cnt)
+            if not any(x.rank for x in self.vars if x.name in b.names):
+                return E(f"sum({a.text})", cnt * a.b, cnt * a.l, a.names, atom=True)
+        return E(f"dot_product({a.text}, {b.text})", cnt * a.b * b.b,
+                 cnt * (a.l * b.b + a.b * b.l), _n(a, b), atom=True)
+
+    def bounded(self, e: E, lmax: float = LMAX) -> E:
+        """e scaled so that |e| <= VB and its Lipschitz bound <= lmax."""
+        f = 1.0
+        if e.b > VB:
+            f = min(f, VB / e.b)
+        if e.l > lmax:
+            f = min(f, lmax / e.l)
+        if f >= 1.0:
+            return e
+        c = round_down(f)
+        if c * e.l <= min(1.0, lmax) and c * e.b > 1.0 and self.r.random() < 0.2:
+            # saturating variant
+            return E(f"tanh({lit(c)} * {e.p()})", 1.0, c * e.l, e.names, atom=True)
+        return E(f"{lit(c)} * {e.p()}", c * e.b, c * e.l, e.names)
+
+    def func_call(self, fs: Sig, d: int) -> E:
+        self.called.add(fs.name)
+        self.fun_decls.add(fs.name)
+        acts, names, l = self.actuals(fs, d, writable_ok=False)
+        return E(f"{fs.name}({', '.join(acts)})", VB, max([l, 1.0]), names, atom=True)
+
+    def actuals(self, callee: Sig, d: int, writable_ok=True):
+        """Actual arguments for a call.  Writable actuals (intent out/inout) are
+        distinct variables that no other actual mentions (no aliasing)."""
+        acts = [None] * len(callee.args)
+        names = frozenset()
+        lip = 0.0
+        taken: set = set()
+        # writable ones first
+        for i, a in enumerate(callee.args):
+            if a.kind == "real" and a.intent in ("out", "inout"):
+                if a.rank == 1:
+                    cands = [v for v in self.arrays(writable=True) if v.name not in taken]
+                    if not cands:
+                        return None
+                    v = self.ch(cands)
+                    acts[i] = v.name
+                    taken.add(v.name)
+                else:
+                    opts = [("s", v) for v in self.scalars(writable=True) if v.name not in taken]
+                    if self.f.element_actuals:
+                        opts += [("e", v) for v in self.arrays(writable=True) if v.name not in taken]
+                    if not opts:
+                        return None
+                    kind, v = self.ch(opts)
+                    acts[i] = v.name if kind == "s" else f"{v.name}({self.index()})"
+                    taken.add(v.name)
+        for i, a in enumerate(callee.args):
+            if acts[i] is not None:
+                continue
+            if a.kind == "int":
+                if a.name == "n":
+                    acts[i] = "n"
+                else:
+                    acts[i] = self.ch(self.int_sources())[0]
+                continue
+            if a.rank == 1:
+                cands = [v for v in self.arrays() if v.name not in taken]
+                if not cands:
+                    return None
+                v = self.ch(cands)
+                acts[i] = v.name
+                names |= {v.name}
+                lip = max(lip, 1.0)
+                continue
+            for _ in range(20):
+                if self.f.expr_actuals and self.r.random() < 0.5:
+                    e = self.bounded(self.expr(max(d - 1, 0)))
+                else:
+                    e = self.leaf(None)
+                if not (e.names & taken):
+                    break
+            else:
+                e = self.const()
+            acts[i] = e.text
+            names |= e.names
+            lip = max(lip, e.l)
+        return acts, names | taken, lip
+
+    # -- conditions --------------------------------------------------------
+    def cond(self, d=1) -> str:
+        r = self.r.random()
+        if r < 0.55:
+            saved = self.f.function_calls
+            if not self.f.func_in_conditions:
+                self.f.function_calls = False
+            a = self.expr(d)
+            b = self.expr(d - 1) if self.r.random() < 0.5 else self.const()
+            self.f.function_calls = saved
+            c = f"{a.text} {self.ch(['<', '>', '<=', '>='])} {b.text}"
+        elif r < 0.8:
+            t, lo, hi = self.ch(self.int_sources())
+            k = self.r.randint(1, self.n)
+            c = self.ch([f"{t} > {k}", f"{t} <= {k}", f"mod({t}, 2) == 0", f"{t} /= {k}"])
+        else:
+            return f"{self.cond(0)} {self.ch(['.and.', '.or.'])} {self.cond(0)}"
+        return c
+
+    # -- statements --------------------------------------------------------
+    def assign_scalar(self, d) -> list[str]:
+        v = self.ch(self.scalars(writable=True))
+        e = self.expr(d)
+        if self.r.random() < 0.3:
+            # relaxation: v = a * v + (1 - a) * e
+            a = round(self.r.uniform(0.2, 0.8), 2)
+            e = self.bounded(e)
+            return [f"{v.name} = {lit(a)} * {v.name} + {lit(round(1 - a, 2))} * {e.p()}"]
+        return [f"{v.name} = {self.bounded(e).text}"]
+
+    def assign_element(self, d) -> list[str]:
+        a = self.ch(self.arrays(writable=True))
+        idx = self.index()
+        e = self.bounded(self.expr(d))
+        if self.r.random() < 0.3:
+            return [f"{a.name}({idx}) = 0.5d0 * {a.name}({idx}) + 0.5d0 * {e.p()}"]
+        return [f"{a.name}({idx}) = {e.text}"]
+
+    def assign_array(self, d) -> list[str]:
+        a = self.ch(self.arrays(writable=True))
+        secs = sections(self.n) if self.f.sections else [(":", self.n)]
+        s, cnt = self.ch(secs)
+        lhs = a.name if s == ":" else f"{a.name}({s})"
+        for _ in range(10):
+            e = self.bounded(self.expr(d, cnt))
+            if self.f.overlapping_sections or a.name not in e.names or s == ":":
+                break
+        else:
+            e = self.const()
+        return [f"{lhs} = {e.text}"]
+
+    def int_update(self) -> list[str]:
+        k = self.ch(self.int_locals)
+        t, lo, hi = self.ch(self.int_sources())
+        r = self.r.random()
+        if r < 0.8 or not self.f.int_from_real or not self.scalars():
+            rhs = self.ch([f"mod({t} + {self.r.randint(0, 5)}, n) + 1", f"n + 1 - {t}",
+                           f"min(n, {t} + 1)", f"max(1, {t} - 2)", f"mod({t} * {self.r.randint(2, 5)}, n) + 1"])
+        else:
+            v = self.ch(self.scalars())
+            rhs = f"1 + mod(int({lit(round(self.r.uniform(1, 4), 2))} * ({v.name} + 2.5d0)), n)"
+        return [f"{k.name} = {rhs}"]
+
+    def call_stmt(self, d) -> Optional[list[str]]:
+        subs = [c for c in self.callees if c.kind == "subroutine"]
+        if not subs:
+            return None
+        s = self.ch(subs)
+        got = self.actuals(s, d)
+        if got is None:
+            return None
+        self.called.add(s.name)
+        return [f"call {s.name}({', '.join(got[0])})"]
+
+    def new_loopvar(self) -> str:
+        for k in range(1, 10):
+            nm = f"i{k}"
+            if nm not in [lv.name for lv in self.loopvars]:
+                self.used_loop_names.add(nm)
+                return nm
+        raise AssertionError
+
+    def do_loop(self, budget, depth) -> list[str]:
+        n = self.n
+        nm = self.new_loopvar()
+        heads = [("1, n", 1, n), ("n, 1, -1", 1, n), ("1, n, 2", 1, n), ("2, n, 2", 2, n),
+                 ("n, 1, -2", 1, n), ("2, n - 1", 2, n - 1), ("n - 1, 2, -1", 2, n - 1),
+                 ("1, 3", 1, 3), ("n, 2, -3", 2, n)]
+        for lv in self.loopvars:
+            if lv.hi < n:
+                heads.append((f"{lv.name} + 1, n", lv.lo + 1, n))
+            heads += [(f"{lv.name}, n", lv.lo, n), (f"1, {lv.name}", 1, lv.hi),
+                      (f"{lv.name}, 1, -1", 1, lv.hi)]
+        for v in self.ints + self.int_locals:
+            heads += [(f"1, {v.name}", 1, n), (f"{v.name}, n", 1, n), (f"n, {v.name}, -1", 1, n)]
+        h, lo, hi = self.ch(heads)
+        self.loopvars.append(LoopVar(nm, lo, hi))
+        self.loop_depth += 1
+        body = self.block(budget, depth + 1, in_loop=True)
+        self.loop_depth -= 1
+        self.loopvars.pop()
+        return [f"do {nm} = {h}"] + ["  " + x for x in body] + ["end do"]
+
+    def while_loop(self, budget, depth) -> list[str]:
+        for k in range(1, 5):
+            kw = f"kw{k}"
+            if kw not in [lv.name for lv in self.loopvars]:
+                break
+        self.used_kw.add(kw)
+        lim = self.r.randint(1, self.n)
+        self.loopvars.append(LoopVar(kw, 1, lim))
+        self.loop_depth += 1
+        body = self.block(budget, depth + 1, in_loop=True)
+        c = self.cond(1)
+        self.loop_depth -= 1
+        self.loopvars.pop()
+        if self.r.random() < 0.6:
+            return ([f"{kw} = 0", f"do while ({kw} < {lim} .and. ({c}))", f"  {kw} = {kw} + 1"]
+                    + ["  " + x for x in body] + ["end do"])
+        return ([f"{kw} = 0", "do", f"  {kw} = {kw} + 1", f"  if ({kw} > {lim}) exit"]
+                + ["  " + x for x in body] + [f"  if ({c}) exit", "end do"])
+
+    def if_stmt(self, budget, depth, in_loop) -> list[str]:
+        out = [f"if ({self.cond()}) then"]
+        nb = self.r.randint(1, 3)
+        per = max(1, budget // nb)
+        out += ["  " + x for x in self.block(per, depth + 1, in_loop)]
+        for k in range(1, nb):
+            if k == nb - 1 and self.r.random() < 0.6:
+                out.append("else")
+            else:
+                out.append(f"else if ({self.cond()}) then")
+            out += ["  " + x for x in self.block(per, depth + 1, in_loop)]
+        out.append("end if")
+        return out
+
+    def block(self, budget: int, depth: int, in_loop: bool = False) -> list[str]:
+        out: list[str] = []
+        left = max(1, budget)
+        while left > 0:
+            out += self.stmt(min(left, self.r.randint(1, 5)), depth, in_loop)
+            left -= 1 + (len(out) > 6)
+            if len(out) > 3 * budget + 4:
+                break
+        return out
+
+    def stmt(self, budget, depth, in_loop) -> list[str]:
+        d = self.r.randint(1, 3)
+        w = [("scalar", 30), ("element", 18 if self.arrays(True) else 0),
+             ("array", 9 if self.arrays(True) else 0),
+             ("if", 10 if depth < 3 else 0), ("do", 12 if depth < 3 else 0),
+             ("while", 4 if depth < 3 and self.f.while_loops else 0),
+             ("exit", 6 if in_loop and self.f.exit_cycle else 0),
+             ("int", 5 if self.int_locals else 0),
+             ("call", 12 if any(c.kind == "subroutine" for c in self.callees) and self.f.subroutine_calls
+              and (self.f.calls_in_loops or not in_loop) else 0)]
+        k = self.r.choices([x[0] for x in w], [x[1] for x in w])[0]
+        if k == "scalar":
+            return self.assign_scalar(d)
+        if k == "element":
+            return self.assign_element(d)
+        if k == "array":
+            return self.assign_array(d)
+        if k == "if":
+            return self.if_stmt(budget, depth, in_loop)
+        if k == "do":
+            return self.do_loop(budget, depth)
+        if k == "while":
+            return self.while_loop(budget, depth)
+        if k == "exit":
+            return [f"if ({self.cond()}) {self.ch(['exit', 'cycle'])}"]
+        if k == "int":
+            return self.int_update()
+        if k == "call":
+            got = self.call_stmt(d)
+            if got:
+                return got
+        return self.assign_scalar(d)
+
+
+# ----------------------------------------------------------------------------
+# routines and programs
+
+
+@dataclass
+class Routine:
+    sig: Sig
+    text: str
+
+
+@dataclass
+class Program:
+    prefix: str
+    seed: int
+    n: int
+    routines: list                  # [Routine], callees first, head last
+    head: Sig
+    inputs: dict = field(default_factory=dict)    # arg -> value or list of values
+    direction: dict = field(default_factory=dict)  # independent -> D
+    weight: dict = field(default_factory=dict)     # dependent -> W
+
+    @property
+    def independents(self):
+        return [a.name for a in self.head.args if a.kind == "real" and a.intent in ("in", "inout")]
+
+    @property
+    def dependents(self):
+        return [a.name for a in self.head.args if a.kind == "real" and a.intent in ("out", "inout")]
+
+    @property
+    def spec(self) -> str:
+        return f"{self.head.name}({' '.join(self.dependents)})/({' '.join(self.independents)})"
+
+    @property
+    def text(self) -> str:
+        return "\n".join(r.text for r in self.routines)
+
+
+def _wrap(line: str) -> list[str]:
+    if len(line) <= MAXLINE:
+        return [line]
+    ind = len(line) - len(line.lstrip())
+    out = []
+    cur = line
+    while len(cur) > MAXLINE:
+        cut = cur.rfind(" ", ind + 20, MAXLINE)
+        if cut < 0:
+            cut = cur.find(" ", MAXLINE)
+            if cut < 0:
+                break
+        out.append(cur[:cut] + " &")
+        cur = " " * (ind + 4) + "& " + cur[cut + 1:]
+    out.append(cur)
+    return out
+
+
+def _decl_real(rng, names: list[str], extra: str = "") -> str:
+    t = "double precision" if rng.random() < 0.15 else "real(8)"
+    return f"  {t}{extra} :: {', '.join(names)}"
+
+
+def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: Features,
+                called: set, budget: int, is_head: bool, result_clause: bool = False) -> Routine:
+    g = RoutineGen(rng, n, sig, callees, feat, called)
+    nloc = rng.randint(1, 3)
+    g.locals = [Var(f"t{k}", "real") for k in range(1, nloc + 1)]
+    nw = rng.choice([0, 0, 1, 2])
+    g.locals += [Var(f"w{k}", "real", 1) for k in range(1, nw + 1)]
+    g.int_locals = [Var(f"k{k}", "int") for k in range(1, rng.randint(0, 2) + 1)]
+    rname = None
+    if sig.kind == "function":
+        rname = "res" if result_clause else sig.name
+        g.result = Var(rname, "real", 0, "result")
+    g.vars = g.vars + g.locals + ([g.result] if g.result else [])
+
+    # prologue: every local and output gets a value computed from the inputs
+    body: list[str] = []
+    inputs = [v for v in g.vars if v.intent in ("in", "inout")]
+    for v in g.locals + [a for a in sig.args if a.kind == "real" and a.intent == "out"] \
+            + ([g.result] if g.result else []):
+        saved = g.vars
+        g.vars = inputs + [x for x in saved if x.intent is None and x in g.locals[:g.locals.index(v)]] \
+            if v in g.locals else inputs
+        if not g.vars or rng.random() < 0.15:
+            e = g.const()
+        else:
+            e = g.bounded(g.expr(rng.randint(0, 2), n if v.rank else None))
+        g.vars = saved
+        body.append(f"{v.name} = {e.text}")
+    for k in g.int_locals:
+        body.append(f"{k.name} = {rng.randint(1, n)}")
+    body += g.block(budget, 0)
+    if is_head:
+        # every output also depends directly on an input, so the gradient
+        # check is never vacuous
+        ins = [a for a in sig.args if a.kind == "real" and a.intent in ("in", "inout")]
+        for a in sig.args:
+            if a.kind == "real" and a.intent in ("out", "inout"):
+                x = rng.choice(ins)
+                xs = x.name if x.rank == 0 else f"{x.name}({rng.randint(1, n)})"
+                tgt = a.name if a.rank == 0 else f"{a.name}({rng.randint(1, n)})"
+                body.append(f"{tgt} = 0.6d0 * {tgt} + 0.4d0 * sin({xs})")
+    # make sure every helper is used somewhere
+    if is_head:
+        for c in callees:
+            if c.name in called:
+                continue
+            if c.kind == "subroutine":
+                got = g.actuals(c, 1)
+                if got:
+                    body.append(f"call {c.name}({', '.join(got[0])})")
+                    called.add(c.name)
+            else:
+                tgt = rng.choice(g.scalars(writable=True))
+                e = g.func_call(c, 1)
+                body.append(f"{tgt.name} = 0.5d0 * {tgt.name} + 0.5d0 * {e.text}")
+
+    # declarations
+    argnames = [a.name for a in sig.args]
+    dims = "(n)"
+    if sig.kind == "function":
+        suffix = f" result({rname})" if result_clause else ""
+        head = f"real(8) function {sig.name}({', '.join(argnames)}){suffix}"
+    else:
+        head = f"subroutine {sig.name}({', '.join(argnames)})"
+    decl = ["  implicit none"]
+    if sig.nmode == "param":
+        decl.append(f"  integer, parameter :: n = {n}")
+    for a in sig.args:
+        if a.kind == "int":
+            decl.append(f"  integer, intent(in) :: {a.name}")
+        else:
+            decl.append(_decl_real(rng, [a.name + (dims if a.rank else "")], f", intent({a.intent})"))
+    if result_clause and sig.kind == "function":
+        decl.append(f"  real(8) :: {rname}")
+    loc = [v.name + (dims if v.rank else "") for v in g.locals]
+    if loc:
+        decl.append(_decl_real(rng, loc))
+    ints = sorted(g.used_loop_names) + sorted(g.used_kw) + [k.name for k in g.int_locals]
+    if ints:
+        decl.append(f"  integer :: {', '.join(ints)}")
+    if g.fun_decls:
+        decl.append(f"  real(8), external :: {', '.join(sorted(g.fun_decls))}")
+    end = f"end {sig.kind} {sig.name}"
+    lines = [head] + decl + ["  " + x for x in body] + [end]
+    text = "\n".join(y for x in lines for y in _wrap(x)) + "\n"
+    return Routine(sig, text)
+
+
+def _rand_args(rng, kind: str, nmode: str, is_head: bool) -> list[Var]:
+    args: list[Var] = []
+    if kind == "function":
+        for k in range(rng.randint(1, 3)):
+            args.append(Var(f"x{k + 1}", "real", 0, "in"))
+        for k in range(rng.randint(0, 2)):
+            args.append(Var(f"a{k + 1}", "real", 1, "in"))
+    else:
+        ni = rng.randint(1, 3)
+        for k in range(ni):
+            args.append(Var(f"x{k + 1}", "real", 0, "in"))
+        for k in range(rng.randint(0, 2) if not is_head else rng.randint(0, 2)):
+            args.append(Var(f"a{k + 1}", "real", 1, "in"))
+        for k in range(rng.randint(0, 2)):
+            args.append(Var(f"y{k + 1}", "real", 0, "out"))
+        for k in range(rng.randint(0, 2)):
+            args.append(Var(f"b{k + 1}", "real", 1, "out"))
+        for k in range(rng.randint(0, 1)):
+            args.append(Var(f"z{k + 1}", "real", rng.randint(0, 1), "inout"))
+        if not any(a.intent in ("out", "inout") for a in args):
+            args.append(Var("y1", "real", 0, "out"))
+        if not is_head and rng.random() < 0.3:
+            args.append(Var("m", "int", 0, "in"))
+    rng.shuffle(args)
+    if nmode == "arg":
+        if rng.random() < 0.5:
+            args.insert(0, Var("n", "int", 0, "in"))
+        else:
+            args.append(Var("n", "int", 0, "in"))
+    return args
+
+
+def generate(seed: int, prefix: str = "p_", feat: Optional[Features] = None,
+             size: str = "normal") -> Program:
+    rng = random.Random(seed)
+    feat = feat or Features()
+    n = rng.randint(4, 7)
+    nhelp = rng.choice([0, 1, 1, 2, 2, 3])
+    sigs: list[Sig] = []
+    routines: list[Routine] = []
+    called: set = set()
+    budget = {"small": 3, "normal": 6, "large": 10}[size]
+    for k in range(nhelp):
+        kind = "function" if (rng.random() < 0.4 and feat.function_calls) else "subroutine"
+        if not feat.subroutine_calls:
+            kind = "function"
+        if not feat.function_calls and kind == "function":
+            kind = "subroutine"
+        nmode = rng.choice(["param", "arg"])
+        name = f"{prefix}{'f' if kind == 'function' else 's'}{k + 1}"
+        sig = Sig(name, kind, _rand_args(rng, kind, nmode, False), nmode)
+        rc = kind == "function" and feat.result_clause and rng.random() < 0.3
+        routines.append(gen_routine(rng, n, sig, list(sigs), feat, called,
+                                    rng.randint(2, budget), False, rc))
+        sigs.append(sig)
+    nmode = rng.choice(["param", "arg"])
+    head = Sig(f"{prefix}head", "subroutine", _rand_args(rng, "subroutine", nmode, True), nmode)
+    routines.append(gen_routine(rng, n, head, list(sigs), feat, called, rng.randint(3, budget + 2),
+                                True))
+    p = Program(prefix, seed, n, routines, head)
+    for a in head.args:
+        if a.kind != "real":
+            continue
+        def val():
+            return round(rng.uniform(-1, 1), 3)
+        if a.intent in ("in", "inout"):
+            p.inputs[a.name] = [val() for _ in range(n)] if a.rank else val()
+            p.direction[a.name] = [round(rng.uniform(-0.5, 0.5), 3) for _ in range(n)] \
+                if a.rank else round(rng.uniform(-0.5, 0.5), 3)
+        if a.intent in ("out", "inout"):
+            p.weight[a.name] = [round(rng.uniform(-0.5, 0.5), 3) for _ in range(n)] \
+                if a.rank else round(rng.uniform(-0.5, 0.5), 3)
+    return p
+
+
+# ----------------------------------------------------------------------------
+# main programs and check drivers
+
+
+def _value(v) -> str:
+    if isinstance(v, list):
+        return "(/ " + ", ".join(lit(x) for x in v) + " /)"
+    return lit(v)
+
+
+def main_program(progs: list[Program], name: str = "randmain") -> str:
+    """A main program calling every head on its inputs and printing outputs."""
+    out = [f"program {name}", "  implicit none"]
+    body = []
+    for p in progs:
+        pre = p.prefix
+        for a in p.head.args:
+            if a.kind == "real":
+                out.append(f"  real(8) :: {pre}{a.name}" + (f"({p.n})" if a.rank else ""))
+        for a in p.head.args:
+            if a.kind == "real":
+                v = p.inputs.get(a.name, [0.0] * p.n if a.rank else 0.0)
+                body.append(f"  {pre}{a.name} = {_value(v)}")
+        acts = [str(p.n) if a.kind == "int" else pre + a.name for a in p.head.args]
+        body.append(f"  call {p.head.name}({', '.join(acts)})")
+        for a in p.head.args:
+            if a.kind == "real" and a.intent in ("out", "inout"):
+                body.append(f"  write(*, '(a, 8es24.15)') '{pre}{a.name}', {pre}{a.name}")
+    out += body + [f"end program {name}"]
+    return "\n".join(y for x in out for y in _wrap(x)) + "\n"
+
+
+def check_routine(p: Program, b_args: list[str], d_args: list[str], h: float = 1e-6) -> str:
+    """A subroutine <prefix>check that runs head_d, head_b and central finite
+    differences on the program's point and prints
+    ADCHECK <prefix> <tangent_dot> <adjoint_dot> <fd> <|grad|^2> <stack left>.
+    b_args/d_args are the generated argument lists (they say which formals
+    have derivatives)."""
+    n = p.n
+    reals = [a for a in p.head.args if a.kind == "real"]
+
+    def has(args, a):
+        return a in args and args.index(a) + 1 < len(args) and args[args.index(a) + 1] == a + \
+            ("b" if args is b_args else "d")
+    L = []
+    dim = lambda a: f"({n})" if a.rank else ""
+    decl = [f"subroutine {p.prefix}check()", "  use adstack", "  implicit none"]
+    for a in reals:
+        decl.append(f"  real(8) :: {a.name}{dim(a)}, {a.name}_d{dim(a)}, {a.name}_b{dim(a)}, "
+                    f"{a.name}_0{dim(a)}, {a.name}_v{dim(a)}, {a.name}_w{dim(a)}")
+    decl.append("  real(8) :: ad_lhs, ad_rhs, ad_fp, ad_fm, ad_nrm, ad_h")
+    decl.append("  integer(8) :: ad_before, ad_left")
+    tot = lambda a, e: f"sum({e})" if a.rank else e
+    for a in reals:
+        L.append(f"{a.name}_0 = {_value(p.inputs.get(a.name, [0.0] * n if a.rank else 0.0))}")
+        L.append(f"{a.name}_v = {_value(p.direction.get(a.name, [0.0] * n if a.rank else 0.0))}")
+        L.append(f"{a.name}_w = {_value(p.weight.get(a.name, [0.0] * n if a.rank else 0.0))}")
+
+    def call(which):
+        args = b_args if which == "b" else d_args
+        acts = []
+        for a in p.head.args:
+            acts.append(str(n) if a.kind == "int" else a.name)
+            if a.kind == "real" and which and has(args, a.name):
+                acts.append(f"{a.name}_{which}")
+        return f"call {p.head.name}{'_' + which if which else ''}({', '.join(acts)})"
+    # tangent
+    for a in reals:
+        L.append(f"{a.name} = {a.name}_0")
+        L.append(f"{a.name}_d = {a.name}_v")
+    L.append(call("d"))
+    L.append("ad_lhs = 0.0d0")
+    for a in reals:
+        if a.name in p.weight:
+            L.append(f"ad_lhs = ad_lhs + {tot(a, f'{a.name}_w * {a.name}_d')}")
+    # adjoint
+    for a in reals:
+        L.append(f"{a.name} = {a.name}_0")
+        L.append(f"{a.name}_b = {a.name}_w")
+    L.append("ad_before = ad_stack_bytes()")
+    L.append(call("b"))
+    L.append("ad_left = ad_stack_bytes() - ad_before")
+    L.append("ad_rhs = 0.0d0")
+    L.append("ad_nrm = 0.0d0")
+    for a in reals:
+        if a.name in p.direction:
+            L.append(f"ad_rhs = ad_rhs + {tot(a, f'{a.name}_b * {a.name}_v')}")
+            L.append(f"ad_nrm = ad_nrm + {tot(a, f'{a.name}_b ** 2')}")
+    L.append(f"ad_h = {lit(h)}")
+    for sign, tgt in (("+", "ad_fp"), ("-", "ad_fm")):
+        for a in reals:
+            L.append(f"{a.name} = {a.name}_0 {sign} ad_h * {a.name}_v")
+        L.append(call(""))
+        L.append(f"{tgt} = 0.0d0")
+        for a in reals:
+            if a.name in p.weight:
+                L.append(f"{tgt} = {tgt} + {tot(a, f'{a.name}_w * {a.name}')}")
+    L.append(f"write(*, '(a, a, 4es26.17e3, i14)') 'ADCHECK ', '{p.prefix}', ad_lhs, ad_rhs, "
+             "(ad_fp - ad_fm) / (2.0d0 * ad_h), ad_nrm, ad_left")
+    out = decl + ["  " + x for x in L] + [f"end subroutine {p.prefix}check"]
+    return "\n".join(y for x in out for y in _wrap(x)) + "\n"
+
+
+def driver(progs: list[Program], b_args: dict, d_args: dict) -> str:
+    parts = [check_routine(p, b_args[p.head.name], d_args[p.head.name]) for p in progs]
+    parts.append("program randcheck\n  implicit none\n"
+                 + "".join(f"  call {p.prefix}check()\n" for p in progs)
+                 + "end program randcheck\n")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("seed", type=int)
+    ap.add_argument("--prefix", default="p_")
+    ap.add_argument("--size", default="normal", choices=["small", "normal", "large"])
+    a = ap.parse_args()
+    prog = generate(a.seed, a.prefix, size=a.size)
+    sys.stdout.write(f"! random program, seed {a.seed}; head spec: {prog.spec}\n")
+    sys.stdout.write(prog.text + "\n" + main_program([prog]))
