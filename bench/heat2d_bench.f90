@@ -2,8 +2,8 @@
 !   heat2d_bench nx ny nsteps nrep
 ! Times nrep primal runs (simulate) and nrep adjoint runs (simulate_b, seed
 ! 1 on the objective), one line per run:
-!   PRIMAL  seconds cost
-!   ADJOINT seconds stack_peak_bytes stack_total_pushed_bytes bytes_left gradsum
+!   PRIMAL  wall_seconds cpu_seconds cost
+!   ADJOINT wall_seconds cpu_seconds stack_peak_bytes stack_total_pushed_bytes bytes_left gradsum
 ! and first  NOVER bytes  counted by an instrumented primal (module
 ! bench_count; zero unless the model was instrumented by bench/modes.py).
 program heat2d_bench
@@ -17,6 +17,7 @@ program heat2d_bench
   real(dp) :: kappa, qsrc, kappab, qsrcb, cost, costb, gsum
   integer :: i, j, k, mx, my, ms, nrep
   integer(8) :: c0, c1, rate
+  real(dp) :: p0, p1
 
   mx = 96; my = 96; ms = 300; nrep = 5
   call int_arg(1, mx)
@@ -40,10 +41,12 @@ program heat2d_bench
   call simulate(t0, kappa, qsrc, cost)
   write(*, '(a, i0)') 'NOVER ', bench_nover
   do k = 1, nrep
+    call cpu_time(p0)
     call system_clock(c0)
     call simulate(t0, kappa, qsrc, cost)
     call system_clock(c1)
-    write(*, '(a, es14.6, es24.15)') 'PRIMAL ', real(c1 - c0, dp) / rate, cost
+    call cpu_time(p1)
+    write(*, '(a, 2es14.6, es24.15)') 'PRIMAL ', real(c1 - c0, dp) / rate, p1 - p0, cost
   end do
   do k = 1, nrep
     t0b = 0.0_dp
@@ -52,11 +55,13 @@ program heat2d_bench
     costb = 1.0_dp
     call ad_stack_reset_peak()
     call ad_stack_reset_counters()
+    call cpu_time(p0)
     call system_clock(c0)
     call simulate_b(t0, t0b, kappa, kappab, qsrc, qsrcb, cost, costb)
     call system_clock(c1)
+    call cpu_time(p1)
     gsum = sum(t0b) + kappab + qsrcb
-    write(*, '(a, es14.6, 3(1x, i0), es24.15)') 'ADJOINT ', real(c1 - c0, dp) / rate, &
+    write(*, '(a, 2es14.6, 3(1x, i0), es24.15)') 'ADJOINT ', real(c1 - c0, dp) / rate, p1 - p0, &
          ad_stack_peak_bytes(), ad_stack_total_bytes(), ad_stack_bytes(), gsum
   end do
 

@@ -73,6 +73,7 @@ class E:
     l: float                 # sum of |partials| <= l (Lipschitz, max norm)
     names: frozenset = frozenset()   # variables referenced (for aliasing checks)
     atom: bool = False       # needs no parentheses as an operand
+    arr: bool = False        # array-valued
 
     def p(self) -> str:
         return self.text if self.atom else f"({self.text})"
@@ -104,6 +105,10 @@ class Sig:
     kind: str                        # "subroutine" | "function"
     args: list                       # [Var]; the int arg "n" has kind "int" and name "n"
     nmode: str                       # "param" | "arg"
+
+
+def anchor(sig: Sig) -> Var:
+    return next(a for a in sig.args if a.kind == "real" and a.rank == 0 and a.intent == "in")
 
 
 @dataclass
@@ -143,6 +148,18 @@ class Features:
         self.func_in_conditions = True
         self.element_actuals = True
         self.result_clause = True
+        # BUG (adtool): a call of a routine that is passive at the call site
+        # (no active input reaches its outputs) does not reset the
+        # derivatives of the active variables it overwrites, in tangent and
+        # reverse mode, for subroutine calls and for function results alike
+        # (fixtures/random/passive_call_overwrite.f90,
+        # passive_function_overwrite.f90).  While this is False every call
+        # is active by construction: each helper's outputs end with a
+        # direct dependence on its *anchor* (first real scalar intent(in)
+        # argument), and every call passes the anchor an expression that
+        # references a varied value of the caller (the head's intent(in)
+        # arguments, a helper's own anchor).
+        self.passive_calls = False
         self.__dict__.update(kw)
 
 
@@ -167,6 +184,13 @@ class RoutineGen:
         self.locals: list[Var] = []
         self.int_locals: list[Var] = []
         self.result: Optional[Var] = None
+        self.remaining = 0
+        # values known to depend on the head's independents at every call
+        self.sources: list[Var] = [a for a in sig.args if a.kind == "real" and a.intent == "in"]
+        if sig.name.endswith("head"):
+            pass
+        else:
+            self.sources = [anchor(sig)]
 
     # -- variables -------------------------------------------------------
     def scalars(self, writable=False):
@@ -218,13 +242,13 @@ class RoutineGen:
             if secs:
                 s = self.ch(secs)[0]
                 t = a.name if s == ":" else f"{a.name}({s})"
-                return E(t, VB, 1.0, frozenset([a.name]), atom=True)
+                return E(t, VB, 1.0, frozenset([a.name]), atom=True, arr=True)
         r = self.r.random()
         if r < 0.12:
             return self.const()
         if r < 0.17 and self.int_sources():
             t, lo, hi = self.ch(self.int_sources())
-            c = round(self.r.uniform(0.05, 0.3), 2)
+            c = round(self.r.uniform(0.05, 0.25), 2)
             return E(f"{lit(c)} * dble({t})", c * hi, 0.0)
         if r < 0.55 or not self.arrays():
             sc = self.scalars()
@@ -258,20 +282,25 @@ class RoutineGen:
         a, b = self.expr(d - 1, count), self.expr(d - 1, count)
         op = self.ch("++--**/")
         if op in "+-":
-            return E(f"{a.text} {op} {b.p()}", a.b + b.b, a.l + b.l, _n(a, b))
+            return E(f"{a.text} {op} {b.p()}", a.b + b.b, a.l + b.l, _n(a, b), arr=a.arr or b.arr)
         if op == "*":
-            return E(f"{a.p()} * {b.p()}", a.b * b.b, a.l * b.b + a.b * b.l, _n(a, b))
+            return E(f"{a.p()} * {b.p()}", a.b * b.b, a.l * b.b + a.b * b.l, _n(a, b), arr=a.arr or b.arr)
         # division by something bounded away from 0
         if self.r.random() < 0.5:
             return E(f"{a.p()} / (1.0d0 + {b.p()} * {b.p()})", a.b,
-                     a.l + 0.65 * a.b * b.l, _n(a, b))
+                     a.l + 0.65 * a.b * b.l, _n(a, b), arr=a.arr or b.arr)
         c = math.ceil(b.b + 0.5 + self.r.uniform(0, 1.5))
         den = c - b.b
         return E(f"{a.p()} / ({lit(float(c))} + {b.text})", a.b / den,
-                 a.l / den + a.b * b.l / den ** 2, _n(a, b))
+                 a.l / den + a.b * b.l / den ** 2, _n(a, b), arr=a.arr or b.arr)
 
     def unary(self, d, count) -> E:
         a = self.expr(d - 1, count)
+        e = self._unary(a, d, count)
+        e.arr = e.arr or a.arr
+        return e
+
+    def _unary(self, a, d, count) -> E:
         B, L, N = a.b, a.l, a.names
         k = self.ch(["sin", "cos", "tanh", "atan", "exp", "sqrt1", "sqrtc", "log1", "logc",
                      "pow2", "pow3", "powneg", "powreal", "tan", "sinh", "cosh", "abs", "neg",
@@ -325,7 +354,8 @@ class RoutineGen:
             P = s * min(1.0, e.b)
             b = max(hi ** P, lo ** -P)
             l = P * b / lo * L + max(abs(math.log(lo)), math.log(hi)) * b * s * e.l
-            return E(f"({lit(float(c))} + {a.text}) ** ({lit(s)} * tanh({e.text}))", b, l, _n(a, e))
+            return E(f"({lit(float(c))} + {a.text}) ** ({lit(s)} * tanh({e.text}))", b, l, _n(a, e),
+                     arr=e.arr)
         if k == "powint" and self.int_sources():
             t, lo, hi = self.ch(self.int_sources())
             return E(f"tanh({a.text}) ** {t}", 1.0, hi * L, N)
@@ -342,6 +372,11 @@ class RoutineGen:
 
     def binary_intrinsic(self, d, count) -> E:
         a, b = self.expr(d - 1, count), self.expr(d - 1, count)
+        e = self._binary_intrinsic(a, b)
+        e.arr = a.arr or (b.arr and b.text in e.text)
+        return e
+
+    def _binary_intrinsic(self, a, b) -> E:
         k = self.ch(["atan2", "min", "max", "sign", "mod", "hypot"])
         if not self.f.nonsmooth and k in ("min", "max", "sign", "mod"):
             k = "atan2"
@@ -383,21 +418,31 @@ class RoutineGen:
         if not self.f.nonsmooth and k in ("maxval", "minval"):
             k = "sum"
         a = self.expr(max(d - 1, 0), cnt)
-        if not any(x.rank for x in self.vars if x.name in a.names):
+        if not a.arr:
             a = self.leaf(cnt)
-            if not any(x.rank for x in self.vars if x.name in a.names):
+            if not a.arr:
                 return a
         if k == "sum":
             return E(f"sum({a.text})", cnt * a.b, cnt * a.l, a.names, atom=True)
         if k in ("maxval", "minval"):
             return E(f"{k}({a.text})", a.b, a.l, a.names, atom=True)
         b = self.expr(max(d - 2, 0), cnt)
-        if not any(x.rank for x in self.vars if x.name in b.names):
+        if not b.arr:
             b = self.leaf(cnt)
-            if not any(x.rank for x in self.vars if x.name in b.names):
+            if not b.arr:
                 return E(f"sum({a.text})", cnt * a.b, cnt * a.l, a.names, atom=True)
         return E(f"dot_product({a.text}, {b.text})", cnt * a.b * b.b,
                  cnt * (a.l * b.b + a.b * b.l), _n(a, b), atom=True)
+
+    def anchored(self, d: int) -> E:
+        """A bounded expression that references a varied value."""
+        v = self.ch(self.sources)
+        src = E(v.name if v.rank == 0 else f"{v.name}({self.index()})", VB, 1.0,
+                frozenset([v.name]), atom=True)
+        if self.r.random() < 0.4:
+            return src
+        e = self.expr(max(d - 1, 0))
+        return self.bounded(E(f"{src.text} + {e.p()}", src.b + e.b, src.l + e.l, _n(src, e)))
 
     def bounded(self, e: E, lmax: float = LMAX) -> E:
         """e scaled so that |e| <= VB and its Lipschitz bound <= lmax."""
@@ -411,24 +456,29 @@ class RoutineGen:
         c = round_down(f)
         if c * e.l <= min(1.0, lmax) and c * e.b > 1.0 and self.r.random() < 0.2:
             # saturating variant
-            return E(f"tanh({lit(c)} * {e.p()})", 1.0, c * e.l, e.names, atom=True)
-        return E(f"{lit(c)} * {e.p()}", c * e.b, c * e.l, e.names)
+            return E(f"tanh({lit(c)} * {e.p()})", 1.0, c * e.l, e.names, atom=True, arr=e.arr)
+        return E(f"{lit(c)} * {e.p()}", c * e.b, c * e.l, e.names, arr=e.arr)
 
     def func_call(self, fs: Sig, d: int) -> E:
+        got = self.actuals(fs, d)
+        if got is None:
+            return self.leaf(None)
         self.called.add(fs.name)
         self.fun_decls.add(fs.name)
-        acts, names, l = self.actuals(fs, d, writable_ok=False)
+        acts, names, l = got
         return E(f"{fs.name}({', '.join(acts)})", VB, max([l, 1.0]), names, atom=True)
 
-    def actuals(self, callee: Sig, d: int, writable_ok=True):
+    def actuals(self, callee: Sig, d: int):
         """Actual arguments for a call.  Writable actuals (intent out/inout) are
         distinct variables that no other actual mentions (no aliasing)."""
         acts = [None] * len(callee.args)
         names = frozenset()
         lip = 0.0
         taken: set = set()
-        # writable ones first
-        for i, a in enumerate(callee.args):
+        # writable ones first, arrays before scalars
+        order = sorted(range(len(callee.args)), key=lambda i: -callee.args[i].rank)
+        for i in order:
+            a = callee.args[i]
             if a.kind == "real" and a.intent in ("out", "inout"):
                 if a.rank == 1:
                     cands = [v for v in self.arrays(writable=True) if v.name not in taken]
@@ -464,11 +514,17 @@ class RoutineGen:
                 names |= {v.name}
                 lip = max(lip, 1.0)
                 continue
+            if not self.f.passive_calls and a is anchor(callee):
+                e = self.anchored(d)
+                acts[i] = e.text
+                names |= e.names
+                lip = max(lip, e.l)
+                continue
             for _ in range(20):
                 if self.f.expr_actuals and self.r.random() < 0.5:
                     e = self.bounded(self.expr(max(d - 1, 0)))
                 else:
-                    e = self.leaf(None)
+                    e = self.bounded(self.leaf(None))
                 if not (e.names & taken):
                     break
             else:
@@ -523,7 +579,7 @@ class RoutineGen:
         lhs = a.name if s == ":" else f"{a.name}({s})"
         for _ in range(10):
             e = self.bounded(self.expr(d, cnt))
-            if self.f.overlapping_sections or a.name not in e.names or s == ":":
+            if self.f.overlapping_sections or a.name not in e.names:
                 break
         else:
             e = self.const()
@@ -591,9 +647,9 @@ class RoutineGen:
         self.loopvars.append(LoopVar(kw, 1, lim))
         self.loop_depth += 1
         body = self.block(budget, depth + 1, in_loop=True)
-        c = self.cond(1)
         self.loop_depth -= 1
         self.loopvars.pop()
+        c = self.cond(1)
         if self.r.random() < 0.6:
             return ([f"{kw} = 0", f"do while ({kw} < {lim} .and. ({c}))", f"  {kw} = {kw} + 1"]
                     + ["  " + x for x in body] + ["end do"])
@@ -614,14 +670,15 @@ class RoutineGen:
         out.append("end if")
         return out
 
-    def block(self, budget: int, depth: int, in_loop: bool = False) -> list[str]:
+    def block(self, k: int, depth: int, in_loop: bool = False) -> list[str]:
+        """Up to k statements (at least one), while the routine's statement
+        budget (self.remaining) lasts."""
         out: list[str] = []
-        left = max(1, budget)
-        while left > 0:
-            out += self.stmt(min(left, self.r.randint(1, 5)), depth, in_loop)
-            left -= 1 + (len(out) > 6)
-            if len(out) > 3 * budget + 4:
+        for i in range(max(1, k)):
+            if i and self.remaining <= 0:
                 break
+            self.remaining -= 1
+            out += self.stmt(self.r.randint(1, 3), depth, in_loop)
         return out
 
     def stmt(self, budget, depth, in_loop) -> list[str]:
@@ -734,7 +791,7 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     g.vars = g.vars + g.locals + ([g.result] if g.result else [])
 
     # prologue: every local and output gets a value computed from the inputs
-    body: list[str] = []
+    body: list[str] = [f"{k.name} = {rng.randint(1, n)}" for k in g.int_locals]
     inputs = [v for v in g.vars if v.intent in ("in", "inout")]
     for v in g.locals + [a for a in sig.args if a.kind == "real" and a.intent == "out"] \
             + ([g.result] if g.result else []):
@@ -747,26 +804,19 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
             e = g.bounded(g.expr(rng.randint(0, 2), n if v.rank else None))
         g.vars = saved
         body.append(f"{v.name} = {e.text}")
-    for k in g.int_locals:
-        body.append(f"{k.name} = {rng.randint(1, n)}")
-    body += g.block(budget, 0)
-    if is_head:
-        # every output also depends directly on an input, so the gradient
-        # check is never vacuous
-        ins = [a for a in sig.args if a.kind == "real" and a.intent in ("in", "inout")]
-        for a in sig.args:
-            if a.kind == "real" and a.intent in ("out", "inout"):
-                x = rng.choice(ins)
-                xs = x.name if x.rank == 0 else f"{x.name}({rng.randint(1, n)})"
-                tgt = a.name if a.rank == 0 else f"{a.name}({rng.randint(1, n)})"
-                body.append(f"{tgt} = 0.6d0 * {tgt} + 0.4d0 * sin({xs})")
+    g.remaining = budget
+    while g.remaining > 0:
+        body += g.block(g.r.randint(1, 4), 0)
     # make sure every helper is used somewhere
     if is_head:
         for c in callees:
             if c.name in called:
                 continue
             if c.kind == "subroutine":
-                got = g.actuals(c, 1)
+                for _ in range(10):
+                    got = g.actuals(c, 1)
+                    if got:
+                        break
                 if got:
                     body.append(f"call {c.name}({', '.join(got[0])})")
                     called.add(c.name)
@@ -775,12 +825,29 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
                 e = g.func_call(c, 1)
                 body.append(f"{tgt.name} = 0.5d0 * {tgt.name} + 0.5d0 * {e.text}")
 
+    # every output also depends directly on an input (the head: so the
+    # gradient check is never vacuous; a helper: see Features.passive_calls)
+    if is_head:
+        ins = [a for a in sig.args if a.kind == "real" and a.intent in ("in", "inout")]
+    else:
+        ins = [anchor(sig)]
+    outs = [a for a in sig.args if a.kind == "real" and a.intent in ("out", "inout")]
+    if g.result:
+        outs.append(g.result)
+    if is_head or not feat.passive_calls:
+        for a in outs:
+            x = rng.choice(ins)
+            xs = x.name if x.rank == 0 else f"{x.name}({rng.randint(1, n)})"
+            tgt = a.name if a.rank == 0 else f"{a.name}({rng.randint(1, n)})"
+            body.append(f"{tgt} = 0.6d0 * {tgt} + 0.4d0 * sin({xs})")
     # declarations
     argnames = [a.name for a in sig.args]
     dims = "(n)"
     if sig.kind == "function":
-        suffix = f" result({rname})" if result_clause else ""
-        head = f"real(8) function {sig.name}({', '.join(argnames)}){suffix}"
+        if result_clause:
+            head = f"function {sig.name}({', '.join(argnames)}) result({rname})"
+        else:
+            head = f"real(8) function {sig.name}({', '.join(argnames)})"
     else:
         head = f"subroutine {sig.name}({', '.join(argnames)})"
     decl = ["  implicit none"]
@@ -789,7 +856,8 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     for a in sig.args:
         if a.kind == "int":
             decl.append(f"  integer, intent(in) :: {a.name}")
-        else:
+    for a in sig.args:
+        if a.kind == "real":
             decl.append(_decl_real(rng, [a.name + (dims if a.rank else "")], f", intent({a.intent})"))
     if result_clause and sig.kind == "function":
         decl.append(f"  real(8) :: {rname}")
@@ -923,9 +991,8 @@ def check_routine(p: Program, b_args: list[str], d_args: list[str], h: float = 1
     n = p.n
     reals = [a for a in p.head.args if a.kind == "real"]
 
-    def has(args, a):
-        return a in args and args.index(a) + 1 < len(args) and args[args.index(a) + 1] == a + \
-            ("b" if args is b_args else "d")
+    def has(args, a, suf):
+        return a in args and args.index(a) + 1 < len(args) and args[args.index(a) + 1] == a + suf
     L = []
     dim = lambda a: f"({n})" if a.rank else ""
     decl = [f"subroutine {p.prefix}check()", "  use adstack", "  implicit none"]
@@ -945,7 +1012,7 @@ def check_routine(p: Program, b_args: list[str], d_args: list[str], h: float = 1
         acts = []
         for a in p.head.args:
             acts.append(str(n) if a.kind == "int" else a.name)
-            if a.kind == "real" and which and has(args, a.name):
+            if a.kind == "real" and which and has(args, a.name, which):
                 acts.append(f"{a.name}_{which}")
         return f"call {p.head.name}{'_' + which if which else ''}({', '.join(acts)})"
     # tangent

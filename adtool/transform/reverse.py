@@ -60,6 +60,7 @@ class Reverse:
         # Pass 1: backward sweep without recording, to learn what it reads.
         self.needed = None
         self._alias_syms = {}
+        self._wr = set()
         self.out = self.calls.variant_skeleton(r, "_b")
         first = self.block(r.body)
         self.needed = self._reads_of(first.bwd)
@@ -67,6 +68,7 @@ class Reverse:
         results = []
         base = self.calls.variant_skeleton(r, "_b")
         self._alias_syms = {}
+        self._wr = set()
         self.out = base
         sw = self.block(r.body)
         zero = self.calls.zero_local_derivatives(r, base, result_too=False)
@@ -187,7 +189,40 @@ class Reverse:
             elif suffix == "_bwd" and s.intent == "in":
                 s.intent = None          # f_bwd may restore it from f_fwd's exit
         _prune_unused(v)
+        v.body = self._define_recorded_locals(v) + v.body
         return v
+
+    def _define_recorded_locals(self, v: Routine) -> list[Stmt]:
+        """Scalar locals recorded inside loops are pushed on the first trip
+        before anything wrote them; give them a value so compilers (and
+        valgrind) have nothing to warn about.  Costs one store each."""
+        from ..ir.visit import walk_stmts as _walk
+        names: list[str] = [n for n in sorted(self.needed or ())
+                            if n in v.symbols and n not in v.args
+                            and v.symbols[n].storage == "local" and not v.symbols[n].rank
+                            and not v.symbols[n].save and v.symbols[n].init is None
+                            and not v.symbols[n].is_parameter
+                            and v.symbols[n].type.base in ("real", "integer", "logical")]
+        for x in _walk(v.body):
+            if isinstance(x, CallStmt) and (x.name.startswith("ad_push_") or x.name.startswith("ad_pop_")) \
+                    and x.args and isinstance(x.args[0], Ref) and x.args[0].subs is None:
+                n = x.args[0].name
+                sym = v.symbols.get(n)
+                if sym is None or sym.storage != "local" or sym.rank or sym.save or sym.init is not None \
+                        or n in v.args or sym.type.base not in ("real", "integer", "logical"):
+                    continue
+                if n not in names:
+                    names.append(n)
+        out: list[Stmt] = []
+        for n in names:
+            t = v.symbols[n].type
+            if t.base == "logical":
+                out.append(Assign(Ref(n), Lit("false", LOGICAL)))
+            elif t.base == "integer":
+                out.append(Assign(Ref(n), integer(0)))
+            else:
+                out.append(Assign(Ref(n), real(0, t.kind)))
+        return out
 
     def _exit_snapshot(self, r: Routine) -> list[str]:
         """What f_bwd reads that may not survive until it runs: every needed
@@ -215,8 +250,30 @@ class Reverse:
         """push before an overwrite / pop after its adjoint, for needed targets only."""
         if self.needed is None:
             return [], []
-        keep = [t for t in targets if t.name in self.needed]
+        keep = [t for t in targets if t.name in self.needed and self._may_hold_value(t.name)]
         return self._push_pop(r, keep)
+
+    def _may_hold_value(self, name: str) -> bool:
+        """False for a local nothing can have written yet: its old value is
+        garbage nobody reads, so recording it costs memory for nothing."""
+        if name in self._wr:
+            return True
+        s = self.ctx.sym(self.r, name)
+        if s is None:
+            return name not in self.out.symbols     # generated temporaries start empty
+        return not (s.storage == "local" and not s.save and s.init is None)
+
+    def _note_writes(self, stmts: list[Stmt]) -> None:
+        from ..ir.visit import walk_stmts as _walk
+        for x in _walk(stmts):
+            if isinstance(x, Assign):
+                self._wr.add(x.lhs.name)
+            elif isinstance(x, (Loop,)):
+                self._wr.add(x.var)
+            elif isinstance(x, CallStmt):
+                self._wr.update(a.name for a in x.args if isinstance(a, Ref))
+            elif isinstance(x, Allocate):
+                self._wr.update(i.name for i in x.items)
 
     def _push_pop(self, r: Routine, refs: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
         pushes: list[Stmt] = []
@@ -254,9 +311,8 @@ class Reverse:
         return s
 
     def _type(self, e: Expr) -> Type:
-        if isinstance(e, Ref) and self.ctx.sym(self.r, e.name) is None and self._sym(e.name) is not None:
-            return self._sym(e.name).type
-        return self.ctx.type_of(self.r, e)
+        from ..ir.typing import type_of
+        return type_of(e, self._sym, self.ctx.fun_type)
 
     def _rank(self, e: Expr) -> int:
         if isinstance(e, Ref) and self.ctx.sym(self.r, e.name) is None and self._sym(e.name) is not None:
@@ -273,8 +329,21 @@ class Reverse:
         out = Sweeps()
         for s in body:
             sw = self.stmt(s)
+            self._note_writes([s])
             out.fwd.extend(sw.fwd)
             out.bwd[0:0] = sw.bwd
+        return out
+
+    def _branches(self, blocks: list[Optional[list[Stmt]]]) -> list[Optional[Sweeps]]:
+        """Each branch starts from what was written before the construct."""
+        before = set(self._wr)
+        after = set(before)
+        out = []
+        for b in blocks:
+            self._wr = set(before)
+            out.append(self.block(b) if b is not None else None)
+            after |= self._wr
+        self._wr = after
         return out
 
     def stmt(self, s: Stmt) -> Sweeps:
@@ -344,9 +413,17 @@ class Reverse:
                 if rank:
                     self.out.symbols[tname].allocatable = True
                 seed: Expr = Ref(tname)
-                adj.append(Assign(Ref(tname), copy.deepcopy(seed_ref)))
+                if rank:
+                    # allocate(source=) rather than realloc-on-assignment:
+                    # same effect, no spurious uninitialised-bounds warnings.
+                    from ..backend.fortran_expr import fexpr
+                    adj.append(Raw(f"allocate({tname}, source={fexpr(seed_ref)})"))
+                else:
+                    adj.append(Assign(Ref(tname), copy.deepcopy(seed_ref)))
                 adj.append(_zero_assign(seed_ref, typ))
                 adj.extend(self.adjoint(s.rhs, seed, rank))
+                if rank:
+                    adj.append(Deallocate([tname]))
             else:
                 adj.extend(self.adjoint(s.rhs, copy.deepcopy(seed_ref), rank))
                 adj.append(_zero_assign(seed_ref, typ))
@@ -371,6 +448,9 @@ class Reverse:
             if not (ctx.is_real(r, e) and ctx.active(r, e.name)):
                 return []
             target = ctx.dref(r, e)
+            tk, sk = self._type(e), self._type(seed)
+            if tk.base == "real" and sk.base == "real" and sk.kind > tk.kind:
+                seed = Call("real", [seed], [("kind", integer(tk.kind))], intrinsic=True)
             return [Assign(target, add(copy.deepcopy(target), seed))]
         if isinstance(e, Un):
             if e.op == "-":
@@ -438,8 +518,9 @@ class Reverse:
     # ---------------------------------------------------------------- control flow
 
     def if_(self, s: If) -> Sweeps:
-        branches = [(c, self.block(b)) for c, b in s.branches]
-        else_sw = self.block(s.else_) if s.else_ is not None else None
+        sws = self._branches([b for _, b in s.branches] + [s.else_])
+        branches = [(c, sw) for (c, _), sw in zip(s.branches, sws)]
+        else_sw = sws[-1]
         all_sw = [b for _, b in branches] + ([else_sw] if else_sw else [])
         if not any(sw.bwd for sw in all_sw):
             return Sweeps([If([(copy.deepcopy(c), sw.fwd) for c, sw in branches],
@@ -461,8 +542,9 @@ class Reverse:
         return Sweeps(fwd, bwd)
 
     def select(self, s: Select) -> Sweeps:
-        cases = [(c, self.block(c.body)) for c in s.cases]
-        dflt = self.block(s.default) if s.default is not None else None
+        sws = self._branches([c.body for c in s.cases] + [s.default])
+        cases = [(c, sw) for c, sw in zip(s.cases, sws)]
+        dflt = sws[-1]
         if not any(sw.bwd for _, sw in cases) and not (dflt and dflt.bwd):
             return Sweeps([Select(copy.deepcopy(s.expr), [Case(copy.deepcopy(c.values), sw.fwd) for c, sw in cases],
                                   dflt.fwd if dflt else None, span=s.span)], [])
@@ -482,8 +564,11 @@ class Reverse:
 
     def loop(self, s: Loop) -> Sweeps:
         r = self.r
-        body = self.block(s.body)
         push_v, pop_v = self._record(r, [Ref(s.var)])
+        # Later iterations see everything the body writes.
+        self._wr.add(s.var)
+        self._note_writes(s.body)
+        body = self.block(s.body)
         if not body.bwd:
             n = copy.deepcopy(s)
             n.body = body.fwd
@@ -533,6 +618,7 @@ class Reverse:
         return Sweeps(fwd, bwd)
 
     def while_(self, s: While) -> Sweeps:
+        self._note_writes(s.body)
         body = self.block(s.body)
         if not body.bwd:
             n = copy.deepcopy(s)

@@ -62,6 +62,13 @@ class Tangent:
             if not e.intrinsic:
                 raise unsupported("call of a differentiated function inside an expression "
                                   "that could not be hoisted", e.span)
+            if e.name in _CONVERSIONS:
+                # The tangent converts exactly as the value does.
+                t = self.texpr(r, e.args[0]) if e.args else None
+                if t is None:
+                    return None
+                return Call(e.name, [t] + copy.deepcopy(e.args[1:]), copy.deepcopy(e.kwargs),
+                            intrinsic=True)
             args = _nest_minmax(e)
             rl = rule(args.name)
             if rl is None:
@@ -151,6 +158,9 @@ class Tangent:
         body += self.stmts(r, out_r, r.body)
         out_r.body = body
         return out_r
+
+
+_CONVERSIONS = ("real", "dble", "sngl", "float", "dfloat")
 
 
 def _nest_minmax(e: Call) -> Call:

@@ -1,0 +1,290 @@
+"""Differential testing with random Fortran programs (tests/progen.py).
+
+Many independent generated programs (prefixes p000_, p001_, ...) share one
+source file per batch; adtool differentiates all their heads at once
+(tangent, reverse joint, reverse split), a driver written from the known
+head signatures runs, for each program, the tangent, the adjoint and central
+finite differences on one point, and the checks are, in both modes:
+adjoint vs FD (rel < 1e-6), tangent vs adjoint dot products (rel < 1e-10),
+nothing left on the stack; and joint vs split gradients (rel < 1e-12).
+
+Seeds are fixed per batch and program (program k of batch b has seed
+BASE * 1_000_000 + b * 1000 + k, BASE from $ADTOOL_RANDOM_SEED, default 0),
+so a failure reproduces with `python tests/progen.py SEED --prefix pNNN_`.
+When a batch fails to build or to run, its programs are rebuilt one by one
+so the failure lands on the program that causes it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import progen
+from adcheck import FFLAGS, build_runtime
+from adtool.pipeline import Options, generate
+
+BASE = int(os.environ.get("ADTOOL_RANDOM_SEED", "0"))
+NBATCH = int(os.environ.get("ADTOOL_RANDOM_BATCHES", "10"))
+PER_BATCH = int(os.environ.get("ADTOOL_RANDOM_PER_BATCH", "20"))
+MODES = ("joint", "split")
+FD_TOL = 1e-6
+DOT_TOL = 1e-10
+MODE_TOL = 1e-12
+FLAGS = [f for f in FFLAGS if not f.startswith("-O")] + [
+    "-O0", "-fcheck=bounds", "-ffpe-trap=invalid,zero,overflow"]
+
+
+def seed_of(batch: int, k: int) -> int:
+    return BASE * 1_000_000 + batch * 1000 + k
+
+
+def programs(batch: int) -> list[progen.Program]:
+    return [progen.generate(seed_of(batch, k), prefix=f"p{batch * PER_BATCH + k:03d}_")
+            for k in range(PER_BATCH)]
+
+
+@dataclass
+class Res:
+    tangent_dot: float
+    adjoint_dot: float
+    fd: float
+    grad_norm2: float
+    left: int
+
+
+def rel(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), 1e-300)
+
+
+def _run(cmd, cwd, timeout=300):
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n"
+                           f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p.stdout
+
+
+def _head_args(unit, heads: list[str], suffix: str) -> dict:
+    rs = {r.name: r.args for r in unit.all_routines()}
+    return {h: rs[h + suffix] for h in heads}
+
+
+def _build_and_run(progs: list[progen.Program], work: Path, rt) -> dict:
+    """{prefix: {mode: Res}} for programs sharing one file."""
+    objs, rtdir = rt
+    work.mkdir(parents=True, exist_ok=True)
+    src = work / "progs.f90"
+    src.write_text("\n".join(p.text for p in progs) + "\n" + progen.main_program(progs))
+    (work / "primal.f90").write_text("\n".join(p.text for p in progs))
+    spec = " ".join(p.spec for p in progs)
+    heads = [p.head.name for p in progs]
+    text_d, unit_d = generate(Options(files=[str(src)], head=spec, mode="tangent"))
+    (work / "deriv_d.f90").write_text(text_d)
+    d_args = _head_args(unit_d, heads, "_d")
+    sources = ["primal.f90", "deriv_d.f90"]
+    drivers = {}
+    for mode in MODES:
+        text_b, unit_b = generate(Options(files=[str(src)], head=spec, mode="reverse",
+                                          default_mode=mode))
+        (work / f"deriv_b_{mode}.f90").write_text(text_b)
+        b_args = _head_args(unit_b, heads, "_b")
+        (work / f"driver_{mode}.f90").write_text(progen.driver(progs, b_args, d_args))
+        sources += [f"deriv_b_{mode}.f90", f"driver_{mode}.f90"]
+
+    def compile_one(f):
+        return _run(["gfortran", *FLAGS, "-I", rtdir, "-c", f, "-o", f[:-4] + ".o"], work)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
+        list(ex.map(compile_one, sources))
+    out: dict = {p.prefix: {} for p in progs}
+    for mode in MODES:
+        exe = f"check_{mode}"
+        _run(["gfortran", "-o", exe, "primal.o", "deriv_d.o", f"deriv_b_{mode}.o",
+              f"driver_{mode}.o", *objs], work)
+        stdout = _run([f"./{exe}"], work, timeout=120)
+        for m in re.finditer(r"ADCHECK\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(-?\d+)", stdout):
+            pre, *vals = m.groups()
+            out[pre][mode] = Res(*(float(v) for v in vals[:4]), int(vals[4]))
+    missing = [p for p, r in out.items() if len(r) != len(MODES)]
+    if missing:
+        raise RuntimeError(f"no ADCHECK line for {missing}")
+    return out
+
+
+def run_isolating(progs, work: Path, rt) -> dict:
+    """Like _build_and_run, but a failure is pinned on single programs:
+    {prefix: {mode: Res}} or {prefix: exception text}."""
+    try:
+        return _build_and_run(progs, work, rt)
+    except Exception as e:            # noqa: BLE001 - reported per program below
+        if len(progs) == 1:
+            return {progs[0].prefix: f"{type(e).__name__}: {e}"}
+    out = {}
+    for p in progs:
+        out.update(run_isolating([p], work / p.prefix.rstrip("_"), rt))
+    return out
+
+
+@pytest.fixture(scope="session")
+def runtime(tmp_path_factory):
+    return build_runtime(tmp_path_factory.mktemp("random_rt"))
+
+
+_cache: dict = {}
+
+
+@pytest.fixture
+def batch_results(runtime, tmp_path_factory):
+    def get(batch):
+        if batch not in _cache:
+            progs = programs(batch)
+            work = tmp_path_factory.mktemp(f"random_b{batch}")
+            _cache[batch] = (work, {p.prefix: p for p in progs}, run_isolating(progs, work, runtime))
+        return _cache[batch]
+    return get
+
+
+CASES = [(b, k) for b in range(NBATCH) for k in range(PER_BATCH)]
+
+
+def _case(batch_results, b, k):
+    work, progs, res = batch_results(b)
+    pre = f"p{b * PER_BATCH + k:03d}_"
+    p = progs[pre]
+    how = (f"program seed {p.seed}: python tests/progen.py {p.seed} --prefix {pre}  "
+           f"(batch files in {work})")
+    r = res[pre]
+    if isinstance(r, str):
+        pytest.fail(f"{how}\n{r}")
+    return p, r, how
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("b,k", CASES, ids=[f"p{b * PER_BATCH + k:03d}" for b, k in CASES])
+def test_adjoint_matches_fd_and_tangent(b, k, mode, batch_results):
+    p, r, how = _case(batch_results, b, k)
+    x = r[mode]
+    assert x.left == 0, f"{how}\nthe adjoint left {x.left} bytes on the stack"
+    assert rel(x.tangent_dot, x.adjoint_dot) < DOT_TOL, f"{how}\ndot test: {x}"
+    assert rel(x.fd, x.adjoint_dot) < FD_TOL, f"{how}\nadjoint vs FD: {x}"
+
+
+@pytest.mark.parametrize("b,k", CASES, ids=[f"p{b * PER_BATCH + k:03d}" for b, k in CASES])
+def test_joint_and_split_agree(b, k, batch_results):
+    p, r, how = _case(batch_results, b, k)
+    j, s = r["joint"], r["split"]
+    assert rel(j.adjoint_dot, s.adjoint_dot) < MODE_TOL, f"{how}\n{j}\n{s}"
+    assert rel(j.grad_norm2, s.grad_norm2) < MODE_TOL, f"{how}\n{j}\n{s}"
+
+
+# ----------------------------------------------------------------------------
+# shrinking a failing program (python tests/test_random_programs.py SEED)
+
+
+def failure_kind(res) -> str | None:
+    """A short tag for how a program's result fails, None if it passes."""
+    if isinstance(res, str):
+        return "error:" + re.sub(r"\d+", "N", res.splitlines()[0])[:60]
+    tags = []
+    for mode in MODES:
+        x = res[mode]
+        if x.left:
+            tags.append(f"{mode}:stack")
+        if rel(x.tangent_dot, x.adjoint_dot) >= DOT_TOL:
+            tags.append(f"{mode}:dot")
+        if rel(x.fd, x.adjoint_dot) >= FD_TOL:
+            tags.append(f"{mode}:fd")
+    j, s = res["joint"], res["split"]
+    if rel(j.adjoint_dot, s.adjoint_dot) >= MODE_TOL or rel(j.grad_norm2, s.grad_norm2) >= MODE_TOL:
+        tags.append("modes")
+    return " ".join(tags) or None
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """Removable spans [i, j): single executable lines and whole
+    do/if constructs, inside routine bodies (not declarations)."""
+    spans = []
+    opener = re.compile(r"\s*(do\b|if\s*\(.*\)\s*then\s*$)")
+    decl = re.compile(r"\s*(implicit|integer|real|double|end\b|subroutine|function|program|"
+                      r"else|!|$)")
+    for i, ln in enumerate(lines):
+        if decl.match(ln) or re.match(r"\s*(real\(8\)\s+)?function\b", ln):
+            continue
+        if "&" in ln.rstrip()[-1:]:
+            continue
+        if opener.match(ln):
+            depth, j = 0, i
+            while j < len(lines):
+                if opener.match(lines[j]):
+                    depth += 1
+                elif re.match(r"\s*end\s*(do|if)\b", lines[j]):
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            spans.append((i, j + 1))
+        elif not ln.lstrip().startswith("&"):
+            j = i + 1
+            while lines[j - 1].rstrip().endswith("&"):
+                j += 1
+            spans.append((i, j))
+    return spans
+
+
+def shrink(p: progen.Program, work: Path, rt, log=print) -> progen.Program:
+    """Remove statements while the program keeps failing the same way
+    (locals are zero-initialised by the compiler meanwhile, so removing an
+    initialisation keeps the program deterministic)."""
+    import copy
+    global FLAGS
+    saved = FLAGS
+    FLAGS = FLAGS + ["-finit-local-zero"]
+    try:
+        def kind(text):
+            q = copy.copy(p)
+            q.routines = [progen.Routine(p.head, text)]
+            res = run_isolating([q], work / f"s{kind.count}", rt)[q.prefix]
+            kind.count += 1
+            return failure_kind(res)
+        kind.count = 0
+        text = p.text
+        want = kind(text)
+        log(f"failure: {want}")
+        if want is None:
+            return p
+        changed = True
+        while changed:
+            changed = False
+            lines = text.split("\n")
+            for i, j in sorted(_blocks(lines), key=lambda s: s[0] - s[1]):
+                cand = "\n".join(lines[:i] + lines[j:])
+                try:
+                    k = kind(cand)
+                except Exception:       # noqa: BLE001
+                    k = None
+                if k == want:
+                    text = cand
+                    changed = True
+                    log(f"removed {j - i} line(s), {len(text.splitlines())} left")
+                    break
+        q = copy.copy(p)
+        q.routines = [progen.Routine(p.head, text)]
+        return q
+    finally:
+        FLAGS = saved
+
+
+if __name__ == "__main__":
+    import sys
+    import tempfile
+    seed = int(sys.argv[1])
+    prefix = sys.argv[2] if len(sys.argv) > 2 else "p_"
+    tmp = Path(tempfile.mkdtemp(prefix="shrink"))
+    rt = build_runtime(tmp / "rt")
+    q = shrink(progen.generate(seed, prefix), tmp, rt)
+    print(f"! head spec: {q.spec}\n" + q.text + "\n" + progen.main_program([q]))
