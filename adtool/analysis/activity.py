@@ -333,4 +333,40 @@ def activity(tu: Union[TranslationUnit, Scopes], heads: Sequence[Head],
         resolved.append((head, list(deps), list(indeps)))
     varied = _reach(indep, g.succ, types)
     useful = _reach(dep, g.pred, types)
-    return Activity(sc, summ, tree, varied, useful, varied & useful, resolved, types)
+    active = varied & useful
+    _overwritten_formals(sc, summ, tree, b, active)
+    return Activity(sc, summ, tree, varied, useful, active, resolved, types)
+
+
+def _overwritten_formals(sc: Scopes, summ: Summaries, tree: set[str], b: "_Builder",
+                         active: set[Var]) -> None:
+    """A callee that may overwrite an active actual kills its derivative, even
+    if nothing active flows into the new value: such formals are active too,
+    so the callee is differentiated and its adjoint resets the derivative
+    exactly when (and where) the primal overwrote the value."""
+    from ..ir.nodes import CallStmt as _CallStmt
+    from ..ir.visit import calls_in, stmt_exprs
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(tree):
+            r = sc.routines[name]
+            for st in walk_stmts(r.body):
+                sites = [(st.name, st.args)] if isinstance(st, _CallStmt) else []
+                for e in stmt_exprs(st):
+                    sites.extend((c.name, c.args) for c in calls_in(e) if not c.intrinsic)
+                for callee_name, args in sites:
+                    callee = sc.callee(r, callee_name)
+                    cs = summ.get(callee.name) if callee is not None else None
+                    if cs is None:
+                        continue
+                    for k, a in enumerate(args[:len(callee.args)]):
+                        if not isinstance(a, Ref):
+                            continue
+                        v = b.var(r, a.name)
+                        f = b.formal(callee, callee.args[k])
+                        sym = callee.symbols.get(callee.args[k])
+                        if v in active and f in cs.writes and f not in active \
+                                and sym is not None and sym.type.is_real:
+                            active.add(f)
+                            changed = True

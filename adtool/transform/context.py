@@ -41,20 +41,25 @@ class DiffContext:
     def is_real(self, r: Routine, e: Expr) -> bool:
         return self.type_of(r, e).base in ("real", "complex")
 
-    def rank_of(self, r: Routine, e: Expr) -> int:
+    def rank_of(self, r: Routine, e: Expr, lookup=None) -> int:
+        """Rank of e; lookup (name -> Symbol) overrides the routine's scope,
+        for expressions over generated names."""
+        if lookup is None:
+            lookup = lambda n: self.sym(r, n)  # noqa: E731
+        rank = lambda x: self.rank_of(r, x, lookup)  # noqa: E731
         if isinstance(e, Ref):
-            s = self.sym(r, e.name)
+            s = lookup(e.name)
             if s is None:
                 return 0
             if e.subs is None:
                 return s.rank
             return sum(1 for x in e.subs if isinstance(x, Section))
         if isinstance(e, (Bin,)):
-            return max(self.rank_of(r, e.left), self.rank_of(r, e.right))
+            return max(rank(e.left), rank(e.right))
         if isinstance(e, (Un, Cast)):
-            return self.rank_of(r, e.operand)
+            return rank(e.operand)
         if isinstance(e, Cond):
-            return max(self.rank_of(r, x) for x in (e.cond, e.then, e.else_))
+            return max(rank(x) for x in (e.cond, e.then, e.else_))
         if isinstance(e, (ArrayCtor,)):
             return 1
         if isinstance(e, Call):
@@ -62,17 +67,17 @@ class DiffContext:
                 return 0
             spec = intrinsics.lookup(e.name)
             if e.name == "matmul":
-                a, b = (self.rank_of(r, x) for x in e.args[:2])
+                a, b = (rank(x) for x in e.args[:2])
                 return 2 if a == 2 and b == 2 else 1
             if e.name == "transpose":
                 return 2
             if spec is not None and spec.reduction:
                 if any(k == "dim" for k, _ in e.kwargs) or (e.name in ("sum", "product", "maxval", "minval")
                                                            and len(e.args) > 1):
-                    return max(0, self.rank_of(r, e.args[0]) - 1)
+                    return max(0, rank(e.args[0]) - 1)
                 return 0
             if spec is not None and spec.elemental:
-                return max([self.rank_of(r, a) for a in e.args] + [0])
+                return max([rank(a) for a in e.args] + [0])
             return 0
         return 0
 

@@ -315,10 +315,7 @@ class Reverse:
         return type_of(e, self._sym, self.ctx.fun_type)
 
     def _rank(self, e: Expr) -> int:
-        if isinstance(e, Ref) and self.ctx.sym(self.r, e.name) is None and self._sym(e.name) is not None:
-            s = self._sym(e.name)
-            return s.rank if e.subs is None else sum(isinstance(x, Section) for x in e.subs)
-        return self.ctx.rank_of(self.r, e)
+        return self.ctx.rank_of(self.r, e, self._sym)
 
     def _tmp(self, base: str, typ: Type, shape=None) -> str:
         return self.ctx.fresh(self.out, base, typ, shape)
@@ -434,7 +431,7 @@ class Reverse:
     def _expr_active(self, e: Expr) -> bool:
         return self.ctx.expr_active(self.r, e)
 
-    def adjoint(self, e: Expr, seed: Expr, rank: int) -> list[Stmt]:
+    def adjoint(self, e: Expr, seed: Expr, rank: int, extent: Optional[Expr] = None) -> list[Stmt]:
         """Statements adding d(e)/d(v) * seed to the adjoint of every active v in e.
         rank is the rank of the whole statement (seed's rank)."""
         r = self.r
@@ -442,8 +439,13 @@ class Reverse:
         if not self._expr_active(e):
             return []
         if rank > 0 and self._rank(e) == 0:
-            # A scalar inside an array statement receives the sum of the seeds.
-            seed, rank = Call("sum", [seed], intrinsic=True), 0
+            # A scalar inside an array context receives the sum of the seeds;
+            # a scalar seed (broadcast by a reduction) counts once per element.
+            if self._rank(seed) == 0 and extent is not None:
+                seed = mul(seed, Call("size", [copy.deepcopy(extent)], intrinsic=True))
+            else:
+                seed = Call("sum", [seed], intrinsic=True)
+            rank = 0
         if isinstance(e, Ref):
             if not (ctx.is_real(r, e) and ctx.active(r, e.name)):
                 return []
@@ -454,10 +456,10 @@ class Reverse:
             return [Assign(target, add(copy.deepcopy(target), seed))]
         if isinstance(e, Un):
             if e.op == "-":
-                return self.adjoint(e.operand, neg(seed), rank)
-            return self.adjoint(e.operand, seed, rank)
+                return self.adjoint(e.operand, neg(seed), rank, extent)
+            return self.adjoint(e.operand, seed, rank, extent)
         if isinstance(e, Cast):
-            return self.adjoint(e.operand, seed, rank)
+            return self.adjoint(e.operand, seed, rank, extent)
         if isinstance(e, Bin):
             if e.op not in ("+", "-", "*", "/", "**"):
                 return []
@@ -466,12 +468,12 @@ class Reverse:
             out = []
             for p, a in zip(parts, [e.left, e.right]):
                 if p is not None and self._expr_active(a):
-                    out.extend(self.adjoint(a, mul(p, seed) if not _is_one(p) else seed, rank))
+                    out.extend(self.adjoint(a, mul(p, seed) if not _is_one(p) else seed, rank, extent))
             return out
         if isinstance(e, Cond):
             k = self._kind(e)
-            return (self.adjoint(e.then, Call("merge", [seed, real(0, k), e.cond], intrinsic=True), rank)
-                    + self.adjoint(e.else_, Call("merge", [real(0, k), seed, e.cond], intrinsic=True), rank))
+            return (self.adjoint(e.then, Call("merge", [seed, real(0, k), e.cond], intrinsic=True), rank, extent)
+                    + self.adjoint(e.else_, Call("merge", [real(0, k), seed, e.cond], intrinsic=True), rank, extent))
         if isinstance(e, Call):
             if not e.intrinsic:
                 raise unsupported("call of a differentiated function inside an expression "
@@ -492,23 +494,18 @@ class Reverse:
                 out = []
                 for i, a in enumerate(e2.args):
                     if self._expr_active(a):
-                        out.extend(self.adjoint(a, rl.adjoint(e2.args, i, seed, ranks), ranks[i]))
+                        out.extend(self.adjoint(a, rl.adjoint(e2.args, i, seed, ranks), ranks[i], a))
                 return out
             k = self._kind(e)
             parts = rl.partials(e2.args, k)
             out = []
             for p, a in zip(parts, e2.args):
                 if p is not None and self._expr_active(a):
-                    out.extend(self.adjoint(a, mul(p, seed), rank))
+                    out.extend(self.adjoint(a, mul(p, seed), rank, extent))
             return out
         if isinstance(e, ArrayCtor):
-            out = []
-            for i, item in enumerate(e.items):
-                if self._expr_active(item):
-                    out.extend(self.adjoint(item, Ref("__seed_elem__"), 0))
-            if out:
-                raise unsupported("array constructor with active items in reverse mode", e.span)
-            return []
+            # reached only when an item is active (checked on entry)
+            raise unsupported("array constructor with active items in reverse mode", e.span)
         raise unsupported(f"expression {type(e).__name__} in reverse mode", e.span)
 
     def _kind(self, e: Expr) -> int:
@@ -651,7 +648,11 @@ class Reverse:
         else:
             primal = CallStmt(name, copy.deepcopy(args), span=s.span)
         if callee is None or name not in self.calls.diff:
-            return Sweeps(push_t + [primal], pop_t)
+            kill = []
+            if result is not None and ctx.is_real(r, result) and ctx.active(r, result.name):
+                # a passive value overwrites an active variable: its adjoint dies here
+                kill = [_zero_assign(ctx.dref(r, result), self._type(result))]
+            return Sweeps(push_t + [primal], pop_t + kill)
         pre: list[Stmt] = []
         adj_args = self.calls.derivative_actuals(r, self.out, callee, args, pre, result)
         if result is not None:

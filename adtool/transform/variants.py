@@ -176,8 +176,12 @@ class CallPlanner:
         callee = self.ctx.tu.routine(call.name)
         if callee is None or call.name not in self.diff:
             if result is not None:
-                return [Assign(copy.deepcopy(result), Call(call.name, copy.deepcopy(call.args)),
-                               span=call.span)]
+                out: list[Stmt] = [Assign(copy.deepcopy(result), Call(call.name, copy.deepcopy(call.args)),
+                                          span=call.span)]
+                d = self.ctx.dref(r, result)
+                if d is not None:       # a passive value overwrites an active variable
+                    out.append(zero(d, self.ctx.sym(r, result.name).type))
+                return out
             n = copy.deepcopy(call)
             n.directives = []
             return [n]
