@@ -30,9 +30,29 @@ def check_directives(tu: TranslationUnit) -> None:
                 elif d.name == "BINOMIAL-CKP":
                     raise unsupported("$AD BINOMIAL-CKP (binomial checkpointing is not "
                                       "implemented yet)", d.span)
-                else:
-                    raise unsupported(f"$AD {d.name} (checkpointed regions are not "
-                                      "implemented yet)", d.span)
+                elif d.args:
+                    raise bad_input(f"$AD {d.name} takes no arguments", d.span)
+        _check_regions(r.body)
+
+
+def _check_regions(body) -> None:
+    """CHECKPOINT-START/END must pair up inside one statement list."""
+    from ..ir.visit import child_blocks
+    open_: list = []
+    for s in body:
+        for d in s.directives:
+            if d.name == "CHECKPOINT-END":
+                if not open_:
+                    raise bad_input("$AD CHECKPOINT-END without a CHECKPOINT-START before it "
+                                    "in the same block", d.span)
+                open_.pop()
+            elif d.name == "CHECKPOINT-START":
+                open_.append(d)
+        for b in child_blocks(s):
+            _check_regions(b)
+    if open_:
+        raise bad_input("$AD CHECKPOINT-START without a matching CHECKPOINT-END in the same block",
+                        open_[0].span)
 
 
 def _known(d) -> None:

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from ..diagnostics import unsupported
+from ..diagnostics import bad_input, unsupported
 from ..ir.build import add, integer, mul, neg, real
 from ..ir.nodes import (INT4, INT8, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
@@ -324,12 +324,66 @@ class Reverse:
 
     def block(self, body: list[Stmt]) -> Sweeps:
         out = Sweeps()
-        for s in body:
-            sw = self.stmt(s)
-            self._note_writes([s])
+        k = 0
+        closed = -1          # index of the statement whose END closed a region
+        while k < len(body):
+            s = body[k]
+            if any(d.name == "CHECKPOINT-START" for d in s.directives):
+                end = _region_end(body, k)
+                sw = self.region(body[k:end])
+                self._note_writes(body[k:end])
+                closed = end
+                k = end
+            else:
+                if any(d.name == "CHECKPOINT-END" for d in s.directives) and k != closed:
+                    d = next(d for d in s.directives if d.name == "CHECKPOINT-END")
+                    raise bad_input("$AD CHECKPOINT-END without a CHECKPOINT-START before it "
+                                    "in the same block", d.span)
+                sw = self.stmt(s)
+                self._note_writes([s])
+                k += 1
             out.fwd.extend(sw.fwd)
             out.bwd[0:0] = sw.bwd
         return out
+
+    def region(self, stmts: list[Stmt]) -> Sweeps:
+        """A checkpointed region behaves as a joint call of an inlined
+        routine: snapshot its inputs and run it plainly in the forward
+        sweep; in the backward sweep restore them, re-run it recording, and
+        propagate its adjoint at once."""
+        r = self.r
+        scopes = self.ctx.scopes
+        summ = self.rw.s
+        from ..analysis.readwrite import block_use, block_writes
+        use = block_use(stmts, r, scopes, summ)
+        outs = block_writes(stmts, r, scopes, summ)
+        by_var = {v: n for n, _, v in scopes.visible(r.name)}
+
+        def name_of(v):
+            if v in by_var:
+                return Ref(by_var[v])
+            return self._alias_global(v)
+        tbr = [x for x in (name_of(v) for v in sorted(outs, key=str)) if x is not None]
+        push_t, pop_t = self._record(r, tbr)
+        snap: list[Ref] = []
+        for v in sorted(use, key=str):
+            ref = name_of(v)
+            if ref is None:
+                continue
+            sym = self._sym(ref.name)
+            if sym is None or sym.is_parameter or sym.type.base == "character":
+                continue
+            if not (v in outs or self._written_here(ref.name)) or not self._may_hold_value(ref.name):
+                continue
+            snap.append(ref)
+        push_s, pop_s = self._push_pop(r, snap)
+        plain = [copy.deepcopy(_without_start(st)) for st in stmts]
+        inner = self.block([_without_start(stmts[0])] + list(stmts[1:]))
+        fwd = push_t + push_s + plain
+        bwd = pop_s + inner.fwd + inner.bwd + pop_t
+        return Sweeps(fwd, bwd)
+
+
 
     def _branches(self, blocks: list[Optional[list[Stmt]]]) -> list[Optional[Sweeps]]:
         """Each branch starts from what was written before the construct."""
@@ -817,6 +871,29 @@ class Reverse:
                     visit(s.body)
         visit(bwd)
         return {n for n in names if n not in dnames or n in self.r.symbols}
+
+
+def _without_start(s: Stmt) -> Stmt:
+    c = copy.copy(s)
+    c.directives = [d for d in s.directives if d.name != "CHECKPOINT-START"]
+    return c
+
+
+def _region_end(body: list[Stmt], start: int) -> int:
+    """Index of the statement carrying the matching CHECKPOINT-END (the region
+    stops before it), or the end of the block when the END was the block's
+    last word (the front end then keeps it on a trailing CONTINUE)."""
+    depth = 0
+    for j in range(start, len(body)):
+        names = [d.name for d in body[j].directives]
+        if j > start and "CHECKPOINT-END" in names:
+            depth -= names.count("CHECKPOINT-END")
+            if depth <= 0:
+                return j
+        depth += names.count("CHECKPOINT-START")
+    d = next(d for d in body[start].directives if d.name == "CHECKPOINT-START")
+    raise bad_input("$AD CHECKPOINT-START without a matching CHECKPOINT-END in the same block",
+                    d.span)
 
 
 def _increment(lhs: Ref, rhs: Expr):
