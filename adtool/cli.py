@@ -45,6 +45,9 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES",
                    help="routines whose every call is joint (checkpointed)")
     d.add_argument("--default-mode", choices=["joint", "split"])
+    d.add_argument("--profile", action="store_true",
+                   help="instrument call sites for the runtime's per-site profile "
+                        "(compile the runtime with -DADSTACK_PROFILE); writes <output>.sites.json")
     out = d.add_mutually_exclusive_group()
     out.add_argument("--output-dir", metavar="DIR")
     out.add_argument("-o", dest="output", metavar="FILE")
@@ -78,7 +81,7 @@ def _run(args) -> int:
             checkpoint_file=args.checkpoint_file, split=sum(args.split, []),
             joint=sum(args.joint, []), default_mode=args.default_mode,
             output_dir=args.output_dir, output=args.output,
-            include_dirs=args.include_dirs, defines=args.defines)
+            include_dirs=args.include_dirs, defines=args.defines, profile=args.profile)
         path = pipeline.differentiate(opts)
         print(f"adtool: wrote {path}")
         return 0

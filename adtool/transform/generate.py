@@ -82,7 +82,7 @@ def site_of(stmt) -> object:
 
 
 def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
-                       plan: ModePlan) -> TranslationUnit:
+                       plan: ModePlan, profile: bool = False) -> TranslationUnit:
     names = _reachable(tu, [h.name for h in heads])
     tu = copy.deepcopy(tu)
     lifted = lift_internal(tu, set(names))
@@ -114,6 +114,8 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             return plan.mode_of_site(caller.name, site_of(stmt), ntu)
         wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
+        if profile:
+            rev.profile = {}
         for n in diff:
             if wanted.get(n):
                 variants[n] = rev.variants(ntu.routine(n), wanted[n])
@@ -159,6 +161,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             if dmod.uses and not any(u.module == dmod.uses[0].module for u in v.uses):
                 pass
     _order_modules(out)
+    out.profile_sites = rev.profile if mode == "reverse" and profile else None
     return out
 
 

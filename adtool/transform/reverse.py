@@ -51,6 +51,7 @@ class Reverse:
         self.out: Optional[Routine] = None
         self.r: Optional[Routine] = None
         self._alias_syms: dict = {}
+        self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
 
     # ================================================================ routines
 
@@ -716,16 +717,32 @@ class Reverse:
         if result is not None and ctx.active(r, result.name):
             post.append(_zero_assign(ctx.dref(r, result), self._type(result)))
         mode = self.mode_of(r, s)
+        prof = self._profile_ids(s, mode)
         if mode == "split":
             fargs = copy.deepcopy(args) + ([copy.deepcopy(result)] if result is not None else [])
-            fwd = push_t + [CallStmt(name + "_fwd", fargs, span=s.span)]
-            bwd = pre + [CallStmt(name + "_bwd", adj_args, span=s.span)] + post + pop_t
+            fwd = push_t + _profiled(prof, 0, [CallStmt(name + "_fwd", fargs, span=s.span)])
+            bwd = pre + _profiled(prof, 2, [CallStmt(name + "_bwd", adj_args, span=s.span)]) \
+                + post + pop_t
             return Sweeps(fwd, bwd)
         snap = self._snapshot(callee, args)
         push_s, pop_s = self._push_pop(r, snap)
-        fwd = push_t + push_s + [primal]
-        bwd = pop_s + pre + [CallStmt(name + "_b", adj_args, span=s.span)] + post + pop_t
+        fwd = push_t + _profiled(prof, 1, push_s) + _profiled(prof, 0, [primal])
+        bwd = pop_s + pre + _profiled(prof, 2, [CallStmt(name + "_b", adj_args, span=s.span)]) \
+            + post + pop_t
         return Sweeps(fwd, bwd)
+
+    def _profile_ids(self, s: Stmt, mode: str) -> Optional[int]:
+        """With profiling on, each call site gets three runtime site ids:
+        base (its forward-sweep call), base+1 (its snapshot), base+2 (its
+        adjoint call); the table maps them back to caller/callee#k."""
+        if self.profile is None or self.needed is None:
+            return None
+        node = s.rhs if isinstance(s, Assign) else s
+        key = getattr(node, "site_key", None) or f"{self.r.name}/{node.name}"
+        if key not in self.profile:
+            self.profile[key] = {"id": 3 * (len(self.profile) + 1), "mode": mode,
+                                 "caller": self.r.name, "callee": node.name}
+        return self.profile[key]["id"]
 
     def _map_formal(self, callee: Routine, args: list[Expr], var) -> Optional[Ref]:
         """The caller-side expression for a callee Var (formal or global)."""
@@ -871,6 +888,13 @@ class Reverse:
                     visit(s.body)
         visit(bwd)
         return {n for n in names if n not in dnames or n in self.r.symbols}
+
+
+def _profiled(base: Optional[int], offset: int, stmts: list[Stmt]) -> list[Stmt]:
+    if base is None or not stmts:
+        return stmts
+    sid = integer(base + offset)
+    return [CallStmt("ad_prof_enter", [sid])] + stmts + [CallStmt("ad_prof_exit", [copy.deepcopy(sid)])]
 
 
 def _without_start(s: Stmt) -> Stmt:
