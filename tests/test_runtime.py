@@ -454,7 +454,7 @@ def test_misuse_aborts_with_message(script_driver, tmp_path, defines, script,
 
 def test_spare_block_policy(tmp_path):
     """Crossing a block boundary back and forth must not allocate; draining
-    keeps exactly one spare above the current block; free releases all."""
+    keeps every block for the next fill; free releases all."""
     flags = [*CFLAGS, "-DADSTACK_BLOCK_BYTES=64", "-I", RUNTIME]
     run(["gcc", *flags, "-include", DRIVERS / "count_alloc.h", "-c",
          RUNTIME / "adstack.c", "-o", tmp_path / "adstack.o"])
@@ -465,7 +465,7 @@ def test_spare_block_policy(tmp_path):
         "full 1 0",        # block 0, exactly full
         "oscillate 2 0",   # block 1 allocated once, then kept as the spare
         "grow 5 0",        # 8 + 192 bytes more: blocks 1..4
-        "drain 5 3",       # down to block 0 with block 1 kept as the spare
+        "drain 5 0",       # down to block 0, blocks 1..4 kept for reuse
         "free 5 5",
         "reuse 6 5",
     ]

@@ -57,7 +57,7 @@ struct adblock {
     char data[];
 };
 
-/* Invariant: at most one block (the spare) exists above the current one. */
+/* Blocks above the current one are kept for reuse (see blk_down). */
 static struct adblock *blk_up(struct adblock *b, size_t bytes)
 {
     struct adblock *n = b ? b->next : NULL;
@@ -76,10 +76,10 @@ static struct adblock *blk_up(struct adblock *b, size_t bytes)
 
 static struct adblock *blk_down(struct adblock *b)
 {
-    if (b->next) {
-        free(b->next);
-        b->next = NULL;
-    }
+    /* Blocks above stay allocated: an adjoint fills and drains the stack
+       again and again (every time step, every joint call), and giving the
+       memory back would make the next fill page-fault all of it in again.
+       ad_stack_free releases everything. */
     return b->prev;
 }
 

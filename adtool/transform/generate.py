@@ -12,7 +12,7 @@ from ..analysis.scope import Scopes, Var
 from ..checkpoint.modes import ModePlan
 from ..diagnostics import unsupported
 from ..headspec import Head
-from ..ir.nodes import (Assign, Call, CallStmt, Module, Routine, Symbol, TranslationUnit,
+from ..ir.nodes import (Assign, Call, CallStmt, Expr, Lit, Ref, Section, Module, Routine, Symbol, TranslationUnit,
                         Use)
 from ..ir.visit import calls_in, stmt_exprs, walk_stmts
 from .context import DiffContext, deriv_symbol
@@ -114,6 +114,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             return plan.mode_of_site(caller.name, site_of(stmt), ntu)
         wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
+        rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written)
         if profile:
             rev.profile = {}
         for n in diff:
@@ -236,6 +237,59 @@ def _wanted_variants(tu: TranslationUnit, heads: list[str], diff: set[str],
 
 
 _VARIANT_SUFFIXES = ("_b", "_fwd", "_bwd", "_d")
+
+
+def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set):
+    """Which formals keep their value for the whole adjoint (nothing writes
+    them, nor what any call site passes), and which are sometimes given a
+    constant or an expression (they must never be written back)."""
+    sites: dict[tuple[str, str], list[tuple[str, Expr]]] = {}
+    dset = set(diff)
+    for n in diff:
+        r = tu.routine(n)
+        for st in walk_stmts(r.body):
+            calls = [(st.name, st.args)] if isinstance(st, CallStmt) else []
+            for e in stmt_exprs(st):
+                calls.extend((c.name, c.args) for c in calls_in(e) if not c.intrinsic)
+            for name, args in calls:
+                callee = tu.routine(name)
+                if callee is None or name not in dset:
+                    continue
+                for f, a in zip(callee.args, args):
+                    sites.setdefault((name, f), []).append((n, a))
+    stable = {(n, f) for n in diff for f in tu.routine(n).args
+              if scopes.var(n, f) not in written}
+    constant: set[tuple[str, str]] = set()
+    for key, uses in sites.items():
+        for caller, a in uses:
+            if not isinstance(a, Ref):
+                constant.add(key)
+            else:
+                sym = scopes.symbol(caller, a.name)
+                if sym is not None and sym.is_parameter:
+                    constant.add(key)
+    changed = True
+    while changed:
+        changed = False
+        for key in list(stable):
+            for caller, a in sites.get(key, []):
+                ok = isinstance(a, Lit) or (
+                    isinstance(a, Ref) and scopes.var(caller, a.name) not in written and
+                    (a.name not in tu.routine(caller).args or (caller, a.name) in stable) and
+                    not any(not isinstance(x, Lit) and not (isinstance(x, Ref) and x.subs is None)
+                            for x in _subscripts(a)))
+                if not ok:
+                    stable.discard(key)
+                    changed = True
+                    break
+    return stable, constant
+
+
+def _subscripts(a: Ref) -> list:
+    out = []
+    for x in a.subs or []:
+        out.extend([p for p in ((x.lo, x.hi, x.step) if isinstance(x, Section) else (x,)) if p is not None])
+    return out
 
 
 def _names_called(routines: list[Routine]) -> set[str]:

@@ -772,7 +772,9 @@ class _Normalizer:
         if lhs.subs is not None or lhs.member is not None:
             return False
         sym = self.lookup(lhs.name)
-        return (sym is not None and sym.rank == 0 and self.rank_of(e) == 0
+        # y = f(y): the result and an argument would share one adjoint.
+        aliased = any(isinstance(x, Ref) and x.name == lhs.name for a in e.args for x in walk_expr(a))
+        return (sym is not None and sym.rank == 0 and self.rank_of(e) == 0 and not aliased
                 and sym.type == self.fun_type(e.name))
 
     def hoist_args(self, e: Call, pre: list[Stmt], span: Span) -> Call:

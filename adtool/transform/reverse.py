@@ -52,6 +52,9 @@ class Reverse:
         self.r: Optional[Routine] = None
         self._alias_syms: dict = {}
         self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
+        self.stable: set = set()                 # (routine, formal) never changing during the adjoint
+        self.constant_actual: set = set()        # (routine, formal) sometimes given a constant
+        self._loop_vars: list[str] = []
 
     # ================================================================ routines
 
@@ -137,7 +140,8 @@ class Reverse:
         for p in pops:
             target = p.args[0]
             s = self.ctx.sym(r, target.name)
-            if s is None or s.storage != "arg" or (r.kind == "function" and target.name == r.result):
+            if s is None or s.storage != "arg" or (r.kind == "function" and target.name == r.result) \
+                    or (r.name, target.name) not in self.constant_actual:
                 out.append(p)
                 continue
             rank = s.rank
@@ -187,7 +191,7 @@ class Reverse:
                 continue
             if name not in r.args and name != r.result:
                 s.intent = "inout"       # adjoints flow both ways
-            elif suffix == "_bwd" and s.intent == "in":
+            elif suffix == "_bwd" and s.intent in ("in", "out"):
                 s.intent = None          # f_bwd may restore it from f_fwd's exit
         _prune_unused(v)
         v.body = self._define_recorded_locals(v) + v.body
@@ -233,9 +237,11 @@ class Reverse:
             s = self.ctx.sym(r, name)
             if s is None or s.is_parameter or s.external:
                 continue
+            if s.storage == "arg" and (r.name, name) in self.stable:
+                continue                 # nobody changes it: f_bwd sees the same value
             if s.storage in ("local", "result", "arg"):
                 # Locals die with the call; arguments may be overwritten by the
-                # caller before f_bwd runs (we cannot see the caller from here).
+                # caller before f_bwd runs.
                 out.append(name)
             elif self.ctx.scopes.var(r.name, name) in self.written:
                 out.append(name)
@@ -569,6 +575,28 @@ class Reverse:
 
     # ---------------------------------------------------------------- control flow
 
+    def _recomputable(self, exprs: list[Expr]) -> bool:
+        """Can the backward sweep evaluate these again and get what the
+        forward sweep got?  Yes when they read only enclosing loop indices
+        (the backward loops set them) and values nothing ever changes."""
+        for e in exprs:
+            for x in walk_expr(e):
+                if isinstance(x, Call) and not x.intrinsic:
+                    return False
+                if not isinstance(x, Ref) or x.name in self._loop_vars:
+                    continue
+                sym = self.ctx.sym(self.r, x.name)
+                if sym is None:
+                    return False
+                if sym.is_parameter:
+                    continue
+                if sym.storage == "arg":
+                    if (self.r.name, x.name) not in self.stable:
+                        return False
+                elif self.ctx.scopes.var(self.r.name, x.name) in self.written:
+                    return False
+        return True
+
     def if_(self, s: If) -> Sweeps:
         sws = self._branches([b for _, b in s.branches] + [s.else_])
         branches = [(c, sw) for (c, _), sw in zip(s.branches, sws)]
@@ -577,6 +605,12 @@ class Reverse:
         if not any(sw.bwd for sw in all_sw):
             return Sweeps([If([(copy.deepcopy(c), sw.fwd) for c, sw in branches],
                               else_sw.fwd if else_sw else None, span=s.span)], [])
+        if self._recomputable([c for c, _ in s.branches]):
+            fwd = [If([(copy.deepcopy(c), sw.fwd) for c, sw in branches],
+                      else_sw.fwd if else_sw else None, span=s.span)]
+            bwd = [If([(copy.deepcopy(c), sw.bwd) for c, sw in branches],
+                      else_sw.bwd if else_sw else None)]
+            return Sweeps(fwd, bwd)
         n = len(branches) + 1
         bits = max(1, math.ceil(math.log2(n + 1)))
         br = self._tmp("ad_branch", INT4)
@@ -600,6 +634,12 @@ class Reverse:
         if not any(sw.bwd for _, sw in cases) and not (dflt and dflt.bwd):
             return Sweeps([Select(copy.deepcopy(s.expr), [Case(copy.deepcopy(c.values), sw.fwd) for c, sw in cases],
                                   dflt.fwd if dflt else None, span=s.span)], [])
+        if self._recomputable([s.expr]):
+            fwd = [Select(copy.deepcopy(s.expr), [Case(copy.deepcopy(c.values), sw.fwd) for c, sw in cases],
+                          dflt.fwd if dflt else None, span=s.span)]
+            bwd = [Select(copy.deepcopy(s.expr), [Case(copy.deepcopy(c.values), sw.bwd) for c, sw in cases],
+                          dflt.bwd if dflt else None)]
+            return Sweeps(fwd, bwd)
         n = len(cases) + 1
         bits = max(1, math.ceil(math.log2(n + 1)))
         br = self._tmp("ad_branch", INT4)
@@ -620,7 +660,11 @@ class Reverse:
         # Later iterations see everything the body writes.
         self._wr.add(s.var)
         self._note_writes(s.body)
-        body = self.block(s.body)
+        self._loop_vars.append(s.var)
+        try:
+            body = self.block(s.body)
+        finally:
+            self._loop_vars.pop()
         if not body.bwd:
             n = copy.deepcopy(s)
             n.body = body.fwd
