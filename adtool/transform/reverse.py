@@ -771,7 +771,7 @@ class Reverse:
         snap = self._snapshot(callee, args)
         push_s, pop_s = self._push_pop(r, snap)
         fwd = push_t + _profiled(prof, 1, push_s) + _profiled(prof, 0, [primal])
-        bwd = pop_s + pre + _profiled(prof, 2, [CallStmt(name + "_b", adj_args, span=s.span)]) \
+        bwd = _profiled(prof, 2, pop_s + pre + [CallStmt(name + "_b", adj_args, span=s.span)]) \
             + post + pop_t
         return Sweeps(fwd, bwd)
 
