@@ -709,6 +709,7 @@ class Reverse:
                                                         copy.deepcopy(step)), copy.deepcopy(step))],
                        intrinsic=True)
         set_var = Assign(Ref(s.var), Bin("+", copy.deepcopy(lo_e), Bin("*", Ref(k), copy.deepcopy(step_e))))
+        set_var.sets_loop_index = True
         bl = Loop(k, Bin("-", n_e, integer(1)), integer(0), integer(-1), [set_var] + body.bwd)
         bwd = pops + [bl] + pop_v
         return Sweeps(fwd, bwd)
@@ -883,10 +884,11 @@ class Reverse:
         those itself)."""
         names: set[str] = set()
         dnames = set(self.out.symbols) - set(self.r.symbols)
+        bound: list[str] = []     # primal loop indices the backward loops set themselves
 
-        def add_expr(e: Expr, value: bool = True) -> None:
+        def add_expr(e: Expr) -> None:
             for x in walk_expr(e):
-                if isinstance(x, Ref):
+                if isinstance(x, Ref) and x.name not in bound:
                     names.add(x.name)
 
         def add_indices(e: Expr) -> None:
@@ -926,7 +928,16 @@ class Reverse:
                     for e in (s.lo, s.hi, s.step):
                         if e is not None:
                             add_expr(e)
-                    visit(s.body)
+                    first = s.body[0] if s.body else None
+                    sets_index = isinstance(first, Assign) and first.lhs.subs is None \
+                        and getattr(first, "sets_loop_index", False)
+                    if sets_index:
+                        add_expr(first.rhs)
+                        bound.append(first.lhs.name)
+                        visit(s.body[1:])
+                        bound.pop()
+                    else:
+                        visit(s.body)
                 elif isinstance(s, While):
                     add_expr(s.cond)
                     visit(s.body)
