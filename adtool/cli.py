@@ -65,11 +65,14 @@ def make_parser() -> argparse.ArgumentParser:
     show = plsub.add_parser("show", help="the call tree with each call site's mode and why")
     _common(show)
     show.add_argument("--checkpoint-file", metavar="PLAN.toml")
-    show.add_argument("--split", type=_names, action="append", default=[], metavar="NAMES")
-    show.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES")
+    show.add_argument("--split", type=_names, action="append", default=[], metavar="NAMES",
+                      help="routines or call sites (caller/callee[#k]) to split")
+    show.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES",
+                      help="routines or call sites (caller/callee[#k]) to checkpoint")
     show.add_argument("--default-mode", choices=["joint", "split"])
     show.add_argument("--format", choices=["text", "json"], default="text")
-    show.add_argument("--dot", metavar="PATH")
+    show.add_argument("--dot", metavar="PATH",
+                      help="also write the tree as Graphviz (split calls dashed)")
     return p
 
 
@@ -102,8 +105,11 @@ def _run(args) -> int:
     if args.command == "plan":
         if args.plan_command != "show":
             raise bad_input("usage: adtool plan show FILE... --head SPEC")
-        from .diagnostics import unsupported
-        raise unsupported("adtool plan show (checkpoint plans are not implemented yet)", None)
+        from .checkpoint.show import show
+        sys.stdout.write(show(args.files, args.head, args.include_dirs, args.defines,
+                              args.checkpoint_file, sum(args.split, []), sum(args.joint, []),
+                              args.default_mode, args.format, args.dot))
+        return 0
     raise bad_input("no command given; see adtool --help")
 
 

@@ -85,9 +85,6 @@ def generate(opts: Options):
         raise bad_input(f"--mode must be reverse or tangent, not '{opts.mode}'")
     if opts.default_mode not in (None, "joint", "split"):
         raise bad_input(f"--default-mode must be joint or split, not '{opts.default_mode}'")
-    if opts.checkpoint_file:
-        raise unsupported("--checkpoint-file (plan files are not implemented yet)",
-                          Span(opts.checkpoint_file, 0, 0))
     tu = read_sources(opts.files, opts.include_dirs, opts.defines)
     heads, g = resolve_heads(tu, opts.head)
     from .checkpoint.directives import check_directives
@@ -95,11 +92,11 @@ def generate(opts: Options):
     for h in heads:
         if tu.routine(h.name).kind == "program":
             raise bad_input(f"head '{h.name}' is the main program; name the routine to differentiate")
-    from .checkpoint.modes import from_options
+    from .checkpoint.plan import resolve_plan
     from .transform.generate import differentiate_unit
     from .backend.fortran import emit_unit
-    plan = from_options(opts.default_mode, opts.split, opts.joint,
-                        {r.name for r in tu.all_routines()})
+    plan = resolve_plan(tu, [h.name for h in heads], opts.checkpoint_file,
+                        opts.split, opts.joint, opts.default_mode)
     if opts.profile and opts.mode != "reverse":
         raise bad_input("--profile applies to reverse mode")
     out = differentiate_unit(tu, heads, opts.mode, plan, profile=opts.profile)

@@ -22,6 +22,7 @@ class DiffContext:
         self.scopes = scopes
         self.suffix = suffix
         self._names: dict[tuple[str, str], str] = {}
+        self._primal_of: dict[str, dict[str, str]] = {}
         self._taken: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------ symbols
@@ -122,8 +123,21 @@ class DiffContext:
                 k += 1
                 cand = f"{name}{self.suffix}{k}"
         self._names[key] = cand
+        self._primal_of.setdefault(r.name, {})[cand] = name
         self._taken.setdefault(r.name, set()).add(cand)
         return cand
+
+    def deriv_rank(self, r: Routine, e: Expr) -> int:
+        """Rank of an expression over primal and derivative names (a
+        derivative has its primal's shape)."""
+        back = self._primal_of.get(r.name, {})
+
+        def lookup(n: str):
+            s = self.sym(r, n)
+            if s is None and n in back:
+                s = self.sym(r, back[n])
+            return s
+        return self.rank_of(r, e, lookup)
 
     def dref(self, r: Routine, e: Ref) -> Optional[Ref]:
         if not self.active(r, e.name):

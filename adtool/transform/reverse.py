@@ -28,7 +28,7 @@ from ..ir.visit import sub_exprs, walk_expr
 from .context import DiffContext
 from .rules import rule
 from .tangent import _nest_minmax
-from .variants import CallPlanner, allocate_derivatives
+from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating
 
 
 @dataclass
@@ -448,9 +448,17 @@ class Reverse:
         r = self.r
         ctx = self.ctx
         push, pop = self._record(r, [_whole_or_part(s.lhs)])
-        primal = Assign(copy.deepcopy(s.lhs), copy.deepcopy(s.rhs), span=s.span)
-        fwd = push + [primal]
         lhs_active = ctx.is_real(r, s.lhs) and ctx.active(r, s.lhs.name)
+        if is_whole_allocatable(ctx, r, s.lhs):
+            fwd = push + reallocating(s.lhs, s.rhs)
+            if lhs_active:
+                # its adjoint exists from the first assignment on, zeroed
+                d = ctx.dname(r, s.lhs.name)
+                fwd.append(If([(Un("not", Call("allocated", [Ref(d)], intrinsic=True)),
+                                [Raw(f"allocate({d}, mold={s.lhs.name})"),
+                                 _zero_assign(Ref(d), self._type(s.lhs))])]))
+        else:
+            fwd = push + [Assign(copy.deepcopy(s.lhs), copy.deepcopy(s.rhs), span=s.span)]
         if not lhs_active:
             return Sweeps(fwd, pop)
         seed_ref = ctx.dref(r, s.lhs)

@@ -17,7 +17,7 @@ from ..ir.nodes import (Allocate, ArrayCtor, Deallocate, Assign, Bin, Call, Call
                         Un, While)
 from .context import DiffContext
 from .rules import rule
-from .variants import CallPlanner, allocate_derivatives, zero
+from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating, zero
 
 
 class Tangent:
@@ -82,10 +82,21 @@ class Tangent:
                 if len(args.args) != nargs or args.kwargs:
                     raise unsupported(f"{args.name} with dim/mask arguments", e.span)
                 d = [self.texpr(r, a) for a in args.args]
-                return rl.tangent(args.args, d) if any(x is not None for x in d) else None
+                if all(x is None for x in d):
+                    return None
+                d = [self._broadcast(r, args.name, a, x) for a, x in zip(args.args, d)]
+                return rl.tangent(args.args, d)
             k = self._kind(r, e)
             return self._combine(r, rl.partials(args.args, k), args.args)
         raise unsupported(f"expression {type(e).__name__}", e.span)
+
+    def _broadcast(self, r: Routine, name: str, arg: Expr, d: Optional[Expr]) -> Optional[Expr]:
+        """An array argument whose tangent is a scalar (active only through a
+        scalar term): give the array intrinsic an array of that value."""
+        if d is None or self.ctx.rank_of(r, arg) == 0 or self.ctx.deriv_rank(r, d) > 0:
+            return d
+        zero_like = Bin("*", real(0, self._kind(r, arg)), copy.deepcopy(arg))
+        return Bin("+", d, zero_like)
 
     def _combine(self, r: Routine, partials, args: list[Expr]) -> Optional[Expr]:
         total = None
@@ -117,11 +128,16 @@ class Tangent:
                 call = CallStmt(s.rhs.name, s.rhs.args, span=s.span)
                 return self.calls.tangent_call(r, out_r, call, result=s.lhs)
             d = ctx.dref(r, s.lhs) if ctx.is_real(r, s.lhs) else None
+            whole_alloc = is_whole_allocatable(ctx, r, s.lhs)
+            primal = reallocating(s.lhs, s.rhs) if whole_alloc else [copy.deepcopy(s)]
             if d is None:
-                return [copy.deepcopy(s)]
+                return primal
             t = self.texpr(r, s.rhs)
             k = self._kind(r, s.lhs)
-            return [Assign(d, t if t is not None else real(0, k), span=s.span), copy.deepcopy(s)]
+            if whole_alloc:
+                tan = t if t is not None else Bin("*", real(0, k), copy.deepcopy(s.rhs))
+                return reallocating(d, tan) + primal
+            return [Assign(d, t if t is not None else real(0, k), span=s.span)] + primal
         if isinstance(s, CallStmt):
             return self.calls.tangent_call(r, out_r, s)
         if isinstance(s, If):

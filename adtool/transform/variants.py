@@ -199,3 +199,19 @@ def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt
         for it, orig in zip(items, [i for i in s.items if ctx.active(r, i.name)]):
             out.append(zero(Ref(it.name), ctx.sym(r, orig.name).type))
     return out
+
+
+def reallocating(target: Ref, value: Expr) -> list[Stmt]:
+    """`a = expr` for a whole allocatable array, spelled as deallocate +
+    allocate(source=): same meaning as Fortran 2003 reallocation on
+    assignment, without gfortran's spurious uninitialised-descriptor
+    warnings at -O2."""
+    from ..backend.fortran_expr import fexpr
+    from ..ir.nodes import Call, If, Raw, Deallocate
+    return [If([(Call("allocated", [Ref(target.name)], intrinsic=True), [Deallocate([target.name])])]),
+            Raw(f"allocate({target.name}, source={fexpr(value)})")]
+
+
+def is_whole_allocatable(ctx: DiffContext, r: Routine, lhs: Ref) -> bool:
+    s = ctx.sym(r, lhs.name)
+    return lhs.subs is None and s is not None and s.allocatable and s.storage == "local"
