@@ -31,7 +31,15 @@ else
 fi
 cd "$work"
 
-step() { echo "+ $*"; "$@" >/dev/null; }   # echo the command, keep output quiet
+# echo each command (quoted so that it can be pasted), keep its output quiet
+show() {
+  local a out="+"
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./=:+-]+$ ]]; then out+=" $a"; else out+=" '${a//\'/\'\\\'\'}'"; fi
+  done
+  echo "$out"
+}
+step() { show "$@"; "$@" >/dev/null; }
 
 # 1. differentiate: adjoint (reverse) and tangent, then the runtime
 step adtool differentiate "$here/model.f90" --head "$head" --default-mode "$MODE" -o model_b.f90
@@ -48,5 +56,5 @@ step "$FC" $FFLAGS -c "$here/driver.f90" -o driver.o
 step "$FC" $FFLAGS -o heat2d driver.o model.o model_b.o model_d.o adstack_mod.o adstack.o
 
 # 3. run: the driver prints the checks and exits non-zero if one fails
-echo "+ ./heat2d $*"
+show ./heat2d "$@"
 ./heat2d "$@"
