@@ -255,7 +255,8 @@ def _parse_name(raw: str, mode: str, origin: str, known: _Known, where: str,
             hint += f"; '{callee}' is called at " + _listed(theirs, f"{caller}/{callee}")
         raise bad_input(f"{where} '{raw}': '{caller}' never calls '{callee}'{hint}", span)
     if index is not None and index > n:
-        have = ", ".join(f"'{caller}/{callee}#{i}'" for i in range(1, n + 1))
+        have = ", ".join(f"'{caller}/{callee}#{i}'" for i in range(1, min(n, 8) + 1)) \
+            + (", ..." if n > 8 else "")
         times = "once" if n == 1 else f"{n} times"
         raise bad_input(f"{where} '{raw}': '{caller}' calls '{callee}' only {times} "
                         f"(call sites {have})", span)

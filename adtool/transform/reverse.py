@@ -762,11 +762,12 @@ class Reverse:
                 kill = [_zero_assign(ctx.dref(r, result), self._type(result))]
             return Sweeps(push_t + [primal], pop_t + kill)
         pre: list[Stmt] = []
-        adj_args = self.calls.derivative_actuals(r, self.out, callee, args, pre, result)
+        after: list[Stmt] = []
+        adj_args = self.calls.derivative_actuals(r, self.out, callee, args, pre, result, after)
         if result is not None:
             # f_b(x, xb, fb): the primal result itself is not an argument of the adjoint.
             del adj_args[-2]
-        post: list[Stmt] = []
+        post: list[Stmt] = list(after)
         if result is not None and ctx.active(r, result.name):
             post.append(_zero_assign(ctx.dref(r, result), self._type(result)))
         mode = self.mode_of(r, s)

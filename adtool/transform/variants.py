@@ -13,7 +13,7 @@ from typing import Optional
 
 from ..diagnostics import unsupported
 from ..ir.build import real
-from ..ir.nodes import (Allocate, Assign, CallStmt, Expr, Ref, Routine, Section,
+from ..ir.nodes import (Allocate, Assign, Bin, CallStmt, Dim, Expr, Ref, Routine, Section,
                         Stmt, Symbol, Use)
 from .context import DiffContext, deriv_symbol
 
@@ -119,7 +119,8 @@ class CallPlanner:
 
     def derivative_actuals(self, r: Routine, out: Routine, callee: Routine,
                            actuals: list[Expr], pre: list[Stmt],
-                           result: Optional[Ref] = None) -> list[Expr]:
+                           result: Optional[Ref] = None,
+                           post: Optional[list[Stmt]] = None) -> list[Expr]:
         """The interleaved actual list for a call of callee's variant from r."""
         ctx = self.ctx
         if len(actuals) != len(callee.args):
@@ -127,6 +128,7 @@ class CallPlanner:
                               f"(it has {len(callee.args)}; optional arguments are not supported)",
                               actuals[0].span if actuals else callee.span)
         out_args: list[Expr] = []
+        seen: set[str] = set()
         pairs = list(zip(callee.args, actuals))
         if result is not None:
             pairs.append((callee.result, result))
@@ -136,10 +138,37 @@ class CallPlanner:
             if not formal_active:
                 continue
             if isinstance(actual, Ref) and ctx.active(r, actual.name):
+                if post is not None and actual.name in seen:
+                    # The same variable reaches two active formals: the
+                    # adjoints would alias (and a section's copy-out would
+                    # lose what the other accumulated).  Accumulate this
+                    # one apart and add it afterwards.
+                    out_args.append(self._alias_temp(r, out, actual, pre, post))
+                    continue
+                seen.add(actual.name)
                 out_args.append(ctx.dref(r, actual))
                 continue
             out_args.append(self._zero_temp(r, out, callee, formal, actual, pre))
         return out_args
+
+    def _alias_temp(self, r: Routine, out: Routine, actual: Ref, pre: list[Stmt],
+                    post: list[Stmt]) -> Ref:
+        from ..backend.fortran_expr import fexpr
+        from ..ir.nodes import Deallocate, Raw
+        ctx = self.ctx
+        t = ctx.sym(r, actual.name).type
+        rank = ctx.rank_of(r, actual)
+        name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}_alias", t,
+                         [Dim(None, None, True) for _ in range(rank)] if rank else None)
+        target = ctx.dref(r, actual)
+        if rank:
+            out.symbols[name].allocatable = True
+            pre.append(Raw(f"allocate({name}, mold={fexpr(actual)})"))
+        pre.append(zero(Ref(name), t))
+        post.append(Assign(copy.deepcopy(target), Bin("+", copy.deepcopy(target), Ref(name))))
+        if rank:
+            post.append(Deallocate([name]))
+        return Ref(name)
 
     def _zero_temp(self, r: Routine, out: Routine, callee: Routine, formal: str,
                    actual: Expr, pre: list[Stmt]) -> Ref:
