@@ -41,9 +41,9 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--mode", default="reverse", choices=["reverse", "tangent"])
     d.add_argument("--checkpoint-file", metavar="PLAN.toml")
     d.add_argument("--split", type=_names, action="append", default=[], metavar="NAMES",
-                   help="routines whose every call is split (comma-separated)")
+                   help="split: routines (every call) or call sites caller/callee[#k], comma-separated")
     d.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES",
-                   help="routines whose every call is joint (checkpointed)")
+                   help="joint (checkpointed): routines or call sites caller/callee[#k]")
     d.add_argument("--default-mode", choices=["joint", "split"])
     d.add_argument("--profile", action="store_true",
                    help="instrument call sites for the runtime's per-site profile "

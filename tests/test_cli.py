@@ -94,12 +94,6 @@ def test_bad_option_exits_2_without_traceback():
     assert "Traceback" not in p.stderr
 
 
-def test_plan_show_is_reported_as_not_yet(tmp_path):
-    p = adtool("plan", "show", FIX / "orbit.f", "--head", "orbit")
-    assert p.returncode == 1
-    assert "not implemented yet" in p.stderr
-
-
 def test_non_editable_install_ships_templates_and_runtime(tmp_path):
     """A plain `pip install .` must carry templates/, grammars/ and the runtime."""
     target = tmp_path / "site"

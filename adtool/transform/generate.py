@@ -9,7 +9,7 @@ from typing import Optional
 from ..analysis.activity import activity as compute_activity
 from ..analysis.readwrite import stmt_writes, summaries
 from ..analysis.scope import Scopes, Var
-from ..checkpoint.modes import ModePlan
+from ..checkpoint.plan import Plan
 from ..diagnostics import unsupported
 from ..headspec import Head
 from ..ir.nodes import (Assign, Call, CallStmt, Expr, Lit, Ref, Section, Module, Routine, Symbol, TranslationUnit,
@@ -82,7 +82,7 @@ def site_of(stmt) -> object:
 
 
 def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
-                       plan: ModePlan, profile: bool = False) -> TranslationUnit:
+                       plan: Plan, profile: bool = False) -> TranslationUnit:
     names = _reachable(tu, [h.name for h in heads])
     tu = copy.deepcopy(tu)
     lifted = lift_internal(tu, set(names))
