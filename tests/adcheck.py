@@ -60,42 +60,74 @@ def build_runtime(work: Path) -> list[str]:
     return [str(rt / "adstack.o"), str(rt / "adstack_mod.o")], str(rt)
 
 
+class Harness:
+    """One fixture built once (primal, tangent, driver, runtime); each plan
+    then costs one adjoint generation, one compile and one run."""
+
+    def __init__(self, name: str, work: Path, fix: dict | None = None, files=None, head=None):
+        fix = fix or fixture_table()[name]
+        self.fix = fix
+        base = Path(fix.get("base", FIXTURES))
+        self.files = files or [str(base / f) for f in fix["files"]]
+        self.inc = [str(base / d) for d in fix.get("include_dirs", [])]
+        self.defines = list(fix.get("defines", []))
+        self.head = head or fix["head"]
+        indeps, deps = fix.get("independents"), fix.get("dependents")
+        self.spec = f"{self.head}({' '.join(deps)})/({' '.join(indeps)})" if indeps and deps \
+            else self.head
+        self.work = work
+        self.count = 0
+        work.mkdir(parents=True, exist_ok=True)
+        self.tu = read_fortran(self.files, self.inc, self.defines)
+        (work / "primal.f90").write_text(emit_unit(primal_unit(self.tu)))
+        text_d, out_d = generate(Options(mode="tangent", **self._opts()))
+        (work / "deriv_d.f90").write_text(text_d)
+        self.rd = next(r for r in out_d.all_routines() if r.name == self.head + "_d")
+        self.objs, self.rtdir = build_runtime(work)
+        # The user's code and the test driver with relaxed warnings; what
+        # adtool generates must compile warning-free (the issue's bar).
+        run(["gfortran", *FFLAGS, "-c", "primal.f90"], work)
+        run(["gfortran", *STRICT, "-I", self.rtdir, "-c", "deriv_d.f90"], work)
+        self.driver_built = False
+
+    def _opts(self) -> dict:
+        return dict(files=self.files, head=self.spec, include_dirs=self.inc, defines=self.defines)
+
+    def plan(self, default_mode: str = "joint", split=(), joint=(), checkpoint_file=None,
+             strict: bool = True) -> CheckResult:
+        self.count += 1
+        tag = f"b{self.count}"
+        text_b, out_b = generate(Options(mode="reverse", default_mode=default_mode, split=list(split),
+                                         joint=list(joint), checkpoint_file=checkpoint_file,
+                                         **self._opts()))
+        (self.work / f"{tag}.f90").write_text(text_b)
+        if not self.driver_built:
+            rb = next(r for r in out_b.all_routines() if r.name == self.head + "_b")
+            drv = check_driver(self.tu, self.head, rb, self.rd, h=self.fix.get("fd_step", 1e-6))
+            (self.work / "driver.f90").write_text(emit_unit(drv))
+            run(["gfortran", *FFLAGS, "-I", self.rtdir, "-c", "driver.f90"], self.work)
+            self.driver_built = True
+        run(["gfortran", *(STRICT if strict else ["-O0"]), "-I", self.rtdir, "-c", f"{tag}.f90"],
+            self.work)
+        run(["gfortran", "-o", tag, "primal.o", "deriv_d.o", f"{tag}.o", "driver.o", *self.objs],
+            self.work)
+        p = run([f"./{tag}"], self.work, timeout=120)
+        m = re.search(r"ADCHECK\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", p.stdout)
+        st = re.search(r"ADSTACK\s+(\d+)\s+(-?\d+)", p.stdout)
+        assert m and st, p.stdout
+        return CheckResult(*(float(x) for x in m.groups()), int(st.group(1)), int(st.group(2)),
+                           p.stdout)
+
+
+def call_site_keys(h: "Harness") -> list[str]:
+    """Every call site in the head's call tree, as caller/callee#k."""
+    from adtool import callgraph
+    import networkx as nx
+    g = callgraph.build(h.tu)
+    reach = {h.head} | nx.descendants(g, h.head)
+    return sorted(d["site"].key for u, _, d in g.edges(data=True) if u in reach)
+
+
 def check(name: str, work: Path, default_mode: str = "joint", split=(), joint=(),
           fix: dict | None = None, files=None, head=None) -> CheckResult:
-    fix = fix or fixture_table()[name]
-    base = Path(fix.get("base", FIXTURES))
-    files = files or [str(base / f) for f in fix["files"]]
-    inc = [str(base / d) for d in fix.get("include_dirs", [])]
-    defines = list(fix.get("defines", []))
-    head = head or fix["head"]
-    indeps = fix.get("independents")
-    deps = fix.get("dependents")
-    spec = head
-    if indeps and deps:
-        spec = f"{head}({' '.join(deps)})/({' '.join(indeps)})"
-    work.mkdir(parents=True, exist_ok=True)
-    tu = read_fortran(files, inc, defines)
-    (work / "primal.f90").write_text(emit_unit(primal_unit(tu)))
-    opts = dict(files=files, head=spec, include_dirs=inc, defines=defines)
-    text_b, out_b = generate(Options(mode="reverse", default_mode=default_mode,
-                                     split=list(split), joint=list(joint), **opts))
-    text_d, out_d = generate(Options(mode="tangent", **opts))
-    (work / "deriv_b.f90").write_text(text_b)
-    (work / "deriv_d.f90").write_text(text_d)
-    rb = next(r for r in out_b.all_routines() if r.name == head + "_b")
-    rd = next(r for r in out_d.all_routines() if r.name == head + "_d")
-    drv = check_driver(tu, head, rb, rd, h=fix.get("fd_step", 1e-6))
-    (work / "driver.f90").write_text(emit_unit(drv))
-    objs, rtdir = build_runtime(work)
-    # The user's code and the test driver with relaxed warnings; what adtool
-    # generates must compile warning-free (the issue's bar).
-    run(["gfortran", *FFLAGS, "-c", "primal.f90"], work)
-    for gen in ("deriv_d.f90", "deriv_b.f90"):
-        run(["gfortran", *STRICT, "-I", rtdir, "-c", gen], work)
-    run(["gfortran", *FFLAGS, "-I", rtdir, "-o", "check", "primal.o", "deriv_d.o",
-         "deriv_b.o", "driver.f90", *objs], work)
-    p = run(["./check"], work, timeout=120)
-    m = re.search(r"ADCHECK\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", p.stdout)
-    s = re.search(r"ADSTACK\s+(\d+)\s+(-?\d+)", p.stdout)
-    assert m and s, p.stdout
-    return CheckResult(*(float(x) for x in m.groups()), int(s.group(1)), int(s.group(2)), p.stdout)
+    return Harness(name, work, fix, files, head).plan(default_mode, split, joint)

@@ -55,6 +55,7 @@ class Reverse:
         self.stable: set = set()                 # (routine, formal) never changing during the adjoint
         self.constant_actual: set = set()        # (routine, formal) sometimes given a constant
         self._loop_vars: list[str] = []
+        self.call_args: set[str] = set()
 
     # ================================================================ routines
 
@@ -68,6 +69,7 @@ class Reverse:
         self.out = self.calls.variant_skeleton(r, "_b")
         first = self.block(r.body)
         self.needed = self._reads_of(first.bwd)
+        self.call_args = _call_arg_names(first.bwd)
         # Pass 2: the real sweeps.
         results = []
         base = self.calls.variant_skeleton(r, "_b")
@@ -233,7 +235,8 @@ class Reverse:
         """What f_bwd reads that may not survive until it runs: every needed
         local, and needed arguments/globals that something writes."""
         out = []
-        for name in sorted(self.needed or ()):
+        formals_passed = {n for n in self.call_args if n in r.args}
+        for name in sorted(set(self.needed or ()) | formals_passed):
             s = self.ctx.sym(r, name)
             if s is None or s.is_parameter or s.external:
                 continue
@@ -881,8 +884,12 @@ class Reverse:
     def _written_here(self, name: str) -> bool:
         """May `name` (as seen from the routine being differentiated) change
         anywhere in the differentiated program?"""
-        if self.ctx.sym(self.r, name) is None:
+        sym = self.ctx.sym(self.r, name)
+        if sym is None:
             return True          # a generated temporary or an alias: be safe
+        # A formal the routine (and its callees) never writes keeps its value
+        # for the whole invocation; between f_fwd and f_bwd the exit snapshot
+        # puts it back (see _exit_snapshot).
         return self.ctx.scopes.var(self.r.name, name) in self.written
 
     # ---------------------------------------------------------------- TBR
@@ -952,6 +959,16 @@ class Reverse:
                     visit(s.body)
         visit(bwd)
         return {n for n in names if n not in dnames or n in self.r.symbols}
+
+
+def _call_arg_names(bwd: list[Stmt]) -> set[str]:
+    """Variables the backward sweep passes to adjoint calls."""
+    from ..ir.visit import walk_stmts as _walk
+    out: set[str] = set()
+    for s in _walk(bwd):
+        if isinstance(s, CallStmt) and not s.name.startswith(("ad_push", "ad_pop", "ad_prof")):
+            out.update(a.name for a in s.args if isinstance(a, Ref))
+    return out
 
 
 def _profiled(base: Optional[int], offset: int, stmts: list[Stmt]) -> list[Stmt]:

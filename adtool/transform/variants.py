@@ -128,7 +128,11 @@ class CallPlanner:
                               f"(it has {len(callee.args)}; optional arguments are not supported)",
                               actuals[0].span if actuals else callee.span)
         out_args: list[Expr] = []
-        seen: set[str] = set()
+        # Distinct scalar elements of one array may share it by reference (each
+        # adjoint accumulates in place); arrays, sections and repeated
+        # identical references may not.
+        seen: dict[str, int] = {}
+        seen_refs: list[Ref] = []
         pairs = list(zip(callee.args, actuals))
         if result is not None:
             pairs.append((callee.result, result))
@@ -138,14 +142,16 @@ class CallPlanner:
             if not formal_active:
                 continue
             if isinstance(actual, Ref) and ctx.active(r, actual.name):
-                if post is not None and actual.name in seen:
+                if post is not None and actual.name in seen and \
+                        (ctx.rank_of(r, actual) > 0 or seen[actual.name] > 0 or actual in seen_refs):
                     # The same variable reaches two active formals: the
                     # adjoints would alias (and a section's copy-out would
                     # lose what the other accumulated).  Accumulate this
                     # one apart and add it afterwards.
                     out_args.append(self._alias_temp(r, out, actual, pre, post))
                     continue
-                seen.add(actual.name)
+                seen[actual.name] = max(seen.get(actual.name, 0), ctx.rank_of(r, actual))
+                seen_refs.append(actual)
                 out_args.append(ctx.dref(r, actual))
                 continue
             out_args.append(self._zero_temp(r, out, callee, formal, actual, pre))
