@@ -114,7 +114,8 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             return plan.mode_of_site(caller.name, site_of(stmt), ntu)
         wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
-        rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written)
+        rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written,
+                                                         [h.name for h in heads])
         if profile:
             rev.profile = {}
         for n in diff:
@@ -239,10 +240,14 @@ def _wanted_variants(tu: TranslationUnit, heads: list[str], diff: set[str],
 _VARIANT_SUFFIXES = ("_b", "_fwd", "_bwd", "_d")
 
 
-def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set):
+def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
+                  heads: list[str] = ()):
     """Which formals keep their value for the whole adjoint (nothing writes
     them, nor what any call site passes), and which are sometimes given a
-    constant or an expression (they must never be written back)."""
+    constant or an expression (they must never be written back).  The user
+    calls a head's adjoint with whatever the primal accepted, so a head's
+    formal that the head never writes may be a literal; a formal passed on
+    as an actual inherits that from its caller."""
     sites: dict[tuple[str, str], list[tuple[str, Expr]]] = {}
     dset = set(diff)
     for n in diff:
@@ -268,6 +273,17 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set):
                 sym = scopes.symbol(caller, a.name)
                 if sym is not None and sym.is_parameter:
                     constant.add(key)
+    constant |= {(h, f) for h in heads if h in dset for f in tu.routine(h).args
+                 if scopes.var(h, f) not in written}
+    grew = True
+    while grew:
+        grew = False
+        for key, uses in sites.items():
+            if key in constant:
+                continue
+            if any(isinstance(a, Ref) and (caller, a.name) in constant for caller, a in uses):
+                constant.add(key)
+                grew = True
     changed = True
     while changed:
         changed = False
