@@ -774,6 +774,9 @@ class _Normalizer:
         sym = self.lookup(lhs.name)
         # y = f(y): the result and an argument would share one adjoint.
         aliased = any(isinstance(x, Ref) and x.name == lhs.name for a in e.args for x in walk_expr(a))
+        # g = f(x) with g in COMMON or a module: f (or what it calls) may read
+        # g, and f_d would then see its result dummy through the global.
+        aliased = aliased or (sym is not None and sym.storage not in ("local", "arg", "result"))
         return (sym is not None and sym.rank == 0 and self.rank_of(e) == 0 and not aliased
                 and sym.type == self.fun_type(e.name))
 
