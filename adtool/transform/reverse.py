@@ -112,7 +112,9 @@ class Reverse:
             if s.storage != "local" or not s.allocatable:
                 continue
             active = self.ctx.active(r, name)
-            if name not in (self.needed or set()) and not active:
+            # (Arrays given to adjoint calls count: a checkpointed call pops
+            # its snapshot into them.)
+            if name not in (self.needed or set()) and name not in self.call_args and not active:
                 continue
             bounds = []
             for k in range(1, s.rank + 1):

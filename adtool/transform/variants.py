@@ -202,8 +202,21 @@ class CallPlanner:
             name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", t)
             pre.append(zero(Ref(name), t))
             return Ref(name)
-        raise unsupported("passive array expression passed to an argument active in the callee",
-                          actual.span)
+        # Any other passive array (a section, an assumed-shape or allocatable
+        # array, an expression): a zero array of its shape, re-made per call.
+        from ..backend.fortran_expr import fexpr
+        from ..ir.nodes import Call, Deallocate, If, Raw
+        rank = ctx.rank_of(r, actual)
+        if rank == 0:
+            raise unsupported("array element passed to an array argument that is active "
+                              "in the callee while passive here", actual.span)
+        name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", copy.deepcopy(fsym.type),
+                         [Dim(None, None, True) for _ in range(rank)])
+        out.symbols[name].allocatable = True
+        pre.append(If([(Call("allocated", [Ref(name)], intrinsic=True), [Deallocate([name])])]))
+        pre.append(Raw(f"allocate({name}, mold={fexpr(actual)})"))
+        pre.append(zero(Ref(name), fsym.type))
+        return Ref(name)
 
     def tangent_call(self, r: Routine, out: Routine, call: CallStmt,
                      result: Optional[Ref] = None) -> list[Stmt]:
