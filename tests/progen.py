@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Optional
@@ -78,6 +79,10 @@ class E:
     def p(self) -> str:
         return self.text if self.atom else f"({self.text})"
 
+    def q(self) -> str:
+        """Text that may follow a binary operator."""
+        return f"({self.text})" if self.text.startswith("-") else self.text
+
 
 def _n(*es) -> frozenset:
     out = frozenset()
@@ -95,7 +100,7 @@ class Var:
 
     @property
     def writable(self) -> bool:
-        return self.intent != "in"
+        return self.intent not in ("in", "gin")    # gin: a COMMON variable a function reads
 
 
 @dataclass
@@ -105,6 +110,7 @@ class Sig:
     kind: str                        # "subroutine" | "function"
     args: list                       # [Var]; the int arg "n" has kind "int" and name "n"
     nmode: str                       # "param" | "arg"
+    writes_globals: bool = False     # may write the program's COMMON block
 
 
 def anchor(sig: Sig) -> Var:
@@ -148,7 +154,19 @@ class Features:
         self.func_in_conditions = True
         self.element_actuals = True
         self.result_clause = True
-        # BUG (adtool): a call of a routine that is passive at the call site
+        self.select_case = True
+        self.logical_if = True          # one-line "if (c) stmt"
+        self.logicals = True            # passive logical locals
+        self.gotos = True               # forward GOTO within a block
+        self.returns = True             # RETURN before the end
+        self.named_loops = True         # exit/cycle of an outer loop by name
+        self.section_actuals = True     # a(n:1:-1), a(1:n) as array actuals
+        self.commons = True             # a COMMON block shared by some routines
+        # Constructs that exposed adtool bugs (each kept as a regression case
+        # in fixtures/random/); switch one off here, with a comment naming the
+        # bug, when a new bug needs to be kept out of the suite.
+        #
+        # Fixed in 509c566: a call of a routine that is passive at the call site
         # (no active input reaches its outputs) does not reset the
         # derivatives of the active variables it overwrites, in tangent and
         # reverse mode, for subroutine calls and for function results alike
@@ -159,7 +177,52 @@ class Features:
         # argument), and every call passes the anchor an expression that
         # references a varied value of the caller (the head's intent(in)
         # arguments, a helper's own anchor).
-        self.passive_calls = False
+        self.passive_calls = True
+        # Fixed in 509c566: reverse mode of SUM over an array expression with a
+        # scalar term that is not multiplied by an array, e.g. sum(x + a):
+        # adtool emits "xb = xb + sum(yb)" with yb scalar (does not compile;
+        # should be size(a) * yb) - fixtures/random/sum_scalar_broadcast.f90.
+        # Fixed in 138ec7f: the same in tangent mode when the array part is
+        # passive: y = sum(x + w) with w passive gives "yd = sum(xd)";
+        # maxval/minval give "sum(xd, mask=...)", dot_product(x + w, w)
+        # gives "dot_product(xd, w)" - none compiles
+        # (fixtures/random/tangent_reduction_passive_array.f90).
+        # While False, the arguments of reductions are built from array
+        # sections and constants only (no scalar variables).
+        self.scalar_in_reduction = True
+        # Fixed in beb7a8f: y = f(y), a function result assigned directly to a
+        # scalar that is also a plain actual argument of the call: the
+        # derivative call aliases argument and result (f_d(y, yd, y, yd),
+        # f_b(y, yb, yb), f_fwd(y, y)) - see
+        # fixtures/random/function_result_aliases_argument.f90.  While
+        # False such a right side is written 1.0d0 * f(y).
+        self.result_aliases_arg = True
+        # Fixed in 138ec7f: an array-valued expression passed as an actual
+        # argument (call s(3, a(2:4) * x, y)) goes through an allocatable
+        # temporary ad_argN whose adjoint ad_argNb is never allocated nor
+        # zeroed before "call s_b(..., ad_argN, ad_argNb, ...)" (runtime
+        # error "Allocatable actual argument 'ad_arg1b' is not allocated"
+        # with -fcheck=all, memory corruption without) -
+        # fixtures/random/array_expression_actual.f90.
+        self.array_expr_actuals = True
+        # Fixed in b5a62d3: an array passed to two array arguments of one
+        # call, one of them as a section that goes through copy-in/copy-out
+        # (call s(x(4:1:-1), x, y)): the adjoint call aliases the adjoints,
+        # s_b(x(4:1:-1), xb(4:1:-1), x, xb, y, yb), and the copy-out of the
+        # section loses what was accumulated through xb
+        # (fixtures/random/aliased_section_adjoints.f90).  While False, an
+        # array is passed as a section only if no other actual of the call
+        # mentions it.
+        self.aliased_sections = True
+        # Fixed after 8b67fce: split mode, a routine called with different
+        # actuals for an intent(in) argument: its _fwd pushes the argument
+        # and its _bwd popped it straight into the dummy, i.e. into the
+        # caller's actual - SIGSEGV when that is a literal (an integer
+        # m = 3, or the head's n passed as 5 by the driver)
+        # (fixtures/random/split_bwd_pops_into_argument.f90).  While False,
+        # no helper takes an integer argument besides n (integer actuals
+        # are the ones passed without a temporary).
+        self.int_args = True
         self.__dict__.update(kw)
 
 
@@ -185,6 +248,11 @@ class RoutineGen:
         self.int_locals: list[Var] = []
         self.result: Optional[Var] = None
         self.remaining = 0
+        self.array_only = False     # leaves: array sections and constants only
+        self.logical_locals: list[str] = []
+        self.loop_names: list = []      # enclosing loops, innermost last: name or None
+        self.next_label = 100
+        self.loop_name_count = 0
         # values known to depend on the head's independents at every call
         self.sources: list[Var] = [a for a in sig.args if a.kind == "real" and a.intent == "in"]
         if sig.name.endswith("head"):
@@ -235,6 +303,10 @@ class RoutineGen:
     # -- real expressions --------------------------------------------------
     def leaf(self, count: Optional[int]) -> E:
         r = self.r.random()
+        if self.array_only and count is not None:
+            r = 0.0 if r < 0.85 else 1.0
+            if r == 1.0:
+                return self.const()
         if count is not None and r < 0.55 and self.arrays():
             a = self.ch(self.arrays())
             secs = [s for s in sections(self.n) if s[1] == count] if self.f.sections else \
@@ -270,9 +342,9 @@ class RoutineGen:
             return self.unary(d, count)
         if r < 0.85:
             return self.binary_intrinsic(d, count)
-        if r < 0.93 and self.f.reductions and self.arrays():
+        if r < 0.93 and self.f.reductions and self.arrays() and not self.array_only:
             return self.reduction(d)
-        if self.f.function_calls:
+        if self.f.function_calls and not self.array_only:
             fs = [c for c in self.callees if c.kind == "function"]
             if fs:
                 return self.func_call(self.ch(fs), d)
@@ -291,7 +363,7 @@ class RoutineGen:
                      a.l + 0.65 * a.b * b.l, _n(a, b), arr=a.arr or b.arr)
         c = math.ceil(b.b + 0.5 + self.r.uniform(0, 1.5))
         den = c - b.b
-        return E(f"{a.p()} / ({lit(float(c))} + {b.text})", a.b / den,
+        return E(f"{a.p()} / ({lit(float(c))} + {b.q()})", a.b / den,
                  a.l / den + a.b * b.l / den ** 2, _n(a, b), arr=a.arr or b.arr)
 
     def unary(self, d, count) -> E:
@@ -322,13 +394,13 @@ class RoutineGen:
             return E(f"sqrt(1.0d0 + {a.p()} * {a.p()})", math.sqrt(1 + B * B), L, N, atom=True)
         if k == "sqrtc":
             c = math.ceil(B + 0.5)
-            return E(f"sqrt({lit(float(c))} + {a.text})", math.sqrt(c + B),
+            return E(f"sqrt({lit(float(c))} + {a.q()})", math.sqrt(c + B),
                      L / (2 * math.sqrt(c - B)), N, atom=True)
         if k == "log1":
             return E(f"log(1.0d0 + {a.p()} ** 2)", math.log(1 + B * B), L, N, atom=True)
         if k == "logc":
             c = math.ceil(B + 0.5)
-            return E(f"log({lit(float(c))} + {a.text})", max(math.log(c + B), -math.log(c - B)),
+            return E(f"log({lit(float(c))} + {a.q()})", max(math.log(c + B), -math.log(c - B)),
                      L / (c - B), N, atom=True)
         if k == "pow2":
             return E(f"{a.p()} ** 2", B * B, 2 * B * L, N)
@@ -338,12 +410,12 @@ class RoutineGen:
             c = math.ceil(B + 0.5)
             e = self.ch([1, 2])
             lo = c - B
-            return E(f"({lit(float(c))} + {a.text}) ** (-{e})", lo ** -e, e * L * lo ** (-e - 1), N)
+            return E(f"({lit(float(c))} + {a.q()}) ** (-{e})", lo ** -e, e * L * lo ** (-e - 1), N)
         if k == "powreal":
             c = math.ceil(B + 0.5)
             p = self.ch([0.5, 1.5, 2.5, 0.3])
             lo, hi = c - B, c + B
-            return E(f"({lit(float(c))} + {a.text}) ** {lit(p)}", hi ** p,
+            return E(f"({lit(float(c))} + {a.q()}) ** {lit(p)}", hi ** p,
                      p * L * max(lo ** (p - 1), hi ** (p - 1)), N)
         if k == "powvar" and self.f.var_exponent:
             # (c + a) ** (s * tanh(e)), positive base
@@ -354,7 +426,7 @@ class RoutineGen:
             P = s * min(1.0, e.b)
             b = max(hi ** P, lo ** -P)
             l = P * b / lo * L + max(abs(math.log(lo)), math.log(hi)) * b * s * e.l
-            return E(f"({lit(float(c))} + {a.text}) ** ({lit(s)} * tanh({e.text}))", b, l, _n(a, e),
+            return E(f"({lit(float(c))} + {a.q()}) ** ({lit(s)} * tanh({e.text}))", b, l, _n(a, e),
                      arr=e.arr)
         if k == "powint" and self.int_sources():
             t, lo, hi = self.ch(self.int_sources())
@@ -382,7 +454,7 @@ class RoutineGen:
             k = "atan2"
         if k == "atan2":
             c = math.ceil(b.b + 0.5)
-            return E(f"atan2({a.text}, {lit(float(c))} + {b.text})", math.pi / 2,
+            return E(f"atan2({a.text}, {lit(float(c))} + {b.q()})", math.pi / 2,
                      (a.l + b.l) / (c - b.b), _n(a, b), atom=True)
         if k == "hypot":
             return E(f"sqrt(1.0d0 + {a.p()} ** 2 + {b.p()} ** 2)", math.sqrt(1 + a.b ** 2 + b.b ** 2),
@@ -412,6 +484,14 @@ class RoutineGen:
         return E(f"mod({a.text}, {lit(p)})", min(a.b, p), a.l, a.names, atom=True)
 
     def reduction(self, d) -> E:
+        saved = self.array_only
+        self.array_only = saved or not self.f.scalar_in_reduction
+        try:
+            return self._reduction(d)
+        finally:
+            self.array_only = saved
+
+    def _reduction(self, d) -> E:
         secs = sections(self.n) if self.f.sections else [(":", self.n)]
         cnt = self.ch(secs)[1]
         k = self.ch(["sum", "sum", "dot", "maxval", "minval"])
@@ -470,7 +550,16 @@ class RoutineGen:
 
     def actuals(self, callee: Sig, d: int):
         """Actual arguments for a call.  Writable actuals (intent out/inout) are
-        distinct variables that no other actual mentions (no aliasing)."""
+        distinct variables that no other actual mentions (no aliasing);
+        COMMON variables are never passed (the callee may access them)."""
+        saved = self.vars
+        self.vars = [v for v in self.vars if v.intent not in ("global", "gin")]
+        try:
+            return self._actuals(callee, d)
+        finally:
+            self.vars = saved
+
+    def _actuals(self, callee: Sig, d: int):
         acts = [None] * len(callee.args)
         names = frozenset()
         lip = 0.0
@@ -506,6 +595,16 @@ class RoutineGen:
                     acts[i] = self.ch(self.int_sources())[0]
                 continue
             if a.rank == 1:
+                if self.f.array_expr_actuals and self.arrays() and self.r.random() < 0.25:
+                    for _ in range(10):
+                        e = self.bounded(self.expr(max(d - 1, 1), self.n))
+                        if e.arr and not (e.names & taken):
+                            acts[i] = e.text
+                            names |= e.names
+                            lip = max(lip, e.l)
+                            break
+                    if acts[i] is not None:
+                        continue
                 cands = [v for v in self.arrays() if v.name not in taken]
                 if not cands:
                     return None
@@ -532,6 +631,17 @@ class RoutineGen:
             acts[i] = e.text
             names |= e.names
             lip = max(lip, e.l)
+        # whole arrays sometimes passed as a section of all their elements
+        # (reversed: copy-in/copy-out)
+        for i, a in enumerate(callee.args):
+            if not (a.kind == "real" and a.rank == 1 and acts[i].isidentifier()):
+                continue
+            if not self.f.section_actuals or self.r.random() >= 0.25:
+                continue
+            others = " ".join(t for j, t in enumerate(acts) if j != i)
+            if not self.f.aliased_sections and re.search(rf"\b{acts[i]}\b", others):
+                continue
+            acts[i] = f"{acts[i]}({self.ch(['1:n', 'n:1:-1'])})"
         return acts, names | taken, lip
 
     # -- conditions --------------------------------------------------------
@@ -542,13 +652,17 @@ class RoutineGen:
             if not self.f.func_in_conditions:
                 self.f.function_calls = False
             a = self.expr(d)
-            b = self.expr(d - 1) if self.r.random() < 0.5 else self.const()
+            b = self.expr(d - 1) if self.r.random() < 0.5 else self.const(-0.5, 0.5)
             self.f.function_calls = saved
-            c = f"{a.text} {self.ch(['<', '>', '<=', '>='])} {b.text}"
+            c = f"{a.text} {self.ch(['<', '>', '<=', '>='])} {b.q()}"
         elif r < 0.8:
-            t, lo, hi = self.ch(self.int_sources())
-            k = self.r.randint(1, self.n)
+            srcs = [x for x in self.int_sources() if not x[0].isdigit()]
+            t, lo, hi = self.ch(srcs)
+            k = self.r.randint(lo, hi)
             c = self.ch([f"{t} > {k}", f"{t} <= {k}", f"mod({t}, 2) == 0", f"{t} /= {k}"])
+        elif r < 0.9 and self.logical_locals:
+            lg = self.ch(self.logical_locals)
+            return self.ch([lg, f".not. {lg}"])
         else:
             return f"{self.cond(0)} {self.ch(['.and.', '.or.'])} {self.cond(0)}"
         return c
@@ -562,7 +676,11 @@ class RoutineGen:
             a = round(self.r.uniform(0.2, 0.8), 2)
             e = self.bounded(e)
             return [f"{v.name} = {lit(a)} * {v.name} + {lit(round(1 - a, 2))} * {e.p()}"]
-        return [f"{v.name} = {self.bounded(e).text}"]
+        e = self.bounded(e)
+        if (not self.f.result_aliases_arg and v.name in e.names
+                and any(e.text.startswith(c.name + "(") for c in self.callees)):
+            return [f"{v.name} = 1.0d0 * {e.text}"]
+        return [f"{v.name} = {e.text}"]
 
     def assign_element(self, d) -> list[str]:
         a = self.ch(self.arrays(writable=True))
@@ -632,10 +750,70 @@ class RoutineGen:
         h, lo, hi = self.ch(heads)
         self.loopvars.append(LoopVar(nm, lo, hi))
         self.loop_depth += 1
+        name = self.loop_name()
+        self.loop_names.append(name)
         body = self.block(budget, depth + 1, in_loop=True)
+        self.loop_names.pop()
         self.loop_depth -= 1
         self.loopvars.pop()
+        if name:
+            return [f"{name}: do {nm} = {h}"] + ["  " + x for x in body] + [f"end do {name}"]
         return [f"do {nm} = {h}"] + ["  " + x for x in body] + ["end do"]
+
+    def loop_name(self):
+        if self.f.named_loops and self.r.random() < 0.3:
+            self.loop_name_count += 1
+            return f"lp{self.loop_name_count}"
+        return None
+
+    def exit_stmt(self) -> list[str]:
+        what = self.ch(["exit", "cycle"])
+        named = [x for x in self.loop_names if x]
+        if named and self.r.random() < 0.5:
+            what += " " + self.ch(named)
+        return [f"if ({self.cond()}) {what}"]
+
+    def select_stmt(self, depth, in_loop) -> list[str]:
+        srcs = [x for x in self.int_sources() if not x[0].isdigit()]
+        t, lo, hi = self.ch(srcs)
+        vals = list(range(lo, hi + 1))
+        self.r.shuffle(vals)
+        out = [f"select case ({t})"]
+        ncase = self.r.randint(1, min(3, len(vals)))
+        for c in range(ncase):
+            if not vals:
+                break
+            v = vals.pop()
+            sel = str(v)
+            if vals and self.r.random() < 0.3:
+                # a range v:v+1 or a list
+                if v + 1 in vals:
+                    vals.remove(v + 1)
+                    sel = f"{v}:{v + 1}"
+                else:
+                    sel = f"{v}, {vals.pop()}"
+            out.append(f"case ({sel})")
+            out += ["  " + x for x in self.block(self.r.randint(1, 2), depth + 1, in_loop)]
+        if self.r.random() < 0.6:
+            out.append("case default")
+            out += ["  " + x for x in self.block(self.r.randint(1, 2), depth + 1, in_loop)]
+        out.append("end select")
+        return out
+
+    def logical_if_stmt(self, d) -> list[str]:
+        body = self.ch([self.assign_scalar, self.assign_element if self.arrays(True) else self.assign_scalar])(d)
+        return [f"if ({self.cond()}) {body[0]}"]
+
+    def logical_update(self) -> list[str]:
+        lg = self.ch(self.logical_locals)
+        return [self.ch([f"{lg} = {self.cond()}", f"{lg} = .not. {lg}",
+                         f"{lg} = {lg} .or. ({self.cond(0)})"])]
+
+    def goto_stmt(self, depth, in_loop) -> list[str]:
+        lab = self.next_label
+        self.next_label += 10
+        body = self.block(self.r.randint(1, 3), depth, in_loop)
+        return [f"if ({self.cond()}) goto {lab}"] + body + [f"{lab} continue"]
 
     def while_loop(self, budget, depth) -> list[str]:
         for k in range(1, 5):
@@ -646,15 +824,19 @@ class RoutineGen:
         lim = self.r.randint(1, self.n)
         self.loopvars.append(LoopVar(kw, 1, lim))
         self.loop_depth += 1
+        name = self.loop_name()
+        self.loop_names.append(name)
         body = self.block(budget, depth + 1, in_loop=True)
+        self.loop_names.pop()
         self.loop_depth -= 1
         self.loopvars.pop()
         c = self.cond(1)
+        lbl, end = (f"{name}: ", f"end do {name}") if name else ("", "end do")
         if self.r.random() < 0.6:
-            return ([f"{kw} = 0", f"do while ({kw} < {lim} .and. ({c}))", f"  {kw} = {kw} + 1"]
-                    + ["  " + x for x in body] + ["end do"])
-        return ([f"{kw} = 0", "do", f"  {kw} = {kw} + 1", f"  if ({kw} > {lim}) exit"]
-                + ["  " + x for x in body] + [f"  if ({c}) exit", "end do"])
+            return ([f"{kw} = 0", f"{lbl}do while ({kw} < {lim} .and. ({c}))", f"  {kw} = {kw} + 1"]
+                    + ["  " + x for x in body] + [end])
+        return ([f"{kw} = 0", f"{lbl}do", f"  {kw} = {kw} + 1", f"  if ({kw} > {lim}) exit"]
+                + ["  " + x for x in body] + [f"  if ({c}) exit", end])
 
     def if_stmt(self, budget, depth, in_loop) -> list[str]:
         out = [f"if ({self.cond()}) then"]
@@ -690,7 +872,12 @@ class RoutineGen:
              ("exit", 6 if in_loop and self.f.exit_cycle else 0),
              ("int", 5 if self.int_locals else 0),
              ("call", 12 if any(c.kind == "subroutine" for c in self.callees) and self.f.subroutine_calls
-              and (self.f.calls_in_loops or not in_loop) else 0)]
+              and (self.f.calls_in_loops or not in_loop) else 0),
+             ("select", 4 if depth < 3 and self.f.select_case else 0),
+             ("ifline", 5 if self.f.logical_if else 0),
+             ("logical", 4 if self.logical_locals else 0),
+             ("goto", 2 if depth < 3 and self.f.gotos else 0),
+             ("return", 1 if self.f.returns else 0)]
         k = self.r.choices([x[0] for x in w], [x[1] for x in w])[0]
         if k == "scalar":
             return self.assign_scalar(d)
@@ -705,7 +892,17 @@ class RoutineGen:
         if k == "while":
             return self.while_loop(budget, depth)
         if k == "exit":
-            return [f"if ({self.cond()}) {self.ch(['exit', 'cycle'])}"]
+            return self.exit_stmt()
+        if k == "select":
+            return self.select_stmt(depth, in_loop)
+        if k == "ifline":
+            return self.logical_if_stmt(d)
+        if k == "logical":
+            return self.logical_update()
+        if k == "goto":
+            return self.goto_stmt(depth, in_loop)
+        if k == "return":
+            return [f"if ({self.cond()}) return"]
         if k == "int":
             return self.int_update()
         if k == "call":
@@ -777,22 +974,45 @@ def _decl_real(rng, names: list[str], extra: str = "") -> str:
 
 
 def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: Features,
-                called: set, budget: int, is_head: bool, result_clause: bool = False) -> Routine:
+                called: set, budget: int, is_head: bool, result_clause: bool = False,
+                common: tuple = ("", [])) -> Routine:
+    cname, gvars = common
+    use_common = bool(gvars) and (is_head or rng.random() < 0.6)
+    if sig.kind == "function":
+        # no side effects in functions: they may read the COMMON block only,
+        # and call no subroutine that writes it
+        callees = [c for c in callees if not c.writes_globals]
+        gvars = [Var(v.name, v.kind, v.rank, "gin") for v in gvars]
+    else:
+        sig.writes_globals = use_common or any(c.writes_globals for c in callees)
     g = RoutineGen(rng, n, sig, callees, feat, called)
     nloc = rng.randint(1, 3)
     g.locals = [Var(f"t{k}", "real") for k in range(1, nloc + 1)]
     nw = rng.choice([0, 0, 1, 2])
     g.locals += [Var(f"w{k}", "real", 1) for k in range(1, nw + 1)]
     g.int_locals = [Var(f"k{k}", "int") for k in range(1, rng.randint(0, 2) + 1)]
+    if feat.logicals and rng.random() < 0.3:
+        g.logical_locals = ["lg1"]
     rname = None
     if sig.kind == "function":
         rname = "res" if result_clause else sig.name
         g.result = Var(rname, "real", 0, "result")
     g.vars = g.vars + g.locals + ([g.result] if g.result else [])
+    if use_common:
+        g.vars += gvars
 
     # prologue: every local and output gets a value computed from the inputs
     body: list[str] = [f"{k.name} = {rng.randint(1, n)}" for k in g.int_locals]
+    body += [f"{lg} = .{rng.choice(['true', 'false'])}." for lg in g.logical_locals]
     inputs = [v for v in g.vars if v.intent in ("in", "inout")]
+    if is_head and use_common:
+        # the head defines the COMMON block before anything reads it
+        for v in gvars:
+            saved, g.vars = g.vars, inputs
+            fc, feat.function_calls = feat.function_calls, False   # they may read it
+            e = g.bounded(g.expr(rng.randint(0, 2), n if v.rank else None))
+            g.vars, feat.function_calls = saved, fc
+            body.append(f"{v.name} = {e.text}")
     for v in g.locals + [a for a in sig.args if a.kind == "real" and a.intent == "out"] \
             + ([g.result] if g.result else []):
         saved = g.vars
@@ -834,11 +1054,29 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     outs = [a for a in sig.args if a.kind == "real" and a.intent in ("out", "inout")]
     if g.result:
         outs.append(g.result)
-    if is_head or not feat.passive_calls:
-        for a in outs:
-            x = rng.choice(ins)
-            xs = x.name if x.rank == 0 else f"{x.name}({rng.randint(1, n)})"
-            tgt = a.name if a.rank == 0 else f"{a.name}({rng.randint(1, n)})"
+    # and on the locals, so that what the body computes is not dead code
+    pending = list(g.locals) + (list(gvars) if use_common else [])
+    rng.shuffle(pending)
+    for j, a in enumerate(outs):
+        x = rng.choice(ins)
+        xs = x.name if x.rank == 0 else f"{x.name}({rng.randint(1, n)})"
+        tgt = a.name if a.rank == 0 else f"{a.name}({rng.randint(1, n)})"
+        take = pending if j == len(outs) - 1 else pending[:rng.randint(0, 2)]
+        pending = pending[len(take):]
+        terms = []
+        for v in take:
+            if v.rank == 0:
+                terms.append(v.name)
+            else:
+                terms.append(rng.choice([f"{v.name}({rng.randint(1, n)})",
+                                         f"sum({v.name}) / {lit(float(n))}"]))
+        if not terms and not is_head and feat.passive_calls:
+            continue
+        if terms:
+            c = round(0.4 / len(terms), 3)
+            mix = "".join(f" + {lit(c)} * {t}" for t in terms)
+            body.append(f"{tgt} = 0.4d0 * {tgt} + 0.2d0 * sin({xs}){mix}")
+        else:
             body.append(f"{tgt} = 0.6d0 * {tgt} + 0.4d0 * sin({xs})")
     # declarations
     argnames = [a.name for a in sig.args]
@@ -867,6 +1105,11 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     ints = sorted(g.used_loop_names) + sorted(g.used_kw) + [k.name for k in g.int_locals]
     if ints:
         decl.append(f"  integer :: {', '.join(ints)}")
+    if g.logical_locals:
+        decl.append(f"  logical :: {', '.join(g.logical_locals)}")
+    if use_common:
+        decl.append(_decl_real(rng, [v.name + (f"({n})" if v.rank else "") for v in gvars]))
+        decl.append(f"  common /{cname}/ {', '.join(v.name for v in gvars)}")
     if g.fun_decls:
         decl.append(f"  real(8), external :: {', '.join(sorted(g.fun_decls))}")
     end = f"end {sig.kind} {sig.name}"
@@ -875,7 +1118,7 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     return Routine(sig, text)
 
 
-def _rand_args(rng, kind: str, nmode: str, is_head: bool) -> list[Var]:
+def _rand_args(rng, kind: str, nmode: str, is_head: bool, feat: Features) -> list[Var]:
     args: list[Var] = []
     if kind == "function":
         for k in range(rng.randint(1, 3)):
@@ -896,7 +1139,7 @@ def _rand_args(rng, kind: str, nmode: str, is_head: bool) -> list[Var]:
             args.append(Var(f"z{k + 1}", "real", rng.randint(0, 1), "inout"))
         if not any(a.intent in ("out", "inout") for a in args):
             args.append(Var("y1", "real", 0, "out"))
-        if not is_head and rng.random() < 0.3:
+        if not is_head and feat.int_args and rng.random() < 0.3:
             args.append(Var("m", "int", 0, "in"))
     rng.shuffle(args)
     if nmode == "arg":
@@ -917,6 +1160,12 @@ def generate(seed: int, prefix: str = "p_", feat: Optional[Features] = None,
     routines: list[Routine] = []
     called: set = set()
     budget = {"small": 3, "normal": 6, "large": 10}[size]
+    common: tuple = ("", [])
+    if feat.commons and rng.random() < 0.35:
+        gv = [Var("g1", "real", 0, "global")]
+        if rng.random() < 0.6:
+            gv.append(Var("g2", "real", 1, "global"))
+        common = (f"{prefix}cm", gv)
     for k in range(nhelp):
         kind = "function" if (rng.random() < 0.4 and feat.function_calls) else "subroutine"
         if not feat.subroutine_calls:
@@ -925,15 +1174,15 @@ def generate(seed: int, prefix: str = "p_", feat: Optional[Features] = None,
             kind = "subroutine"
         nmode = rng.choice(["param", "arg"])
         name = f"{prefix}{'f' if kind == 'function' else 's'}{k + 1}"
-        sig = Sig(name, kind, _rand_args(rng, kind, nmode, False), nmode)
+        sig = Sig(name, kind, _rand_args(rng, kind, nmode, False, feat), nmode)
         rc = kind == "function" and feat.result_clause and rng.random() < 0.3
         routines.append(gen_routine(rng, n, sig, list(sigs), feat, called,
-                                    rng.randint(2, budget), False, rc))
+                                    rng.randint(2, budget), False, rc, common))
         sigs.append(sig)
     nmode = rng.choice(["param", "arg"])
-    head = Sig(f"{prefix}head", "subroutine", _rand_args(rng, "subroutine", nmode, True), nmode)
+    head = Sig(f"{prefix}head", "subroutine", _rand_args(rng, "subroutine", nmode, True, feat), nmode)
     routines.append(gen_routine(rng, n, head, list(sigs), feat, called, rng.randint(3, budget + 2),
-                                True))
+                                True, common=common))
     p = Program(prefix, seed, n, routines, head)
     for a in head.args:
         if a.kind != "real":
