@@ -1,0 +1,257 @@
+"""C99 output: statements in Python, file and function layout in
+templates/c/*.j2.
+
+The IR's Loop has Fortran's inclusive bound evaluated once; the C front end
+only produces Loops whose bound the body cannot change, so `for (i = lo;
+i <= hi; i++)` (or `i < x` when hi is `x - 1`) means the same.  A
+function's result is an ordinary variable in the IR; `return` prints it.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..diagnostics import unsupported
+from ..ir.nodes import (Assign, Bin, CallStmt, Continue, Cycle, Dim, Directive, Exit,
+                        If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
+                        Stmt, Stop, Symbol, TranslationUnit, While)
+from .c_expr import CExpr, c_string_literal, ctype
+from .templates import render
+
+__all__ = ["emit_unit", "emit_routine", "declaration"]
+
+IND = "    "
+
+
+def emit_unit(tu: TranslationUnit) -> str:
+    table = {r.name: r for r in tu.all_routines()}
+    glob = CExpr(tu.globals.get, table.get)
+    globals_ = [declaration(s, glob) + ";" for s in tu.globals.values()]
+    protos = [signature(r, glob) + ";" for r in tu.routines if r.kind != "program"]
+    bodies = [emit_routine(r, tu, table) for r in tu.routines]
+    return render("c/unit.j2", includes=tu.includes, globals=globals_,
+                  prototypes=protos, routines=[b.rstrip("\n") for b in bodies])
+
+
+def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None) -> str:
+    table = table if table is not None else {x.name: x for x in tu.all_routines()}
+    if r.contains:
+        raise unsupported("internal procedures in C output", r.span)
+    ex = CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n), table.get)
+    locals_ = [declaration(s, ex) + ";" for s in r.symbols.values() if s.storage in ("local", "result")]
+    body = _Stmts(r, ex).block(r.body, 1)
+    if r.kind == "function" and not (r.body and isinstance(r.body[-1], Return)):
+        body.append(f"{IND}return {r.result};")
+    return render("c/routine.j2", directives=_pragmas(r.directives, 0),
+                  signature=signature(r, ex), locals=locals_, body=body)
+
+
+# ---------------------------------------------------------------- declarations
+
+def _extent(d: Dim, ex: CExpr) -> str:
+    if d.assumed:
+        raise unsupported("assumed-shape array in C output", None)
+    if d.ub is None:
+        return ""
+    ub = d.ub
+    if isinstance(ub, Bin) and ub.op == "-" and isinstance(ub.right, Lit) and ub.right.text == "1" \
+            and (d.lb is None or _zero(d.lb)):
+        return ex(ub.left)
+    if isinstance(ub, Lit) and ub.type.base == "integer" and (d.lb is None or isinstance(d.lb, Lit)):
+        lb = 0 if d.lb is None else int(d.lb.text)
+        return str(int(ub.text) - lb + 1)
+    lb = d.lb if d.lb is not None else Lit("0", ub.type if isinstance(ub, Lit) else d.lb.type)
+    return ex(Bin("+", Bin("-", ub, lb), Lit("1", lb.type)))
+
+
+def _zero(e) -> bool:
+    return isinstance(e, Lit) and e.type.base == "integer" and int(e.text) == 0
+
+
+def declaration(s: Symbol, ex: CExpr, is_arg: bool = False) -> str:
+    """`double a[n][m]` from the IR's reversed shape; a pointer for a
+    scalar argument passed by reference and for an assumed-size vector."""
+    base = ctype(s.type)
+    if s.is_parameter:
+        raise unsupported("named constant in C output", s.span)
+    const = "const " if is_arg and s.intent == "in" else ""
+    if is_arg and not s.shape:
+        return f"{base} {s.name}" if s.by_value else f"{const}{base} *{s.name}"
+    if is_arg and s.rank == 1 and s.shape[0].ub is None:
+        return f"{const}{base} *{s.name}"
+    dims = "".join(f"[{_extent(d, ex)}]" for d in reversed(s.shape))
+    text = f"{base} {s.name}{dims}"
+    if s.save and not is_arg and s.storage == "local":
+        text = "static " + text
+    if s.init is not None and not is_arg:
+        text += " = " + _initialiser(s, ex)
+    return text
+
+
+def _initialiser(s: Symbol, ex: CExpr) -> str:
+    from ..ir.nodes import ArrayCtor
+    if not s.shape:
+        return ex(s.init)
+    if not isinstance(s.init, ArrayCtor):
+        raise unsupported("array initialiser that is not a list in C output", s.span)
+    items = [ex(x) for x in s.init.items]
+    for d in s.shape[:-1]:                 # group C's innermost dimensions first
+        n = int(_extent(d, ex))
+        items = ["{" + ", ".join(items[k:k + n]) + "}" for k in range(0, len(items), n)]
+    return "{" + ", ".join(items) + "}"
+
+
+def signature(r: Routine, ex: CExpr) -> str:
+    if r.kind == "program":
+        return "int main(void)"
+    ret = ctype(r.symbols[r.result].type) if r.kind == "function" else "void"
+    params = ", ".join(declaration(s, ex, is_arg=True) for s in r.arg_symbols()) or "void"
+    return ("static " if r.static else "") + f"{ret} {r.name}({params})"
+
+
+def _pragmas(ds: list[Directive], level: int) -> list[str]:
+    # As comments: `#pragma ad` would trip -Wunknown-pragmas under -Wall.
+    return [IND * level + " ".join(["// $AD", d.name, *d.args]) for d in ds]
+
+
+# ---------------------------------------------------------------- statements
+
+class _Stmts:
+    def __init__(self, r: Routine, ex: CExpr) -> None:
+        self.r = r
+        self.ex = ex
+        self.frames: list[str] = []       # 'loop' | 'switch', innermost last
+
+    def block(self, stmts: list[Stmt], level: int) -> list[str]:
+        out: list[str] = []
+        for s in stmts:
+            if s.label is not None:
+                raise unsupported("statement label in C output", s.span)
+            out.extend(_pragmas(s.directives, level))
+            out.extend(self.stmt(s, level))
+        return out
+
+    def stmt(self, s: Stmt, level: int) -> list[str]:
+        pad = IND * level
+        ex = self.ex
+        if isinstance(s, Assign):
+            return [f"{pad}{ex(s.lhs)} = {ex(s.rhs)};"]
+        if isinstance(s, CallStmt):
+            callee = ex.routine(s.name)
+            if callee is None:
+                raise unsupported(f"call of '{s.name}', which is not in the unit, in C output", s.span)
+            return [f"{pad}{s.name}({ex.actuals(callee, s.args)});"]
+        if isinstance(s, If):
+            return self.if_(s, level)
+        if isinstance(s, Loop):
+            return self.loop(s, level)
+        if isinstance(s, While):
+            return self.while_(s, level)
+        if isinstance(s, Select):
+            return self.select(s, level)
+        if isinstance(s, (Exit, Cycle)):
+            return [pad + self.jump(s)]
+        if isinstance(s, Return):
+            if self.r.kind == "function":
+                return [f"{pad}return {self.r.result};"]
+            return [f"{pad}return" + (" 0;" if self.r.kind == "program" else ";")]
+        if isinstance(s, Stop):
+            code = ex(s.code) if s.code is not None else "0"
+            if s.code is not None and ex.type_of(s.code).base not in ("integer",):
+                raise unsupported("stop with a non-integer code in C output", s.span)
+            return [f"{pad}return {code};" if self.r.kind == "program" else f"{pad}exit({code});"]
+        if isinstance(s, Print):
+            if s.unit is not None or s.fmt is None:
+                raise unsupported("Fortran-style write in C output", s.span)
+            args = "".join(", " + ex(x) for x in s.items)
+            return [f"{pad}printf({c_string_literal(s.fmt)}{args});"]
+        if isinstance(s, Continue):
+            return []
+        if isinstance(s, Raw):
+            return [pad + t if t.strip() else "" for t in s.text.rstrip("\n").split("\n")]
+        raise unsupported(f"statement {type(s).__name__} in C output", s.span)
+
+    def nested(self, kind: str, body: list[Stmt], level: int) -> list[str]:
+        self.frames.append(kind)
+        try:
+            return self.block(body, level)
+        finally:
+            self.frames.pop()
+
+    def jump(self, s) -> str:
+        if s.name is not None:
+            raise unsupported("exit or cycle of a named loop in C output", s.span)
+        if "loop" not in self.frames:
+            raise unsupported("exit or cycle outside a loop in C output", s.span)
+        if isinstance(s, Exit) and self.frames[-1] == "switch":
+            raise unsupported("leaving a loop from inside a select in C output", s.span)
+        return "break;" if isinstance(s, Exit) else "continue;"
+
+    def if_(self, s: If, level: int) -> list[str]:
+        pad = IND * level
+        out = []
+        for k, (cond, body) in enumerate(s.branches):
+            out.append(f"{pad}{'if' if k == 0 else '} else if'} ({self.ex(cond)}) {{")
+            out.extend(self.block(body, level + 1))
+        if s.else_ is not None:
+            out.append(f"{pad}}} else {{")
+            out.extend(self.block(s.else_, level + 1))
+        return out + [pad + "}"]
+
+    def loop(self, s: Loop, level: int) -> list[str]:
+        pad, ex = IND * level, self.ex
+        step = s.step
+        if step is not None and not (isinstance(step, Lit) and step.type.base == "integer"):
+            raise unsupported("loop step that is not a constant in C output", s.span)
+        k = int(step.text) if step is not None else 1
+        if k == 0:
+            raise unsupported("loop step zero", s.span)
+        v = s.var
+        hi = s.hi
+        if k > 0:
+            if isinstance(hi, Bin) and hi.op == "-" and isinstance(hi.right, Lit) and hi.right.text == "1":
+                test = f"{v} < {ex(hi.left)}" if ex.p(hi.left)[1] > 10 else f"{v} < ({ex(hi.left)})"
+            elif isinstance(hi, Lit) and hi.type.base == "integer":
+                test = f"{v} < {int(hi.text) + 1}"
+            else:
+                test = f"{v} <= {_paren(ex, hi)}"
+            inc = f"{v}++" if k == 1 else f"{v} += {k}"
+        else:
+            if isinstance(hi, Bin) and hi.op == "+" and isinstance(hi.right, Lit) and hi.right.text == "1":
+                test = f"{v} > {_paren(ex, hi.left)}"
+            else:
+                test = f"{v} >= {_paren(ex, hi)}"
+            inc = f"{v}--" if k == -1 else f"{v} -= {-k}"
+        out = [f"{pad}for ({v} = {ex(s.lo)}; {test}; {inc}) {{"]
+        out.extend(self.nested("loop", s.body, level + 1))
+        return out + [pad + "}"]
+
+    def while_(self, s: While, level: int) -> list[str]:
+        pad = IND * level
+        if s.name is not None:
+            raise unsupported("named loop in C output", s.span)
+        if s.post_test:
+            return [f"{pad}do {{", *self.nested("loop", s.body, level + 1),
+                    f"{pad}}} while ({self.ex(s.cond)});"]
+        return [f"{pad}while ({self.ex(s.cond)}) {{", *self.nested("loop", s.body, level + 1),
+                pad + "}"]
+
+    def select(self, s: Select, level: int) -> list[str]:
+        pad = IND * level
+        out = [f"{pad}switch ({self.ex(s.expr)}) {{"]
+        groups = [(c.values, c.body) for c in s.cases] + \
+            ([(None, s.default)] if s.default is not None else [])
+        for values, body in groups:
+            if values is None:
+                out.append(f"{pad}default:")
+            for v in values or []:
+                if isinstance(v, Section):
+                    raise unsupported("case range in C output", s.span)
+                out.append(f"{pad}case {self.ex(v)}:")
+            out.extend(self.nested("switch", body, level + 1))
+            out.append(f"{pad}{IND}break;")
+        return out + [pad + "}"]
+
+
+def _paren(ex: CExpr, e) -> str:
+    text, prec = ex.p(e)
+    return text if prec > 10 else f"({text})"

@@ -1,0 +1,211 @@
+"""C spelling of IR expressions.
+
+Parenthesisation follows C's precedence table and keeps the IR's
+evaluation order exactly (floating point is not associative).  Spelling
+that depends on declarations is decided here from the symbols: a scalar
+argument passed by reference reads as `*x`, subscripts come back in C
+order (the IR holds them reversed, see frontend/c_types.py), and an
+actual argument for a pointer formal is passed by address.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from ..diagnostics import unsupported
+from ..ir import typing as irtyping
+from ..ir.c_intrinsics import IR_TO_C_INT, IR_TO_C_REAL
+from ..ir.nodes import Bin, Call, Cast, Cond, Expr, Lit, Ref, Routine, Section, Symbol, Type, Un
+
+__all__ = ["CExpr", "ctype", "c_string_literal"]
+
+PRIMARY, UNARY, MUL, ADD, REL, EQ, AND, OR, COND = 16, 14, 13, 12, 10, 9, 5, 4, 3
+_BIN = {"*": ("*", MUL), "/": ("/", MUL), "+": ("+", ADD), "-": ("-", ADD),
+        "<": ("<", REL), "<=": ("<=", REL), ">": (">", REL), ">=": (">=", REL),
+        "==": ("==", EQ), "!=": ("!=", EQ), "eqv": ("==", EQ), "neqv": ("!=", EQ),
+        "and": ("&&", AND), "or": ("||", OR)}
+
+
+def ctype(t: Type) -> str:
+    if t.base == "real" and t.kind in (4, 8):
+        return "float" if t.kind == 4 else "double"
+    if t.base == "integer" and t.kind in (4, 8):
+        return "int" if t.kind == 4 else "long"
+    if t.base == "logical":
+        return "int"
+    if t.base == "void":
+        return "void"
+    raise unsupported(f"type {t} in C output", None)
+
+
+def c_string_literal(s: str) -> str:
+    esc = {"\n": "\\n", "\t": "\\t", "\\": "\\\\", '"': '\\"', "\a": "\\a", "\r": "\\r", "\0": "\\0"}
+    return '"' + "".join(esc.get(ch, ch) for ch in s) + '"'
+
+
+def _real_text(text: str, kind: int) -> str:
+    t = text.strip().replace("d", "e").replace("D", "e")
+    if not any(c in t for c in ".eE") and not t.lower() in ("inf", "nan"):
+        t += ".0"
+    return t + ("f" if kind == 4 else "")
+
+
+def _is_zero(e: Optional[Expr]) -> bool:
+    return e is None or (isinstance(e, Lit) and e.type.base == "integer" and int(e.text) == 0)
+
+
+class CExpr:
+    """Prints expressions inside one routine."""
+
+    def __init__(self, symbol: Callable[[str], Optional[Symbol]],
+                 routine: Callable[[str], Optional[Routine]]) -> None:
+        self.symbol = symbol
+        self.routine = routine
+
+    def type_of(self, e: Expr) -> Type:
+        def fun_type(name: str) -> Optional[Type]:
+            r = self.routine(name)
+            if r is None or r.result is None:
+                return None
+            return r.symbols[r.result].type
+        return irtyping.type_of(e, self.symbol, fun_type)
+
+    def __call__(self, e: Expr) -> str:
+        return self.p(e)[0]
+
+    def p(self, e: Expr) -> tuple[str, int]:
+        if isinstance(e, Lit):
+            return self.lit(e)
+        if isinstance(e, Ref):
+            return self.ref(e)
+        if isinstance(e, Bin):
+            return self.bin(e)
+        if isinstance(e, Un):
+            t, pr = self.p(e.operand)
+            if pr < UNARY:
+                t = f"({t})"
+            op = "!" if e.op == "not" else e.op
+            if op not in ("!", "-", "+"):
+                raise unsupported(f"unary operator '{e.op}' in C output", e.span)
+            if op in "-+" and t.startswith(op):
+                t = f"({t})"
+            return f"{op}{t}", UNARY
+        if isinstance(e, Cast):
+            t, pr = self.p(e.operand)
+            if pr < UNARY:
+                t = f"({t})"
+            return f"({ctype(e.type)}){t}", UNARY
+        if isinstance(e, Cond):
+            c, cp = self.p(e.cond)
+            a, ap = self.p(e.then)
+            b, bp = self.p(e.else_)
+            c = c if cp > COND else f"({c})"
+            b = b if bp >= COND else f"({b})"
+            return f"{c} ? {a} : {b}", COND
+        if isinstance(e, Call):
+            return self.call(e), PRIMARY
+        raise unsupported(f"expression {type(e).__name__} in C output", getattr(e, "span", None))
+
+    def lit(self, e: Lit) -> tuple[str, int]:
+        b = e.type.base
+        if b == "integer":
+            t = e.text.strip().lstrip("+")
+            t = t + "L" if e.type.kind == 8 else t
+        elif b == "real":
+            t = _real_text(e.text, e.type.kind)
+        elif b == "logical":
+            t = "1" if e.text.strip(".").lower() in ("true", "t", "1") else "0"
+        else:
+            raise unsupported(f"{b} literal in C output", e.span)
+        return t, (UNARY if t.startswith("-") else PRIMARY)
+
+    def ref(self, e: Ref) -> tuple[str, int]:
+        if e.member:
+            raise unsupported("struct member in C output", e.span)
+        sym = self.symbol(e.name)
+        if e.subs is None:
+            if sym is not None and sym.storage == "arg" and not sym.by_value and not sym.shape:
+                return f"*{e.name}", UNARY
+            return e.name, PRIMARY
+        return e.name + self.subscripts(e, sym), PRIMARY
+
+    def subscripts(self, e: Ref, sym: Optional[Symbol]) -> str:
+        if sym is None or len(e.subs) != sym.rank:
+            raise unsupported("subscripts not matching the array's rank in C output", e.span)
+        out = []
+        for s, dim in zip(reversed(e.subs), reversed(sym.shape)):
+            if isinstance(s, Section):
+                raise unsupported("array section in C output", e.span)
+            if _is_zero(dim.lb):
+                out.append(self(s))
+            else:
+                out.append(self(Bin("-", s, dim.lb)))
+        return "".join(f"[{x}]" for x in out)
+
+    def bin(self, e: Bin) -> tuple[str, int]:
+        if e.op == "**":
+            return f"pow({self(e.left)}, {self(e.right)})", PRIMARY
+        try:
+            op, prec = _BIN[e.op]
+        except KeyError:
+            raise unsupported(f"operator '{e.op}' in C output", e.span) from None
+        lt, lp = self.p(e.left)
+        rt, rp = self.p(e.right)
+        if lp < prec or (prec in (REL, EQ) and lp == prec):
+            lt = f"({lt})"
+        if rp <= prec:
+            rt = f"({rt})"
+        return f"{lt} {op} {rt}", prec
+
+    def call(self, e: Call) -> str:
+        if not e.intrinsic:
+            callee = self.routine(e.name)
+            if callee is None:
+                raise unsupported(f"call of '{e.name}', which is not in the unit, in C output", e.span)
+            return f"{e.name}({self.actuals(callee, e.args)})"
+        if e.kwargs:
+            raise unsupported(f"keyword arguments of '{e.name}' in C output", e.span)
+        args = [self(a) for a in e.args]
+        types = [self.type_of(a) for a in e.args]
+        real = any(t.base == "real" for t in types)
+        name = e.name.lower()
+        if name in ("dble", "real", "int", "float", "sngl") and len(args) == 1:
+            to = {"dble": "double", "real": "float", "float": "float", "sngl": "float", "int": "int"}[name]
+            return f"({to})" + (args[0] if self.p(e.args[0])[1] >= UNARY else f"({args[0]})")
+        if name == "mod" and not real:
+            lt, lp = self.p(e.args[0])
+            rt, rp = self.p(e.args[1])
+            return f"({lt if lp >= MUL else '(' + lt + ')'} % {rt if rp > MUL else '(' + rt + ')'})"
+        if name in ("min", "max") and not real:
+            if len(args) != 2:
+                raise unsupported(f"integer {name} of {len(args)} arguments in C output", e.span)
+            rel = "<" if name == "min" else ">"
+            return f"(({args[0]}) {rel} ({args[1]}) ? ({args[0]}) : ({args[1]}))"
+        table = IR_TO_C_REAL if real else IR_TO_C_INT
+        if name not in table:
+            raise unsupported(f"intrinsic '{e.name}' in C output", e.span)
+        if name in ("min", "max") and len(args) > 2:
+            text = args[0]
+            for a in args[1:]:
+                text = f"{table[name]}({text}, {a})"
+            return text
+        return f"{table[name]}({', '.join(args)})"
+
+    def actuals(self, callee: Routine, args: list[Expr]) -> str:
+        if len(args) != len(callee.args):
+            raise unsupported(f"call of '{callee.name}' with {len(args)} arguments for "
+                              f"{len(callee.args)} in C output", args[0].span if args else None)
+        return ", ".join(self.actual(a, callee.symbols[f]) for a, f in zip(args, callee.args))
+
+    def actual(self, a: Expr, formal: Symbol) -> str:
+        if formal.by_value:
+            return self(a)
+        if not isinstance(a, Ref):
+            raise unsupported("expression passed by reference in C output", a.span)
+        sym = self.symbol(a.name)
+        if a.subs is not None:
+            return "&" + a.name + self.subscripts(a, sym)
+        if sym is not None and sym.shape:
+            return a.name
+        if sym is not None and sym.storage == "arg" and not sym.by_value:
+            return a.name
+        return "&" + a.name

@@ -1,0 +1,216 @@
+"""The C front end: pycparser's AST of preprocessed C99 to the IR.
+
+Three passes over all input files together, because a call site needs the
+callee's signature: (1) typedefs, globals and function headers; (2) how
+each pointer parameter is used, which decides whether `double *p` is a
+scalar passed by reference (`*p`) or an array (`p[i]`) -- the IR states
+that fact, C syntax does not; (3) function bodies.  Anything outside the
+supported subset is an AdError naming the construct and its place.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Optional
+
+from pycparser import c_ast, c_parser
+
+from ..diagnostics import bad_input, unsupported
+from ..ir.nodes import INT4, Directive, Lit, Span, Symbol, TranslationUnit, Type
+from .c_expr import FuncInfo
+from .c_func import FunctionLowering
+from .c_pre import FAKE_LIBC, preprocess_c
+from .c_stmt import StmtLowering, parse_pragma
+from .c_types import Declarator, base_type, span_of
+from .source import read_user_file
+
+
+def read_c(paths: list[str], include_dirs: Optional[list[str]] = None,
+           defines: Optional[list[str]] = None) -> TranslationUnit:
+    return CFrontend(include_dirs or [], defines or []).read(paths)
+
+
+def _user(n) -> bool:
+    f = getattr(getattr(n, "coord", None), "file", None) or ""
+    return not os.path.abspath(f).startswith(os.path.abspath(FAKE_LIBC))
+
+
+def parse_c(path: str, text: str):
+    try:
+        return c_parser.CParser().parse(text, filename=path)
+    except c_parser.ParseError as exc:
+        msg = str(exc)
+        m = re.match(r"^(.*?):(\d+):(\d+): (.*)$", msg)
+        if m:
+            raise bad_input(f"syntax error: {m.group(4)}",
+                            Span(m.group(1), int(m.group(2)), int(m.group(3)))) from None
+        raise bad_input(f"syntax error: {msg}", Span(path, 0, 0)) from None
+
+
+class CFrontend:
+    def __init__(self, include_dirs: list[str], defines: list[str]) -> None:
+        self.include_dirs = include_dirs
+        self.defines = defines
+        self.typedefs: dict[str, Type] = {}
+        self.globals: dict[str, Symbol] = {}
+        self.funcs: dict[str, FuncInfo] = {}
+        self.defs: list[tuple[c_ast.FuncDef, list[Directive]]] = []
+        self.externs: dict[str, Span] = {}
+
+    def read(self, paths: list[str]) -> TranslationUnit:
+        tu = TranslationUnit("c", list(paths))
+        for path in paths:
+            pre = preprocess_c(path, read_user_file(path), self.include_dirs, self.defines)
+            for inc in pre.includes:
+                if inc not in tu.includes:
+                    tu.includes.append(inc)
+            self._top_level(parse_c(path, pre.text))
+        for name, span in self.externs.items():
+            if name not in self.globals:
+                raise unsupported("extern variable defined outside the input files", span, name)
+        self._classify_pointers()
+        tu.globals = self.globals
+        for fd, dirs in self.defs:
+            tu.routines.append(FunctionLowering(self, fd, dirs).lower())
+        if not tu.routines:
+            raise bad_input("no function definition in the input", Span(paths[0], 0, 0))
+        return tu
+
+    # -------------------------------------------------------------- pass 1
+
+    def _top_level(self, ast) -> None:
+        pending: list[Directive] = []
+        glob = FunctionLowering(self, None, [])
+        for n in ast.ext:
+            if not _user(n):
+                continue
+            span = span_of(n)
+            if isinstance(n, c_ast.Pragma):
+                pending.append(parse_pragma(n.string, Span(span.file, span.line, 1)))
+                continue
+            if isinstance(n, c_ast.FuncDef):
+                self._header(n)
+                self.defs.append((n, pending))
+                pending = []
+                continue
+            if pending:
+                raise bad_input(f"$AD {pending[0].name} must stand before a function or a statement",
+                                pending[0].span)
+            if isinstance(n, c_ast.Typedef):
+                d = Declarator(n.type, span, self.typedefs, glob.value)
+                if d.pointers or d.dims_c:
+                    raise unsupported("typedef of a pointer or array type", span, n.name)
+                self.typedefs[n.name] = d.type
+            elif isinstance(n, c_ast.Decl):
+                self._global_decl(n, span, glob)
+            elif isinstance(n, c_ast.StaticAssert):
+                raise unsupported("_Static_assert", span)
+            else:
+                raise unsupported(f"top-level {type(n).__name__}", span)
+        if pending:
+            raise bad_input(f"$AD {pending[0].name} must stand before a function or a statement",
+                            pending[0].span)
+
+    def _global_decl(self, n, span: Span, glob: "FunctionLowering") -> None:
+        if isinstance(n.type, (c_ast.Struct, c_ast.Union, c_ast.Enum)):
+            base_type(c_ast.TypeDecl(None, [], None, n.type), span, self.typedefs)
+        if isinstance(n.type, c_ast.FuncDecl):
+            return                      # a prototype: the definition is what we read
+        if "extern" in (n.storage or []):
+            self.externs.setdefault(n.name, span)
+            return
+        if n.name in self.globals:
+            raise bad_input(f"global '{n.name}' defined twice", span)
+        d = Declarator(n.type, span, self.typedefs, glob.value)
+        if d.pointers:
+            raise unsupported("pointer variable", span, n.name)
+        sym = Symbol(n.name, d.type, storage="global", span=span,
+                     save="static" in (n.storage or []))
+        glob.set_shape(sym, d, n.init, span)
+        if n.init is not None:
+            sym.init = glob.static_init(n.init, sym, d, span)
+        self.globals[n.name] = sym
+
+    def _header(self, fd) -> None:
+        decl = fd.decl
+        span = span_of(decl)
+        if decl.name in self.funcs:
+            raise bad_input(f"function '{decl.name}' defined twice", span)
+        ret = decl.type.type
+        if not isinstance(ret, c_ast.TypeDecl):
+            raise unsupported("function returning a pointer", span, decl.name)
+        rtype = base_type(ret, span, self.typedefs)
+        params = []
+        for p in _params(decl.type):
+            if isinstance(p, c_ast.EllipsisParam):
+                raise unsupported("variadic function", span, decl.name)
+            pd = Declarator(p.type, span_of(p, span), self.typedefs, lambda x: Lit("0", INT4))
+            params.append("array" if pd.dims_c else ("?" if pd.pointers else "value"))
+        self.funcs[decl.name] = FuncInfo(decl.name, rtype, params, fd)
+
+    # -------------------------------------------------------------- pass 2
+
+    def _classify_pointers(self) -> None:
+        passes: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        for f in self.funcs.values():
+            names = [p.name for p in _params(f.node.decl.type)]
+            for k, kind in enumerate(f.params):
+                if kind != "?":
+                    continue
+                use = _pointer_use(f.node.body, names[k])
+                if "index" in use:
+                    f.params[k] = "array"
+                elif "deref" in use:
+                    f.params[k] = "ref"
+                passes[(f.name, k)] = use.get("pass", [])
+        changed = True
+        while changed:
+            changed = False
+            for (fname, k), targets in passes.items():
+                f = self.funcs[fname]
+                if f.params[k] != "?":
+                    continue
+                for callee, j in targets:
+                    g = self.funcs.get(callee)
+                    if g is not None and j < len(g.params) and g.params[j] != "?":
+                        f.params[k] = g.params[j]
+                        changed = True
+                        break
+        for f in self.funcs.values():
+            f.params = ["array" if p == "?" else p for p in f.params]
+
+
+def _params(fdecl) -> list:
+    if fdecl.args is None:
+        return []
+    ps = list(fdecl.args.params)
+    if len(ps) == 1 and isinstance(ps[0], c_ast.Typename) and \
+            isinstance(ps[0].type, c_ast.TypeDecl) and \
+            getattr(ps[0].type.type, "names", None) == ["void"]:
+        return []
+    for p in ps:
+        if isinstance(p, c_ast.Typename) and not isinstance(p, c_ast.EllipsisParam):
+            raise unsupported("unnamed parameter", span_of(p))
+    return ps
+
+
+def _pointer_use(body, name: str) -> dict:
+    """How the body uses pointer parameter `name`: indexed, dereferenced,
+    or passed on (callee, position)."""
+    use: dict = {}
+
+    def visit(n, parent) -> None:
+        if isinstance(n, c_ast.ID) and n.name == name:
+            if isinstance(parent, c_ast.ArrayRef) and parent.name is n:
+                use["index"] = True
+            elif isinstance(parent, c_ast.UnaryOp) and parent.op == "*":
+                use["deref"] = True
+        if isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID) and n.args is not None:
+            for j, a in enumerate(n.args.exprs):
+                if isinstance(a, c_ast.ID) and a.name == name:
+                    use.setdefault("pass", []).append((n.name.name, j))
+        for _, c in n.children():
+            visit(c, n)
+    visit(body, None)
+    return use
+

@@ -1,0 +1,342 @@
+"""C expressions to IR expressions.
+
+C mixes truth values and numbers; the IR does not.  Conditions become
+logical (`if (n)` is `n != 0`) and a truth value used as a number becomes
+`Cond(c, 1, 0)`, so both the Fortran and C backends can print the IR.
+Side effects inside expressions (`i++`, assignments, the comma operator)
+are refused here: the statement lowering splits the cases it supports.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from pycparser import c_ast
+
+from ..diagnostics import bad_input, unsupported
+from ..ir import typing as irtyping
+from ..ir.c_intrinsics import C_TO_IR, POW
+from ..ir.nodes import (INT4, INT8, LOGICAL, REAL4, REAL8, Bin, Call, Cast, Cond,
+                        Expr, Lit, Ref, Symbol, Type, Un)
+from .c_types import Declarator, span_of
+
+_ARITH = {"+": "+", "-": "-", "*": "*", "/": "/"}
+_REL = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_LOGIC = {"&&": "and", "||": "or"}
+_BITWISE = {"&", "|", "^", "<<", ">>"}
+
+
+@dataclass
+class FuncInfo:
+    """What a call site needs to know about a user function: its result
+    type (void for none) and how each parameter is passed:
+    'value', 'ref' (scalar through a pointer) or 'array'."""
+    name: str
+    result: Type
+    params: list[str]
+    node: object = None
+
+
+def parse_int(text: str, span) -> Lit:
+    t = text.lower()
+    suffix = re.search(r"[ul]+$", t)
+    s = suffix.group(0) if suffix else ""
+    if "u" in s:
+        raise unsupported("unsigned integer constant", span, text)
+    digits = t[:len(t) - len(s)]
+    if digits.startswith("0x"):
+        v = int(digits, 16)
+    elif len(digits) > 1 and digits.startswith("0"):
+        v = int(digits, 8)
+    else:
+        v = int(digits)
+    kind = 8 if "l" in s or v >= 2**31 else 4
+    return Lit(str(v), INT8 if kind == 8 else INT4, span=span)
+
+
+def parse_real(text: str, span) -> Lit:
+    t = text
+    if t.lower().startswith("0x"):
+        raise unsupported("hexadecimal floating constant", span, text)
+    if t[-1] in "lL":
+        raise unsupported("long double constant", span, text)
+    if t[-1] in "fF":
+        return Lit(t[:-1], REAL4, span=span)
+    return Lit(t, REAL8, span=span)
+
+
+def c_string(text: str, span) -> str:
+    """A C string literal (quotes included) as the characters it denotes."""
+    if not (text.startswith('"') and text.endswith('"')):
+        raise unsupported("wide or prefixed string literal", span, text)
+    body = text[1:-1]
+    simple = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "a": "\a",
+              "r": "\r", "0": "\0", "?": "?"}
+    out, i = [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt not in simple:
+                raise unsupported("escape sequence in a string", span, "\\" + nxt)
+            out.append(simple[nxt])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+class ExprLowering:
+    """Mixed into the function lowering, which provides `resolve(cname,
+    span) -> Symbol`, `symbol(irname)`, `funcs` and `typedefs`."""
+
+    funcs: dict[str, FuncInfo]
+    typedefs: dict[str, Type]
+
+    # -------------------------------------------------------------- typing
+
+    def type_of(self, e: Expr) -> Type:
+        return irtyping.type_of(e, self.symbol, self._fun_type)
+
+    def _fun_type(self, name: str) -> Optional[Type]:
+        f = self.funcs.get(name)
+        return f.result if f else None
+
+    def cond(self, n) -> Expr:
+        """n as a truth value."""
+        e = self.expr(n)
+        t = self.type_of(e)
+        if t.base == "logical":
+            return e
+        zero = Lit("0.0", t) if t.base == "real" else Lit("0", t)
+        return Bin("!=", e, zero, span=e.span)
+
+    def value(self, n) -> Expr:
+        """n as a number (a truth value becomes 1 or 0, as C defines)."""
+        return self.as_number(self.expr(n))
+
+    def as_number(self, e: Expr) -> Expr:
+        if self.type_of(e).base == "logical":
+            return Cond(e, Lit("1", INT4), Lit("0", INT4), span=e.span)
+        return e
+
+    # -------------------------------------------------------------- nodes
+
+    def expr(self, n) -> Expr:
+        span = span_of(n, self.span)
+        if isinstance(n, c_ast.Constant):
+            return self._constant(n, span)
+        if isinstance(n, c_ast.ID):
+            return self._id(n, span)
+        if isinstance(n, c_ast.ArrayRef):
+            return self.element(n, span, partial=False)
+        if isinstance(n, c_ast.UnaryOp):
+            return self._unary(n, span)
+        if isinstance(n, c_ast.BinaryOp):
+            return self._binary(n, span)
+        if isinstance(n, c_ast.TernaryOp):
+            return Cond(self.cond(n.cond), self.value(n.iftrue), self.value(n.iffalse), span=span)
+        if isinstance(n, c_ast.Cast):
+            return self._cast(n, span)
+        if isinstance(n, c_ast.FuncCall):
+            return self.call_expr(n, span)
+        if isinstance(n, c_ast.Assignment):
+            raise unsupported("assignment inside an expression", span)
+        if isinstance(n, c_ast.ExprList):
+            raise unsupported("comma operator", span)
+        if isinstance(n, c_ast.StructRef):
+            raise unsupported("struct member", span)
+        if isinstance(n, c_ast.CompoundLiteral):
+            raise unsupported("compound literal", span)
+        raise unsupported(f"expression {type(n).__name__}", span)
+
+    def _constant(self, n, span) -> Expr:
+        if n.type in ("int", "long int", "unsigned int", "long long int") or n.type.endswith("int"):
+            return parse_int(n.value, span)
+        if n.type in ("double", "float", "long double"):
+            return parse_real(n.value, span)
+        if n.type == "char":
+            raise unsupported("character constant", span, n.value)
+        if n.type == "string":
+            raise unsupported("string outside a printf format", span)
+        raise unsupported(f"constant of type {n.type}", span)
+
+    def _id(self, n, span) -> Expr:
+        sym = self.resolve(n.name, span)
+        if sym.rank:
+            raise unsupported("pointer arithmetic", span,
+                              f"array '{n.name}' used as a value; index it or pass it to a function")
+        return Ref(sym.name, span=span)
+
+    def element(self, n, span, partial: bool) -> Ref:
+        """a[i][j] -> Ref a(j, i); with partial, missing trailing C
+        subscripts are 0 (the address of a row: `a[i]` passed as a pointer)."""
+        subs = []
+        base = n
+        while isinstance(base, c_ast.ArrayRef):
+            subs.append(self.value(base.subscript))
+            base = base.name
+        subs.reverse()
+        if not isinstance(base, c_ast.ID):
+            raise unsupported("pointer arithmetic", span, "indexing something that is not an array name")
+        sym = self.resolve(base.name, span)
+        if not sym.rank:
+            raise unsupported("indexing a scalar", span, base.name)
+        if len(subs) > sym.rank:
+            raise bad_input(f"'{base.name}' has {sym.rank} dimensions, indexed with {len(subs)}", span)
+        if len(subs) < sym.rank:
+            if not partial:
+                raise unsupported("pointer arithmetic", span,
+                                  f"'{base.name}' indexed with fewer subscripts than its {sym.rank} dimensions")
+            subs += [Lit("0", INT4)] * (sym.rank - len(subs))
+        return Ref(sym.name, list(reversed(subs)), span=span)
+
+    def _unary(self, n, span) -> Expr:
+        op = n.op
+        if op == "-" or op == "+":
+            return Un(op, self.value(n.expr), span=span)
+        if op == "!":
+            e = self.expr(n.expr)
+            if self.type_of(e).base == "logical":
+                return Un("not", e, span=span)
+            t = self.type_of(e)
+            return Bin("==", e, Lit("0.0", t) if t.base == "real" else Lit("0", t), span=span)
+        if op == "*":
+            return self.deref(n, span)
+        if op == "&":
+            raise unsupported("address-of operator", span, "allowed only for a call argument")
+        if op in ("p++", "p--", "++", "--"):
+            raise unsupported("increment inside an expression", span, "write it as its own statement")
+        if op == "sizeof":
+            raise unsupported("sizeof", span)
+        if op == "~":
+            raise unsupported("bitwise operator '~'", span)
+        raise unsupported(f"unary operator '{op}'", span)
+
+    def deref(self, n, span) -> Ref:
+        target = n.expr
+        if not isinstance(target, c_ast.ID):
+            raise unsupported("pointer arithmetic", span, "dereference of a computed address")
+        sym = self.resolve(target.name, span)
+        if sym.rank:
+            return Ref(sym.name, [Lit("0", INT4)] * sym.rank, span=span)
+        if sym.storage == "arg" and not sym.by_value:
+            return Ref(sym.name, span=span)
+        raise unsupported("dereference of a non-pointer", span, target.name)
+
+    def _binary(self, n, span) -> Expr:
+        op = n.op
+        if op in _LOGIC:
+            return Bin(_LOGIC[op], self.cond(n.left), self.cond(n.right), span=span)
+        if op in _BITWISE:
+            raise unsupported(f"bitwise operator '{op}'", span)
+        left, right = self.value(n.left), self.value(n.right)
+        if op in _ARITH:
+            return Bin(_ARITH[op], left, right, span=span)
+        if op in _REL:
+            return Bin(_REL[op], left, right, span=span)
+        if op == "%":
+            return Call("mod", [left, right], intrinsic=True, span=span)
+        raise unsupported(f"operator '{op}'", span)
+
+    def _cast(self, n, span) -> Expr:
+        d = Declarator(n.to_type.type, span, self.typedefs, lambda x: self.value(x))
+        if d.pointers or d.dims_c:
+            raise unsupported("pointer cast", span)
+        if d.type.base == "void":
+            raise unsupported("cast to void", span)
+        return Cast(d.type, self.value(n.expr), span=span)
+
+    # -------------------------------------------------------------- calls
+
+    def call_name(self, n, span) -> str:
+        if not isinstance(n.name, c_ast.ID):
+            raise unsupported("function pointer", span, "call through an expression")
+        return n.name.name
+
+    def call_args(self, n) -> list:
+        return list(n.args.exprs) if n.args is not None else []
+
+    def call_expr(self, n, span) -> Expr:
+        name = self.call_name(n, span)
+        args = self.call_args(n)
+        if name in self.funcs:
+            f = self.funcs[name]
+            if f.result.base == "void":
+                raise bad_input(f"'{name}' returns no value but is used in an expression", span)
+            return Call(name, self.user_args(f, args, span), intrinsic=False, span=span)
+        if name == POW:
+            self._arity(name, args, 2, span)
+            base, ex = self.value(args[0]), self.value(args[1])
+            if self.type_of(base).base != "real" and self.type_of(ex).base != "real":
+                base = Cast(REAL8, base, span=span)
+            return Bin("**", base, ex, span=span)
+        if name in C_TO_IR:
+            vals = [self.value(a) for a in args]
+            ir = C_TO_IR[name]
+            self._arity(name, args, 2 if ir in ("atan2", "hypot", "min", "max", "mod", "sign") else 1, span)
+            if name in ("fabs", "fmin", "fmax", "fmod", "copysign", "sqrt", "exp", "log", "log10",
+                        "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh",
+                        "tanh", "erf", "erfc", "hypot", "tgamma"):
+                vals = [v if self.type_of(v).base == "real" else Cast(REAL8, v, span=v.span) for v in vals]
+            return Call(ir, vals, intrinsic=True, span=span)
+        if name in ("printf", "exit"):
+            raise unsupported(f"'{name}' inside an expression", span)
+        raise unsupported(f"call of '{name}'", span,
+                          "not defined in the input files and not a math.h function adtool knows")
+
+    def _arity(self, name: str, args: list, k: int, span) -> None:
+        if len(args) != k:
+            raise bad_input(f"'{name}' takes {k} argument(s), given {len(args)}", span)
+
+    def user_args(self, f: FuncInfo, args: list, span) -> list[Expr]:
+        if len(args) != len(f.params):
+            raise bad_input(f"'{f.name}' takes {len(f.params)} argument(s), given {len(args)}", span)
+        return [self.actual(a, kind) for a, kind in zip(args, f.params)]
+
+    def actual(self, n, kind: str) -> Expr:
+        """An actual argument: pass-by-reference is a fact of the formal, so
+        `&x` and `x` both become Ref x when the formal is a pointer."""
+        span = span_of(n, self.span)
+        if kind == "value":
+            return self.value(n)
+        target = n.expr if isinstance(n, c_ast.UnaryOp) and n.op == "&" else None
+        if target is not None:
+            if isinstance(target, c_ast.ID):
+                sym = self.resolve(target.name, span)
+                if sym.rank:
+                    raise unsupported("address of an array", span, f"pass '{target.name}' itself")
+                return Ref(sym.name, span=span)
+            if isinstance(target, c_ast.ArrayRef):
+                return self.element(target, span, partial=False)
+            raise unsupported("address-of operator", span, "of something other than a variable or element")
+        if isinstance(n, c_ast.ID):
+            sym = self.resolve(n.name, span)
+            if sym.rank:
+                return Ref(sym.name, span=span)
+            if sym.storage == "arg" and not sym.by_value:
+                return Ref(sym.name, span=span)
+            raise unsupported("value passed to a pointer parameter", span, n.name)
+        if isinstance(n, c_ast.ArrayRef):
+            return self.element(n, span, partial=True) if self._is_partial(n, span) else \
+                self._bad_actual(span)
+        if isinstance(n, c_ast.BinaryOp) and n.op in "+-":
+            raise unsupported("pointer arithmetic", span)
+        raise unsupported("expression passed to a pointer parameter", span)
+
+    def _is_partial(self, n, span) -> bool:
+        depth, base = 0, n
+        while isinstance(base, c_ast.ArrayRef):
+            depth, base = depth + 1, base.name
+        if not isinstance(base, c_ast.ID):
+            return False
+        return depth < self.resolve(base.name, span).rank
+
+    def _bad_actual(self, span):
+        raise unsupported("value passed to a pointer parameter", span)
+
+
+__all__ = ["ExprLowering", "FuncInfo", "parse_int", "parse_real", "c_string",
+           "INT4", "INT8", "LOGICAL", "REAL4", "REAL8", "Symbol"]

@@ -1,0 +1,256 @@
+"""One C function (or the file scope, for globals) lowered to an IR Routine.
+
+C has block scope; the IR has one symbol table per routine.  Block-scoped
+locals are hoisted into it, and a name declared again in another block
+with a different type or shape is renamed (`x_2`) so no two C variables
+share an IR symbol.  Initialisers of automatic variables become
+assignments where the declaration stood (C re-initialises them each time
+the block is entered); only `static` locals and globals keep `init`.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from pycparser import c_ast
+
+from ..diagnostics import bad_input, unsupported
+from ..ir.nodes import (INT4, ArrayCtor, Assign, Bin, Directive, Expr, Lit, Loop, Ref,
+                        Routine, Span, Stmt, Symbol, Type)
+from ..ir.visit import refs_in, walk_stmts
+from .c_expr import ExprLowering
+from .c_stmt import StmtLowering
+from .c_types import Declarator, span_of
+
+
+class FunctionLowering(ExprLowering, StmtLowering):
+    def __init__(self, front, fd, directives: list[Directive]) -> None:
+        self.front = front
+        self.funcs = front.funcs
+        self.typedefs = front.typedefs
+        self.fd = fd
+        self.directives = directives
+        self.scopes: list[dict[str, Symbol]] = [front.globals]
+        self.ctx: list[str] = []
+        self.span = span_of(fd) if fd is not None else Span("<file scope>", 0, 0)
+        self.routine: Optional[Routine] = None
+        self.is_main = False
+        self.vla_locals: list[Symbol] = []
+
+    # -------------------------------------------------------------- names
+
+    def symbol(self, name: str) -> Optional[Symbol]:
+        if self.routine is not None and name in self.routine.symbols:
+            return self.routine.symbols[name]
+        return self.front.globals.get(name)
+
+    def resolve(self, cname: str, span: Span) -> Symbol:
+        for scope in reversed(self.scopes):
+            if cname in scope:
+                return scope[cname]
+        if cname in self.funcs:
+            raise unsupported("function pointer", span, f"'{cname}' used as a value")
+        raise bad_input(f"'{cname}' is not declared", span)
+
+    def push_scope(self) -> None:
+        self.scopes.append({})
+
+    def pop_scope(self) -> None:
+        self.scopes.pop()
+
+    def declare_local(self, cname: str, t: Type, span: Span, static: bool) -> Symbol:
+        syms = self.routine.symbols
+        visible = {s.name for sc in self.scopes[1:] for s in sc.values()}
+        name, k = cname, 1
+        while True:
+            old = syms.get(name)
+            free = old is None and name not in self.front.globals and name not in self.funcs \
+                and name != self.routine.name
+            reusable = old is not None and old.storage == "local" and name not in visible \
+                and old.type == t and not old.shape and not old.save and not static
+            if free or reusable:
+                break
+            k += 1
+            name = f"{cname}_{k}"
+        sym = syms.get(name) if name in syms else Symbol(name, t, storage="local", span=span, save=static)
+        syms[name] = sym
+        self.scopes[-1][cname] = sym
+        return sym
+
+    # -------------------------------------------------------------- shapes
+
+    def set_shape(self, sym: Symbol, d: Declarator, init, span: Span) -> None:
+        if d.dims_c and d.dims_c[0] is None:
+            if isinstance(init, c_ast.InitList):
+                d.dims_c[0] = Lit(str(len(init.exprs)), INT4)
+            elif sym.storage != "arg":
+                raise bad_input(f"array '{sym.name}' has no size", span)
+        sym.shape = d.shape()
+
+    def _extents(self, sym: Symbol, span: Span) -> list[int]:
+        out = []
+        for dim in reversed(sym.shape):
+            if not isinstance(dim.ub, Lit):
+                raise unsupported("initialiser of a variable-length array", span, sym.name)
+            out.append(int(dim.ub.text) + 1)
+        return out
+
+    def _flat_init(self, init, sym: Symbol, span: Span) -> tuple[list[Expr], int]:
+        """C initialiser items in row-major order (= the IR's column-major
+        order of the reversed shape) and how many trailing zeros C adds."""
+        ext = self._extents(sym, span)
+
+        def flat(node, level: int) -> list[Expr]:
+            size = 1
+            for e in ext[level + 1:]:
+                size *= e
+            out: list[Expr] = []
+            for it in node.exprs:
+                if isinstance(it, c_ast.NamedInitializer):
+                    raise unsupported("designated initialiser", span_of(it, span))
+                if isinstance(it, c_ast.InitList):
+                    if level + 1 >= len(ext):
+                        raise bad_input("too many braces in an initialiser", span_of(it, span))
+                    sub = flat(it, level + 1)
+                    out += sub + [None] * (size - len(sub))
+                else:
+                    out.append(self.value(it))
+            return out
+        items = flat(init, 0)
+        total = 1
+        for e in ext:
+            total *= e
+        if len(items) > total:
+            raise bad_input(f"too many initialisers for '{sym.name}'", span)
+        zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+        pad = total - len(items)
+        return [zero if x is None else x for x in items], pad
+
+    def static_init(self, init, sym: Symbol, d: Declarator, span: Span) -> Expr:
+        if not sym.shape:
+            if isinstance(init, c_ast.InitList):
+                raise unsupported("braced initialiser of a scalar", span, sym.name)
+            return self.value(init)
+        if not isinstance(init, c_ast.InitList):
+            raise bad_input(f"array '{sym.name}' initialised from a non-list", span)
+        items, pad = self._flat_init(init, sym, span)
+        zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+        return ArrayCtor(items + [zero] * pad, span=span)
+
+    # -------------------------------------------------------------- decls
+
+    def local_decl(self, n, span: Span) -> list[Stmt]:
+        storage = n.storage or []
+        if "extern" in storage:
+            raise unsupported("extern declaration inside a function", span, n.name)
+        if isinstance(n.type, c_ast.FuncDecl):
+            raise unsupported("function declaration inside a function", span, n.name)
+        if isinstance(n.type, (c_ast.Struct, c_ast.Union, c_ast.Enum)):
+            raise unsupported(type(n.type).__name__.lower(), span)
+        d = Declarator(n.type, span, self.typedefs, self.value)
+        if d.pointers:
+            raise unsupported("pointer variable", span, f"'{n.name}'; only parameters may be pointers")
+        static = "static" in storage
+        sym = self.declare_local(n.name, d.type, span, static)
+        self.set_shape(sym, d, n.init, span)
+        if sym.shape and not all(isinstance(x.ub, Lit) for x in sym.shape):
+            if static:
+                raise unsupported("static variable-length array", span, n.name)
+            self.vla_locals.append(sym)
+        if n.init is None:
+            return []
+        if static:
+            sym.init = self.static_init(n.init, sym, d, span)
+            return []
+        if not sym.shape:
+            return [Assign(Ref(sym.name, span=span), self.value(n.init), span=span)]
+        return self._array_assigns(n.init, sym, span)
+
+    def _array_assigns(self, init, sym: Symbol, span: Span) -> list[Stmt]:
+        if not isinstance(init, c_ast.InitList):
+            raise bad_input(f"array '{sym.name}' initialised from a non-list", span)
+        items, pad = self._flat_init(init, sym, span)
+        ext = self._extents(sym, span)
+        out: list[Stmt] = []
+        for flat, e in enumerate(items):
+            out.append(Assign(Ref(sym.name, _subs(flat, ext), span=span), e, span=span))
+        if pad:
+            if len(ext) != 1:
+                raise unsupported("partly initialised multi-dimensional local array", span, sym.name)
+            i = self.declare_local(f"{sym.name}_i", INT4, span, False)
+            zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+            out.append(Loop(i.name, Lit(str(len(items)), INT4), Lit(str(ext[0] - 1), INT4),
+                            body=[Assign(Ref(sym.name, [Ref(i.name)], span=span), zero, span=span)],
+                            span=span))
+        return out
+
+    # -------------------------------------------------------------- routine
+
+    def lower(self) -> Routine:
+        decl = self.fd.decl
+        span = span_of(decl)
+        info = self.funcs[decl.name]
+        self.is_main = decl.name == "main"
+        kind = "program" if self.is_main else ("subroutine" if info.result.base == "void" else "function")
+        r = Routine(decl.name, kind, [], {}, [], span=span, language="c",
+                    static="static" in (decl.storage or []), directives=list(self.directives))
+        self.routine = r
+        self.push_scope()
+        from .c import _params
+        params = _params(decl.type)
+        if self.is_main and params:
+            raise unsupported("main with arguments", span, "use int main(void)")
+        if self.is_main and info.result != INT4:
+            raise bad_input("main must return int", span)
+        for p, pkind in zip(params, info.params):
+            self._param(p, pkind)
+        if kind == "function":
+            rname = self.declare_local(f"{decl.name}_result", info.result, span, False).name
+            r.symbols[rname].storage = "result"
+            r.result = rname
+        r.body = self.block(self.fd.body.block_items)
+        self.pop_scope()
+        self._check_vla(r)
+        return r
+
+    def _param(self, p, pkind: str) -> None:
+        span = span_of(p, self.span)
+        d = Declarator(p.type, span, self.typedefs, self.value)
+        sym = Symbol(p.name, d.type, storage="arg", span=span)
+        if pkind == "value":
+            sym.by_value = True
+        elif pkind == "ref":
+            sym.intent = "in" if d.const else None
+        else:
+            if d.pointers:
+                d.dims_c = [None]
+            self.set_shape(sym, d, None, span)
+            sym.intent = "in" if d.const else None
+        if sym.type.base == "void":
+            raise unsupported("void pointer", span, p.name)
+        self.routine.args.append(p.name)
+        self.routine.symbols[p.name] = sym
+        self.scopes[-1][p.name] = sym
+
+    def _check_vla(self, r: Routine) -> None:
+        """A local VLA is declared at the top of the printed function, so its
+        size may only use values fixed on entry (parameters never assigned)."""
+        assigned = {s.lhs.name for s in walk_stmts(r.body) if isinstance(s, Assign)}
+        for sym in self.vla_locals:
+            for dim in sym.shape:
+                for ref in refs_in(dim.ub):
+                    s = self.symbol(ref.name)
+                    if s is None or s.storage not in ("arg", "global") or ref.name in assigned:
+                        raise unsupported("variable-length local array whose size is computed "
+                                          "in the body", sym.span, sym.name)
+
+
+def _subs(flat: int, ext: list[int]) -> list[Expr]:
+    """Row-major flat index -> IR subscripts (reversed C order)."""
+    idx = []
+    for e in reversed(ext):
+        idx.append(Lit(str(flat % e), INT4))
+        flat //= e
+    return idx
+
+
+__all__ = ["FunctionLowering", "Bin"]

@@ -1,0 +1,347 @@
+"""C statements to IR statements.
+
+A `for` whose shape is a counted loop (one integer variable, a fixed bound
+and step the body cannot change) becomes an IR Loop with Fortran's inclusive
+bound; any other `for` becomes its initialisation and a While.  `break`
+and `continue` map to Exit and Cycle, which the IR defines for loops only,
+so a `break` that leaves a switch is accepted only as the last statement of
+a case, where Select already ends.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from pycparser import c_ast
+
+from ..diagnostics import bad_input, unsupported
+from ..ir.nodes import (INT4, LOGICAL, Assign, Bin, Call, CallStmt, Case, Continue, Cycle,
+                        Directive, Exit, Expr, If, Lit, Loop, Print, Ref, Return,
+                        Select, Stmt, Stop, While)
+from ..ir.visit import calls_in, child_blocks, refs_in, stmt_exprs, walk_stmts
+from .c_expr import c_string
+from .c_types import span_of
+
+_COMPOUND = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
+
+
+def parse_pragma(text: str, span) -> Optional[Directive]:
+    words = text.split()
+    if not words:
+        raise unsupported("empty #pragma", span)
+    if words[0].lower() != "ad":
+        raise unsupported(f"#pragma {words[0]}", span, "only '#pragma ad' directives are understood")
+    if len(words) < 2:
+        raise bad_input("empty $AD directive", span)
+    return Directive(words[1].upper(), words[2:], span)
+
+
+def _pragma_span(n, fallback):
+    s = span_of(n, fallback)
+    return type(s)(s.file, s.line, 1)
+
+
+class StmtLowering:
+    """Mixed into the function lowering (see c.py for the state it keeps)."""
+
+    def block(self, items: list, pending: Optional[list[Directive]] = None) -> list[Stmt]:
+        out: list[Stmt] = []
+        pending = list(pending or [])
+        self.push_scope()
+        try:
+            for n in items or []:
+                if isinstance(n, c_ast.Pragma):
+                    pending.append(parse_pragma(n.string, _pragma_span(n, self.span)))
+                    continue
+                stmts = self.stmt(n)
+                if stmts and pending:
+                    stmts[0].directives = pending + stmts[0].directives
+                    pending = []
+                out.extend(stmts)
+        finally:
+            self.pop_scope()
+        if pending:
+            out.append(Continue(span=pending[0].span, directives=pending))
+        return out
+
+    def body_of(self, n) -> list[Stmt]:
+        if isinstance(n, c_ast.Compound):
+            return self.block(n.block_items)
+        return self.block([n])
+
+    def stmt(self, n) -> list[Stmt]:
+        span = span_of(n, self.span)
+        self.span = span
+        if isinstance(n, c_ast.Decl):
+            return self.local_decl(n, span)
+        if isinstance(n, c_ast.Assignment):
+            return [self.assignment(n, span)]
+        if isinstance(n, c_ast.UnaryOp) and n.op in ("p++", "++", "p--", "--"):
+            return [self.increment(n, span)]
+        if isinstance(n, c_ast.FuncCall):
+            return [self.call_stmt(n, span)]
+        if isinstance(n, c_ast.Compound):
+            return self.block(n.block_items)
+        if isinstance(n, c_ast.If):
+            return [self.if_(n, span)]
+        if isinstance(n, c_ast.For):
+            return self.for_(n, span)
+        if isinstance(n, c_ast.While):
+            return [self.loop_body(While(self.cond(n.cond), span=span), n.stmt)]
+        if isinstance(n, c_ast.DoWhile):
+            w = self.loop_body(While(None, span=span, post_test=True), n.stmt)
+            w.cond = self.cond(n.cond)
+            return [w]
+        if isinstance(n, c_ast.Switch):
+            return [self.switch(n, span)]
+        if isinstance(n, c_ast.Break):
+            if self.ctx and self.ctx[-1] == "switch":
+                raise unsupported("break out of a switch from inside a nested statement", span,
+                                  "only a break ending a case is supported")
+            if not self.ctx:
+                raise bad_input("break outside a loop or switch", span)
+            return [Exit(span=span)]
+        if isinstance(n, c_ast.Continue):
+            if "loop" not in self.ctx:
+                raise bad_input("continue outside a loop", span)
+            return [Cycle(span=span)]
+        if isinstance(n, c_ast.Return):
+            return self.return_(n, span)
+        if isinstance(n, c_ast.EmptyStatement):
+            return []
+        if isinstance(n, (c_ast.Goto, c_ast.Label)):
+            raise unsupported("goto" if isinstance(n, c_ast.Goto) else "statement label", span)
+        if isinstance(n, c_ast.DeclList):
+            return [s for d in n.decls for s in self.local_decl(d, span)]
+        if isinstance(n, (c_ast.Case, c_ast.Default)):
+            raise unsupported("case label outside the top level of a switch body", span)
+        if isinstance(n, c_ast.Typedef):
+            raise unsupported("typedef inside a function", span)
+        raise unsupported(f"expression statement ({type(n).__name__})", span,
+                          "its value would be discarded")
+
+    # -------------------------------------------------------------- simple
+
+    def lvalue(self, n, span) -> Ref:
+        if isinstance(n, c_ast.ID):
+            sym = self.resolve(n.name, span)
+            if sym.rank:
+                raise unsupported("assignment to a whole array", span, n.name)
+            return Ref(sym.name, span=span)
+        if isinstance(n, c_ast.ArrayRef):
+            return self.element(n, span, partial=False)
+        if isinstance(n, c_ast.UnaryOp) and n.op == "*":
+            return self.deref(n, span)
+        if isinstance(n, c_ast.UnaryOp) and n.op in ("p++", "p--", "++", "--"):
+            raise unsupported("increment inside an expression", span)
+        raise unsupported(f"assignment to {type(n).__name__}", span)
+
+    def assignment(self, n, span) -> Assign:
+        lhs = self.lvalue(n.lvalue, span)
+        if n.op == "=":
+            rhs = self.value(n.rvalue)
+        elif n.op in _COMPOUND:
+            rhs = Bin(_COMPOUND[n.op], lhs, self.value(n.rvalue), span=span)
+        elif n.op == "%=":
+            rhs = Call("mod", [lhs, self.value(n.rvalue)], intrinsic=True, span=span)
+        else:
+            raise unsupported(f"compound assignment '{n.op}'", span)
+        return Assign(lhs, rhs, span=span)
+
+    def increment(self, n, span) -> Assign:
+        lhs = self.lvalue(n.expr, span)
+        op = "+" if "++" in n.op else "-"
+        return Assign(lhs, Bin(op, lhs, Lit("1", INT4), span=span), span=span)
+
+    def call_stmt(self, n, span) -> Stmt:
+        name = self.call_name(n, span)
+        args = self.call_args(n)
+        if name in self.funcs:
+            f = self.funcs[name]
+            if f.result.base != "void":
+                raise unsupported("call whose result is discarded", span, name)
+            return CallStmt(name, self.user_args(f, args, span), span=span)
+        if name == "printf":
+            if not args or not (isinstance(args[0], c_ast.Constant) and args[0].type == "string"):
+                raise unsupported("printf without a literal format", span)
+            return Print([self.value(a) for a in args[1:]], None, c_string(args[0].value, span), span=span)
+        if name == "exit":
+            if len(args) != 1:
+                raise bad_input("exit takes one argument", span)
+            return Stop(self.value(args[0]), span=span)
+        raise unsupported(f"call of '{name}' as a statement", span,
+                          "not a function defined in the input files, printf or exit")
+
+    def return_(self, n, span) -> list[Stmt]:
+        if self.is_main:
+            return [Stop(self.value(n.expr) if n.expr is not None else Lit("0", INT4), span=span)]
+        r = self.routine
+        if n.expr is None:
+            if r.kind == "function":
+                raise bad_input("return without a value in a function returning a value", span)
+            return [Return(span=span)]
+        if r.kind != "function":
+            raise bad_input("return with a value in a void function", span)
+        return [Assign(Ref(r.result, span=span), self.value(n.expr), span=span), Return(span=span)]
+
+    # -------------------------------------------------------------- control
+
+    def if_(self, n, span) -> If:
+        branches = [(self.cond(n.cond), self.body_of(n.iftrue))]
+        other = n.iffalse
+        while isinstance(other, c_ast.If):
+            self.span = span_of(other, span)
+            branches.append((self.cond(other.cond), self.body_of(other.iftrue)))
+            other = other.iffalse
+        else_ = self.body_of(other) if other is not None else None
+        return If(branches, else_, span=span)
+
+    def loop_body(self, loop, body_node):
+        self.ctx.append("loop")
+        try:
+            loop.body = self.body_of(body_node)
+        finally:
+            self.ctx.pop()
+        return loop
+
+    def switch(self, n, span) -> Select:
+        items = n.stmt.block_items if isinstance(n.stmt, c_ast.Compound) else [n.stmt]
+        expr = self.value(n.cond)
+        cases: list[Case] = []
+        default = None
+        values: list[Expr] = []
+        self.ctx.append("switch")
+        try:
+            for k, it in enumerate(items or []):
+                if not isinstance(it, (c_ast.Case, c_ast.Default)):
+                    raise unsupported("statement before the first case of a switch", span_of(it, span))
+                stmts = list(it.stmts or [])
+                if len(stmts) == 1 and isinstance(stmts[0], c_ast.Compound):
+                    stmts = list(stmts[0].block_items or [])
+                if isinstance(it, c_ast.Case):
+                    values.append(self.value(it.expr))
+                    if not stmts:
+                        continue
+                elif values:
+                    raise unsupported("default label sharing statements with a case", span_of(it, span))
+                last = k == len(items) - 1
+                if stmts and isinstance(stmts[-1], c_ast.Break):
+                    stmts = stmts[:-1]
+                elif not last and not (stmts and isinstance(stmts[-1], c_ast.Return)):
+                    raise unsupported("switch fall-through", span_of(it, span),
+                                      "end each case with break or return")
+                body = self.block(stmts)
+                if isinstance(it, c_ast.Default):
+                    default = body
+                else:
+                    cases.append(Case(values, body))
+                    values = []
+        finally:
+            self.ctx.pop()
+        if values:
+            cases.append(Case(values, []))
+        return Select(expr, cases, default, span=span)
+
+    # -------------------------------------------------------------- for
+
+    def for_(self, n, span) -> list[Stmt]:
+        self.push_scope()
+        try:
+            init = self._for_init(n.init, span)
+            counted = self._counted(n, init, span)
+            if counted is not None:
+                var, lo, hi, step = counted
+                loop = self.loop_body(Loop(var, lo, hi, step, span=span), n.stmt)
+                if not self._modifies(loop.body, var, [hi] + ([step] if step else [])):
+                    return [loop]
+            cond = self.cond(n.cond) if n.cond is not None else Lit("true", LOGICAL)
+            w = self.loop_body(While(cond, span=span), n.stmt)
+            if _cycles(w.body):
+                raise unsupported("continue in a for loop that is not a counted loop", span,
+                                  "the increment would be skipped")
+            w.body += self._for_next(n.next, span)
+            return init + [w]
+        finally:
+            self.pop_scope()
+
+    def _for_init(self, init, span) -> list[Stmt]:
+        if init is None:
+            return []
+        if isinstance(init, c_ast.DeclList):
+            return [s for d in init.decls for s in self.local_decl(d, span)]
+        if isinstance(init, c_ast.ExprList):
+            return [s for e in init.exprs for s in self.stmt(e)]
+        return self.stmt(init)
+
+    def _for_next(self, nxt, span) -> list[Stmt]:
+        if nxt is None:
+            return []
+        if isinstance(nxt, c_ast.ExprList):
+            return [s for e in nxt.exprs for s in self.stmt(e)]
+        return self.stmt(nxt)
+
+    def _counted(self, n, init: list[Stmt], span):
+        """(var, lo, hi, step) when the loop is `v = lo; v op b; v += c`
+        with an integer v and a constant step of the right sign."""
+        if len(init) != 1 or not isinstance(init[0], Assign) or init[0].lhs.subs is not None:
+            return None
+        var = init[0].lhs.name
+        sym = self.symbol(var)
+        if sym is None or sym.type.base != "integer" or sym.storage not in ("local",) or sym.save:
+            return None
+        c, nx = n.cond, n.next
+        if not (isinstance(c, c_ast.BinaryOp) and c.op in ("<", "<=", ">", ">=")
+                and isinstance(c.left, c_ast.ID) and self.resolve(c.left.name, span).name == var):
+            return None
+        step = self._step(nx, var, span)
+        if step is None or (step > 0) != (c.op in ("<", "<=")):
+            return None
+        bound = self.value(c.right)
+        if any(isinstance(x, Call) and not x.intrinsic for x in calls_in(bound)):
+            return None
+        hi = bound
+        if c.op in ("<", ">"):
+            delta = -1 if c.op == "<" else 1
+            if isinstance(bound, Lit) and bound.type.base == "integer":
+                hi = Lit(str(int(bound.text) + delta), bound.type, span=bound.span)
+            else:
+                hi = Bin("-" if delta < 0 else "+", bound, Lit("1", INT4), span=bound.span)
+        return var, init[0].rhs, hi, (None if step == 1 else Lit(str(step), INT4))
+
+    def _step(self, nx, var: str, span) -> Optional[int]:
+        if isinstance(nx, c_ast.UnaryOp) and nx.op in ("p++", "++", "p--", "--") \
+                and isinstance(nx.expr, c_ast.ID) and self.resolve(nx.expr.name, span).name == var:
+            return 1 if "++" in nx.op else -1
+        if isinstance(nx, c_ast.Assignment) and isinstance(nx.lvalue, c_ast.ID) \
+                and self.resolve(nx.lvalue.name, span).name == var and nx.op in ("+=", "-=") \
+                and isinstance(nx.rvalue, c_ast.Constant) and nx.rvalue.type == "int":
+            v = int(self.value(nx.rvalue).text)
+            return (v if nx.op == "+=" else -v) or None
+        return None
+
+    def _modifies(self, body: list[Stmt], var: str, exprs: list[Expr]) -> bool:
+        """Could body change the loop variable or a variable of the bound?"""
+        names = {var} | {r.name for e in exprs for r in refs_in(e)}
+        calls = False
+        for s in walk_stmts(body):
+            if isinstance(s, Assign) and s.lhs.name in names:
+                return True
+            user_calls = [s] if isinstance(s, CallStmt) else []
+            user_calls += [c for e in stmt_exprs(s) for c in calls_in(e) if not c.intrinsic]
+            for c in user_calls:
+                calls = True
+                if any(isinstance(a, Ref) and a.name in names for a in c.args):
+                    return True
+        if calls and any(self.symbol(nm) is not None and self.symbol(nm).storage == "global"
+                         for nm in names):
+            return True
+        return False
+
+
+def _cycles(body: list[Stmt]) -> bool:
+    for s in body:
+        if isinstance(s, Cycle):
+            return True
+        if not isinstance(s, (Loop, While)) and any(_cycles(b) for b in child_blocks(s)):
+            return True
+    return False
+

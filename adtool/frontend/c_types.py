@@ -1,0 +1,114 @@
+"""C declarators to IR types and shapes.
+
+C arrays are row-major and 0-based; the IR's shape and subscripts follow
+Fortran's column-major order, so the C front end stores dimensions (and the
+C backend reads them) in reverse: `double a[n][m]` is shape [(0, m-1),
+(0, n-1)] and `a[i][j]` is Ref a(j, i).  Memory layout, sequence
+association (`&a[i][0]` passed as `double *`) and an assumed-size leading C
+dimension (`double a[][m]`, the IR's assumed-size last dimension) then mean
+the same thing in both languages, with no C-specific field in the IR.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from pycparser import c_ast
+
+from ..diagnostics import unsupported
+from ..ir.nodes import INT4, INT8, LOGICAL, REAL4, REAL8, Bin, Dim, Expr, Lit, Span, Type
+
+_SCALARS: dict[tuple[str, ...], Type] = {
+    ("double",): REAL8, ("float",): REAL4,
+    ("int",): INT4, ("signed",): INT4, ("signed", "int"): INT4,
+    ("long",): INT8, ("long", "int"): INT8, ("signed", "long"): INT8,
+    ("long", "long"): INT8, ("long", "long", "int"): INT8,
+    ("_Bool",): LOGICAL, ("void",): Type("void", 0),
+}
+
+ZERO = Lit("0", INT4)
+
+
+def span_of(node, fallback: Optional[Span] = None) -> Span:
+    c = getattr(node, "coord", None)
+    if c is None or not c.line:
+        return fallback or Span("<unknown>", 0, 0)
+    return Span(c.file or "<unknown>", c.line, c.column or 1)
+
+
+def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type:
+    key = tuple(names)
+    if key in _SCALARS:
+        return _SCALARS[key]
+    if len(names) == 1 and names[0] in typedefs:
+        return typedefs[names[0]]
+    if "unsigned" in names:
+        raise unsupported("unsigned integer type", span, " ".join(names))
+    if "char" in names:
+        raise unsupported("char variable", span, "characters appear only in printf formats")
+    raise unsupported(f"type '{' '.join(names)}'", span)
+
+
+def base_type(node, span: Span, typedefs: dict[str, Type]) -> Type:
+    """The element type under a TypeDecl (struct, union, enum rejected)."""
+    t = node.type
+    if isinstance(t, c_ast.IdentifierType):
+        return scalar_type(t.names, span, typedefs)
+    if isinstance(t, c_ast.Union):
+        raise unsupported("union", span)
+    if isinstance(t, c_ast.Struct):
+        raise unsupported("struct", span)
+    if isinstance(t, c_ast.Enum):
+        raise unsupported("enum", span)
+    raise unsupported(f"type {type(t).__name__}", span)
+
+
+def extent_to_ub(extent: Expr) -> Expr:
+    if isinstance(extent, Lit) and extent.type.base == "integer":
+        return Lit(str(int(extent.text) - 1), extent.type)
+    return Bin("-", extent, Lit("1", INT4))
+
+
+class Declarator:
+    """What one C declarator says: the element type, the dimensions in C
+    order (None for `[]`), how many `*` lead to the element, and const."""
+
+    def __init__(self, decl_type, span: Span, typedefs: dict[str, Type],
+                 dim_expr: Callable[[object], Expr]) -> None:
+        self.dims_c: list[Optional[Expr]] = []
+        self.pointers = 0
+        self.const = False
+        t = decl_type
+        while True:
+            if isinstance(t, c_ast.ArrayDecl):
+                if self.pointers:
+                    raise unsupported("array of pointers", span)
+                self.dims_c.append(dim_expr(t.dim) if t.dim is not None else None)
+                t = t.type
+            elif isinstance(t, c_ast.PtrDecl):
+                if isinstance(t.type, c_ast.FuncDecl):
+                    raise unsupported("function pointer", span)
+                if self.dims_c:
+                    raise unsupported("pointer to array", span)
+                self.pointers += 1
+                t = t.type
+            elif isinstance(t, c_ast.FuncDecl):
+                raise unsupported("function pointer", span)
+            elif isinstance(t, c_ast.TypeDecl):
+                self.const = "const" in (t.quals or [])
+                self.type = base_type(t, span, typedefs)
+                break
+            else:
+                raise unsupported(f"declarator {type(t).__name__}", span)
+        if self.pointers > 1:
+            raise unsupported("pointer to pointer", span)
+        if self.pointers and self.dims_c:
+            raise unsupported("array of pointers", span)
+        for k, d in enumerate(self.dims_c):
+            if d is None and k > 0:
+                raise unsupported("array with an unknown inner dimension", span)
+
+    def shape(self) -> list[Dim]:
+        """IR dimensions: reversed C order, lower bound 0."""
+        dims = [Dim(lb=Lit("0", INT4), ub=None if d is None else extent_to_ub(d))
+                for d in self.dims_c]
+        return list(reversed(dims))

@@ -1,0 +1,27 @@
+"""The one table between C's math library and the IR's intrinsic names.
+
+The front end reads C spellings through it and the C backend writes IR
+intrinsics back through it, so a function added here is understood in both
+directions.  Only names whose meaning matches the IR intrinsic exactly are
+listed (C `fabs` is Fortran `abs`, C `fmod` is Fortran `mod` on reals);
+`pow` is the IR operator `**`, not a call.
+"""
+from __future__ import annotations
+
+# C name -> IR intrinsic name.
+C_TO_IR: dict[str, str] = {
+    **{n: n for n in ("sqrt exp log log10 sin cos tan asin acos atan atan2 "
+                      "sinh cosh tanh erf erfc hypot").split()},
+    "fabs": "abs", "abs": "abs", "labs": "abs",
+    "fmin": "min", "fmax": "max", "fmod": "mod",
+    "copysign": "sign", "tgamma": "gamma",
+}
+
+POW = "pow"
+
+# IR intrinsic -> C spelling for real arguments (the inverse of C_TO_IR,
+# preferring the floating-point name where two C names share one intrinsic).
+IR_TO_C_REAL: dict[str, str] = {ir: c for c, ir in C_TO_IR.items() if c not in ("abs", "labs")}
+
+# IR intrinsic -> C spelling for integer arguments, where C has one.
+IR_TO_C_INT: dict[str, str] = {"abs": "abs"}
