@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import callgraph
-from .diagnostics import bad_input, unsupported
+from .diagnostics import UNSUPPORTED, AdError, bad_input
 from .frontend.source import language_of
 from .headspec import Head, parse_heads
 from .ir.nodes import Span, TranslationUnit
@@ -42,7 +42,8 @@ def read_sources(files: list[str], include_dirs: list[str], defines: list[str]) 
     if lang == "fortran":
         from .frontend.fortran import read_fortran
         return read_fortran(files, include_dirs, defines)
-    raise unsupported("C input (the C front end is not available yet)", Span(files[0], 0, 0))
+    from .frontend.c import read_c
+    return read_c(files, include_dirs, defines)
 
 
 def resolve_heads(tu: TranslationUnit, spec: str):
@@ -87,6 +88,9 @@ def generate(opts: Options):
         raise bad_input(f"--default-mode must be joint or split, not '{opts.default_mode}'")
     tu = read_sources(opts.files, opts.include_dirs, opts.defines)
     heads, g = resolve_heads(tu, opts.head)
+    if tu.language == "c":
+        # The C front end and backend exist; the transform does not take C IR yet.
+        raise AdError("differentiation of C is not supported yet", Span(opts.files[0], 0, 0), UNSUPPORTED)
     from .checkpoint.directives import check_directives
     check_directives(tu)
     for h in heads:

@@ -18,7 +18,7 @@ from ..ir.nodes import Span
 
 FIXED_EXT = {".f", ".for", ".F", ".FOR", ".ftn"}
 FREE_EXT = {".f90", ".f95", ".f03", ".f08", ".F90", ".F95", ".F03", ".F08"}
-C_EXT = {".c"}
+C_EXT = {".c", ".h"}
 CPP_EXT = {".F", ".FOR", ".F90", ".F95", ".F03", ".F08"}
 
 
@@ -29,7 +29,7 @@ def language_of(path: str) -> str:
     if ext in C_EXT:
         return "c"
     raise bad_input(f"unknown source file extension '{ext or '(none)'}'; expected "
-                    ".f .for .F (fixed form), .f90 .F90 .f95 .f03 .f08 (free form) or .c",
+                    ".f .for .F (fixed form), .f90 .F90 .f95 .f03 .f08 (free form) or .c .h",
                     Span(path, 0, 0))
 
 
