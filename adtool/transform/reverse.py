@@ -84,7 +84,7 @@ class Reverse:
             b.body = sw.fwd + zero + sw.bwd + self._reset_result(r)
             results.append(self._finish(b, r, "_b"))
         if "fwd" in wanted or "bwd" in wanted:
-            exit_vars = self._exit_snapshot(r)
+            exit_vars = self._exit_snapshot(r, sw.bwd)
             push_e, pop_e = self._push_pop(r, [Ref(n) for n in exit_vars])
             pop_e = self._guard_formal_restores(r, base, pop_e)
             push_a, pop_a = self._allocation_snapshot(r, base)
@@ -233,12 +233,15 @@ class Reverse:
                 out.append(Assign(Ref(n), real(0, t.kind)))
         return out
 
-    def _exit_snapshot(self, r: Routine) -> list[str]:
+    def _exit_snapshot(self, r: Routine, bwd: list[Stmt]) -> list[str]:
         """What f_bwd reads that may not survive until it runs: every needed
-        local, and needed arguments/globals that something writes."""
+        local, and needed arguments/globals that something writes.  A name
+        the backward sweep overwrites whole (typically by popping its
+        recorded value) before any read needs no exit value."""
         out = []
         formals_passed = {n for n in self.call_args if n in r.args}
-        for name in sorted(set(self.needed or ()) | formals_passed):
+        killed = self._killed_before_read(bwd)
+        for name in sorted((set(self.needed or ()) | formals_passed) - killed):
             s = self.ctx.sym(r, name)
             if s is None or s.is_parameter or s.external:
                 continue
@@ -256,14 +259,47 @@ class Reverse:
                 out.append(name)
         return out
 
+    def _killed_before_read(self, bwd: list[Stmt]) -> set[str]:
+        """Names the straight-line head of the backward sweep sets whole
+        (pop into the whole variable, or whole assignment not reading it)
+        before anything reads them."""
+        killed: set[str] = set()
+        read: set[str] = set()
+        for st in bwd:
+            reads = self._reads_of([st])
+            if isinstance(st, CallStmt) and st.name.startswith("ad_pop") and st.args \
+                    and isinstance(st.args[0], Ref) and st.args[0].subs is None \
+                    and st.args[0].member is None:
+                name = st.args[0].name
+                read |= reads - {name}
+                if name not in read:
+                    killed.add(name)
+                continue
+            if isinstance(st, Assign) and st.lhs.subs is None and st.lhs.member is None \
+                    and st.lhs.name not in reads and not getattr(st, "sets_loop_index", False):
+                read |= reads
+                if st.lhs.name not in read:
+                    killed.add(st.lhs.name)
+                continue
+            if not isinstance(st, (CallStmt, Assign)):
+                # Anything else (loops, branches, adjoint calls): stop here;
+                # what follows may read anything.
+                break
+            read |= reads
+            if isinstance(st, CallStmt) and not st.name.startswith("ad_"):
+                break
+        return killed - read
+
     # ================================================================ recording
 
     def _record(self, r: Routine, targets: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
         """push before an overwrite / pop after its adjoint, for needed targets only."""
+        return self._push_pop(r, self._recorded(targets))
+
+    def _recorded(self, targets: list[Ref]) -> list[Ref]:
         if self.needed is None:
-            return [], []
-        keep = [t for t in targets if t.name in self.needed and self._may_hold_value(t.name)]
-        return self._push_pop(r, keep)
+            return []
+        return [t for t in targets if t.name in self.needed and self._may_hold_value(t.name)]
 
     def _may_hold_value(self, name: str) -> bool:
         """False for a local nothing can have written yet: its old value is
@@ -784,10 +820,21 @@ class Reverse:
                 + post + pop_t
             return Sweeps(fwd, bwd)
         snap = self._snapshot(callee, args)
+        # A value both recorded (the call overwrites it, our backward sweep
+        # reads it) and snapshotted (the call reads it) goes on the stack
+        # once: popped to restore the call's input, pushed back for the
+        # duration of f_b, popped again after it.
+        kept = self._recorded(outs)
+        both = [x for x in snap if any(_same_ref(x, k) for k in kept)]
+        if both:
+            push_t, pop_t = self._push_pop(r, [k for k in kept if not any(_same_ref(k, x) for x in both)])
+            snap = [x for x in snap if not any(_same_ref(x, b) for b in both)]
+        push_b, pop_b = self._push_pop(r, both)
         push_s, pop_s = self._push_pop(r, snap)
-        fwd = push_t + _profiled(prof, 1, push_s) + _profiled(prof, 0, [primal])
-        bwd = _profiled(prof, 2, pop_s + pre + [CallStmt(name + "_b", adj_args, span=s.span)]) \
-            + post + pop_t
+        fwd = push_t + _profiled(prof, 1, push_b + push_s) + _profiled(prof, 0, [primal])
+        bwd = _profiled(prof, 2, pop_s + pop_b + copy.deepcopy(push_b) + pre
+                        + [CallStmt(name + "_b", adj_args, span=s.span)]) \
+            + post + pop_b + pop_t
         return Sweeps(fwd, bwd)
 
     def _profile_ids(self, s: Stmt, mode: str) -> Optional[int]:
