@@ -20,7 +20,7 @@ from ..ir.nodes import INT4, Directive, Lit, Span, Symbol, TranslationUnit, Type
 from .c_expr import FuncInfo
 from .c_func import FunctionLowering
 from .c_pre import FAKE_LIBC, preprocess_c
-from .c_stmt import StmtLowering, parse_pragma
+from .c_stmt import parse_pragma
 from .c_types import Declarator, base_type, span_of
 from .source import read_user_file
 

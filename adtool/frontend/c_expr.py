@@ -17,8 +17,7 @@ from pycparser import c_ast
 from ..diagnostics import bad_input, unsupported
 from ..ir import typing as irtyping
 from ..ir.c_intrinsics import C_TO_IR, POW
-from ..ir.nodes import (INT4, INT8, LOGICAL, REAL4, REAL8, Bin, Call, Cast, Cond,
-                        Expr, Lit, Ref, Symbol, Type, Un)
+from ..ir.nodes import INT4, INT8, REAL4, REAL8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
 from .c_types import Declarator, span_of
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "/": "/"}
@@ -336,7 +335,3 @@ class ExprLowering:
 
     def _bad_actual(self, span):
         raise unsupported("value passed to a pointer parameter", span)
-
-
-__all__ = ["ExprLowering", "FuncInfo", "parse_int", "parse_real", "c_string",
-           "INT4", "INT8", "LOGICAL", "REAL4", "REAL8", "Symbol"]

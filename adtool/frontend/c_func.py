@@ -14,7 +14,7 @@ from typing import Optional
 from pycparser import c_ast
 
 from ..diagnostics import bad_input, unsupported
-from ..ir.nodes import (INT4, ArrayCtor, Assign, Bin, Directive, Expr, Lit, Loop, Ref,
+from ..ir.nodes import (INT4, ArrayCtor, Assign, Directive, Expr, Lit, Loop, Ref,
                         Routine, Span, Stmt, Symbol, Type)
 from ..ir.visit import refs_in, walk_stmts
 from .c_expr import ExprLowering
@@ -252,5 +252,3 @@ def _subs(flat: int, ext: list[int]) -> list[Expr]:
         flat //= e
     return idx
 
-
-__all__ = ["FunctionLowering", "Bin"]
