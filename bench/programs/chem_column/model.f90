@@ -194,12 +194,7 @@ contains
   ! Backward Euler y - yold - dt f(y) = 0 by nnewton Newton iterations.
   subroutine newton_solve(y, k, sun)
     real(dp), intent(inout) :: y(nspec)
-    ! ADTOOL-WORKAROUND: k and sun are inputs, but declared without
-    ! intent(in): with --default-mode joint, adtool snapshots them around
-    ! the call of jacobian inside newton_solve_b (the caller, chemistry,
-    ! overwrites them at the next level) and pops into them, which does
-    ! not compile with intent(in).  See bench/programs/README.md.
-    real(dp) :: k(nreac), sun
+    real(dp), intent(in) :: k(nreac), sun
     real(dp) :: yold(nspec), f(nspec), m(nspec, nspec), g(nspec), delta(nspec)
     integer :: it
     yold = y
