@@ -202,12 +202,16 @@ def test_cli_callgraph_reads_c():
     assert any("laplace" in l for l in lines)
 
 
-def test_cli_differentiate_c_is_refused_cleanly(tmp_path):
-    out = tmp_path / "out_b.c"
-    p = _adtool("differentiate", FIX / "rk4.c", "--head", "integrate", "-o", out)
-    assert p.returncode == 1
-    assert "rk4.c: error: differentiation of C is not supported yet" in p.stderr
-    assert not out.exists()
+def test_cli_differentiate_c_names_its_output(tmp_path):
+    p = _adtool("differentiate", FIX / "rk4.c", "--head", "integrate", "--output-dir", tmp_path)
+    assert p.returncode == 0, p.stderr
+    text = (tmp_path / "rk4_b.c").read_text()
+    assert "void integrate_b(double *y, double *yb, double rho, double *rhob," in text
+    p = _adtool("differentiate", FIX / "rk4.c", "--head", "integrate", "--mode", "tangent",
+                "--output-dir", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "void integrate_d(double *y, double *yd, double rho, double rhod," in \
+        (tmp_path / "rk4_d.c").read_text()
 
 
 def test_cli_c_defines_and_include_dirs(tmp_path):

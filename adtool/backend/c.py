@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Optional
 
 from ..diagnostics import unsupported
-from ..ir.nodes import (Assign, Bin, CallStmt, Continue, Cycle, Dim, Directive, Exit,
+from ..ir.nodes import (Assign, Ref, Bin, CallStmt, Continue, Cycle, Dim, Directive, Exit,
                         If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
                         Stmt, Stop, Symbol, TranslationUnit, While)
+from .c_arrays import array_assign, runtime_call
 from .c_expr import CExpr, c_string_literal, ctype
 from .templates import render
 
@@ -32,13 +33,23 @@ def emit_unit(tu: TranslationUnit) -> str:
                   prototypes=protos, routines=[b.rstrip("\n") for b in bodies])
 
 
-def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None) -> str:
+def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None,
+                 zero_locals: bool = False) -> str:
+    """zero_locals: generated code passes scalars that some paths never set
+    (a by-value actual of an f_bwd that does not read it), which gcc flags
+    as maybe-uninitialized; starting them at zero costs nothing."""
     table = table if table is not None else {x.name: x for x in tu.all_routines()}
     if r.contains:
         raise unsupported("internal procedures in C output", r.span)
     ex = CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n), table.get)
-    locals_ = [declaration(s, ex) + ";" for s in r.symbols.values() if s.storage in ("local", "result")]
-    body = _Stmts(r, ex).block(r.body, 1)
+    dead, named = _uses(r) if r.kind != "program" else (set(), set(r.symbols))
+    locals_ = [declaration(s, ex) + (" = 0" if zero_locals and not s.shape and s.init is None
+                                      and not s.save else "") + ";"
+               for s in r.symbols.values()
+               if s.storage in ("local", "result") and s.name in named and s.name not in dead]
+    st = _Stmts(r, ex)
+    st.dead = dead
+    body = [f"{IND}(void){a};" for a in r.args if a not in named] + st.block(r.body, 1)
     if r.kind == "function" and not (r.body and isinstance(r.body[-1], Return)):
         body.append(f"{IND}return {r.result};")
     return render("c/routine.j2", directives=_pragmas(r.directives, 0),
@@ -46,6 +57,37 @@ def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None) 
 
 
 # ---------------------------------------------------------------- declarations
+
+def _uses(r: Routine) -> tuple[set[str], set[str]]:
+    """Locals whose stores nobody reads, and names mentioned at all.
+    Generated code assigns values nobody reads (a function's result inside
+    its adjoint, and what only fed it), which C compilers reject under
+    -Werror; those stores are dropped, to a fixed point."""
+    from ..ir.visit import calls_in, refs_in, stmt_exprs, walk_stmts
+    stmts = list(walk_stmts(r.body))
+    named: set[str] = {x.name for s in stmts for e in stmt_exprs(s) for x in refs_in(e)}
+    named |= {s.var for s in stmts if isinstance(s, Loop)}
+    locals_ = {n for n, s in r.symbols.items() if s.storage in ("local", "result") and not s.save
+               and not (r.kind == "function" and n == r.result)}
+    dead: set[str] = set()
+    while True:
+        read: set[str] = set()
+        for s in stmts:
+            if isinstance(s, Assign) and s.lhs.name in dead and \
+                    not any(not c.intrinsic for c in calls_in(s.rhs)):
+                continue
+            for e in stmt_exprs(s):
+                read.update(x.name for x in refs_in(e) if not (isinstance(s, Assign) and x is s.lhs))
+            if isinstance(s, (CallStmt,)):
+                read.update(a.name for a in s.args if isinstance(a, Ref))
+            if isinstance(s, Loop):
+                read.add(s.var)
+        new = {n for n in locals_ if n not in read}
+        if new == dead:
+            live = {s.lhs.name for s in stmts if isinstance(s, Assign) and s.lhs.name not in dead}
+            return dead, named & (read | live)
+        dead = new
+
 
 def _extent(d: Dim, ex: CExpr) -> str:
     if d.assumed:
@@ -76,7 +118,7 @@ def declaration(s: Symbol, ex: CExpr, is_arg: bool = False) -> str:
     const = "const " if is_arg and s.intent == "in" else ""
     if is_arg and not s.shape:
         return f"{base} {s.name}" if s.by_value else f"{const}{base} *{s.name}"
-    if is_arg and s.rank == 1 and s.shape[0].ub is None:
+    if is_arg and s.rank == 1 and (s.shape[0].ub is None or s.pointer):
         return f"{const}{base} *{s.name}"
     dims = "".join(f"[{_extent(d, ex)}]" for d in reversed(s.shape))
     text = f"{base} {s.name}{dims}"
@@ -134,9 +176,19 @@ class _Stmts:
         pad = IND * level
         ex = self.ex
         if isinstance(s, Assign):
+            if s.lhs.name in getattr(self, "dead", ()):
+                from ..ir.visit import calls_in
+                if any(not c.intrinsic for c in calls_in(s.rhs)):
+                    return [f"{pad}(void)({ex(s.rhs)});"]
+                return []
+            sym = ex.symbol(s.lhs.name)
+            if s.lhs.subs is None and sym is not None and sym.shape:
+                return array_assign(s, sym, ex, level)
             return [f"{pad}{ex(s.lhs)} = {ex(s.rhs)};"]
         if isinstance(s, CallStmt):
             callee = ex.routine(s.name)
+            if callee is None and s.name.startswith("ad_"):
+                return [pad + runtime_call(s.name, s.args, ex, s.span)]
             if callee is None:
                 raise unsupported(f"call of '{s.name}', which is not in the unit, in C output", s.span)
             return [f"{pad}{s.name}({ex.actuals(callee, s.args)});"]

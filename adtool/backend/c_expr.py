@@ -171,6 +171,8 @@ class CExpr:
         if name in ("dble", "real", "int", "float", "sngl") and len(args) == 1:
             to = {"dble": "double", "real": "float", "float": "float", "sngl": "float", "int": "int"}[name]
             return f"({to})" + (args[0] if self.p(e.args[0])[1] >= UNARY else f"({args[0]})")
+        if name == "merge" and len(e.args) == 3:
+            return self.p(Cond(e.args[2], e.args[0], e.args[1]))[0].join("()")
         if name == "mod" and not real:
             lt, lp = self.p(e.args[0])
             rt, rp = self.p(e.args[1])
@@ -205,6 +207,9 @@ class CExpr:
         if a.subs is not None:
             return "&" + a.name + self.subscripts(a, sym)
         if sym is not None and sym.shape:
+            if sym.storage == "arg" and sym.intent == "in" and formal.intent != "in" and sym.rank == 1:
+                # a generated f_bwd may restore what the primal only reads
+                return f"({ctype(sym.type)} *){a.name}"
             return a.name
         if sym is not None and sym.storage == "arg" and not sym.by_value:
             return a.name

@@ -88,6 +88,9 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
     lifted = lift_internal(tu, set(names))
     _tag_call_sites(tu, names)
     ntu = normalize_unit(tu, set(names))
+    if ntu.language == "c":
+        from .c_extents import infer_pointer_extents
+        infer_pointer_extents(ntu, names)
     scopes = Scopes(ntu)
     summ = summaries(ntu, scopes)
     act = compute_activity(ntu, [(h.name, h.dependents, h.independents) for h in heads])
@@ -138,7 +141,9 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
                 todo.extend(m for m in _names_called([copies[n]]) if m in copies)
         for n in sorted(wanted_copies):
             variants.setdefault(n[: -len("_nodiff")], []).append(copies[n])
-    out = TranslationUnit("fortran", list(tu.files))
+    out = TranslationUnit(tu.language, list(tu.files))
+    if tu.language == "c":
+        out.globals = _derivative_globals(ntu, ctx, act)
     by_module: dict[str, list[Routine]] = {}
     for n in diff:
         r = ntu.routine(n)
@@ -164,6 +169,18 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
                 pass
     _order_modules(out)
     out.profile_sites = rev.profile if mode == "reverse" and profile else None
+    return out
+
+
+def _derivative_globals(tu: TranslationUnit, ctx: DiffContext, act) -> dict[str, Symbol]:
+    """C globals have no module to hang derivatives on: `vb` sits next to the
+    generated code, zero-initialised like any file-scope variable."""
+    out: dict[str, Symbol] = {}
+    for name, s in tu.globals.items():
+        if s.type.base in ("real", "complex") and act.is_active_var(Var("global", name)):
+            d = deriv_symbol(s, name + ctx.suffix)
+            d.save = False
+            out[d.name] = d
     return out
 
 

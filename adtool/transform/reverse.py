@@ -569,7 +569,8 @@ class Reverse:
                 return self.adjoint(e.operand, neg(seed), rank, extent)
             return self.adjoint(e.operand, seed, rank, extent)
         if isinstance(e, Cast):
-            return self.adjoint(e.operand, seed, rank, extent)
+            # a cast to an integer is a step function: no derivative (as in tangent)
+            return self.adjoint(e.operand, seed, rank, extent) if e.type.base == "real" else []
         if isinstance(e, Bin):
             if e.op not in ("+", "-", "*", "/", "**"):
                 return []
@@ -771,12 +772,11 @@ class Reverse:
             n.body = body.fwd
             n.directives = []
             return Sweeps([n], [])
-        if s.post_test:
-            raise unsupported("post-tested loop in reverse mode", s.span)
         cnt = self._tmp("ad_count", INT4)
+        # A post-tested loop (C's do-while) counts its trips the same way.
         fwd = [Assign(Ref(cnt), integer(0)),
                While(copy.deepcopy(s.cond), [Assign(Ref(cnt), Bin("+", Ref(cnt), integer(1)))] + body.fwd,
-                     span=s.span),
+                     span=s.span, post_test=s.post_test),
                CallStmt("ad_push_integer4", [Ref(cnt)])]
         k = self._tmp("ad_iter", INT4)
         bwd = [CallStmt("ad_pop_integer4", [Ref(cnt)]),

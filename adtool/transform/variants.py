@@ -66,6 +66,8 @@ class CallPlanner:
                 d = deriv_symbol(s, dn)
                 if d.storage == "result":
                     d.storage = "arg"
+                if ctx.suffix == "b":
+                    d.by_value = False      # an adjoint flows back to the caller
                 syms[dn] = d
         out = copy.copy(r)
         out.name = r.name + suffix
@@ -133,6 +135,7 @@ class CallPlanner:
         # identical references may not.
         seen: dict[str, int] = {}
         seen_refs: list[Ref] = []
+        read_only: dict[str, bool] = {}
         pairs = list(zip(callee.args, actuals))
         if result is not None:
             pairs.append((callee.result, result))
@@ -143,7 +146,8 @@ class CallPlanner:
                 continue
             if isinstance(actual, Ref) and ctx.active(r, actual.name):
                 if post is not None and actual.name in seen and \
-                        (ctx.rank_of(r, actual) > 0 or seen[actual.name] > 0 or actual in seen_refs):
+                        (ctx.rank_of(r, actual) > 0 or seen[actual.name] > 0 or actual in seen_refs) \
+                        and not self._may_share(callee, formal, read_only.get(actual.name)):
                     # The same variable reaches two active formals: the
                     # adjoints would alias (and a section's copy-out would
                     # lose what the other accumulated).  Accumulate this
@@ -151,11 +155,20 @@ class CallPlanner:
                     out_args.append(self._alias_temp(r, out, actual, pre, post))
                     continue
                 seen[actual.name] = max(seen.get(actual.name, 0), ctx.rank_of(r, actual))
+                read_only[actual.name] = read_only.get(actual.name, True) and \
+                    self._may_share(callee, formal, True)
                 seen_refs.append(actual)
                 out_args.append(ctx.dref(r, actual))
                 continue
             out_args.append(self._zero_temp(r, out, callee, formal, actual, pre))
         return out_args
+
+    def _may_share(self, callee: Routine, formal: str, others_read_only) -> bool:
+        """C pointers have no copy-in/copy-out: formals the callee only reads
+        get adjoints that only accumulate, so one adjoint array can serve
+        them all (dot(a, a, n)).  Fortran keeps its temporaries."""
+        return bool(others_read_only) and callee.language == "c" and \
+            callee.symbols[formal].intent == "in"
 
     def _alias_temp(self, r: Routine, out: Routine, actual: Ref, pre: list[Stmt],
                     post: list[Stmt]) -> Ref:

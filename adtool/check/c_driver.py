@@ -1,0 +1,171 @@
+"""The C twin of driver.py: a gradient check built from the user's own main.
+
+Just before the first statement of main that calls the head, a block runs
+the tangent (f_d) and the adjoint (f_b) at that point and prints the
+dot-product test <W, J·D> vs <J^T·W, D>, a central finite difference of
+<W, f(x + hD)> and the stack's peak and leftover bytes; then it restores
+the inputs and main goes on.  The block is placed in main rather than in a
+separate file so that the user's static functions and globals stay in
+reach; the derivative file is compiled apart, as users compile it.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from ..backend.c import emit_unit
+from ..backend.c_expr import CExpr
+from ..diagnostics import bad_input
+from ..ir.nodes import Raw, Ref, Routine, Stmt, TranslationUnit
+from ..ir.visit import calls_in, child_blocks, stmt_exprs
+
+__all__ = ["c_check_program"]
+
+
+@dataclass
+class _Active:
+    formal: str
+    ptr: str        # double * to the values the check perturbs
+    count: str      # how many
+
+
+def _find(body: list[Stmt], head: str):
+    for i, s in enumerate(body):
+        for e in stmt_exprs(s):
+            for c in calls_in(e):
+                if c.name == head:
+                    return body, i, c.args
+        if getattr(s, "name", None) == head and hasattr(s, "args"):
+            return body, i, s.args
+        for b in child_blocks(s):
+            found = _find(b, head)
+            if found:
+                return found
+    return None
+
+
+def _has_deriv(args: list[str], a: str) -> bool:
+    if a not in args:
+        return False
+    import re
+    i = args.index(a)
+    return i + 1 < len(args) and re.fullmatch(re.escape(a) + r"[bd]\d*", args[i + 1]) is not None
+
+
+def c_check_program(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Routine,
+                    h: float = 1e-6) -> str:
+    """The user's file with the check block in main and prototypes of the
+    derivative routines (whose signatures deriv_b/deriv_d give)."""
+    prog = next((r for r in tu.routines if r.kind == "program"), None)
+    if prog is None:
+        raise bad_input("no main function to build a driver from")
+    out = copy.deepcopy(tu)
+    prog = next(r for r in out.routines if r.kind == "program")
+    found = _find(prog.body, head)
+    if found is None:
+        raise bad_input(f"main never calls '{head}'")
+    block, idx, actuals = found
+    f = tu.routine(head)
+    table = {r.name: r for r in tu.all_routines()}
+    ex = CExpr(lambda n: prog.symbols.get(n) or tu.globals.get(n), table.get)
+    fex = CExpr(lambda n: f.symbols.get(n) or tu.globals.get(n), table.get)
+    L: list[str] = ["{"]
+    act: list[_Active] = []
+    plain: list[str] = []
+    for k, (a, e) in enumerate(zip(f.args, actuals), start=1):
+        fs = f.symbols[a]
+        active = _has_deriv(deriv_b.args, a) or _has_deriv(deriv_d.args, a)
+        if not active:
+            plain.append(ex.actual(e, fs))
+            continue
+        if fs.by_value:
+            L.append(f"double ad_s{k} = {ex(e)};")
+            act.append(_Active(a, f"(&ad_s{k})", "1"))
+            plain.append(f"ad_s{k}")
+            continue
+        if not isinstance(e, Ref) or e.subs is not None or e.name not in prog.symbols:
+            raise bad_input(f"driver: pass '{a}' of '{head}' as a whole local variable of main")
+        s = prog.symbols[e.name]
+        n = " * ".join(_extent_text(d, ex) for d in s.shape) or "1"
+        act.append(_Active(a, f"((double *){'&' if not s.shape else ''}{e.name})", n))
+        plain.append(ex.actual(e, fs))
+    if f.kind == "function":
+        L.append("double ad_res = 0.0;")
+        act.append(_Active(f.result, "(&ad_res)", "1"))
+    for k, v in enumerate(act):
+        for suf in ("0", "d", "b", "w", "p"):
+            L.append(f"double ad_a{k}_{suf}[{v.count}];")
+    L += ["double ad_lhs = 0.0, ad_rhs = 0.0, ad_nrm = 0.0, ad_fp = 0.0, ad_fm = 0.0;",
+          f"double ad_h = {h!r};", "unsigned long ad_rng = 12345UL;", "long ad_peak, ad_left;", "int ad_k;"]
+
+    def each(k: int, body: str) -> None:
+        L.append(f"for (ad_k = 0; ad_k < {act[k].count}; ad_k++) {body}")
+
+    def rnd(target: str) -> str:
+        return (f"{{ ad_rng = ad_rng * 6364136223846793005UL + 1442695040888963407UL; "
+                f"{target} = (double)((ad_rng >> 11) % 1000003UL) / 1000003.0 - 0.5; }}")
+    for k, v in enumerate(act):
+        each(k, f"{{ ad_a{k}_0[ad_k] = {v.ptr}[ad_k]; }}")
+        each(k, rnd(f"ad_a{k}_d[ad_k]"))
+        each(k, f"{{ ad_a{k}_p[ad_k] = ad_a{k}_d[ad_k]; }}")
+        each(k, rnd(f"ad_a{k}_w[ad_k]"))
+
+    def deriv_args(which: str) -> str:
+        names = deriv_b.args if which == "b" else deriv_d.args
+        out = []
+        for a, p in zip(f.args, plain):
+            out.append(p)
+            if _has_deriv(names, a):
+                k = next(j for j, v in enumerate(act) if v.formal == a)
+                by_value = f.symbols[a].by_value
+                out.append(f"ad_a{k}_{which}[0]" if by_value and which == "d" else f"ad_a{k}_{which}")
+        if f.kind == "function":
+            k = len(act) - 1
+            if which == "d":
+                out += ["&ad_res", f"ad_a{k}_d"]
+            else:
+                out.append(f"ad_a{k}_b")
+        return ", ".join(out)
+    # tangent
+    L.append(f"{head}_d({deriv_args('d')});")
+    for k, v in enumerate(act):
+        each(k, f"ad_lhs += ad_a{k}_w[ad_k] * ad_a{k}_d[ad_k];")
+    # adjoint, from the same point
+    for k, v in enumerate(act):
+        each(k, f"{{ {v.ptr}[ad_k] = ad_a{k}_0[ad_k]; ad_a{k}_b[ad_k] = ad_a{k}_w[ad_k]; }}")
+    L.append("ad_stack_reset_peak();")
+    L.append(f"{head}_b({deriv_args('b')});")
+    for k, v in enumerate(act):
+        each(k, f"{{ ad_rhs += ad_a{k}_b[ad_k] * ad_a{k}_p[ad_k]; ad_nrm += ad_a{k}_b[ad_k] * ad_a{k}_b[ad_k]; }}")
+    L += ["ad_peak = (long)ad_stack_peak_bytes();", "ad_left = (long)ad_stack_bytes();"]
+    # central differences along D
+    call = f"{head}({', '.join(plain)})"
+    for sign, tgt in (("+", "ad_fp"), ("-", "ad_fm")):
+        for k, v in enumerate(act):
+            each(k, f"{v.ptr}[ad_k] = ad_a{k}_0[ad_k] {sign} ad_h * ad_a{k}_p[ad_k];")
+        L.append(("ad_res = " if f.kind == "function" else "") + call + ";")
+        for k, v in enumerate(act):
+            each(k, f"{tgt} += ad_a{k}_w[ad_k] * {v.ptr}[ad_k];")
+    for k, v in enumerate(act):
+        each(k, f"{v.ptr}[ad_k] = ad_a{k}_0[ad_k];")
+    L.append('printf("ADCHECK %.17e %.17e %.17e %.17e\\n", ad_lhs, ad_rhs, '
+             '(ad_fp - ad_fm) / (2.0 * ad_h), ad_nrm);')
+    L.append('printf("ADSTACK %ld %ld\\n", ad_peak, ad_left);')
+    L.append("}")
+    block.insert(idx, Raw("\n".join(L)))
+    text = emit_unit(out)
+    protos = [_prototype(deriv_b, tu, table), _prototype(deriv_d, tu, table)]
+    head_lines = ['#include "adstack.h"', *protos]
+    return "\n".join(head_lines) + "\n" + text
+
+
+def _extent_text(d, ex: CExpr) -> str:
+    from ..backend.c import _extent
+    t = _extent(d, ex)
+    return t if t.isalnum() else f"({t})"
+
+
+def _prototype(r: Routine, tu: TranslationUnit, table: dict) -> str:
+    from ..backend.c import signature
+    return signature(r, CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n), table.get)) + ";"
+

@@ -1,0 +1,77 @@
+"""Build-and-run helpers for end-to-end derivative checks of the C fixtures:
+the tangent and adjoint files are compiled apart with the strict flags users
+are promised; the check driver lives in the user's own file (see
+adtool/check/c_driver.py), which is compiled with the fixture's flags."""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from adcheck import CheckResult, run
+from adtool.check.c_driver import c_check_program
+from adtool.frontend.c import read_c
+from adtool.pipeline import Options, generate
+from adtool.runtime_files import install_runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "c"
+STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
+USER = ["-std=c99", "-O1", "-Wno-unknown-pragmas"]
+
+
+def fixture_table() -> dict:
+    with open(FIXTURES / "fixtures.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def head_spec(fix: dict) -> str:
+    return f"{fix['head']}({' '.join(fix['dependents'])})/({' '.join(fix['independents'])})"
+
+
+class CHarness:
+    """One fixture: runtime, tangent and driver built once; each reverse
+    plan then costs one generation, one strict compile and one run."""
+
+    def __init__(self, name: str, work: Path, fix: dict | None = None):
+        self.fix = fix or fixture_table()[name]
+        base = Path(self.fix.get("base", FIXTURES))
+        self.files = [str(base / f) for f in self.fix["files"]]
+        self.head = self.fix["head"]
+        self.spec = head_spec(self.fix)
+        self.work = work
+        work.mkdir(parents=True, exist_ok=True)
+        self.tu = read_c(self.files)
+        rt = work / "rt"
+        install_runtime(str(rt))
+        self.rt = str(rt)
+        run(["gcc", "-O2", "-c", "adstack.c", "-o", "adstack.o"], rt)
+        text_d, out_d = generate(Options(files=self.files, head=self.spec, mode="tangent"))
+        (work / "deriv_d.c").write_text(text_d)
+        run(["gcc", *STRICT, "-I", self.rt, "-c", "deriv_d.c"], work)
+        self.rd = next(r for r in out_d.all_routines() if r.name == self.head + "_d")
+        self.count = 0
+        self.driver = False
+
+    def plan(self, default_mode: str = "joint", split=(), joint=()) -> CheckResult:
+        self.count += 1
+        tag = f"b{self.count}"
+        text_b, out_b = generate(Options(files=self.files, head=self.spec, mode="reverse",
+                                         default_mode=default_mode, split=list(split),
+                                         joint=list(joint)))
+        (self.work / f"{tag}.c").write_text(text_b)
+        run(["gcc", *STRICT, "-I", self.rt, "-c", f"{tag}.c"], self.work)
+        if not self.driver:
+            rb = next(r for r in out_b.all_routines() if r.name == self.head + "_b")
+            text = c_check_program(self.tu, self.head, rb, self.rd, h=self.fix.get("fd_step", 1e-6))
+            (self.work / "driver.c").write_text(text)
+            run(["gcc", *USER, "-I", self.rt, "-c", "driver.c"], self.work)
+            self.driver = True
+        run(["gcc", "-o", tag, "driver.o", "deriv_d.o", f"{tag}.o", str(Path(self.rt) / "adstack.o"),
+             "-lm"], self.work)
+        p = run([f"./{tag}"], self.work, timeout=60)
+        m = re.search(r"ADCHECK\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", p.stdout)
+        st = re.search(r"ADSTACK\s+(\d+)\s+(-?\d+)", p.stdout)
+        assert m and st, p.stdout
+        return CheckResult(*(float(x) for x in m.groups()), int(st.group(1)), int(st.group(2)),
+                           p.stdout)
