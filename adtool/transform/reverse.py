@@ -56,6 +56,7 @@ class Reverse:
         self.constant_actual: set = set()        # (routine, formal) sometimes given a constant
         self._loop_vars: list[str] = []
         self.call_args: set[str] = set()
+        self._seed_depth = 0                     # nesting of _distribute (temporaries per level)
 
     # ================================================================ routines
 
@@ -575,12 +576,14 @@ class Reverse:
             if e.op not in ("+", "-", "*", "/", "**"):
                 return []
             k = self._kind(e)
-            parts = rule(e.op).partials([e.left, e.right], k)
-            out = []
-            for p, a in zip(parts, [e.left, e.right]):
-                if p is not None and self._expr_active(a):
-                    out.extend(self.adjoint(a, mul(p, seed) if not _is_one(p) else seed, rank, extent))
-            return out
+            if e.op == "*" and e.left == e.right:
+                # x * x: one term 2x, not two identical ones
+                pairs = [(mul(real(2, k), copy.deepcopy(e.left)), e.left)]
+            else:
+                parts = rule(e.op).partials([e.left, e.right], k)
+                pairs = [(p, a) for p, a in zip(parts, [e.left, e.right])
+                         if p is not None and self._expr_active(a)]
+            return self._distribute(pairs, seed, rank, extent)
         if isinstance(e, Cond):
             k = self._kind(e)
             return (self.adjoint(e.then, Call("merge", [seed, real(0, k), e.cond], intrinsic=True), rank, extent)
@@ -609,15 +612,43 @@ class Reverse:
                 return out
             k = self._kind(e)
             parts = rl.partials(e2.args, k)
-            out = []
-            for p, a in zip(parts, e2.args):
-                if p is not None and self._expr_active(a):
-                    out.extend(self.adjoint(a, mul(p, seed), rank, extent))
-            return out
+            pairs = [(p, a) for p, a in zip(parts, e2.args) if p is not None and self._expr_active(a)]
+            return self._distribute(pairs, seed, rank, extent)
         if isinstance(e, ArrayCtor):
             # reached only when an item is active (checked on entry)
             raise unsupported("array constructor with active items in reverse mode", e.span)
         raise unsupported(f"expression {type(e).__name__} in reverse mode", e.span)
+
+    def _distribute(self, pairs: list, seed: Expr, rank: int, extent: Optional[Expr]) -> list[Stmt]:
+        """Pass seed * partial to each operand.  A scalar seed that is itself
+        an expression and would be evaluated more than once (two operands,
+        or one that splits further) is computed once into a temporary:
+        without it the adjoint of a nested quotient re-evaluates the whole
+        chain of partials once per leaf."""
+        out: list[Stmt] = []
+        if rank == 0 and not _simple(seed) and (len(pairs) > 1 or any(not isinstance(a, Ref) for _, a in pairs)):
+            # One temporary per nesting level and kind, shared by all the
+            # statements of the routine (a level's value is dead once its
+            # operands are done).
+            tmps = self.out.__dict__.setdefault("_ad_seed_tmps", {})
+            key = (self._seed_depth, self._kind_of_seed(seed))
+            name = tmps.get(key)
+            if name is None:
+                name = self._tmp("ad_seed", Type("real", key[1]))
+                tmps[key] = name
+            out.append(Assign(Ref(name), seed))
+            seed = Ref(name)
+        self._seed_depth += 1
+        try:
+            for p, a in pairs:
+                out.extend(self.adjoint(a, seed if _is_one(p) else mul(p, copy.deepcopy(seed)), rank, extent))
+        finally:
+            self._seed_depth -= 1
+        return out
+
+    def _kind_of_seed(self, seed: Expr) -> int:
+        t = self._type(seed)
+        return t.kind if t.base == "real" else 8
 
     def _kind(self, e: Expr) -> int:
         t = self._type(e)
@@ -1066,6 +1097,14 @@ def _increment(lhs: Ref, rhs: Expr):
     if rhs.op == "+" and same(rhs.right) and free(rhs.left):
         return 1, rhs.left
     return None
+
+
+def _simple(e: Expr) -> bool:
+    """Cheap enough to evaluate twice."""
+    if isinstance(e, Un) and e.op == "-":
+        e = e.operand
+    return isinstance(e, Lit) or (isinstance(e, Ref) and all(
+        isinstance(x, (Lit, Ref)) for x in (e.subs or [])))
 
 
 def _is_one(e: Expr) -> bool:
