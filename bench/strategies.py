@@ -87,6 +87,7 @@ def main(argv=None) -> int:
         d.mkdir()
         progs.must([progs.FC, *progs.FFLAGS, "-I", rt, "-I", d, "-c", src / "model.f90",
                     "-o", "model.o"], d)
+        progs.must([progs.FC, *progs.FFLAGS, "-c", progs.HERE / "driver_util.f90", "-o", "driver_util.o"], d)
         args = shlex.split(a.args) if a.args else [str(x) for x in info["run_args"]]
         for plan in info["plans"]:
             if wanted and plan["name"] not in wanted:
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
             inc = ["-I", rt, "-I", d, "-I", pd]
             progs.must([progs.FC, *progs.FFLAGS, *inc, "-c", "adj.f90", "-o", "adj.o"], pd)
             progs.must([progs.FC, *progs.FFLAGS, *inc, "-c", src / "driver.f90", "-o", "driver.o"], pd)
-            progs.must([progs.FC, *progs.FFLAGS, "-o", "prog", "driver.o", d / "model.o", "adj.o",
+            progs.must([progs.FC, *progs.FFLAGS, "-o", "prog", "driver.o", d / "model.o", d / "driver_util.o", "adj.o",
                         *rt_objs], pd)
             samples = []
             for _ in range(a.repeat):

@@ -67,6 +67,7 @@ def built(tmp_path_factory):
             d = tmp_path_factory.mktemp(f"bench_{name}")
             objs, rt = build_runtime(d)
             run(["gfortran", "-O0", "-I", rt, "-c", PROGS / name / "model.f90", "-o", "model.o"], d)
+            run(["gfortran", "-O0", "-c", PROGS / "driver_util.f90", "-o", "driver_util.o"], d)
             cache[name] = (d, rt, objs)
         return cache[name]
     return get
@@ -81,7 +82,7 @@ def check(name, label, flags, d, rt, objs):
     inc = ["-I", rt, "-I", d]
     run(["gfortran", *FLAGS, *inc, "-c", "adj.f90", "-o", "adj.o"], pd)
     run(["gfortran", "-O0", *inc, "-c", PROGS / name / "driver.f90", "-o", "driver.o"], pd)
-    run(["gfortran", "-o", "prog", "driver.o", d / "model.o", "adj.o", *objs], pd)
+    run(["gfortran", "-o", "prog", "driver.o", d / "model.o", d / "driver_util.o", "adj.o", *objs], pd)
     p = subprocess.run(["./prog", *map(str, inf["check_args"])], cwd=pd, capture_output=True, text=True)
     out = p.stdout + p.stderr
     assert p.returncode == 0 and re.search(r"^\s*OK\s*$", out, re.M), f"{label}: {flags}\n{out}"

@@ -4,7 +4,8 @@
 Each program lives in bench/programs/<name>/ with
     model.f90    modules + routines (no main program); the head takes the
                  controls as real(8) inputs and returns a scalar cost
-    driver.f90   main program: primal, adjoint <head>_b with seed 1, FD
+    driver.f90   main program (with driver_util.f90, shared by all four):
+                 primal, adjoint <head>_b with seed 1, FD
                  check along a fixed direction, stack peak, timings
     info.toml    head spec, independents, dependents, call tree, driver
                  arguments and a list of plans (adtool flags)
@@ -123,6 +124,7 @@ def main(argv=None):
         d.mkdir(exist_ok=True)
         inc = ["-I", rt, "-I", d]
         must([FC, *FFLAGS, *inc, "-c", src / "model.f90", "-o", "model.o"], d)
+        must([FC, *FFLAGS, "-c", HERE / "driver_util.f90", "-o", "driver_util.o"], d)
         args = shlex.split(a.args) if a.args else [str(x) for x in
                                                    info["check_args" if a.quick else "run_args"]]
         for plan in info["plans"]:
@@ -138,7 +140,7 @@ def main(argv=None):
                 incp = ["-I", rt, "-I", d, "-I", pd]
                 must([FC, *FFLAGS, *incp, "-c", "adj.f90", "-o", "adj.o"], pd)
                 must([FC, *FFLAGS, *incp, "-c", src / "driver.f90", "-o", "driver.o"], pd)
-                must([FC, *FFLAGS, "-o", "prog", "driver.o", d / "model.o", "adj.o", *rt_objs],
+                must([FC, *FFLAGS, "-o", "prog", "driver.o", d / "model.o", d / "driver_util.o", "adj.o", *rt_objs],
                      pd)
             except RuntimeError as e:
                 print(e, flush=True)

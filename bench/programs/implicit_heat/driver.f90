@@ -21,6 +21,7 @@ program ih_driver
   use ih_params
   use ih_data
   use adstack, only: ad_stack_peak_bytes, ad_stack_bytes, ad_stack_reset_peak
+  use bench_driver_util
   implicit none
   real(dp), parameter :: fd_tol = 1.0e-6_dp
   real(dp), allocatable :: u0(:,:), u0b(:,:), du0(:,:), up(:,:)
@@ -75,12 +76,7 @@ program ih_driver
   call heat_objective(u0, kappa0, qamp, tenv, cost)
 
   write(*, '(a, 4(1x, i0))') 'SIZE', nx, ny, nsteps, ncg
-  write(*, '(a, es24.15)') 'COST', cost
-  write(*, '(a, es12.4)') 'RELRES', last_relres
-  write(*, '(a, es24.15)') 'GRADNORM', gnorm
-  write(*, '(a, 1x, i0)') 'STACK_PEAK', peak
-  write(*, '(a, 1x, i0)') 'STACK_LEFT', left
-  write(*, '(a, 2es24.15, es10.2)') 'FD', adj_dir, fd_dir, fd_err
+  call report_check(cost, gnorm, peak, left, adj_dir, fd_dir, fd_err)
 
   if (nrep > 0) then
     allocate(tp(nrep), ta(nrep))
@@ -100,56 +96,9 @@ program ih_driver
       call system_clock(c1)
       ta(r) = real(c1 - c0, dp) / rate
     end do
-    write(*, '(a, 2es12.4)') 'PRIMAL_TIME', median(tp), minval(tp)
-    write(*, '(a, 2es12.4)') 'ADJOINT_TIME', median(ta), minval(ta)
+    call report_times(tp, ta)
   end if
 
-  if (left /= 0) then
-    write(*, '(a)') 'FAIL: stack not empty after the adjoint'
-    stop 1
-  end if
-  if (.not. (fd_err <= fd_tol)) then
-    write(*, '(a)') 'FAIL: finite-difference check'
-    stop 1
-  end if
-  write(*, '(a)') 'OK'
-
-contains
-  subroutine int_arg(k, v)
-    integer, intent(in) :: k
-    integer, intent(inout) :: v
-    character(len=32) :: buf
-    integer :: st
-    if (command_argument_count() < k) return
-    call get_command_argument(k, buf)
-    read(buf, *, iostat=st) v
-    if (st /= 0) then
-      write(*, '(a, i0, a)') 'argument ', k, ' is not an integer'
-      stop 2
-    end if
-  end subroutine int_arg
-
-  real(dp) function median(t)
-    real(dp), intent(in) :: t(:)
-    real(dp) :: s(size(t)), x
-    integer :: a, b, n
-    n = size(t)
-    s = t
-    do a = 2, n
-      x = s(a)
-      b = a - 1
-      do while (b >= 1)
-        if (s(b) <= x) exit
-        s(b + 1) = s(b)
-        b = b - 1
-      end do
-      s(b + 1) = x
-    end do
-    if (mod(n, 2) == 1) then
-      median = s((n + 1) / 2)
-    else
-      median = 0.5_dp * (s(n / 2) + s(n / 2 + 1))
-    end if
-  end function median
+  call verdict(left, fd_err, fd_tol)
 
 end program ih_driver
