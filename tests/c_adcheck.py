@@ -70,8 +70,8 @@ class CHarness:
         run(["gcc", "-o", tag, "driver.o", "deriv_d.o", f"{tag}.o", str(Path(self.rt) / "adstack.o"),
              "-lm"], self.work)
         p = run([f"./{tag}"], self.work, timeout=60)
-        m = re.search(r"ADCHECK\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", p.stdout)
-        st = re.search(r"ADSTACK\s+(\d+)\s+(-?\d+)", p.stdout)
+        m = re.search(r"ADCHECK\s+\S+\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", p.stdout)
+        st = re.search(r"ADSTACK\s+\S+\s+(\d+)\s+(-?\d+)", p.stdout)
         assert m and st, p.stdout
         return CheckResult(*(float(x) for x in m.groups()), int(st.group(1)), int(st.group(2)),
                            p.stdout)

@@ -19,7 +19,7 @@ from ..diagnostics import bad_input
 from ..ir.nodes import Raw, Ref, Routine, Stmt, TranslationUnit
 from ..ir.visit import calls_in, child_blocks, stmt_exprs
 
-__all__ = ["c_check_program"]
+__all__ = ["c_check_program", "c_check_many"]
 
 
 @dataclass
@@ -56,17 +56,32 @@ def c_check_program(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: R
                     h: float = 1e-6) -> str:
     """The user's file with the check block in main and prototypes of the
     derivative routines (whose signatures deriv_b/deriv_d give)."""
-    prog = next((r for r in tu.routines if r.kind == "program"), None)
-    if prog is None:
+    return c_check_many(tu, [(head, deriv_b, deriv_d)], h)
+
+
+def c_check_many(tu: TranslationUnit, heads: list[tuple[str, Routine, Routine]],
+                 h: float = 1e-6) -> str:
+    """One check block per head (each before main's first call of it); the
+    lines they print start with `ADCHECK head` and `ADSTACK head`."""
+    if not any(r.kind == "program" for r in tu.routines):
         raise bad_input("no main function to build a driver from")
     out = copy.deepcopy(tu)
     prog = next(r for r in out.routines if r.kind == "program")
+    table = {r.name: r for r in tu.all_routines()}
+    protos = []
+    for head, deriv_b, deriv_d in heads:
+        _insert_check(tu, prog, table, head, deriv_b, deriv_d, h)
+        protos += [_prototype(deriv_b, tu, table), _prototype(deriv_d, tu, table)]
+    return "\n".join(['#include "adstack.h"', *protos]) + "\n" + emit_unit(out)
+
+
+def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
+                  deriv_b: Routine, deriv_d: Routine, h: float) -> None:
     found = _find(prog.body, head)
     if found is None:
         raise bad_input(f"main never calls '{head}'")
     block, idx, actuals = found
     f = tu.routine(head)
-    table = {r.name: r for r in tu.all_routines()}
     ex = CExpr(lambda n: prog.symbols.get(n) or tu.globals.get(n), table.get)
     fex = CExpr(lambda n: f.symbols.get(n) or tu.globals.get(n), table.get)
     L: list[str] = ["{"]
@@ -148,15 +163,11 @@ def c_check_program(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: R
             each(k, f"{tgt} += ad_a{k}_w[ad_k] * {v.ptr}[ad_k];")
     for k, v in enumerate(act):
         each(k, f"{v.ptr}[ad_k] = ad_a{k}_0[ad_k];")
-    L.append('printf("ADCHECK %.17e %.17e %.17e %.17e\\n", ad_lhs, ad_rhs, '
+    L.append(f'printf("ADCHECK {head} %.17e %.17e %.17e %.17e\\n", ad_lhs, ad_rhs, '
              '(ad_fp - ad_fm) / (2.0 * ad_h), ad_nrm);')
-    L.append('printf("ADSTACK %ld %ld\\n", ad_peak, ad_left);')
+    L.append(f'printf("ADSTACK {head} %ld %ld\\n", ad_peak, ad_left);')
     L.append("}")
     block.insert(idx, Raw("\n".join(L)))
-    text = emit_unit(out)
-    protos = [_prototype(deriv_b, tu, table), _prototype(deriv_d, tu, table)]
-    head_lines = ['#include "adstack.h"', *protos]
-    return "\n".join(head_lines) + "\n" + text
 
 
 def _extent_text(d, ex: CExpr) -> str:

@@ -136,6 +136,7 @@ class CallPlanner:
         seen: dict[str, int] = {}
         seen_refs: list[Ref] = []
         read_only: dict[str, bool] = {}
+        readers: dict[str, list[tuple[int, Ref]]] = {}
         pairs = list(zip(callee.args, actuals))
         if result is not None:
             pairs.append((callee.result, result))
@@ -152,11 +153,26 @@ class CallPlanner:
                     # adjoints would alias (and a section's copy-out would
                     # lose what the other accumulated).  Accumulate this
                     # one apart and add it afterwards.
+                    if callee.language == "c" and not self._may_share(callee, formal, True):
+                        if not read_only.get(actual.name):
+                            raise unsupported("the same variable given to two arguments that "
+                                              f"'{callee.name}' may write (aliased pointers)",
+                                              actual.span, actual.name)
+                        # Only readers (a by-value copy, a const pointer) had
+                        # it so far: this writer's adjoint is in and out, so
+                        # it takes the real one and the readers go apart.
+                        for pos, earlier in readers.pop(actual.name, []):
+                            out_args[pos] = self._alias_temp(r, out, earlier, pre, post)
+                        read_only[actual.name] = False
+                        out_args.append(ctx.dref(r, actual))
+                        continue
                     out_args.append(self._alias_temp(r, out, actual, pre, post))
                     continue
                 seen[actual.name] = max(seen.get(actual.name, 0), ctx.rank_of(r, actual))
-                read_only[actual.name] = read_only.get(actual.name, True) and \
-                    self._may_share(callee, formal, True)
+                reads = self._may_share(callee, formal, True)
+                read_only[actual.name] = read_only.get(actual.name, True) and reads
+                if reads:
+                    readers.setdefault(actual.name, []).append((len(out_args), actual))
                 seen_refs.append(actual)
                 out_args.append(ctx.dref(r, actual))
                 continue
@@ -164,11 +180,14 @@ class CallPlanner:
         return out_args
 
     def _may_share(self, callee: Routine, formal: str, others_read_only) -> bool:
-        """C pointers have no copy-in/copy-out: formals the callee only reads
-        get adjoints that only accumulate, so one adjoint array can serve
-        them all (dot(a, a, n)).  Fortran keeps its temporaries."""
-        return bool(others_read_only) and callee.language == "c" and \
-            callee.symbols[formal].intent == "in"
+        """C pointers have no copy-in/copy-out: formals the callee never
+        writes (const pointers, by-value scalars it leaves alone) get
+        adjoints that only accumulate, so one adjoint can serve them all
+        (dot(a, a, n), f(x[0], x)).  Fortran keeps its temporaries."""
+        if not others_read_only or callee.language != "c":
+            return False
+        s = callee.symbols[formal]
+        return s.intent == "in" or (s.by_value and not _assigned(callee, formal))
 
     def _alias_temp(self, r: Routine, out: Routine, actual: Ref, pre: list[Stmt],
                     post: list[Stmt]) -> Ref:
@@ -249,6 +268,25 @@ class CallPlanner:
         pre: list[Stmt] = []
         args = self.derivative_actuals(r, out, callee, call.args, pre, result)
         return pre + [CallStmt(callee.name + "_d", args, span=call.span)]
+
+
+def _assigned(r: Routine, name: str) -> bool:
+    """Whether r may change its by-value formal `name` (any call given it
+    counts, whatever the callee does with it)."""
+    from ..ir.nodes import Call, Loop
+    from ..ir.visit import stmt_exprs, walk_expr, walk_stmts
+
+    def given(args) -> bool:
+        return any(isinstance(a, Ref) and a.name == name for a in args)
+    for s in walk_stmts(r.body):
+        if isinstance(s, Assign) and s.lhs.name == name or isinstance(s, Loop) and s.var == name:
+            return True
+        if isinstance(s, CallStmt) and given(s.args):
+            return True
+        if any(isinstance(c, Call) and not c.intrinsic and given(c.args)
+               for e in stmt_exprs(s) for c in walk_expr(e)):
+            return True
+    return False
 
 
 def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt]:

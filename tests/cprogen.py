@@ -1,0 +1,195 @@
+"""Seeded generator of small, valid, deterministic C99 programs for
+differential testing of adtool's C path (tests/test_c_random_programs.py).
+
+A program is a prefix-named group of functions: 0-3 helpers (void
+functions taking an array, a by-value scalar and a scalar by pointer;
+double functions taking by-value scalars and a const array) and a head
+
+    void PFX_head(double *x, double *y, double s, double *r, int n)
+
+with x and y arrays of n elements (n is always 5 at run time).  Many
+programs share one file; `main` initialises the inputs and calls each head
+once.
+
+Values stay in [-2, 2] by construction: every expression is built from
+operations that map [-2, 2] into [-2, 2] with Lipschitz constant about 1
+(sin, cos, tanh, e/(1+e*e), 0.5*(a+b), 0.25*a*b, a/(2.5+0.5*b), log and
+pow of shifted arguments, ...), so nothing overflows, no intrinsic leaves
+its smooth domain, and finite differences with step 1e-6 stay accurate.
+Ternaries and branches bring kinks that are hit only by accident.
+
+    python tests/cprogen.py SEED [--prefix p001_]   # a standalone program
+"""
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass, field
+
+N = 5
+
+
+@dataclass
+class Program:
+    prefix: str
+    head: str
+    text: str                       # the functions, without main
+    call: str                       # main's statements that set up and call the head
+    locals_: list[str] = field(default_factory=list)
+
+
+def lit(rng: random.Random, lo: float = -1.0, hi: float = 1.0) -> str:
+    return f"{rng.uniform(lo, hi):.4f}"
+
+
+class _Gen:
+    def __init__(self, rng: random.Random, prefix: str):
+        self.rng = rng
+        self.p = prefix
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, leaves: list[str], depth: int, funcs: list[str]) -> str:
+        rng = self.rng
+        if depth <= 0 or rng.random() < 0.25:
+            if rng.random() < 0.15:
+                return lit(rng)
+            return rng.choice(leaves)
+        k = rng.randrange(14)
+        a = self.expr(leaves, depth - 1, funcs)
+        if k == 0:
+            return f"sin({a})"
+        if k == 1:
+            return f"cos({a})"
+        if k == 2:
+            return f"tanh({a})"
+        if k == 3:
+            return f"({a}) / (1.0 + ({a}) * ({a}))"
+        if k == 4:
+            return f"log(2.0 + 0.5 * ({a}))"
+        if k == 5:
+            return f"0.5 * pow(1.5 + 0.25 * ({a}), 1.3)"
+        if k == 6:
+            return f"exp(-0.5 * ({a}) * ({a}))"
+        if k == 7:
+            return f"0.5 * sqrt(1.0 + ({a}) * ({a}))"
+        if k == 8 and funcs:
+            f = rng.choice(funcs)
+            b = self.expr(leaves, depth - 1, [])
+            return f"{f}({a}, {b}, xs)" if "xs" in leaves_arrays(leaves) else f"{f}({a}, {b}, x)"
+        b = self.expr(leaves, depth - 1, funcs)
+        if k in (8, 9):
+            return f"0.5 * ({a} + {b})"
+        if k == 10:
+            return f"0.5 * ({a} - {b})"
+        if k == 11:
+            return f"0.25 * ({a}) * ({b})"
+        if k == 12:
+            return f"({a}) / (2.5 + 0.5 * ({b}))"
+        return f"(({a}) > ({b}) ? ({a}) : 0.5 * ({b}))"
+
+    # ------------------------------------------------------------ functions
+
+    def function(self, name: str) -> str:
+        """double f(double u, double v, const double *xs): bounded in [-2, 2]."""
+        leaves = ["u", "v", "xs[0]", f"xs[{self.rng.randrange(N)}]"]
+        body = [f"    double t = {self.expr(leaves, 2, [])};"]
+        if self.rng.random() < 0.5:
+            body.append("    if (u > v)")
+            body.append(f"        return 0.5 * (t + {self.expr(leaves + ['t'], 2, [])});")
+        body.append(f"    return {self.expr(leaves + ['t'], 2, [])};")
+        return f"double {name}(double u, double v, const double *xs)\n{{\n" + "\n".join(body) + "\n}\n"
+
+    def helper(self, name: str, static: bool) -> str:
+        """void h(double *a, double c, double *out, int n): updates a and *out."""
+        leaves = ["a[i]", "c", "*out"]
+        e = self.expr(leaves, 2, [])
+        lines = [f"{'static ' if static else ''}void {name}(double *a, double c, double *out, int n)", "{",
+                 "    int i;", "    for (i = 0; i < n; i++) {",
+                 f"        a[i] = {e};",
+                 "    }",
+                 f"    *out = 0.5 * (*out) + 0.25 * {self.expr(['a[0]', 'a[n - 1]', 'c'], 2, [])};",
+                 "}", ""]
+        return "\n".join(lines)
+
+    def head(self, funcs: list[str], helpers: list[str]) -> str:
+        rng = self.rng
+        scal = ["t1", "t2", "s"]
+        lines = ["    double t1, t2, w[5];", "    int i, k;",
+                 "    for (i = 0; i < 5; i++)      /* gcc cannot see w[i < n] fill all of w */",
+                 "        w[i] = 0.0;",
+                 f"    t1 = {self.expr(['x[0]', 's', 'x[n - 1]'], 2, funcs)};",
+                 f"    t2 = {self.expr(['t1', 's', 'y[1]'], 2, [])};",
+                 "    for (i = 0; i < n; i++)",
+                 f"        w[i] = {self.expr(['x[i]', 't1', 'y[i]'], 2, funcs)};"]
+        for _ in range(rng.randrange(2, 6)):
+            kind = rng.randrange(7)
+            if kind == 0:
+                lines += ["    for (i = 0; i < n; i++)",
+                          f"        y[i] = {self.expr(['x[i]', 'y[i]', 'w[i]'] + scal, 3, funcs)};"]
+            elif kind == 1:
+                v = rng.choice(["t1", "t2"])
+                lines.append(f"    {v} = {self.expr(['x[2]', 'w[1]', 'y[0]'] + scal, 3, funcs)};")
+            elif kind == 2 and helpers:
+                h = rng.choice(helpers)
+                arr = rng.choice(["y", "w"])
+                lines.append(f"    {h}({arr}, {rng.choice(scal)}, &{rng.choice(['t1', 't2'])}, n);")
+            elif kind == 3:
+                lines += [f"    if ({rng.choice(['x[0]', 't1', 'y[2]'])} > {lit(rng, -0.5, 0.5)}) {{",
+                          f"        t2 = {self.expr(['t1', 'x[1]', 's'], 2, funcs)};",
+                          "    } else {",
+                          f"        t2 = {self.expr(['t2', 'y[3]', 's'], 2, [])};", "    }"]
+            elif kind == 4:
+                lines += ["    k = 0;", "    do {",
+                          f"        t1 = {self.expr(['t1', 'x[k]', 'w[k]'], 2, [])};",
+                          "        k++;", f"    }} while (k < {rng.randrange(1, 4)});"]
+            elif kind == 5:
+                lines += ["    for (i = n - 1; i >= 1; i--)",
+                          f"        w[i] = {self.expr(['w[i - 1]', 'w[i]', 't2'], 2, [])};"]
+            else:
+                op = rng.choice(["+=", "-=", "*="])
+                rhs = f"0.5 * {self.expr(['t1', 'y[4]'], 2, [])}" if op != "*=" else \
+                    f"(0.75 + 0.1 * {self.expr(['t1', 'y[4]'], 1, [])})"
+                lines.append(f"    t2 = 0.5 * t2;")
+                lines.append(f"    t2 {op} {rhs};")
+        lines += ["    for (i = 0; i < n; i++)",
+                  f"        y[i] = 0.5 * (y[i] + {self.expr(['w[i]', 't1', 't2', 'x[i]'], 2, funcs)});",
+                  f"    *r = {self.expr(['t1', 't2', 'y[0]', 'w[2]', 's'], 3, funcs)};"]
+        return (f"void {self.p}head(double *x, double *y, double s, double *r, int n)\n{{\n"
+                + "\n".join(lines) + "\n}\n")
+
+
+def leaves_arrays(leaves: list[str]) -> str:
+    return " ".join(leaves)
+
+
+def generate(seed: int, prefix: str = "p000_") -> Program:
+    rng = random.Random(seed)
+    g = _Gen(rng, prefix)
+    funcs = [f"{prefix}f{k}" for k in range(rng.randrange(0, 3))]
+    helpers = [f"{prefix}h{k}" for k in range(rng.randrange(0, 3))]
+    parts = [g.function(f) for f in funcs]
+    parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
+    parts.append(g.head(funcs, helpers))
+    xs = ", ".join(lit(rng) for _ in range(N))
+    ys = ", ".join(lit(rng) for _ in range(N))
+    v = prefix.rstrip("_")
+    call = [f"    double {v}x[5] = {{{xs}}}, {v}y[5] = {{{ys}}}, {v}r = 0.0;",
+            f"    {prefix}head({v}x, {v}y, {lit(rng)}, &{v}r, 5);",
+            f'    printf("%.15e %.15e\\n", {v}r, {v}y[2]);']
+    return Program(prefix, prefix + "head", "\n".join(parts), "\n".join(call))
+
+
+def source(programs: list[Program]) -> str:
+    out = ["#include <stdio.h>", "#include <math.h>", ""]
+    out += [p.text for p in programs]
+    out += ["int main(void)", "{"]
+    out += [p.call for p in programs]
+    out += ["    return 0;", "}", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    prefix = sys.argv[sys.argv.index("--prefix") + 1] if "--prefix" in sys.argv else "p000_"
+    sys.stdout.write(source([generate(seed, prefix)]))
