@@ -38,3 +38,37 @@ def test_c_joint_and_split_agree(name, tmp_path_factory):
     s = _result(name, "split", tmp_path_factory)
     assert j.rel(j.adjoint_dot, s.adjoint_dot) < 1e-12
     assert j.rel(j.grad_norm2, s.grad_norm2) < 1e-12
+
+
+PLANS = 20
+
+
+def _site_keys(h: CHarness) -> list[str]:
+    """Every call site in the head's call tree, as caller/callee#k."""
+    import networkx as nx
+    from adtool import callgraph
+    g = callgraph.build(h.tu)
+    reach = {h.head} | nx.descendants(g, h.head)
+    return sorted(d["site"].key for u, _, d in g.edges(data=True) if u in reach)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if TABLE[n].get("depth", 1) > 1])
+def test_c_random_mixed_plans_agree(name, tmp_path_factory):
+    """As for Fortran (test_strategies.py): random per-call-site joint/split
+    plans give all-joint's gradient to 1e-12 and pass FD and the dot test."""
+    import random
+    fix = TABLE[name]
+    h = CHarness(name, tmp_path_factory.mktemp(f"cmix_{name}"))
+    keys = _site_keys(h)
+    assert keys, "fixture has no call site"
+    ref = h.plan("joint")
+    rng = random.Random(name)
+    for _ in range(PLANS):
+        split = [k for k in keys if rng.random() < 0.5]
+        res = h.plan("joint", split=split)
+        msg = f"plan --split {','.join(split) or '(none)'}"
+        assert res.stack_left == 0, msg
+        assert res.rel(ref.adjoint_dot, res.adjoint_dot) < 1e-12, msg
+        assert res.rel(ref.grad_norm2, res.grad_norm2) < 1e-12, msg
+        assert res.rel(res.tangent_dot, res.adjoint_dot) < fix.get("dot_tolerance", 1e-11), msg
+        assert res.rel(res.fd, res.adjoint_dot) < fix.get("fd_tolerance", 1e-6), msg
