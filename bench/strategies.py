@@ -89,6 +89,9 @@ def main(argv=None) -> int:
                     "-o", "model.o"], d)
         progs.must([progs.FC, *progs.FFLAGS, "-c", progs.HERE / "driver_util.f90", "-o", "driver_util.o"], d)
         args = shlex.split(a.args) if a.args else [str(x) for x in info["run_args"]]
+        if not args or args[0] == "0":
+            sys.exit("strategies.py: the drivers' first argument (nrep) must be >= 1: "
+                     "this script reports times")
         for plan in info["plans"]:
             if wanted and plan["name"] not in wanted:
                 continue
