@@ -72,3 +72,16 @@ def test_c_random_mixed_plans_agree(name, tmp_path_factory):
         assert res.rel(ref.grad_norm2, res.grad_norm2) < 1e-12, msg
         assert res.rel(res.tangent_dot, res.adjoint_dot) < fix.get("dot_tolerance", 1e-11), msg
         assert res.rel(res.fd, res.adjoint_dot) < fix.get("fd_tolerance", 1e-6), msg
+
+
+def test_static_head_gets_a_linkable_derivative(tmp_path):
+    """The head's f_b / f_d are what the user calls from another file: not
+    static even when the head is; its static callees' variants stay private."""
+    from adtool.pipeline import Options, generate
+    src = tmp_path / "m.c"
+    src.write_text("static double sq(double x) { return x * x; }\n"
+                   "static void head(double *x, double *y) { *y = sq(*x) + 3.0 * (*x); }\n")
+    for mode, suffix in (("reverse", "b"), ("tangent", "d")):
+        text, _ = generate(Options(files=[str(src)], head="head(y)/(x)", mode=mode))
+        assert f"\nvoid head_{suffix}(" in text and f"static void head_{suffix}(" not in text
+        assert f"static void sq_{suffix}(" in text

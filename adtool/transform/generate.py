@@ -125,6 +125,12 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             if wanted.get(n):
                 variants[n] = rev.variants(ntu.routine(n), wanted[n])
 
+    # A head's derivative is what the user calls from another file: never
+    # static, even when the head itself is (C).
+    for h in heads:
+        for v in variants.get(h.name, []):
+            if v.name == f"{h.name}_{suffix}":
+                v.static = False
     _use_variant_modules(ntu, variants, suffix)
     if lifted:
         for n, vs in list(variants.items()):
