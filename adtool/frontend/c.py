@@ -189,6 +189,8 @@ def _params(fdecl) -> list:
             getattr(ps[0].type.type, "names", None) == ["void"]:
         return []
     for p in ps:
+        if isinstance(p, c_ast.ID):
+            raise unsupported("K&R-style parameter list", span_of(p))
         if isinstance(p, c_ast.Typename) and not isinstance(p, c_ast.EllipsisParam):
             raise unsupported("unnamed parameter", span_of(p))
     return ps

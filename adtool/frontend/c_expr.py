@@ -16,7 +16,7 @@ from pycparser import c_ast
 
 from ..diagnostics import bad_input, unsupported
 from ..ir import typing as irtyping
-from ..ir.c_intrinsics import C_TO_IR, POW
+from ..ir.c_intrinsics import C_INT_ONLY, C_TO_IR, POW
 from ..ir.nodes import INT4, INT8, REAL4, REAL8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
 from .c_types import Declarator, span_of
 
@@ -35,6 +35,11 @@ class FuncInfo:
     result: Type
     params: list[str]
     node: object = None
+
+
+def is_pointer(sym) -> bool:
+    """A scalar parameter passed by reference: `double *p` used as `*p`."""
+    return sym.storage == "arg" and not sym.by_value and not sym.rank
 
 
 def parse_int(text: str, span) -> Lit:
@@ -167,6 +172,9 @@ class ExprLowering:
         if sym.rank:
             raise unsupported("pointer arithmetic", span,
                               f"array '{n.name}' used as a value; index it or pass it to a function")
+        if is_pointer(sym):
+            raise unsupported("pointer used as a value", span,
+                              f"'{n.name}' is a pointer; dereference it (*{n.name}) or pass it to a function")
         return Ref(sym.name, span=span)
 
     def element(self, n, span, partial: bool) -> Ref:
@@ -221,7 +229,7 @@ class ExprLowering:
         sym = self.resolve(target.name, span)
         if sym.rank:
             return Ref(sym.name, [Lit("0", INT4)] * sym.rank, span=span)
-        if sym.storage == "arg" and not sym.by_value:
+        if is_pointer(sym):
             return Ref(sym.name, span=span)
         raise unsupported("dereference of a non-pointer", span, target.name)
 
@@ -276,9 +284,11 @@ class ExprLowering:
             vals = [self.value(a) for a in args]
             ir = C_TO_IR[name]
             self._arity(name, args, 2 if ir in ("atan2", "hypot", "min", "max", "mod", "sign") else 1, span)
-            if name in ("fabs", "fmin", "fmax", "fmod", "copysign", "sqrt", "exp", "log", "log10",
-                        "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh",
-                        "tanh", "erf", "erfc", "hypot", "tgamma"):
+            if name in C_INT_ONLY:
+                if any(self.type_of(v).base == "real" for v in vals):
+                    raise unsupported(f"'{name}' of a floating-point value", span,
+                                      "C converts it to an integer; use fabs")
+            else:
                 vals = [v if self.type_of(v).base == "real" else Cast(REAL8, v, span=v.span) for v in vals]
             return Call(ir, vals, intrinsic=True, span=span)
         if name in ("printf", "exit"):
@@ -313,9 +323,7 @@ class ExprLowering:
             raise unsupported("address-of operator", span, "of something other than a variable or element")
         if isinstance(n, c_ast.ID):
             sym = self.resolve(n.name, span)
-            if sym.rank:
-                return Ref(sym.name, span=span)
-            if sym.storage == "arg" and not sym.by_value:
+            if sym.rank or is_pointer(sym):
                 return Ref(sym.name, span=span)
             raise unsupported("value passed to a pointer parameter", span, n.name)
         if isinstance(n, c_ast.ArrayRef):

@@ -18,7 +18,7 @@ from ..ir.nodes import (INT4, LOGICAL, Assign, Bin, Call, CallStmt, Case, Contin
                         Directive, Exit, Expr, If, Lit, Loop, Print, Ref, Return,
                         Select, Stmt, Stop, While)
 from ..ir.visit import calls_in, child_blocks, refs_in, stmt_exprs, walk_stmts
-from .c_expr import c_string
+from .c_expr import c_string, is_pointer
 from .c_types import span_of
 
 _COMPOUND = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
@@ -126,6 +126,9 @@ class StmtLowering:
             sym = self.resolve(n.name, span)
             if sym.rank:
                 raise unsupported("assignment to a whole array", span, n.name)
+            if is_pointer(sym):
+                raise unsupported("pointer assignment", span,
+                                  f"'{n.name}' is a pointer; assign through it (*{n.name})")
             return Ref(sym.name, span=span)
         if isinstance(n, c_ast.ArrayRef):
             return self.element(n, span, partial=False)

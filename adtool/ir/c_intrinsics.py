@@ -19,9 +19,12 @@ C_TO_IR: dict[str, str] = {
 
 POW = "pow"
 
+# C names that take integers (every other name above takes doubles).
+C_INT_ONLY = frozenset({"abs", "labs"})
+
 # IR intrinsic -> C spelling for real arguments (the inverse of C_TO_IR,
 # preferring the floating-point name where two C names share one intrinsic).
-IR_TO_C_REAL: dict[str, str] = {ir: c for c, ir in C_TO_IR.items() if c not in ("abs", "labs")}
+IR_TO_C_REAL: dict[str, str] = {ir: c for c, ir in C_TO_IR.items() if c not in C_INT_ONLY}
 
 # IR intrinsic -> C spelling for integer arguments, where C has one.
 IR_TO_C_INT: dict[str, str] = {"abs": "abs"}
