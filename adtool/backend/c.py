@@ -14,8 +14,9 @@ from ..diagnostics import unsupported
 from ..ir.nodes import (Assign, Ref, Bin, CallStmt, Continue, Cycle, Dim, Directive, Exit,
                         If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
                         Stmt, Stop, Symbol, TranslationUnit, While)
+from ..ir.visit import calls_in, refs_in, stmt_exprs, walk_stmts
 from .c_arrays import array_assign, runtime_call
-from .c_expr import CExpr, c_string_literal, ctype
+from .c_expr import CExpr, c_string_literal, ctype, is_zero_lb
 from .templates import render
 
 __all__ = ["emit_unit", "emit_routine", "declaration"]
@@ -47,8 +48,7 @@ def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None,
                                       and not s.save else "") + ";"
                for s in r.symbols.values()
                if s.storage in ("local", "result") and s.name in named and s.name not in dead]
-    st = _Stmts(r, ex)
-    st.dead = dead
+    st = _Stmts(r, ex, dead)
     body = [f"{IND}(void){a};" for a in r.args if a not in named] + st.block(r.body, 1)
     if r.kind == "function" and not (r.body and isinstance(r.body[-1], Return)):
         body.append(f"{IND}return {r.result};")
@@ -63,7 +63,6 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
     Generated code assigns values nobody reads (a function's result inside
     its adjoint, and what only fed it), which C compilers reject under
     -Werror; those stores are dropped, to a fixed point."""
-    from ..ir.visit import calls_in, refs_in, stmt_exprs, walk_stmts
     stmts = list(walk_stmts(r.body))
     named: set[str] = {x.name for s in stmts for e in stmt_exprs(s) for x in refs_in(e)}
     named |= {s.var for s in stmts if isinstance(s, Loop)}
@@ -96,17 +95,13 @@ def _extent(d: Dim, ex: CExpr) -> str:
         return ""
     ub = d.ub
     if isinstance(ub, Bin) and ub.op == "-" and isinstance(ub.right, Lit) and ub.right.text == "1" \
-            and (d.lb is None or _zero(d.lb)):
+            and is_zero_lb(d.lb):
         return ex(ub.left)
     if isinstance(ub, Lit) and ub.type.base == "integer" and (d.lb is None or isinstance(d.lb, Lit)):
         lb = 0 if d.lb is None else int(d.lb.text)
         return str(int(ub.text) - lb + 1)
     lb = d.lb if d.lb is not None else Lit("0", ub.type if isinstance(ub, Lit) else d.lb.type)
     return ex(Bin("+", Bin("-", ub, lb), Lit("1", lb.type)))
-
-
-def _zero(e) -> bool:
-    return isinstance(e, Lit) and e.type.base == "integer" and int(e.text) == 0
 
 
 def declaration(s: Symbol, ex: CExpr, is_arg: bool = False) -> str:
@@ -158,9 +153,10 @@ def _pragmas(ds: list[Directive], level: int) -> list[str]:
 # ---------------------------------------------------------------- statements
 
 class _Stmts:
-    def __init__(self, r: Routine, ex: CExpr) -> None:
+    def __init__(self, r: Routine, ex: CExpr, dead: set[str]) -> None:
         self.r = r
         self.ex = ex
+        self.dead = dead                  # locals whose stores are dropped (see _uses)
         self.frames: list[str] = []       # 'loop' | 'switch', innermost last
 
     def block(self, stmts: list[Stmt], level: int) -> list[str]:
@@ -176,8 +172,7 @@ class _Stmts:
         pad = IND * level
         ex = self.ex
         if isinstance(s, Assign):
-            if s.lhs.name in getattr(self, "dead", ()):
-                from ..ir.visit import calls_in
+            if s.lhs.name in self.dead:
                 if any(not c.intrinsic for c in calls_in(s.rhs)):
                     return [f"{pad}(void)({ex(s.rhs)});"]
                 return []

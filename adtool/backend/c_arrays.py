@@ -12,9 +12,10 @@ import copy
 from typing import Optional
 
 from ..diagnostics import unsupported
-from ..ir.nodes import Assign, Bin, Call, Expr, Lit, Ref, Symbol, INT4
+from ..ir.intrinsics import lookup
+from ..ir.nodes import Assign, Bin, Call, Expr, Ref, Symbol, INT4
 from ..ir.visit import map_expr
-from .c_expr import CExpr
+from .c_expr import CExpr, is_zero_lb
 
 IND = "    "
 
@@ -67,7 +68,6 @@ def array_assign(s: Assign, sym: Symbol, ex: CExpr, level: int) -> list[str]:
     every whole array of the same rank in expr indexed alike."""
     rank = sym.rank
     idx = [f"ad_i{k}" for k in range(rank)]
-    extents = []
     for d in sym.shape:
         if d.ub is None or d.assumed:
             raise unsupported("whole-array assignment to an array whose size C cannot know",
@@ -79,8 +79,7 @@ def array_assign(s: Assign, sym: Symbol, ex: CExpr, level: int) -> list[str]:
         out = []
         for k, d in enumerate(target.shape):
             i = Ref(idx[k])
-            out.append(i if d.lb is None or (isinstance(d.lb, Lit) and d.lb.text == "0")
-                       else Bin("+", copy.deepcopy(d.lb), i))
+            out.append(i if is_zero_lb(d.lb) else Bin("+", copy.deepcopy(d.lb), i))
         return out
 
     def index(e: Expr):
@@ -90,8 +89,10 @@ def array_assign(s: Assign, sym: Symbol, ex: CExpr, level: int) -> list[str]:
                 if t.rank != rank:
                     raise unsupported("whole-array expression of mismatched rank in C output", s.span)
                 return Ref(e.name, subs(t), e.member, span=e.span)
-        if isinstance(e, Call) and e.intrinsic and e.name in ("sum", "size", "spread", "product"):
-            raise unsupported(f"array intrinsic '{e.name}' in C output", s.span)
+        if isinstance(e, Call) and e.intrinsic:
+            info = lookup(e.name)
+            if info is not None and not info.elemental:
+                raise unsupported(f"array intrinsic '{e.name}' in C output", s.span)
         return None
 
     lhs = Ref(s.lhs.name, subs(sym), span=s.lhs.span)

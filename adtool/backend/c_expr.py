@@ -49,7 +49,8 @@ def _real_text(text: str, kind: int) -> str:
     return t + ("f" if kind == 4 else "")
 
 
-def _is_zero(e: Optional[Expr]) -> bool:
+def is_zero_lb(e: Optional[Expr]) -> bool:
+    """A lower bound that is absent or the integer 0 (C's own)."""
     return e is None or (isinstance(e, Lit) and e.type.base == "integer" and int(e.text) == 0)
 
 
@@ -135,7 +136,7 @@ class CExpr:
         for s, dim in zip(reversed(e.subs), reversed(sym.shape)):
             if isinstance(s, Section):
                 raise unsupported("array section in C output", e.span)
-            if _is_zero(dim.lb):
+            if is_zero_lb(dim.lb):
                 out.append(self(s))
             else:
                 out.append(self(Bin("-", s, dim.lb)))

@@ -11,12 +11,13 @@ reach; the derivative file is compiled apart, as users compile it.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 from ..backend.c import emit_unit
 from ..backend.c_expr import CExpr
 from ..diagnostics import bad_input
-from ..ir.nodes import Raw, Ref, Routine, Stmt, TranslationUnit
+from ..ir.nodes import CallStmt, Raw, Ref, Routine, Stmt, TranslationUnit
 from ..ir.visit import calls_in, child_blocks, stmt_exprs
 
 __all__ = ["c_check_program", "c_check_many"]
@@ -35,7 +36,7 @@ def _find(body: list[Stmt], head: str):
             for c in calls_in(e):
                 if c.name == head:
                     return body, i, c.args
-        if getattr(s, "name", None) == head and hasattr(s, "args"):
+        if isinstance(s, CallStmt) and s.name == head:
             return body, i, s.args
         for b in child_blocks(s):
             found = _find(b, head)
@@ -47,7 +48,6 @@ def _find(body: list[Stmt], head: str):
 def _has_deriv(args: list[str], a: str) -> bool:
     if a not in args:
         return False
-    import re
     i = args.index(a)
     return i + 1 < len(args) and re.fullmatch(re.escape(a) + r"[bd]\d*", args[i + 1]) is not None
 

@@ -19,7 +19,7 @@ from typing import Optional
 
 from ..ir.build import integer
 from ..ir.nodes import Assign, Bin, Call, CallStmt, Expr, Lit, Loop, Ref, Routine, TranslationUnit
-from ..ir.visit import child_blocks, map_expr, refs_in, stmt_exprs, walk_stmts
+from ..ir.visit import child_blocks, map_expr, refs_in, stmt_exprs, walk_expr, walk_stmts
 
 __all__ = ["infer_pointer_extents"]
 
@@ -67,7 +67,7 @@ class _Infer:
             if x.subs is not None or s is None or s.storage != "arg" or not s.by_value \
                     or s.type.base != "integer" or x.name in written:
                 return False
-        return not any(isinstance(c, Call) and not c.intrinsic for c in _walk(e))
+        return not any(isinstance(c, Call) and not c.intrinsic for c in walk_expr(e))
 
     def _written(self, r: Routine) -> set[str]:
         out = set()
@@ -107,7 +107,7 @@ class _Infer:
                 calls.append((s.name, s.args))
             exprs = stmt_exprs(s) if not isinstance(s, Loop) else [s.lo, s.hi] + ([s.step] if s.step else [])
             for e in exprs:
-                calls.extend((c.name, c.args) for c in _walk(e) if isinstance(c, Call) and not c.intrinsic)
+                calls.extend((c.name, c.args) for c in walk_expr(e) if isinstance(c, Call) and not c.intrinsic)
             passed = set()
             for name, args in calls:
                 for k, a in enumerate(args):
@@ -157,15 +157,7 @@ class _Infer:
                 return copy.deepcopy(actual[x.name])
             return None
         e = map_expr(copy.deepcopy(e), sub)
-        return e if self._bound(r, e, {}) is not None and self._invariant_or_lit(r, e) else None
-
-    def _invariant_or_lit(self, r: Routine, e: Expr) -> bool:
-        return self._invariant(r, e)
-
-
-def _walk(e: Expr):
-    from ..ir.visit import walk_expr
-    return walk_expr(e)
+        return e if self._bound(r, e, {}) is not None and self._invariant(r, e) else None
 
 
 def _simplify(e: Expr) -> Expr:
