@@ -187,26 +187,42 @@ class CallPlanner:
         if not others_read_only or callee.language != "c":
             return False
         s = callee.symbols[formal]
-        return s.intent == "in" or (s.by_value and not _assigned(callee, formal))
+        return s.intent == "in" or (s.by_value and not self._writes(callee, formal))
+
+    def _writes(self, callee: Routine, formal: str) -> bool:
+        """May the callee change (its copy of) this formal?  The read/write
+        analysis' summary says."""
+        from ..analysis.readwrite import summaries
+        sc = self.ctx.scopes
+        return sc.var(callee.name, formal) in summaries(sc)[callee.name].writes
 
     def _alias_temp(self, r: Routine, out: Routine, actual: Ref, pre: list[Stmt],
                     post: list[Stmt]) -> Ref:
-        from ..backend.fortran_expr import fexpr
-        from ..ir.nodes import Deallocate, Raw
+        from ..ir.nodes import Deallocate
         ctx = self.ctx
         t = ctx.sym(r, actual.name).type
         rank = ctx.rank_of(r, actual)
-        name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}_alias", t,
-                         [Dim(None, None, True) for _ in range(rank)] if rank else None)
-        target = ctx.dref(r, actual)
         if rank:
-            out.symbols[name].allocatable = True
-            pre.append(Raw(f"allocate({name}, mold={fexpr(actual)})"))
+            name = self._array_like(out, f"ad_{actual.name}{ctx.suffix}_alias", t, actual, rank, pre)
+        else:
+            name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}_alias", t)
+        target = ctx.dref(r, actual)
         pre.append(zero(Ref(name), t))
         post.append(Assign(copy.deepcopy(target), Bin("+", copy.deepcopy(target), Ref(name))))
         if rank:
             post.append(Deallocate([name]))
         return Ref(name)
+
+    def _array_like(self, out: Routine, base: str, typ, like: Expr, rank: int,
+                    pre: list[Stmt]) -> str:
+        """A fresh allocatable array of like's shape, allocated in pre."""
+        from ..backend.fortran_expr import fexpr
+        from ..ir.nodes import Raw
+        name = self.ctx.fresh(out, base, copy.deepcopy(typ),
+                              [Dim(None, None, True) for _ in range(rank)])
+        out.symbols[name].allocatable = True
+        pre.append(Raw(f"allocate({name}, mold={fexpr(like)})"))
+        return name
 
     def _zero_temp(self, r: Routine, out: Routine, callee: Routine, formal: str,
                    actual: Expr, pre: list[Stmt]) -> Ref:
@@ -236,17 +252,14 @@ class CallPlanner:
             return Ref(name)
         # Any other passive array (a section, an assumed-shape or allocatable
         # array, an expression): a zero array of its shape, re-made per call.
-        from ..backend.fortran_expr import fexpr
-        from ..ir.nodes import Call, Deallocate, If, Raw
+        from ..ir.nodes import Call, Deallocate, If
         rank = ctx.rank_of(r, actual)
         if rank == 0:
             raise unsupported("array element passed to an array argument that is active "
                               "in the callee while passive here", actual.span)
-        name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", copy.deepcopy(fsym.type),
-                         [Dim(None, None, True) for _ in range(rank)])
-        out.symbols[name].allocatable = True
-        pre.append(If([(Call("allocated", [Ref(name)], intrinsic=True), [Deallocate([name])])]))
-        pre.append(Raw(f"allocate({name}, mold={fexpr(actual)})"))
+        name = self._array_like(out, f"ad_tmp{ctx.suffix}", fsym.type, actual, rank, pre)
+        pre.insert(len(pre) - 1, If([(Call("allocated", [Ref(name)], intrinsic=True),
+                                      [Deallocate([name])])]))
         pre.append(zero(Ref(name), fsym.type))
         return Ref(name)
 
@@ -268,25 +281,6 @@ class CallPlanner:
         pre: list[Stmt] = []
         args = self.derivative_actuals(r, out, callee, call.args, pre, result)
         return pre + [CallStmt(callee.name + "_d", args, span=call.span)]
-
-
-def _assigned(r: Routine, name: str) -> bool:
-    """Whether r may change its by-value formal `name` (any call given it
-    counts, whatever the callee does with it)."""
-    from ..ir.nodes import Call, Loop
-    from ..ir.visit import stmt_exprs, walk_expr, walk_stmts
-
-    def given(args) -> bool:
-        return any(isinstance(a, Ref) and a.name == name for a in args)
-    for s in walk_stmts(r.body):
-        if isinstance(s, Assign) and s.lhs.name == name or isinstance(s, Loop) and s.var == name:
-            return True
-        if isinstance(s, CallStmt) and given(s.args):
-            return True
-        if any(isinstance(c, Call) and not c.intrinsic and given(c.args)
-               for e in stmt_exprs(s) for c in walk_expr(e)):
-            return True
-    return False
 
 
 def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt]:
