@@ -57,6 +57,7 @@ class Reverse:
         self._loop_vars: list[str] = []
         self.call_args: set[str] = set()
         self._seed_depth = 0                     # nesting of _distribute (temporaries per level)
+        self._seed_tmps: dict = {}               # (level, kind) -> its temporary, per variant
 
     # ================================================================ routines
 
@@ -68,6 +69,7 @@ class Reverse:
         self._alias_syms = {}
         self._wr = set()
         self.out = self.calls.variant_skeleton(r, "_b")
+        self._seed_tmps = {}
         first = self.block(r.body)
         self.needed = self._reads_of(first.bwd)
         self.call_args = _call_arg_names(first.bwd)
@@ -77,6 +79,7 @@ class Reverse:
         self._alias_syms = {}
         self._wr = set()
         self.out = base
+        self._seed_tmps = {}
         sw = self.block(r.body)
         zero = self.calls.zero_local_derivatives(r, base, result_too=False)
         if "b" in wanted:
@@ -289,7 +292,7 @@ class Reverse:
             read |= reads
             if isinstance(st, CallStmt) and not st.name.startswith("ad_"):
                 break
-        return killed - read
+        return killed
 
     # ================================================================ recording
 
@@ -630,12 +633,11 @@ class Reverse:
             # One temporary per nesting level and kind, shared by all the
             # statements of the routine (a level's value is dead once its
             # operands are done).
-            tmps = self.out.__dict__.setdefault("_ad_seed_tmps", {})
-            key = (self._seed_depth, self._kind_of_seed(seed))
-            name = tmps.get(key)
+            key = (self._seed_depth, self._kind(seed))
+            name = self._seed_tmps.get(key)
             if name is None:
                 name = self._tmp("ad_seed", Type("real", key[1]))
-                tmps[key] = name
+                self._seed_tmps[key] = name
             out.append(Assign(Ref(name), seed))
             seed = Ref(name)
         self._seed_depth += 1
@@ -645,10 +647,6 @@ class Reverse:
         finally:
             self._seed_depth -= 1
         return out
-
-    def _kind_of_seed(self, seed: Expr) -> int:
-        t = self._type(seed)
-        return t.kind if t.base == "real" else 8
 
     def _kind(self, e: Expr) -> int:
         t = self._type(e)
