@@ -15,14 +15,14 @@ from typing import Callable, Optional
 from pycparser import c_ast
 
 from ..diagnostics import unsupported
-from ..ir.nodes import INT4, INT8, LOGICAL, REAL4, REAL8, Bin, Dim, Expr, Lit, Span, Type
+from ..ir.nodes import INT4, INT8, REAL4, REAL8, Bin, Dim, Expr, Lit, Span, Type
 
 _SCALARS: dict[tuple[str, ...], Type] = {
     ("double",): REAL8, ("float",): REAL4,
     ("int",): INT4, ("signed",): INT4, ("signed", "int"): INT4,
     ("long",): INT8, ("long", "int"): INT8, ("signed", "long"): INT8,
     ("long", "long"): INT8, ("long", "long", "int"): INT8,
-    ("_Bool",): LOGICAL, ("void",): Type("void", 0),
+    ("void",): Type("void", 0),
 }
 
 ZERO = Lit("0", INT4)
@@ -41,6 +41,10 @@ def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type
         return _SCALARS[key]
     if len(names) == 1 and names[0] in typedefs:
         return typedefs[names[0]]
+    if "_Bool" in names:
+        # Every store into a _Bool converts to 0/1; the IR does not model it,
+        # so refuse rather than emit code that computes something else.
+        raise unsupported("_Bool variable", span, "use int with explicit 0/1 values")
     if "unsigned" in names:
         raise unsupported("unsigned integer type", span, " ".join(names))
     if "char" in names:
