@@ -8,6 +8,7 @@ from typing import Optional
 
 from ..analysis.activity import activity as compute_activity
 from ..analysis.readwrite import stmt_writes, summaries
+from ..analysis.recompute import restorable as restorable_actual, restorable_temporaries
 from ..analysis.scope import Scopes, Var
 from ..checkpoint.plan import Plan
 from ..diagnostics import unsupported
@@ -117,8 +118,9 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             return plan.mode_of_site(caller.name, site_of(stmt), ntu)
         wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
+        rev.restorable = restorable_temporaries(ntu, diff, scopes, summ)
         rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written,
-                                                         [h.name for h in heads])
+                                                         [h.name for h in heads], rev.restorable)
         if profile:
             rev.profile = {}
         for n in diff:
@@ -264,9 +266,10 @@ _VARIANT_SUFFIXES = ("_b", "_fwd", "_bwd", "_d")
 
 
 def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
-                  heads: list[str] = ()):
+                  heads: list[str] = (), restorable: Optional[dict] = None):
     """Which formals keep their value for the whole adjoint (nothing writes
-    them, nor what any call site passes), and which are sometimes given a
+    them, nor what any call site passes, or every call site passes a
+    temporary it re-evaluates before the adjoint call), and which are sometimes given a
     constant or an expression (they must never be written back).  The user
     calls a head's adjoint with whatever the primal accepted, so a head's
     formal that the head never writes may be a literal; a formal passed on
@@ -312,7 +315,7 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
         changed = False
         for key in list(stable):
             for caller, a in sites.get(key, []):
-                ok = isinstance(a, Lit) or (
+                ok = isinstance(a, Lit) or restorable_actual(restorable or {}, caller, a) is not None or (
                     isinstance(a, Ref) and scopes.var(caller, a.name) not in written and
                     (a.name not in tu.routine(caller).args or (caller, a.name) in stable) and
                     not any(not isinstance(x, Lit) and not (isinstance(x, Ref) and x.subs is None)

@@ -812,7 +812,9 @@ class _Normalizer:
         if not t.is_real:
             return a
         tmp = self.new_local("arg", t, self.rank_of(a), span=span)
-        pre.append(Assign(Ref(tmp, span=a.span), a, span=span))
+        assign = Assign(Ref(tmp, span=a.span), a, span=span)
+        assign.arg_temp = True       # see analysis/recompute.py
+        pre.append(assign)
         return Ref(tmp, span=a.span)
 
 

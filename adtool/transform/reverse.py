@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..diagnostics import bad_input, unsupported
-from ..ir.build import add, integer, mul, neg, real
+from ..analysis.recompute import restorable
+from ..ir.build import add, div, integer, mul, neg, real
 from ..ir.nodes import (INT4, INT8, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
                         Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section,
@@ -52,7 +53,8 @@ class Reverse:
         self.r: Optional[Routine] = None
         self._alias_syms: dict = {}
         self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
-        self.stable: set = set()                 # (routine, formal) never changing during the adjoint
+        self.stable: set = set()                 # (routine, formal) f_bwd finds in place, unrestored
+        self.restorable: dict = {}               # (routine, temporary) -> its expression
         self.constant_actual: set = set()        # (routine, formal) sometimes given a constant
         self._loop_vars: list[str] = []
         self.call_args: set[str] = set()
@@ -582,6 +584,13 @@ class Reverse:
             if e.op == "*" and e.left == e.right:
                 # x * x: one term 2x, not two identical ones
                 pairs = [(mul(real(2, k), copy.deepcopy(e.left)), e.left)]
+            elif e.op == "/":
+                # u / v: divide the seed once; u takes it, v takes -(u/v)
+                # times it.  Two divisions where 1/v and -(u/v)/v take three.
+                pairs = [(p, a) for p, a in ((real(1, k), e.left),
+                                             (neg(div(copy.deepcopy(e.left), copy.deepcopy(e.right))), e.right))
+                         if self._expr_active(a)]
+                return self._distribute(pairs, div(seed, copy.deepcopy(e.right)), rank, extent)
             else:
                 parts = rule(e.op).partials([e.left, e.right], k)
                 pairs = [(p, a) for p, a in zip(parts, [e.left, e.right])
@@ -845,10 +854,15 @@ class Reverse:
         if mode == "split":
             fargs = copy.deepcopy(args) + ([copy.deepcopy(result)] if result is not None else [])
             fwd = push_t + _profiled(prof, 0, [CallStmt(name + "_fwd", fargs, span=s.span)])
-            bwd = pre + _profiled(prof, 2, [CallStmt(name + "_bwd", adj_args, span=s.span)]) \
+            # Temporaries f_bwd does not restore itself (see _formal_facts).
+            again = self._reevaluate([a for f, a in zip(callee.args, args) if (name, f) in self.stable])
+            bwd = again + pre + _profiled(prof, 2, [CallStmt(name + "_bwd", adj_args, span=s.span)]) \
                 + post + pop_t
             return Sweeps(fwd, bwd)
         snap = self._snapshot(callee, args)
+        # Inputs re-evaluated from their expressions need no snapshot.
+        again = self._reevaluate([x for x in snap if restorable(self.restorable, r.name, x) is not None])
+        snap = [x for x in snap if restorable(self.restorable, r.name, x) is None]
         # A value both recorded (the call overwrites it, our backward sweep
         # reads it) and snapshotted (the call reads it) goes on the stack
         # once: popped to restore the call's input, pushed back for the
@@ -861,10 +875,20 @@ class Reverse:
         push_b, pop_b = self._push_pop(r, both)
         push_s, pop_s = self._push_pop(r, snap)
         fwd = push_t + _profiled(prof, 1, push_b + push_s) + _profiled(prof, 0, [primal])
-        bwd = _profiled(prof, 2, pop_s + pop_b + copy.deepcopy(push_b) + pre
+        bwd = _profiled(prof, 2, pop_s + pop_b + copy.deepcopy(push_b) + again + pre
                         + [CallStmt(name + "_b", adj_args, span=s.span)]) \
             + post + pop_b + pop_t
         return Sweeps(fwd, bwd)
+
+    def _reevaluate(self, actuals: list[Expr]) -> list[Stmt]:
+        """Assign again the argument temporaries among actuals that can be
+        re-evaluated (analysis/recompute.py), for an adjoint call."""
+        out: list[Stmt] = []
+        for a in actuals:
+            e = restorable(self.restorable, self.r.name, a)
+            if e is not None and not any(x.lhs.name == a.name for x in out):
+                out.append(Assign(Ref(a.name), e))
+        return out
 
     def _profile_ids(self, s: Stmt, mode: str) -> Optional[int]:
         """With profiling on, each call site gets three runtime site ids:

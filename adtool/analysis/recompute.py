@@ -1,0 +1,107 @@
+"""Argument temporaries the backward sweep can evaluate again.
+
+Normalisation passes every real expression given to a user routine through
+a temporary (`ad_arg1 = t(i,j) - t(i-1,j); call limiter(ad_arg1, ...)`).
+The callee's adjoint needs the value the temporary held, and by the time it
+runs the caller has overwritten the temporary many times.  Storing it costs
+one push and one pop per call; in a flux loop that is most of the tape.
+When the expression reads only values that are the same at the adjoint call
+as at the primal one, the caller can assign the temporary again right
+before the adjoint call, and nobody needs to store it.
+
+Values that qualify: named constants, the indices of DO loops around the
+call (the backward loops set them again), and formals or globals that the
+routine (with everything it calls) never writes.  Those keep their value
+for the whole invocation; a split backward routine gets them back from its
+exit snapshot.  That snapshot is the price: a formal array read only here
+would be pushed whole at the routine's exit, so an array qualifies only
+when the call sits in a loop (where per-call pushes would cost more).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from ..ir.nodes import Assign, Call, Expr, ImpliedDo, Loop, Ref, Routine, Stmt, TranslationUnit, While
+from ..ir.visit import child_blocks, walk_expr, walk_stmts
+from .readwrite import Summaries, stmt_writes
+from .scope import Scopes
+
+# storage kinds whose value outlives one statement of the routine
+_OUTER = ("arg", "module", "common", "global")
+
+
+def restorable_temporaries(tu: TranslationUnit, names: list[str], scopes: Scopes,
+                           summ: Summaries) -> dict[tuple[str, str], Expr]:
+    """(routine, temporary) -> the expression that defines it, for every
+    argument temporary of the named routines that can be re-evaluated."""
+    out: dict[tuple[str, str], Expr] = {}
+    for n in names:
+        r = tu.routine(n)
+        if r is not None:
+            for tmp, e in _of_routine(r, scopes, summ).items():
+                out[(n, tmp)] = e
+    return out
+
+
+def _of_routine(r: Routine, scopes: Scopes, summ: Summaries) -> dict[str, Expr]:
+    writes_by_stmt: list[tuple[Stmt, set]] = [(s, set(stmt_writes(s, r, scopes, summ)))
+                                              for s in walk_stmts(r.body)]
+    written = set().union(*(w for _, w in writes_by_stmt)) if writes_by_stmt else set()
+    found: dict[str, list[tuple[Assign, tuple[str, ...], bool]]] = {}
+
+    def visit(block: list[Stmt], loop_vars: tuple[str, ...], in_loop: bool) -> None:
+        for s in block:
+            if isinstance(s, Assign) and getattr(s, "arg_temp", False) and s.lhs.subs is None:
+                found.setdefault(s.lhs.name, []).append((s, loop_vars, in_loop))
+            inner = loop_vars + (s.var,) if isinstance(s, Loop) else loop_vars
+            for b in child_blocks(s):
+                visit(b, inner, in_loop or isinstance(s, (Loop, While)))
+
+    visit(r.body, (), False)
+    out: dict[str, Expr] = {}
+    for tmp, sites in found.items():
+        if len(sites) != 1:
+            continue
+        assign, loop_vars, in_loop = sites[0]
+        sym = r.symbols.get(tmp)
+        if sym is None or sym.rank:
+            continue
+        var = scopes.var(r, tmp)
+        if any(var in w for s, w in writes_by_stmt if s is not assign):
+            continue             # the call (or anything else) writes it too
+        if _recomputable(assign.rhs, r, scopes, written, loop_vars, in_loop):
+            out[tmp] = copy.deepcopy(assign.rhs)
+    return out
+
+
+def _recomputable(e: Expr, r: Routine, scopes: Scopes, written: set,
+                  loop_vars: tuple[str, ...], in_loop: bool) -> bool:
+    for x in walk_expr(e):
+        if isinstance(x, ImpliedDo):
+            return False
+        if isinstance(x, Call) and not x.intrinsic:
+            return False
+        if not isinstance(x, Ref) or x.name in loop_vars:
+            continue
+        hit = scopes.lookup(r, x.name)
+        if hit is None:
+            return False
+        sym, var = hit
+        if sym.is_parameter:
+            continue
+        if sym.storage not in _OUTER or var in written:
+            return False
+        if sym.rank and not in_loop:
+            return False
+    return True
+
+
+def restorable(table: dict[tuple[str, str], Expr], routine: str, a: Expr) -> Optional[Expr]:
+    """The defining expression when actual `a` of a call in `routine` is a
+    re-evaluable temporary, else None."""
+    if isinstance(a, Ref) and a.subs is None and a.member is None:
+        e = table.get((routine, a.name))
+        if e is not None:
+            return copy.deepcopy(e)
+    return None
