@@ -119,6 +119,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
         wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
         rev.restorable = restorable_temporaries(ntu, diff, scopes, summ)
+        rev.heads = {h.name for h in heads}
         rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written,
                                                          [h.name for h in heads], rev.restorable)
         if profile:

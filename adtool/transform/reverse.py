@@ -27,6 +27,7 @@ from ..ir.nodes import (INT4, INT8, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Raw, Select, Stmt, Type, Un, Use, While)
 from ..ir.visit import sub_exprs, walk_expr
 from .context import DiffContext
+from .deadfwd import drop_dead_forward
 from .rules import rule
 from .tangent import _nest_minmax
 from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating
@@ -55,6 +56,7 @@ class Reverse:
         self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
         self.stable: set = set()                 # (routine, formal) f_bwd finds in place, unrestored
         self.restorable: dict = {}               # (routine, temporary) -> its expression
+        self.heads: set = set()                  # their f_b keeps every primal output
         self.constant_actual: set = set()        # (routine, formal) sometimes given a constant
         self._loop_vars: list[str] = []
         self.call_args: set[str] = set()
@@ -87,7 +89,9 @@ class Reverse:
         if "b" in wanted:
             b = copy.deepcopy(base)
             b.name = r.name + "_b"
-            b.body = sw.fwd + zero + sw.bwd + self._reset_result(r)
+            fwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
+                                    zero + sw.bwd, keep_outputs=r.name in self.heads)
+            b.body = fwd + zero + sw.bwd + self._reset_result(r)
             results.append(self._finish(b, r, "_b"))
         if "fwd" in wanted or "bwd" in wanted:
             exit_vars = self._exit_snapshot(r, sw.bwd)
@@ -584,9 +588,10 @@ class Reverse:
             if e.op == "*" and e.left == e.right:
                 # x * x: one term 2x, not two identical ones
                 pairs = [(mul(real(2, k), copy.deepcopy(e.left)), e.left)]
-            elif e.op == "/":
+            elif e.op == "/" and self._expr_active(e.right):
                 # u / v: divide the seed once; u takes it, v takes -(u/v)
                 # times it.  Two divisions where 1/v and -(u/v)/v take three.
+                # (A passive v keeps 1/v * seed: compilers hoist 1/v.)
                 pairs = [(p, a) for p, a in ((real(1, k), e.left),
                                              (neg(div(copy.deepcopy(e.left), copy.deepcopy(e.right))), e.right))
                          if self._expr_active(a)]
@@ -856,8 +861,9 @@ class Reverse:
             fwd = push_t + _profiled(prof, 0, [CallStmt(name + "_fwd", fargs, span=s.span)])
             # Temporaries f_bwd does not restore itself (see _formal_facts).
             again = self._reevaluate([a for f, a in zip(callee.args, args) if (name, f) in self.stable])
-            bwd = again + pre + _profiled(prof, 2, [CallStmt(name + "_bwd", adj_args, span=s.span)]) \
-                + post + pop_t
+            adj = CallStmt(name + "_bwd", adj_args, span=s.span)
+            adj.primal_call = (name, copy.deepcopy(args))      # for deadfwd.py
+            bwd = again + pre + _profiled(prof, 2, [adj]) + post + pop_t
             return Sweeps(fwd, bwd)
         snap = self._snapshot(callee, args)
         # Inputs re-evaluated from their expressions need no snapshot.
@@ -875,8 +881,9 @@ class Reverse:
         push_b, pop_b = self._push_pop(r, both)
         push_s, pop_s = self._push_pop(r, snap)
         fwd = push_t + _profiled(prof, 1, push_b + push_s) + _profiled(prof, 0, [primal])
-        bwd = _profiled(prof, 2, pop_s + pop_b + copy.deepcopy(push_b) + again + pre
-                        + [CallStmt(name + "_b", adj_args, span=s.span)]) \
+        adj = CallStmt(name + "_b", adj_args, span=s.span)
+        adj.primal_call = (name, copy.deepcopy(args))          # for deadfwd.py
+        bwd = _profiled(prof, 2, pop_s + pop_b + copy.deepcopy(push_b) + again + pre + [adj]) \
             + post + pop_b + pop_t
         return Sweeps(fwd, bwd)
 
