@@ -33,25 +33,32 @@ def _calls(r):
 
 
 def test_which_temporaries_are_restorable():
-    tu = normalize_unit(read_sources([str(FIX)], [], []), {"sweep", "model", "pair", "soft", "mix"})
+    tu = normalize_unit(read_sources([str(FIX)], [], []), {"sweep", "model", "pair", "soft", "mix", "damp"})
     scopes = Scopes(tu)
     table = restorable_temporaries(tu, ["sweep"], scopes, summaries(tu, scopes))
     temps = {fexpr(s.rhs) for s in walk_stmts(tu.routine("sweep").body)
              if isinstance(s, Assign) and getattr(s, "arg_temp", False)}
     assert temps == {"u(i) - u(i - 1)", "u(i + 1) - u(i)", "u(i) * k", "u(1) + c",
-                     "2.0d0 * u(n) - c", "loc * c"}
-    # re-evaluable: a formal the routine never writes, loop indices (nested);
-    # stored: loc is written by the routine; u(1) + c and 2u(n) - c read the
-    # array u outside any loop (re-evaluating would push u whole at exit)
+                     "2.0d0 * u(n) - c", "loc * c", "w + c"}
+    # From what never changes alone: a formal the routine never writes,
+    # loop indices (nested).  Not: loc and w are written by the routine;
+    # u(1) + c and 2u(n) - c read the array u outside any loop.
     assert {fexpr(e) for e in table.values()} == {"u(i) - u(i - 1)", "u(i + 1) - u(i)", "u(i) * k"}
+    # Knowing what the backward sweep records anyway (u, whose adjoints read
+    # it, and loc): all but w + c (w's adjoint is linear: nobody records w).
+    table = restorable_temporaries(tu, ["sweep"], scopes, summaries(tu, scopes),
+                                   {"sweep": {"u", "loc", "c", "i", "k"}})
+    assert {fexpr(e) for e in table.values()} == temps - {"w + c"}
 
 
 def test_split_callee_pushes_nothing_for_restorable_arguments():
     v = _variants("split")
-    # every call of pair passes re-evaluable temporaries: pair_fwd records nothing
+    # every call of pair and soft passes re-evaluable temporaries: their
+    # forward routines record nothing
     assert not [n for n in _calls(v["pair_fwd"]) if n.startswith("ad_push")]
-    # soft is also called with loc * c, which must be stored: soft restores x itself
-    assert [n for n in _calls(v["soft_fwd"]) if n.startswith("ad_push")]
+    assert not [n for n in _calls(v["soft_fwd"]) if n.startswith("ad_push")]
+    # damp gets w + c, which must be stored: damp restores x itself
+    assert [n for n in _calls(v["damp_fwd"]) if n.startswith("ad_push")]
 
 
 def test_joint_sweep_skips_dead_forward_work():

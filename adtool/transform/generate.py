@@ -118,10 +118,19 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             return plan.mode_of_site(caller.name, site_of(stmt), ntu)
         wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
-        rev.restorable = restorable_temporaries(ntu, diff, scopes, summ)
         rev.heads = {h.name for h in heads}
-        rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written,
-                                                         [h.name for h in heads], rev.restorable)
+        head_names = [h.name for h in heads]
+        # Which argument values the backward sweeps find in place: first from
+        # what never changes, then also from what each backward sweep records
+        # anyway (learnt by a first pass over every routine with those facts).
+        rev.restorable = restorable_temporaries(ntu, diff, scopes, summ)
+        rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written, head_names,
+                                                         rev.restorable)
+        needed = {n: rev.backward_reads(ntu.routine(n)) for n in diff if wanted.get(n)}
+        rev.restorable = restorable_temporaries(ntu, diff, scopes, summ, needed)
+        rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written, head_names,
+                                                         rev.restorable, needed, summ)
+        rev.assumed_needed = needed
         if profile:
             rev.profile = {}
         for n in diff:
@@ -267,15 +276,19 @@ _VARIANT_SUFFIXES = ("_b", "_fwd", "_bwd", "_d")
 
 
 def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
-                  heads: list[str] = (), restorable: Optional[dict] = None):
+                  heads: list[str] = (), restorable: Optional[dict] = None,
+                  needed: Optional[dict] = None, summ=None):
     """Which formals keep their value for the whole adjoint (nothing writes
     them, nor what any call site passes, or every call site passes a
-    temporary it re-evaluates before the adjoint call), and which are sometimes given a
+    temporary it re-evaluates before the adjoint call or a variable its
+    backward sweep records anyway and the call does not write (`needed`:
+    per routine, what its backward sweep reads)), and which are sometimes given a
     constant or an expression (they must never be written back).  The user
     calls a head's adjoint with whatever the primal accepted, so a head's
     formal that the head never writes may be a literal; a formal passed on
     as an actual inherits that from its caller."""
     sites: dict[tuple[str, str], list[tuple[str, Expr]]] = {}
+    in_place: set[int] = set()          # id() of actuals found in place by the adjoint call
     dset = set(diff)
     for n in diff:
         r = tu.routine(n)
@@ -283,12 +296,18 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
             calls = [(st.name, st.args)] if isinstance(st, CallStmt) else []
             for e in stmt_exprs(st):
                 calls.extend((c.name, c.args) for c in calls_in(e) if not c.intrinsic)
+            by_call = None
             for name, args in calls:
                 callee = tu.routine(name)
                 if callee is None or name not in dset:
                     continue
                 for f, a in zip(callee.args, args):
                     sites.setdefault((name, f), []).append((n, a))
+                    if needed and isinstance(a, Ref) and a.member is None and a.name in needed.get(n, ()):
+                        if by_call is None:
+                            by_call = set(stmt_writes(st, r, scopes, summ))
+                        if scopes.var(n, a.name) not in by_call:
+                            in_place.add(id(a))
     stable = {(n, f) for n in diff for f in tu.routine(n).args
               if scopes.var(n, f) not in written}
     constant: set[tuple[str, str]] = set()
@@ -316,7 +335,8 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
         changed = False
         for key in list(stable):
             for caller, a in sites.get(key, []):
-                ok = isinstance(a, Lit) or restorable_actual(restorable or {}, caller, a) is not None or (
+                ok = isinstance(a, Lit) or id(a) in in_place or \
+                    restorable_actual(restorable or {}, caller, a) is not None or (
                     isinstance(a, Ref) and scopes.var(caller, a.name) not in written and
                     (a.name not in tu.routine(caller).args or (caller, a.name) in stable) and
                     not any(not isinstance(x, Lit) and not (isinstance(x, Ref) and x.subs is None)

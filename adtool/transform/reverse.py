@@ -57,6 +57,7 @@ class Reverse:
         self.stable: set = set()                 # (routine, formal) f_bwd finds in place, unrestored
         self.restorable: dict = {}               # (routine, temporary) -> its expression
         self.heads: set = set()                  # their f_b keeps every primal output
+        self.assumed_needed: dict = {}           # routine -> names kept recorded (generate.py)
         self.constant_actual: set = set()        # (routine, formal) sometimes given a constant
         self._loop_vars: list[str] = []
         self.call_args: set[str] = set()
@@ -75,7 +76,9 @@ class Reverse:
         self.out = self.calls.variant_skeleton(r, "_b")
         self._seed_tmps = {}
         first = self.block(r.body)
-        self.needed = self._reads_of(first.bwd)
+        # (what the argument facts were decided on stays recorded, whatever
+        # this pass finds: see generate.py and analysis/recompute.py)
+        self.needed = self._reads_of(first.bwd) | self.assumed_needed.get(r.name, set())
         self.call_args = _call_arg_names(first.bwd)
         # Pass 2: the real sweeps.
         results = []
@@ -112,6 +115,17 @@ class Reverse:
                 bw.body = pop_e + zero + sw.bwd + self._reset_result(r)
                 results.append(self._finish(bw, r, "_bwd"))
         return results
+
+    def backward_reads(self, r: Routine) -> set[str]:
+        """What r's backward sweep reads (the first pass of variants alone),
+        under the facts set so far."""
+        self.r = r
+        self.needed = None
+        self._alias_syms = {}
+        self._wr = set()
+        self.out = self.calls.variant_skeleton(r, "_b")
+        self._seed_tmps = {}
+        return self._reads_of(self.block(r.body).bwd)
 
     def _allocation_snapshot(self, r: Routine, v: Routine) -> tuple[list[Stmt], list[Stmt]]:
         """Local allocatable arrays die with f_fwd; f_bwd re-creates them (and
