@@ -883,6 +883,13 @@ class Reverse:
         # Inputs re-evaluated from their expressions need no snapshot.
         again = self._reevaluate([x for x in snap if restorable(self.restorable, r.name, x) is not None])
         snap = [x for x in snap if restorable(self.restorable, r.name, x) is None]
+        # Inputs our backward sweep reads anyway are recorded before every
+        # overwrite and restored after it: unless the call writes them, they
+        # hold at f_b what they held at the call, snapshot or not.
+        if self.needed is not None:
+            by_call = {o.name for o in outs}
+            snap = [x for x in snap if x.name not in self.needed or x.name in by_call
+                    or self.ctx.sym(r, x.name) is None]
         # A value both recorded (the call overwrites it, our backward sweep
         # reads it) and snapshotted (the call reads it) goes on the stack
         # once: popped to restore the call's input, pushed back for the
