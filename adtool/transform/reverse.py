@@ -263,7 +263,7 @@ class Reverse:
         the backward sweep overwrites whole (typically by popping its
         recorded value) before any read needs no exit value."""
         out = []
-        formals_passed = {n for n in self.call_args if n in r.args}
+        formals_passed = {n for n in self._in_place_args(bwd) if n in r.args}
         killed = self._killed_before_read(bwd)
         for name in sorted((set(self.needed or ()) | formals_passed) - killed):
             s = self.ctx.sym(r, name)
@@ -281,6 +281,28 @@ class Reverse:
         for name in sorted(self.needed or ()):
             if self.ctx.sym(r, name) is None and name in self.out.symbols:
                 out.append(name)
+        return out
+
+    def _in_place_args(self, bwd: list[Stmt]) -> set[str]:
+        """Variables the backward sweep passes to adjoint calls that expect
+        to find them in place: every argument of a joint call (its snapshot
+        leaves out formals the routine never writes, see _written_here), and
+        the arguments of a split call whose formal is in self.stable;
+        otherwise f_bwd restores its input itself."""
+        from ..ir.visit import walk_stmts as _walk
+        out: set[str] = set()
+        for s in _walk(bwd):
+            primal = getattr(s, "primal_call", None)
+            if not isinstance(s, CallStmt) or s.name.startswith(("ad_push", "ad_pop", "ad_prof")):
+                continue
+            if primal is None:
+                out.update(a.name for a in s.args if isinstance(a, Ref))
+                continue
+            callee = self.ctx.tu.routine(primal[0])
+            joint = s.name != primal[0] + "_bwd"
+            for f, a in zip(callee.args if callee else [], primal[1]):
+                if isinstance(a, Ref) and (joint or (primal[0], f) in self.stable):
+                    out.add(a.name)
         return out
 
     def _killed_before_read(self, bwd: list[Stmt]) -> set[str]:
