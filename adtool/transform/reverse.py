@@ -68,18 +68,11 @@ class Reverse:
 
     def variants(self, r: Routine, wanted: set[str]) -> list[Routine]:
         """wanted ⊆ {'b', 'fwd', 'bwd'}."""
-        self.r = r
-        # Pass 1: backward sweep without recording, to learn what it reads.
-        self.needed = None
-        self._alias_syms = {}
-        self._wr = set()
-        self.out = self.calls.variant_skeleton(r, "_b")
-        self._seed_tmps = {}
-        first = self.block(r.body)
+        first = self._first_pass(r)
         # (what the argument facts were decided on stays recorded, whatever
         # this pass finds: see generate.py and analysis/recompute.py)
-        self.needed = self._reads_of(first.bwd) | self.assumed_needed.get(r.name, set())
-        self.call_args = _call_arg_names(first.bwd)
+        self.needed = self._reads_of(first) | self.assumed_needed.get(r.name, set())
+        self.call_args = _call_arg_names(first)
         # Pass 2: the real sweeps.
         results = []
         base = self.calls.variant_skeleton(r, "_b")
@@ -116,16 +109,20 @@ class Reverse:
                 results.append(self._finish(bw, r, "_bwd"))
         return results
 
-    def backward_reads(self, r: Routine) -> set[str]:
-        """What r's backward sweep reads (the first pass of variants alone),
-        under the facts set so far."""
+    def _first_pass(self, r: Routine) -> list[Stmt]:
+        """The backward sweep built without recording: what it reads decides
+        what the real sweeps record."""
         self.r = r
         self.needed = None
         self._alias_syms = {}
         self._wr = set()
         self.out = self.calls.variant_skeleton(r, "_b")
         self._seed_tmps = {}
-        return self._reads_of(self.block(r.body).bwd)
+        return self.block(r.body).bwd
+
+    def backward_reads(self, r: Routine) -> set[str]:
+        """What r's backward sweep reads, under the facts set so far."""
+        return self._reads_of(self._first_pass(r))
 
     def _allocation_snapshot(self, r: Routine, v: Routine) -> tuple[list[Stmt], list[Stmt]]:
         """Local allocatable arrays die with f_fwd; f_bwd re-creates them (and
