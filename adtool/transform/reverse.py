@@ -219,8 +219,26 @@ class Reverse:
             elif suffix == "_bwd" and s.intent in ("in", "out"):
                 s.intent = None          # f_bwd may restore it from f_fwd's exit
         _prune_unused(v)
-        v.body = self._define_recorded_locals(v) + v.body
+        v.body = self._define_recorded_locals(v) + self._define_descriptors(v) + v.body
         return v
+
+    def _define_descriptors(self, v: Routine) -> list[Stmt]:
+        """An allocatable local allocated in one branch of the forward sweep
+        and read in the matching branch of the backward sweep makes gfortran
+        -Wall warn that its bounds may be used uninitialised (it cannot
+        match the branches).  A zero-size allocation undone at once gives
+        the descriptor defined bounds on every path; nothing else changes."""
+        if self.ctx.tu.language == "c":
+            return []
+        out: list[Stmt] = []
+        for name in sorted(v.symbols):
+            s = v.symbols[name]
+            if s.storage != "local" or not s.allocatable or not s.rank or s.save \
+                    or s.type.base not in ("real", "integer", "logical"):
+                continue
+            out.append(Raw(f"allocate({name}({', '.join(['0'] * s.rank)}))"))
+            out.append(Deallocate([name]))
+        return out
 
     def _define_recorded_locals(self, v: Routine) -> list[Stmt]:
         """Scalar locals recorded inside loops are pushed on the first trip
