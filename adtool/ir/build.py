@@ -2,6 +2,7 @@
 generated derivative code reads like something a person would write."""
 from __future__ import annotations
 
+import copy
 from typing import Optional
 
 from .nodes import INT4, LOGICAL, Bin, Call, Expr, Lit, Ref, Type, Un
@@ -88,6 +89,14 @@ def power(a: Expr, b: Expr) -> Expr:
     if is_one(b):
         return a
     return Bin("**", a, b)
+
+
+def trip_count(lo: Expr, hi: Expr, step: Expr) -> Expr:
+    """Trips of a counted loop lo, hi, step (Fortran's rule, taken at entry;
+    the C front end's loops are normalised to it): max(0, (hi - lo + step) / step)."""
+    return Call("max", [integer(0), Bin("/", Bin("+", Bin("-", copy.deepcopy(hi), copy.deepcopy(lo)),
+                                                     copy.deepcopy(step)), copy.deepcopy(step))],
+                intrinsic=True)
 
 
 def call(name: str, *args: Expr, **kw: Expr) -> Call:

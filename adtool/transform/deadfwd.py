@@ -29,7 +29,7 @@ from typing import Optional
 
 from ..analysis.readwrite import Summaries
 from ..analysis.scope import Scopes, Var
-from ..ir.build import integer
+from ..ir.build import integer, trip_count
 from ..ir.nodes import (Assign, Bin, Call, CallStmt, Case, Cycle, Exit, Expr, Goto, If, Lit, Loop, Raw, Ref,
                         Return, Routine, Select, Stmt, TranslationUnit, While)
 from ..ir.visit import calls_in, stmt_exprs, walk_expr, walk_stmts
@@ -237,10 +237,7 @@ def _final_index(s: Loop) -> Assign:
     if s.step is None or (isinstance(s.step, Lit) and s.step.text == "1"):
         value: Expr = Call("max", [lo, Bin("+", hi, integer(1))], intrinsic=True)
     else:
-        step = copy.deepcopy(s.step)
-        trips = Call("max", [integer(0), Bin("/", Bin("+", Bin("-", hi, copy.deepcopy(lo)), step),
-                                             copy.deepcopy(step))], intrinsic=True)
-        value = Bin("+", lo, Bin("*", trips, copy.deepcopy(step)))
+        value = Bin("+", lo, Bin("*", trip_count(lo, hi, s.step), copy.deepcopy(s.step)))
     return Assign(Ref(s.var), value, span=s.span)
 
 

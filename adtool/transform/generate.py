@@ -11,7 +11,6 @@ from ..analysis.readwrite import stmt_writes, summaries
 from ..analysis.recompute import restorable as restorable_actual, restorable_temporaries
 from ..analysis.scope import Scopes, Var
 from ..checkpoint.plan import Plan
-from ..diagnostics import unsupported
 from ..headspec import Head
 from ..ir.nodes import (Assign, Call, CallStmt, Expr, Lit, Ref, Section, Module, Routine, Symbol, TranslationUnit,
                         Use)
@@ -60,7 +59,6 @@ def _tag_call_sites(tu: TranslationUnit, names: list[str]) -> None:
     """Mark every call of the differentiated routines with its call-site key
     and the directives written before its statement, before normalisation
     moves calls around: the checkpoint decision belongs to the call."""
-    from ..callgraph import call_sites
     for n in names:
         r = tu.routine(n)
         counts: dict[str, int] = {}

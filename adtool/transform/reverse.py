@@ -20,12 +20,12 @@ from typing import Callable, Optional
 
 from ..diagnostics import bad_input, unsupported
 from ..analysis.recompute import restorable
-from ..ir.build import add, div, integer, mul, neg, real
-from ..ir.nodes import (INT4, INT8, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
+from ..ir.build import add, div, integer, mul, neg, real, trip_count
+from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
                         Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section,
                         Raw, Select, Stmt, Type, Un, Use, While)
-from ..ir.visit import sub_exprs, walk_expr
+from ..ir.visit import walk_expr
 from .context import DiffContext
 from .deadfwd import drop_dead_forward
 from .rules import rule
@@ -837,10 +837,7 @@ class Reverse:
             fwd.append(Assign(Ref(v), e))
         if cnt is not None:
             # Fortran's trip count, taken at entry as the language does.
-            trip = Call("max", [integer(0), Bin("/", Bin("+", Bin("-", copy.deepcopy(hi_e), copy.deepcopy(lo_e)),
-                                                         copy.deepcopy(step_e)), copy.deepcopy(step_e))],
-                        intrinsic=True)
-            fwd.append(Assign(Ref(cnt), trip))
+            fwd.append(Assign(Ref(cnt), trip_count(lo_e, hi_e, step_e)))
         fl = Loop(s.var, copy.deepcopy(lo_e), copy.deepcopy(hi_e), copy.deepcopy(step_e), body.fwd, span=s.span)
         fwd.append(fl)
         pushes, pops = self._push_pop(r, [Ref(v) for v, _ in saved] + ([Ref(cnt)] if cnt else []))
@@ -849,9 +846,7 @@ class Reverse:
         if cnt is not None:
             n_e: Expr = Ref(cnt)
         else:
-            n_e = Call("max", [integer(0), Bin("/", Bin("+", Bin("-", copy.deepcopy(s.hi), copy.deepcopy(s.lo)),
-                                                        copy.deepcopy(step)), copy.deepcopy(step))],
-                       intrinsic=True)
+            n_e = trip_count(s.lo, s.hi, step)
         set_var = Assign(Ref(s.var), Bin("+", copy.deepcopy(lo_e), Bin("*", Ref(k), copy.deepcopy(step_e))))
         set_var.sets_loop_index = True
         bl = Loop(k, Bin("-", n_e, integer(1)), integer(0), integer(-1), [set_var] + body.bwd)
