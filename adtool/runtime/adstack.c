@@ -313,6 +313,16 @@ void ad_pop_logical_array(int32_t *a, int64_t n)
     }
 }
 
+void ad_push_characters(const char *a, int64_t n)
+{
+    ad_stack_push_bytes(a, array_bytes(n, 1, "ad_push_characters"));
+}
+
+void ad_pop_characters(char *a, int64_t n)
+{
+    ad_stack_pop_bytes(a, array_bytes(n, 1, "ad_pop_characters"));
+}
+
 /* ---- control bits ------------------------------------------------------- */
 
 static void ctl_push_word(uint64_t w)

@@ -74,6 +74,10 @@ void ad_pop_integer8_array(int64_t *a, int64_t n);
    true); each element is stored as one byte and pops as 0 or 1. */
 void ad_push_logical_array(const int32_t *a, int64_t n);
 void ad_pop_logical_array(int32_t *a, int64_t n);
+/* Characters (Fortran CHARACTER scalars and arrays, n bytes in all): a
+   checkpointed callee that branches on a string needs it restored. */
+void ad_push_characters(const char *a, int64_t n);
+void ad_pop_characters(char *a, int64_t n);
 
 /* Control record: 0 <= v < 2^nbits, 1 <= nbits <= 8, anything else is an
    error (a truncated branch index would replay the wrong branch). */

@@ -33,6 +33,8 @@ module adstack
   public :: ad_push_integer4_array, ad_pop_integer4_array
   public :: ad_push_integer8_array, ad_pop_integer8_array
   public :: ad_push_logical_array, ad_pop_logical_array
+  public :: ad_push_character, ad_pop_character
+  public :: ad_push_character_array, ad_pop_character_array
   public :: ad_stack_bytes, ad_stack_peak_bytes, ad_stack_total_bytes
   public :: ad_stack_reset_peak, ad_stack_reset_counters, ad_stack_report
   public :: ad_stack_empty, ad_stack_free
@@ -223,6 +225,16 @@ module adstack
       integer(c_int32_t), intent(out) :: a(*)
       integer(c_int64_t), value :: n
     end subroutine c_pop_logical_array
+    subroutine c_push_characters(a, n) bind(c, name='ad_push_characters')
+      import :: c_char, c_int64_t
+      character(kind=c_char), intent(in) :: a(*)
+      integer(c_int64_t), value :: n
+    end subroutine c_push_characters
+    subroutine c_pop_characters(a, n) bind(c, name='ad_pop_characters')
+      import :: c_char, c_int64_t
+      character(kind=c_char), intent(out) :: a(*)
+      integer(c_int64_t), value :: n
+    end subroutine c_pop_characters
     subroutine c_stack_report() bind(c, name='ad_stack_report')
     end subroutine c_stack_report
     subroutine c_prof_report() bind(c, name='ad_prof_report')
@@ -234,6 +246,30 @@ module adstack
   end interface
 
 contains
+
+  ! ---- characters: the bytes of a scalar, or of n elements ------------
+
+  subroutine ad_push_character(v)
+    character(len=*), intent(in) :: v
+    call c_push_characters(v, int(len(v), c_int64_t))
+  end subroutine ad_push_character
+
+  subroutine ad_pop_character(v)
+    character(len=*), intent(out) :: v
+    call c_pop_characters(v, int(len(v), c_int64_t))
+  end subroutine ad_pop_character
+
+  subroutine ad_push_character_array(a, n)
+    character(len=*), intent(in) :: a(*)
+    integer(c_int64_t), intent(in) :: n
+    call c_push_characters(a, n * len(a))
+  end subroutine ad_push_character_array
+
+  subroutine ad_pop_character_array(a, n)
+    character(len=*), intent(out) :: a(*)
+    integer(c_int64_t), intent(in) :: n
+    call c_pop_characters(a, n * len(a))
+  end subroutine ad_pop_character_array
 
   ! ---- logicals -------------------------------------------------------
 

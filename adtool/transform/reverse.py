@@ -28,6 +28,7 @@ from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
 from ..ir.visit import walk_expr
 from .context import DiffContext
 from .deadfwd import drop_dead_forward
+from .prune import prune_unused
 from .rules import rule
 from .tangent import _nest_minmax
 from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating
@@ -218,7 +219,7 @@ class Reverse:
                 s.intent = "inout"       # adjoints flow both ways
             elif suffix == "_bwd" and s.intent in ("in", "out"):
                 s.intent = None          # f_bwd may restore it from f_fwd's exit
-        _prune_unused(v)
+        prune_unused(v)
         v.body = self._define_recorded_locals(v) + self._define_descriptors(v) + v.body
         return v
 
@@ -392,9 +393,9 @@ class Reverse:
             rank = self._rank(t)
             tag = _type_tag(typ, t)
             if rank == 0:
-                if tag == "logical":
-                    pushes.append(CallStmt("ad_push", [copy.deepcopy(t)]))
-                    pops.append(CallStmt("ad_pop", [copy.deepcopy(t)]))
+                if tag in ("logical", "character"):
+                    pushes.append(CallStmt(f"ad_push_{tag}", [copy.deepcopy(t)]))
+                    pops.append(CallStmt(f"ad_pop_{tag}", [copy.deepcopy(t)]))
                 else:
                     pushes.append(CallStmt(f"ad_push_{tag}", [copy.deepcopy(t)]))
                     pops.append(CallStmt(f"ad_pop_{tag}", [copy.deepcopy(t)]))
@@ -404,8 +405,6 @@ class Reverse:
                         and not s.shape[-1].assumed:
                     raise unsupported("recording an assumed-size array (declare its size)",
                                       s.span, t.name)
-                if tag == "logical":
-                    raise unsupported("recording a logical array", t.span, t.name)
                 n = Call("size", [copy.deepcopy(t)], [("kind", integer(8))], intrinsic=True)
                 pushes.append(CallStmt(f"ad_push_{tag}_array", [copy.deepcopy(t), n]))
                 pops.append(CallStmt(f"ad_pop_{tag}_array", [copy.deepcopy(t), copy.deepcopy(n)]))
@@ -1037,7 +1036,7 @@ class Reverse:
             if v not in summ.writes and not self._written_here(ref.name):
                 continue
             s = self._sym(ref.name)
-            if s is not None and (s.is_parameter or s.type.base == "character"):
+            if s is not None and s.is_parameter:
                 continue
             if all(not _same_ref(ref, o) for o in out):
                 out.append(ref)
@@ -1214,52 +1213,10 @@ def _type_tag(t: Type, where: Ref) -> str:
         return {4: "real4", 8: "real8"}.get(t.kind) or _bad(t, where)
     if t.base == "integer":
         return {4: "integer4", 8: "integer8"}.get(t.kind) or _bad(t, where)
-    if t.base == "logical":
-        return "logical"
+    if t.base in ("logical", "character"):
+        return t.base
     return _bad(t, where)
 
 
 def _bad(t: Type, where: Ref):
     raise unsupported(f"recording a value of type {t}", where.span, where.name)
-
-
-def _prune_unused(v: Routine) -> None:
-    """Drop generated temporaries and copied locals the variant never mentions,
-    so the output compiles without unused-variable warnings."""
-    from ..ir.visit import stmt_exprs, walk_stmts
-    used: set[str] = set(v.args)
-    for s in walk_stmts(v.body):
-        for e in stmt_exprs(s):
-            for x in walk_expr(e):
-                if isinstance(x, Ref):
-                    used.add(x.name)
-                if isinstance(x, Call) and not x.intrinsic:
-                    used.add(x.name)
-        if isinstance(s, (Loop,)):
-            used.add(s.var)
-        if isinstance(s, Allocate):
-            used.update(it.name for it in s.items)
-        if isinstance(s, CallStmt):
-            used.add(s.name)
-    # Names used inside declarations (bounds, kinds, lengths) stay too.
-    changed = True
-    while changed:
-        changed = False
-        for name in list(used):
-            s = v.symbols.get(name)
-            if s is None:
-                continue
-            for d in s.shape:
-                for e in (d.lb, d.ub):
-                    if e is not None:
-                        for x in walk_expr(e):
-                            if isinstance(x, Ref) and x.name not in used:
-                                used.add(x.name)
-                                changed = True
-    members = {m for ms in v.commons.values() for m in ms}
-    for name in list(v.symbols):
-        s = v.symbols[name]
-        if name in used or name in members or s.is_parameter:
-            continue
-        if s.storage in ("local", "result") and not s.save and s.init is None:
-            del v.symbols[name]

@@ -16,6 +16,7 @@ from ..ir.nodes import (Allocate, ArrayCtor, Deallocate, Assign, Bin, Call, Call
                         Cond, Expr, If, Lit, Loop, Ref, Routine, Select, Stmt,
                         Un, While)
 from .context import DiffContext
+from .prune import prune_unused
 from .rules import rule
 from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating, zero
 
@@ -173,6 +174,7 @@ class Tangent:
         body = self.calls.zero_local_derivatives(r, out_r)
         body += self.stmts(r, out_r, r.body)
         out_r.body = body
+        prune_unused(out_r)
         return out_r
 
 
