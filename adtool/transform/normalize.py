@@ -433,7 +433,7 @@ class _Normalizer:
                 return len(a.items) if isinstance(a, ArrayCtor) else 1
             if e.name in ("transpose", "cshift", "eoshift"):
                 return ranks[0]
-            if e.name == "pack":
+            if e.name in ("pack", "shape"):
                 return 1
             return 0
         return 0
@@ -712,10 +712,10 @@ class _Normalizer:
             elif isinstance(s, CallStmt):
                 intr = (s.name.lower() in _INTRINSIC_SUBROUTINES
                         and self.tu.routine(s.name) is None)
-                args = []
-                for a in s.args:
-                    a = self.hoist(a, pre, s.span)
-                    args.append(a if intr else self.actual(a, pre, s.span))
+                args = [self.hoist(a, pre, s.span) for a in s.args]
+                if not intr:
+                    args = [self.actual(a, pre, s.span)
+                            for a in self.pin_subscripts(s.name, args, pre, s.span)]
                 s.args = args
             elif isinstance(s, If):
                 self.split_elseif(s)
@@ -782,7 +782,7 @@ class _Normalizer:
 
     def hoist_args(self, e: Call, pre: list[Stmt], span: Span) -> Call:
         e = _map_children(e, lambda x: self.hoist(x, pre, span))
-        e.args = [self.actual(a, pre, span) for a in e.args]
+        e.args = [self.actual(a, pre, span) for a in self.pin_subscripts(e.name, e.args, pre, span)]
         e.kwargs = [(k, self.actual(a, pre, span)) for k, a in e.kwargs]
         return e
 
@@ -797,11 +797,112 @@ class _Normalizer:
         t = self.fun_type(e.name)
         if t.base == "character" and not isinstance(t.length, Lit):
             return e
-        e.args = [self.actual(a, pre, span) for a in e.args]
+        e.args = [self.actual(a, pre, span) for a in self.pin_subscripts(e.name, e.args, pre, span)]
         e.kwargs = [(k, self.actual(a, pre, span)) for k, a in e.kwargs]
-        tmp = self.new_local(e.name, t, self.rank_of(e), span=span)
+        rank = self.rank_of(e)
+        tmp = self.new_local(e.name, t, rank, span=span)
+        if rank > 0:
+            self.size_result(tmp, e, span)
         pre.append(Assign(Ref(tmp, span=e.span), e, span=span))
         return Ref(tmp, span=e.span)
+
+    def size_result(self, tmp: str, e: Call, span: Span) -> None:
+        """The temporary holding an array-valued function result becomes an
+        actual argument of the derivative routine (`traj = run_model(n, x)`
+        -> `call run_model_d(n, x, xd, tmp, tmpd)`), whose dummy has the
+        result's declared shape: the temporary (and so its derivative) gets
+        that shape, with the callee's formals replaced by the actuals.  Only
+        actuals that keep their value for the whole routine (constants,
+        intent(in) scalars) can size a declaration; anything else is refused
+        rather than left unallocated."""
+        rt = self.tu.routine(e.name)
+        res = rt.symbols.get(rt.result) if rt is not None and rt.result else None
+        if res is None or res.allocatable or res.pointer:
+            return
+        formals = dict(zip(rt.args, e.args))
+
+        def stable(x: Expr) -> bool:
+            for y in walk_expr(x):
+                if isinstance(y, Ref):
+                    sym = self.lookup(y.name)
+                    if y.subs is not None or sym is None or not (
+                            sym.is_parameter or (sym.storage == "arg" and sym.intent == "in")):
+                        return False
+                elif isinstance(y, Call) and not y.intrinsic:
+                    return False
+            return True
+
+        def mapped(x: Optional[Expr]) -> Optional[Expr]:
+            if x is None:
+                return None
+            x = copy.deepcopy(x)
+
+            def sub(y: Expr) -> Expr:
+                if isinstance(y, Ref) and y.subs is None:
+                    if y.name in formals:
+                        return copy.deepcopy(formals[y.name])
+                    c = rt.symbols.get(y.name)
+                    if c is not None and c.is_parameter and isinstance(c.value, Lit):
+                        return copy.deepcopy(c.value)
+                return _map_children(y, sub)
+            x = sub(x)
+            if not stable(x):
+                raise unsupported(f"array-valued function '{e.name}' whose result size depends on a "
+                                  "value that may change in the caller (pass the size as a "
+                                  "constant or an intent(in) argument)", e.span or span)
+            return x
+
+        if any(d.ub is None or d.assumed for d in res.shape):
+            raise unsupported(f"array-valued function '{e.name}' with an assumed-shape result",
+                              e.span or span)
+        sym = self.r.symbols[tmp]
+        sym.shape = [Dim(mapped(d.lb), mapped(d.ub)) for d in res.shape]
+        sym.allocatable = False
+
+    def pin_subscripts(self, callee: str, args: list[Expr], pre: list[Stmt],
+                       span: Span) -> list[Expr]:
+        """`call foo(x(k), y, k)` where foo may change k: the actual is the
+        element x(k) of k's value at the call, and so must be every push,
+        pop and adjoint argument made of it later.  A subscript that reads a
+        variable the call may write (another actual passed by reference that
+        is not intent(in), or a global) is evaluated once into a temporary."""
+        rt = self.tu.routine(callee)
+
+        def writable(k: int) -> bool:
+            if rt is None or k >= len(rt.args):
+                return True
+            f = rt.symbols.get(rt.args[k])
+            return f is None or f.intent != "in"
+
+        written = {a.name for k, a in enumerate(args) if isinstance(a, Ref) and writable(k)}
+
+        def changes(e: Expr) -> bool:
+            for x in walk_expr(e):
+                if isinstance(x, Ref):
+                    sym = self.lookup(x.name)
+                    if x.name in written or (sym is not None and not sym.is_parameter
+                                             and sym.storage in ("module", "common", "global")):
+                        return True
+            return False
+
+        def pin(e: Optional[Expr]) -> Optional[Expr]:
+            if e is None or isinstance(e, Lit) or not changes(e):
+                return e
+            tmp = self.new_local("sub", self.type_of(e), span=span)
+            pre.append(Assign(Ref(tmp, span=e.span), e, span=span))
+            return Ref(tmp, span=e.span)
+
+        out = []
+        for a in args:
+            if isinstance(a, Ref) and a.subs is not None and any(
+                    changes(x) if not isinstance(x, Section)
+                    else any(p is not None and changes(p) for p in (x.lo, x.hi, x.step))
+                    for x in a.subs):
+                a = copy.copy(a)
+                a.subs = [Section(pin(x.lo), pin(x.hi), pin(x.step)) if isinstance(x, Section)
+                          else pin(x) for x in a.subs]
+            out.append(a)
+        return out
 
     def actual(self, a: Expr, pre: list[Stmt], span: Span) -> Expr:
         """A real-valued expression passed to a user routine goes through a
