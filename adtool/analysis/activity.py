@@ -333,7 +333,10 @@ def activity(tu: Union[TranslationUnit, Scopes], heads: Sequence[Head],
         resolved.append((head, list(deps), list(indeps)))
     varied = _reach(indep, g.succ, types)
     useful = _reach(dep, g.pred, types)
-    active = varied & useful
+    # The head's signature follows the head spec, never this analysis
+    # (interface.md): a named dependent or independent keeps its derivative
+    # argument even when no derivative connects it to the others.
+    active = (varied & useful) | {v for v in dep | indep if _differentiable(types.get(v))}
     _overwritten_formals(sc, summ, tree, b, active)
     return Activity(sc, summ, tree, varied, useful, active, resolved, types)
 

@@ -28,6 +28,10 @@ FORTRAN.update(_t("real cmplx", "real"))
 FORTRAN.update(_t("int nint floor ceiling ichar iachar len len_trim index", "int"))
 FORTRAN.update(_t("size lbound ubound kind selected_real_kind selected_int_kind count "
                   "maxloc minloc", "int", elemental=False))
+FORTRAN.update(_t("digits radix range precision maxexponent minexponent bit_size "
+                  "storage_size", "int", elemental=False))
+FORTRAN.update(_t("shape", "int", elemental=False))
+FORTRAN.update(_t("associated is_contiguous", "logical", elemental=False))
 FORTRAN.update(_t("huge tiny epsilon", "arg", elemental=False))
 FORTRAN.update(_t("sum product maxval minval", "arg", elemental=False, reduction=True))
 FORTRAN.update(_t("dot_product", "arg", elemental=False, reduction=True))

@@ -108,7 +108,10 @@ for _flat in ("aint", "anint"):
     _el(_flat, lambda a, k: [real(0, k)] + [None] * (len(a) - 1))
 for _p in ("int", "nint", "floor", "ceiling", "size", "lbound", "ubound", "kind", "len",
            "huge", "tiny", "epsilon", "maxloc", "minloc", "count", "any", "all",
-           "selected_real_kind", "selected_int_kind", "ichar", "iachar", "index", "len_trim"):
+           "selected_real_kind", "selected_int_kind", "ichar", "iachar", "index", "len_trim",
+           # inquiry intrinsics: about a variable, never its value
+           "shape", "allocated", "present", "associated", "is_contiguous", "digits", "radix",
+           "range", "precision", "maxexponent", "minexponent", "bit_size", "storage_size"):
     E[_p] = Rule("passive")
 
 
