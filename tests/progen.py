@@ -113,6 +113,15 @@ class Sig:
     writes_globals: bool = False     # may write the program's COMMON block
 
 
+_WORDS = ["fast", "slow", "mid "]      # values of the len=4 character variables
+
+
+def _unconnected(a: Var) -> bool:
+    """Head arguments q1 (output) and qx (input) only meet through inquiry
+    intrinsics: no derivative connects them to anything."""
+    return a.name in ("q1", "qx")
+
+
 def anchor(sig: Sig) -> Var:
     return next(a for a in sig.args if a.kind == "real" and a.rank == 0 and a.intent == "in")
 
@@ -223,6 +232,22 @@ class Features:
         # no helper takes an integer argument besides n (integer actuals
         # are the ones passed without a temporary).
         self.int_args = True
+        # Issue 9's bug classes, as shapes the generator produces:
+        # (b) a helper that changes an integer argument kk (intent(inout))
+        # given in the same call as an element actual indexed by it,
+        # call s(a(k1), ..., k1): the subscript must be evaluated once, at
+        # the call (fixtures/fortran/moving_subscript.f90);
+        self.moving_index = True
+        # (a) a helper that branches on a character argument md, which the
+        # caller changes after the call: a joint call's snapshot must hold
+        # it (fixtures/fortran/snapshot_nonreal.f90);
+        self.char_modes = True
+        # (c) head outputs that depend on no input (inquiry intrinsics only)
+        # and an independent read only by inquiry intrinsics: the head's
+        # signature must still follow its spec, and the check driver passes
+        # every derivative argument the spec names
+        # (fixtures/fortran/head_spec_signature.f90).
+        self.unconnected = True
         self.__dict__.update(kw)
 
 
@@ -237,8 +262,11 @@ class RoutineGen:
         self.callees = callees
         self.f = feat
         self.called = called        # names of helpers called so far (shared)
-        self.vars: list[Var] = [a for a in sig.args if a.kind == "real"]
+        self.vars: list[Var] = [a for a in sig.args if a.kind == "real" and not _unconnected(a)]
         self.ints: list[Var] = [a for a in sig.args if a.kind == "int" and a.name != "n"]
+        # character variables (len=4) the routine may branch on or pass
+        self.chars: list[str] = [a.name for a in sig.args if a.kind == "char"]
+        self.char_locals: list[str] = []
         self.loopvars: list[LoopVar] = []
         self.loop_depth = 0
         self.used_loop_names: set = set()
@@ -254,7 +282,8 @@ class RoutineGen:
         self.next_label = 100
         self.loop_name_count = 0
         # values known to depend on the head's independents at every call
-        self.sources: list[Var] = [a for a in sig.args if a.kind == "real" and a.intent == "in"]
+        self.sources: list[Var] = [a for a in sig.args if a.kind == "real" and a.intent == "in"
+                                   and not _unconnected(a)]
         if sig.name.endswith("head"):
             pass
         else:
@@ -564,7 +593,18 @@ class RoutineGen:
         names = frozenset()
         lip = 0.0
         taken: set = set()
-        # writable ones first, arrays before scalars
+        # the integer a helper changes (kk) first: element actuals of the
+        # same call are then often indexed by it; then writable ones,
+        # arrays before scalars
+        moving = None
+        for i, a in enumerate(callee.args):
+            if a.kind == "int" and a.intent == "inout":
+                cands = [v.name for v in self.int_locals] \
+                    + [v.name for v in self.ints if v.intent == "inout"]
+                if not cands:
+                    return None
+                moving = acts[i] = self.ch(cands)
+                taken.add(moving)
         order = sorted(range(len(callee.args)), key=lambda i: -callee.args[i].rank)
         for i in order:
             a = callee.args[i]
@@ -583,16 +623,26 @@ class RoutineGen:
                     if not opts:
                         return None
                     kind, v = self.ch(opts)
-                    acts[i] = v.name if kind == "s" else f"{v.name}({self.index()})"
+                    idx = moving if moving and self.r.random() < 0.5 else self.index()
+                    acts[i] = v.name if kind == "s" else f"{v.name}({idx})"
                     taken.add(v.name)
         for i, a in enumerate(callee.args):
             if acts[i] is not None:
                 continue
             if a.kind == "int":
+                if acts[i] is not None:
+                    continue
                 if a.name == "n":
                     acts[i] = "n"
+                elif a.intent == "inout":
+                    pass            # chosen above
                 else:
                     acts[i] = self.ch(self.int_sources())[0]
+                continue
+            if a.kind == "char":
+                if not self.chars:
+                    return None
+                acts[i] = self.ch(self.chars)
                 continue
             if a.rank == 1:
                 if self.f.array_expr_actuals and self.arrays() and self.r.random() < 0.25:
@@ -660,6 +710,8 @@ class RoutineGen:
             t, lo, hi = self.ch(srcs)
             k = self.r.randint(lo, hi)
             c = self.ch([f"{t} > {k}", f"{t} <= {k}", f"mod({t}, 2) == 0", f"{t} /= {k}"])
+        elif r < 0.86 and self.chars:
+            return f"{self.ch(self.chars)} == '{self.ch(_WORDS)}'"
         elif r < 0.9 and self.logical_locals:
             lg = self.ch(self.logical_locals)
             return self.ch([lg, f".not. {lg}"])
@@ -876,6 +928,7 @@ class RoutineGen:
              ("select", 4 if depth < 3 and self.f.select_case else 0),
              ("ifline", 5 if self.f.logical_if else 0),
              ("logical", 4 if self.logical_locals else 0),
+             ("char", 4 if self.char_locals else 0),
              ("goto", 2 if depth < 3 and self.f.gotos else 0),
              ("return", 1 if self.f.returns else 0)]
         k = self.r.choices([x[0] for x in w], [x[1] for x in w])[0]
@@ -899,6 +952,8 @@ class RoutineGen:
             return self.logical_if_stmt(d)
         if k == "logical":
             return self.logical_update()
+        if k == "char":
+            return [f"{self.ch(self.char_locals)} = '{self.ch(_WORDS)}'"]
         if k == "goto":
             return self.goto_stmt(depth, in_loop)
         if k == "return":
@@ -990,9 +1045,13 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     g.locals = [Var(f"t{k}", "real") for k in range(1, nloc + 1)]
     nw = rng.choice([0, 0, 1, 2])
     g.locals += [Var(f"w{k}", "real", 1) for k in range(1, nw + 1)]
-    g.int_locals = [Var(f"k{k}", "int") for k in range(1, rng.randint(0, 2) + 1)]
+    moving = any(a.kind == "int" and a.intent == "inout" for c in callees for a in c.args)
+    g.int_locals = [Var(f"k{k}", "int") for k in range(1, rng.randint(int(moving), 2) + 1)]
     if feat.logicals and rng.random() < 0.3:
         g.logical_locals = ["lg1"]
+    if any(a.kind == "char" for c in callees for a in c.args):
+        g.char_locals = ["cm"]
+        g.chars.append("cm")
     rname = None
     if sig.kind == "function":
         rname = "res" if result_clause else sig.name
@@ -1004,6 +1063,7 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     # prologue: every local and output gets a value computed from the inputs
     body: list[str] = [f"{k.name} = {rng.randint(1, n)}" for k in g.int_locals]
     body += [f"{lg} = .{rng.choice(['true', 'false'])}." for lg in g.logical_locals]
+    body += [f"{c} = '{rng.choice(_WORDS)}'" for c in g.char_locals]
     inputs = [v for v in g.vars if v.intent in ("in", "inout")]
     if is_head and use_common:
         # the head defines the COMMON block before anything reads it
@@ -1013,7 +1073,8 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
             e = g.bounded(g.expr(rng.randint(0, 2), n if v.rank else None))
             g.vars, feat.function_calls = saved, fc
             body.append(f"{v.name} = {e.text}")
-    for v in g.locals + [a for a in sig.args if a.kind == "real" and a.intent == "out"] \
+    for v in g.locals + [a for a in sig.args if a.kind == "real" and a.intent == "out"
+                         and not _unconnected(a)] \
             + ([g.result] if g.result else []):
         saved = g.vars
         g.vars = inputs + [x for x in saved if x.intent is None and x in g.locals[:g.locals.index(v)]] \
@@ -1025,8 +1086,14 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
         g.vars = saved
         body.append(f"{v.name} = {e.text}")
     g.remaining = budget
+    moves = [f"{a.name} = mod({a.name} + {rng.randint(0, 3)}, n) + 1" for a in sig.args
+             if a.kind == "int" and a.intent == "inout"]
+    if moves and rng.random() < 0.5:
+        body += moves
+        moves = []
     while g.remaining > 0:
         body += g.block(g.r.randint(1, 4), 0)
+    body += moves
     # make sure every helper is used somewhere
     if is_head:
         for c in callees:
@@ -1048,10 +1115,12 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     # every output also depends directly on an input (the head: so the
     # gradient check is never vacuous; a helper: see Features.passive_calls)
     if is_head:
-        ins = [a for a in sig.args if a.kind == "real" and a.intent in ("in", "inout")]
+        ins = [a for a in sig.args if a.kind == "real" and a.intent in ("in", "inout")
+               and not _unconnected(a)]
     else:
         ins = [anchor(sig)]
-    outs = [a for a in sig.args if a.kind == "real" and a.intent in ("out", "inout")]
+    outs = [a for a in sig.args if a.kind == "real" and a.intent in ("out", "inout")
+            and not _unconnected(a)]
     if g.result:
         outs.append(g.result)
     # and on the locals, so that what the body computes is not dead code
@@ -1078,6 +1147,12 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
             body.append(f"{tgt} = 0.4d0 * {tgt} + 0.2d0 * sin({xs}){mix}")
         else:
             body.append(f"{tgt} = 0.6d0 * {tgt} + 0.4d0 * sin({xs})")
+    if any(a.name == "q1" for a in sig.args):
+        arrs = [a.name for a in sig.args if a.kind == "real" and a.rank == 1]
+        qx = " + dble(kind(qx)) * 0.0625d0" if any(a.name == "qx" for a in sig.args) else ""
+        inq = f"dble(size({arrs[0]})) * 0.125d0 + dble(lbound({arrs[0]}, 1))" if arrs \
+            else "dble(digits(1.0d0)) * 0.01d0"
+        body.append(f"q1 = {inq}{qx}")
     # declarations
     argnames = [a.name for a in sig.args]
     dims = "(n)"
@@ -1093,7 +1168,9 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
         decl.append(f"  integer, parameter :: n = {n}")
     for a in sig.args:
         if a.kind == "int":
-            decl.append(f"  integer, intent(in) :: {a.name}")
+            decl.append(f"  integer, intent({a.intent}) :: {a.name}")
+        elif a.kind == "char":
+            decl.append(f"  character(len=4), intent({a.intent}) :: {a.name}")
     for a in sig.args:
         if a.kind == "real":
             decl.append(_decl_real(rng, [a.name + (dims if a.rank else "")], f", intent({a.intent})"))
@@ -1107,6 +1184,8 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
         decl.append(f"  integer :: {', '.join(ints)}")
     if g.logical_locals:
         decl.append(f"  logical :: {', '.join(g.logical_locals)}")
+    if g.char_locals:
+        decl.append(f"  character(len=4) :: {', '.join(g.char_locals)}")
     if use_common:
         decl.append(_decl_real(rng, [v.name + (f"({n})" if v.rank else "") for v in gvars]))
         decl.append(f"  common /{cname}/ {', '.join(v.name for v in gvars)}")
@@ -1141,6 +1220,14 @@ def _rand_args(rng, kind: str, nmode: str, is_head: bool, feat: Features) -> lis
             args.append(Var("y1", "real", 0, "out"))
         if not is_head and feat.int_args and rng.random() < 0.3:
             args.append(Var("m", "int", 0, "in"))
+        if not is_head and feat.moving_index and rng.random() < 0.3:
+            args.append(Var("kk", "int", 0, "inout"))
+        if is_head and feat.unconnected and rng.random() < 0.2:
+            args.append(Var("q1", "real", 0, "out"))
+            if rng.random() < 0.5:
+                args.append(Var("qx", "real", 0, "in"))
+    if not is_head and feat.char_modes and rng.random() < 0.3:
+        args.append(Var("md", "char", 0, "in"))
     rng.shuffle(args)
     if nmode == "arg":
         if rng.random() < 0.5:
@@ -1240,8 +1327,13 @@ def check_routine(p: Program, b_args: list[str], d_args: list[str], h: float = 1
     n = p.n
     reals = [a for a in p.head.args if a.kind == "real"]
 
+    # Every real argument of a random head is named in its spec, so its
+    # derivative argument must be there whatever adtool's analysis finds
+    # (interface.md): a missing one fails to compile here.
+    spec = set(p.independents) | set(p.dependents)
+
     def has(args, a, suf):
-        return a in args and args.index(a) + 1 < len(args) and args[args.index(a) + 1] == a + suf
+        return a in spec
     L = []
     dim = lambda a: f"({n})" if a.rank else ""
     decl = [f"subroutine {p.prefix}check()", "  use adstack", "  implicit none"]
@@ -1262,6 +1354,10 @@ def check_routine(p: Program, b_args: list[str], d_args: list[str], h: float = 1
         for a in p.head.args:
             acts.append(str(n) if a.kind == "int" else a.name)
             if a.kind == "real" and which and has(args, a.name, which):
+                if not (a.name in args and args.index(a.name) + 1 < len(args)
+                        and args[args.index(a.name) + 1] == a.name + which):
+                    raise AssertionError(f"{p.head.name}_{which} has no derivative argument "
+                                         f"for '{a.name}' named in the head spec {p.spec}")
                 acts.append(f"{a.name}_{which}")
         return f"call {p.head.name}{'_' + which if which else ''}({', '.join(acts)})"
     # tangent
