@@ -1,0 +1,446 @@
+"""Specification parts -> Symbols: implicit rules, types and kinds, attributes, COMMON, DATA."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from fparser.two import Fortran2003 as F
+from fparser.two.utils import Base
+
+from ..diagnostics import bad_input, unsupported
+from ..ir.nodes import (INT4, LOGICAL, REAL4, REAL8, ArrayCtor, Bin, Call, Dim, Directive, Expr,
+                        Lit, Ref, Routine, Span, Symbol, Type, Un, Use)
+from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _default_implicit, _line_of, _name
+from .source import SourceText
+
+
+class Declarations:
+    """Pass 2 of FortranFrontend: every unit's symbols, before any body is lowered."""
+
+    # -------------------------------------------------------------- pass 2: declarations
+
+    def _implicit_rules(self, spec) -> Optional[dict[str, Type]]:
+        rules = _default_implicit()
+        if spec is None:
+            return rules
+        for st in spec.children:
+            for imp in ([st] if isinstance(st, F.Implicit_Stmt) else
+                        [c for c in getattr(st, "children", []) if isinstance(c, F.Implicit_Stmt)]):
+                spec_list = imp.children[0]
+                if str(spec_list).upper() == "NONE":
+                    return None
+                for ispec in spec_list.children:
+                    typ = self._type_spec(ispec.children[0])
+                    for ls in ispec.children[1].children:
+                        lo, hi = str(ls.children[0]).lower(), str(ls.children[1] or ls.children[0]).lower()
+                        for k in range(ord(lo), ord(hi) + 1):
+                            rules[chr(k)] = typ
+        return rules
+
+    def _declare_modules(self) -> None:
+        done: set[str] = set()
+
+        def visit(name: str, chain: tuple) -> None:
+            if name in done:
+                return
+            if name in chain:
+                raise bad_input(f"modules use each other in a cycle: {' -> '.join(chain + (name,))}")
+            mod, src, spec, implicit = self.module_units[name]
+            for use in self._uses_of(spec, src):
+                if use.module in self.module_units:
+                    visit(use.module, chain + (name,))
+            fake = _Unit(Routine(name, "module", [], mod.symbols, []), None, src, implicit, module=None)
+            fake.routine.uses = self._uses_of(spec, src)
+            mod.uses = fake.routine.uses
+            self.cur = fake
+            self._declarations(fake, spec, storage="module", module=name)
+            done.add(name)
+        for name in self.module_units:
+            visit(name, ())
+
+    def _uses_of(self, spec, src: SourceText) -> list[Use]:
+        uses: list[Use] = []
+        if spec is None:
+            return uses
+        for st in spec.children:
+            if isinstance(st, F.Use_Stmt):
+                span = src.span(_line_of(st), 1)
+                mname = _name(st.children[2])
+                if mname in ("iso_c_binding", "iso_fortran_env"):
+                    raise unsupported(f"intrinsic module '{mname}'", span)
+                if mname not in self.module_units:
+                    raise bad_input(f"unknown module '{mname}' (not in the input files)", span)
+                only, renames = None, []
+                lst = st.children[4]
+                if lst is not None:
+                    names = []
+                    for item in lst.children:
+                        if isinstance(item, F.Rename):
+                            local, remote = _name(item.children[1]), _name(item.children[2])
+                            renames.append((local, remote))
+                            names.append(local)
+                        else:
+                            names.append(_name(item))
+                    if "only" in str(st.children[3]).lower():
+                        only = names
+                uses.append(Use(mname, only, renames))
+        return uses
+
+    def _declare(self, u: _Unit) -> None:
+        self.cur = u
+        r = u.routine
+        spec = next((c for c in u.node.children if isinstance(c, F.Specification_Part)), None)
+        r.uses = self._uses_of(spec, u.src)
+        rules = self._implicit_rules(spec)
+        has_own_implicit = spec is not None and any(
+            isinstance(x, F.Implicit_Stmt) for st in spec.children
+            for x in ([st] + list(getattr(st, "children", []) or [])) if isinstance(x, Base))
+        if not has_own_implicit:
+            if u.host is not None:
+                rules = u.host.implicit
+            elif u.module_implicit is not None or u.module is not None:
+                rules = u.module_implicit
+        u.implicit = rules
+        for a in r.args:
+            r.symbols[a] = Symbol(a, REAL4, storage="arg", span=r.span)
+            r.symbols[a]._declared = False  # type: ignore[attr-defined]
+        head = next(c for c in u.node.children if not isinstance(c, (F.Comment, F.Directive)))
+        if r.kind == "function":
+            res = head.children[3] if len(head.children) > 3 else None
+            resname = r.name
+            if res is not None:
+                rn = res if isinstance(res, F.Suffix) else None
+                if rn is not None and rn.children[0] is not None:
+                    resname = _name(rn.children[0])
+            r.result = resname
+            prefix_type = None
+            prefix = head.children[0]
+            if prefix is not None:
+                for p in (prefix.children if isinstance(prefix, F.Prefix) else [prefix]):
+                    if isinstance(p, (F.Intrinsic_Type_Spec,)):
+                        prefix_type = self._type_spec(p)
+                    elif str(p).upper() in ("RECURSIVE", "PURE", "ELEMENTAL"):
+                        if str(p).upper() == "RECURSIVE":
+                            pass
+                    elif isinstance(p, Base) and not isinstance(p, F.Intrinsic_Type_Spec):
+                        raise unsupported(f"function prefix '{p}'", r.span)
+            sym = Symbol(resname, prefix_type or REAL4, storage="result", span=r.span)
+            sym._declared = prefix_type is not None  # type: ignore[attr-defined]
+            r.symbols[resname] = sym
+        self._declarations(u, spec, storage="local", module=None)
+        # Arguments and result that no declaration typed get implicit types now.
+        for name, sym in r.symbols.items():
+            if not getattr(sym, "_declared", True):
+                t = self._implicit_type(name, sym.span)
+                sym.type = t
+                sym.implicit = True
+            if hasattr(sym, "_declared"):
+                del sym._declared
+
+    def _implicit_type(self, name: str, span: Span) -> Type:
+        rules = self.cur.implicit if self.cur else None
+        if rules is None:
+            raise bad_input(f"symbol '{name}' has no IMPLICIT type", span)
+        return rules[name[0]]
+
+    def _declarations(self, u: _Unit, spec, storage: str, module: Optional[str]) -> None:
+        if spec is None:
+            return
+        syms = u.routine.symbols
+        src = u.src
+        params_pending: list = []
+
+        def get(name: str, span: Span) -> Symbol:
+            if name not in syms:
+                syms[name] = Symbol(name, REAL4, storage=storage, module=module, span=span)
+                syms[name]._declared = False  # type: ignore[attr-defined]
+            return syms[name]
+
+        items = []
+        for st in spec.children:
+            if isinstance(st, F.Implicit_Part):
+                items.extend(st.children)
+            else:
+                items.append(st)
+        for st in items:
+            line = _line_of(st)
+            span = src.span(line, 1)
+            self.span = span
+            for cls, what in _UNSUPPORTED_STMTS.items():
+                if isinstance(st, cls):
+                    raise unsupported(what, self._span_at(st, what))
+            if isinstance(st, (F.Comment, F.Directive, F.Implicit_Stmt, F.Use_Stmt, F.Intrinsic_Stmt)):
+                continue
+            if isinstance(st, F.Format_Stmt):
+                u.formats[int(str(st.item.label))] = self._format_text(st)
+                continue
+            if isinstance(st, F.Type_Declaration_Stmt):
+                tspec, attrs, entities = st.children
+                if not isinstance(tspec, F.Intrinsic_Type_Spec):
+                    raise unsupported("derived type variable", span)
+                typ = self._type_spec(tspec)
+                attr = {"shape": None, "intent": None, "parameter": False, "save": False,
+                        "external": False, "allocatable": False}
+                for a in (attrs.children if attrs is not None else []):
+                    s = str(a).upper()
+                    if isinstance(a, F.Intent_Attr_Spec):
+                        attr["intent"] = str(a.children[1]).lower().replace(" ", "")
+                    elif isinstance(a, F.Dimension_Attr_Spec):
+                        attr["shape"] = self._array_spec(a.children[1])
+                    elif s == "PARAMETER":
+                        attr["parameter"] = True
+                    elif s == "SAVE":
+                        attr["save"] = True
+                    elif s == "EXTERNAL":
+                        attr["external"] = True
+                    elif s == "ALLOCATABLE":
+                        attr["allocatable"] = True
+                    elif s == "INTRINSIC":
+                        continue
+                    else:
+                        raise unsupported(f"attribute {s.lower()}", span)
+                for ent in entities.children:
+                    name = _name(ent.children[0])
+                    sym = get(name, span)
+                    sym.type = typ
+                    sym._declared = True  # type: ignore[attr-defined]
+                    sym.span = span
+                    shape = attr["shape"]
+                    if ent.children[1] is not None:
+                        shape = self._array_spec(ent.children[1])
+                    if ent.children[2] is not None:
+                        sym.type = Type("character", 1, self._char_len(ent.children[2]))
+                    if shape is not None:
+                        sym.shape = shape
+                    if attr["intent"]:
+                        sym.intent = {"inout": "inout", "in": "in", "out": "out"}[attr["intent"]]
+                    sym.save = sym.save or attr["save"]
+                    sym.external = attr["external"]
+                    sym.allocatable = attr["allocatable"]
+                    init = ent.children[3]
+                    if init is not None:
+                        val = self.expr(init.children[1])
+                        if attr["parameter"]:
+                            sym.is_parameter = True
+                            sym.value = val
+                        else:
+                            sym.init = val
+                            sym.save = True
+                    elif attr["parameter"]:
+                        raise bad_input(f"parameter '{name}' has no value", span)
+            elif isinstance(st, F.Dimension_Stmt):
+                for nm, aspec in st.items[0]:
+                    get(_name(nm), span).shape = self._array_spec(aspec)
+            elif isinstance(st, F.Parameter_Stmt):
+                for d in st.children[1].children:
+                    sym = get(_name(d.children[0]), span)
+                    if not getattr(sym, "_declared", True):
+                        sym.type = self._implicit_type(sym.name, span)
+                        sym.implicit = True
+                        sym._declared = True  # type: ignore[attr-defined]
+                    sym.is_parameter = True
+                    sym.value = self.expr(d.children[1])
+                    # An implicitly typed real parameter takes its literal's kind only if declared so.
+            elif isinstance(st, F.Common_Stmt):
+                for blk, objs in st.items[0]:
+                    bname = _name(blk) if blk is not None else ""
+                    members = u.routine.commons.setdefault(bname, [])
+                    for o in objs.children:
+                        if isinstance(o, F.Common_Block_Object):
+                            nm = _name(o.children[0])
+                            sym = get(nm, span)
+                            sym.shape = self._array_spec(o.children[1])
+                        else:
+                            nm = _name(o)
+                            sym = get(nm, span)
+                        sym.storage = "common"
+                        sym.common = bname
+                        members.append(nm)
+            elif isinstance(st, F.External_Stmt):
+                for nm in st.children[1].children:
+                    sym = get(_name(nm), span)
+                    sym.external = True
+            elif isinstance(st, F.Save_Stmt):
+                lst = st.children[1]
+                if lst is None:
+                    for s in syms.values():
+                        s.save = True
+                else:
+                    for nm in lst.children:
+                        n = _name(nm)
+                        if n.startswith("/"):
+                            continue
+                        get(n, span).save = True
+            elif isinstance(st, F.Intent_Stmt):
+                intent = str(st.children[0]).lower().replace(" ", "")
+                for nm in st.children[1].children:
+                    get(_name(nm), span).intent = intent
+            elif isinstance(st, F.Data_Stmt):
+                params_pending.append((st, span))
+            elif isinstance(st, F.Allocatable_Stmt):
+                for nm in st.children[1].children if len(st.children) > 1 else []:
+                    n = nm.children[0] if isinstance(nm, Base) and nm.children else nm
+                    get(_name(n), span).allocatable = True
+            else:
+                raise unsupported(type(st).__name__.replace("_", " ").lower(), span)
+        for st, span in params_pending:
+            self.span = span
+            self._data(st, syms, span)
+        for name, sym in syms.items():
+            if not getattr(sym, "_declared", True) and sym.storage != "arg" and sym.storage != "result":
+                if sym.external and sym.type == REAL4 and name not in syms:
+                    pass
+                sym.type = self._implicit_type(name, sym.span) if not sym.external or \
+                    (u.implicit is not None) else Type("void", 0)
+                sym.implicit = True
+                del sym._declared
+            elif hasattr(sym, "_declared") and sym.storage not in ("arg", "result"):
+                del sym._declared
+        for name, sym in syms.items():
+            if sym.allocatable:
+                sym.shape = [Dim(None, None, True) for _ in sym.shape]
+
+    def _data(self, st, syms: dict, span: Span) -> None:
+        for dset in st.children:
+            objs, vals = dset.children
+            values: list[Expr] = []
+            for v in vals.children:
+                if isinstance(v, F.Data_Stmt_Value):
+                    rep, const = v.children
+                    n = int(str(rep)) if rep is not None else 1
+                    e = self.expr(const)
+                    values.extend([e] * n)
+                else:
+                    values.append(self.expr(v))
+            pos = 0
+            for o in objs.children:
+                if not isinstance(o, F.Name):
+                    raise unsupported("DATA with implied DO or array element objects", span)
+                sym = syms.get(_name(o))
+                if sym is None:
+                    sym = self.lookup(_name(o))
+                    if sym is not None:
+                        raise unsupported("DATA for a variable of another scope", span)
+                    sym = Symbol(_name(o), self._implicit_type(_name(o), span),
+                                 implicit=True, span=span)
+                    syms[sym.name] = sym
+                if sym.storage == "common":
+                    raise unsupported("DATA for a COMMON variable (needs BLOCK DATA)", span)
+                if sym.shape:
+                    n = 1
+                    for d in sym.shape:
+                        n *= self._const_int(d.ub) - (self._const_int(d.lb) if d.lb else 1) + 1
+                    sym.init = ArrayCtor(values[pos:pos + n], span=span)
+                    pos += n
+                else:
+                    sym.init = values[pos]
+                    pos += 1
+                sym.save = True
+            if pos != len(values):
+                raise bad_input("DATA statement: number of values does not match the objects", span)
+
+    def _type_spec(self, tspec) -> Type:
+        if not isinstance(tspec, F.Intrinsic_Type_Spec):
+            raise unsupported(f"type '{tspec}'", self.span)
+        base = str(tspec.children[0]).upper().replace(" ", "")
+        sel = tspec.children[1]
+        if base == "DOUBLEPRECISION":
+            return REAL8
+        if base == "DOUBLECOMPLEX":
+            return Type("complex", 16)
+        b = {"REAL": "real", "INTEGER": "integer", "LOGICAL": "logical",
+             "COMPLEX": "complex", "CHARACTER": "character"}.get(base)
+        if b is None:
+            raise unsupported(f"type '{base.lower()}'", self.span)
+        if b == "character":
+            length = None if sel is None else self._char_len(sel)
+            return Type("character", 1, length if sel is not None else Lit("1", INT4))
+        default = {"real": 4, "integer": 4, "logical": 4, "complex": 8}[b]
+        if sel is None:
+            return Type(b, default)
+        if isinstance(sel, F.Kind_Selector):
+            if str(sel.children[0]) == "*":
+                size = int(str(sel.children[1]))
+                return Type(b, size)
+            kexpr = sel.children[1]
+            kind = self._const_int(self.expr(kexpr))
+            return Type(b, kind * 2 if b == "complex" else kind)
+        raise unsupported(f"type selector '{sel}'", self.span)
+
+    def _char_len(self, sel) -> Optional[Expr]:
+        text = str(sel).replace(" ", "")
+        m = re.search(r"(?:LEN=)?\*?\(?(\*|\d+|[A-Za-z_]\w*)\)?$", text, re.IGNORECASE)
+        if m is None:
+            raise unsupported(f"character length '{sel}'", self.span)
+        v = m.group(1)
+        if v == "*":
+            return None
+        return Lit(v, INT4) if v.isdigit() else Ref(v.lower())
+
+    def _array_spec(self, aspec) -> list[Dim]:
+        dims: list[Dim] = []
+        if isinstance(aspec, F.Assumed_Size_Spec):
+            lst, last_lb = aspec.children
+            if lst is not None:
+                dims.extend(self._array_spec(lst))
+            dims.append(Dim(self.expr(last_lb) if last_lb is not None else None, None, False))
+            return dims
+        children = aspec.children if isinstance(aspec, (F.Explicit_Shape_Spec_List,
+                                                        F.Assumed_Shape_Spec_List,
+                                                        F.Deferred_Shape_Spec_List)) else [aspec]
+        for c in children:
+            if isinstance(c, F.Explicit_Shape_Spec):
+                lb, ub = c.children
+                dims.append(Dim(self.expr(lb) if lb is not None else None, self.expr(ub)))
+            elif isinstance(c, F.Assumed_Shape_Spec):
+                lb = c.children[0]
+                dims.append(Dim(self.expr(lb) if lb is not None else None, None, True))
+            elif isinstance(c, F.Deferred_Shape_Spec) or str(c) == ":":
+                dims.append(Dim(None, None, True))
+            else:
+                raise unsupported(f"array specification '{c}'", self.span)
+        return dims
+
+    def _const_int(self, e: Optional[Expr]) -> int:
+        v = self.const_value(e)
+        if not isinstance(v, (int, float)) or int(v) != v:
+            raise bad_input("expected a constant integer expression", self.span)
+        return int(v)
+
+    def const_value(self, e: Optional[Expr]):
+        """Evaluate a constant expression (kinds, bounds of DATA arrays)."""
+        if e is None:
+            return None
+        if isinstance(e, Lit):
+            if e.type.base == "integer":
+                return int(e.text)
+            if e.type.base == "real":
+                return float(e.text)
+            return e.text
+        if isinstance(e, Ref) and e.subs is None:
+            sym = self.lookup(e.name)
+            if sym is not None and sym.is_parameter:
+                return self.const_value(sym.value)
+            raise bad_input(f"'{e.name}' is not a constant", self.span)
+        if isinstance(e, Un) and e.op == "-":
+            return -self.const_value(e.operand)
+        if isinstance(e, Bin) and e.op in "+-*/**":
+            a, b = self.const_value(e.left), self.const_value(e.right)
+            if e.op == "/":
+                return a // b if isinstance(a, int) and isinstance(b, int) else a / b
+            return {"+": a + b, "-": a - b, "*": a * b, "**": a ** b}[e.op]
+        if isinstance(e, Call):
+            n = e.name
+            if n == "kind" and e.args:
+                t = self.type_of(e.args[0])
+                return t.kind
+            if n == "selected_real_kind":
+                p = self.const_value(e.args[0]) if e.args else dict(e.kwargs).get("p") and \
+                    self.const_value(dict(e.kwargs)["p"])
+                return 4 if p is not None and p <= 6 else 8 if p is None or p <= 15 else 16
+            if n == "selected_int_kind":
+                r = self.const_value(e.args[0])
+                return 4 if r <= 9 else 8
+        raise bad_input("expression is not a constant this tool can evaluate", self.span)
+
+

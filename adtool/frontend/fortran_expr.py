@@ -1,0 +1,192 @@
+"""Fortran expressions -> IR expressions: literals and kinds, array element vs call."""
+from __future__ import annotations
+
+from typing import Optional
+
+from fparser.two import Fortran2003 as F
+from fparser.two.utils import Base
+
+from ..diagnostics import bad_input, unsupported
+from ..ir import intrinsics
+from ..ir.nodes import (INT4, INT8, LOGICAL, ArrayCtor, Bin, Call, Expr, ImpliedDo, Lit, Ref,
+                        Section, Span, Symbol, Type, Un)
+from .fortran_tree import _name
+
+_REL_OPS = {".eq.": "==", "==": "==", ".ne.": "!=", "/=": "!=", ".lt.": "<", "<": "<",
+            ".le.": "<=", "<=": "<=", ".gt.": ">", ">": ">", ".ge.": ">=", ">=": ">="}
+_LOG_OPS = {".and.": "and", ".or.": "or", ".eqv.": "eqv", ".neqv.": "neqv"}
+
+
+class Expressions:
+    """Expression lowering and typing in the scope of the unit being lowered."""
+
+    # -------------------------------------------------------------- expressions
+
+    def expr(self, n) -> Expr:
+        span = self.span
+        if isinstance(n, F.Name):
+            name = _name(n)
+            sym = self.lookup(name)
+            if sym is None:
+                if self.callable_routine(name) is not None:
+                    raise unsupported(f"procedure '{name}' passed as an argument", span)
+                if self.cur is not None and self.cur.routine.kind != "module":
+                    sym = self._implicit_local(name)
+                else:
+                    raise bad_input(f"symbol '{name}' has no IMPLICIT type", span)
+            if sym.external and not sym.shape:
+                raise unsupported(f"procedure '{name}' passed as an argument", span)
+            return Ref(name, span=span)
+        if isinstance(n, (F.Signed_Int_Literal_Constant, F.Signed_Real_Literal_Constant)):
+            text = str(n).strip()
+            if text.startswith(("-", "+")):
+                inner = (F.Int_Literal_Constant if isinstance(n, F.Signed_Int_Literal_Constant)
+                         else F.Real_Literal_Constant)(text[1:].strip())
+                val = self.expr(inner)
+                return Un("-", val, span=span) if text.startswith("-") else val
+        if isinstance(n, F.Int_Literal_Constant):
+            val, kind = n.items
+            return Lit(str(val), INT8 if kind is not None and self._kind_of(kind) == 8 else INT4, span=span)
+        if isinstance(n, F.Real_Literal_Constant):
+            val, kind = n.items
+            text = str(val).lower()
+            k = 4
+            if "d" in text:
+                k = 8
+                text = text.replace("d", "e")
+            if kind is not None:
+                k = self._kind_of(kind)
+            return Lit(text, Type("real", k), span=span)
+        if isinstance(n, F.Logical_Literal_Constant):
+            return Lit("true" if "TRUE" in str(n.items[0]).upper() else "false", LOGICAL, span=span)
+        if isinstance(n, F.Char_Literal_Constant):
+            s = str(n.items[0])
+            q = s[0]
+            return Lit(s[1:-1].replace(q + q, q), Type("character", 1, Lit(str(len(s) - 2), INT4)), span=span)
+        if isinstance(n, F.Parenthesis):
+            return self.expr(n.items[1])
+        if isinstance(n, (F.Level_2_Unary_Expr,)):
+            op, x = n.items
+            return Un(op.strip(), self.expr(x), span=span)
+        if isinstance(n, F.And_Operand):
+            op, x = n.items
+            return Un("not", self.expr(x), span=span)
+        if isinstance(n, (F.Level_2_Expr, F.Add_Operand, F.Mult_Operand, F.Level_3_Expr,
+                          F.Level_4_Expr, F.Or_Operand, F.Equiv_Operand, F.Level_5_Expr)):
+            left, op, right = n.items
+            op = op.strip().lower()
+            if op in _REL_OPS:
+                op = _REL_OPS[op]
+            elif op in _LOG_OPS:
+                op = _LOG_OPS[op]
+            elif op == "//":
+                op = "concat"
+            elif op not in ("+", "-", "*", "/", "**"):
+                raise unsupported(f"operator '{op}'", span)
+            return Bin(op, self.expr(left), self.expr(right), span=span)
+        if isinstance(n, (F.Part_Ref, F.Function_Reference, F.Structure_Constructor,
+                          F.Intrinsic_Function_Reference)):
+            return self._part_ref(n, span)
+        if isinstance(n, F.Array_Constructor):
+            vals = n.items[1]
+            return ArrayCtor([self._ac_value(v) for v in (vals.children if vals is not None else [])],
+                             span=span)
+        if isinstance(n, F.Data_Ref):
+            raise unsupported("derived type component reference", span)
+        if isinstance(n, F.Complex_Literal_Constant):
+            raise unsupported("complex literal", span)
+        if isinstance(n, F.Substring_Range) or isinstance(n, F.Array_Section):
+            raise unsupported("character substring", span)
+        raise unsupported(f"expression '{n}'", span)
+
+    def _ac_value(self, v) -> Expr:
+        if isinstance(v, F.Ac_Implied_Do):
+            vals, ctl = v.children
+            var = _name(ctl.children[0])
+            if self.lookup(var) is None:
+                self._implicit_local(var)
+            b = ctl.children[1]
+            return ImpliedDo([self._ac_value(x) for x in vals.children], var, self.expr(b[0]),
+                             self.expr(b[1]), self.expr(b[2]) if len(b) > 2 and b[2] is not None else None,
+                             span=self.span)
+        return self.expr(v)
+
+    def _kind_of(self, kind) -> int:
+        if isinstance(kind, Base):
+            return self._const_int(self.expr(kind))
+        s = str(kind)
+        if s.isdigit():
+            return int(s)
+        return self._const_int(Ref(s.lower()))
+
+    def _part_ref(self, n, span: Span) -> Expr:
+        name = _name(n.items[0])
+        arglist = n.items[1] if len(n.items) > 1 else None
+        sym = self.lookup(name)
+        if sym is not None and (sym.shape or (sym.type.base == "character" and not sym.external
+                                              and self.callable_routine(name) is None)):
+            if not sym.shape:
+                raise unsupported("character substring", span)
+            subs = []
+            for s in (arglist.children if arglist is not None else []):
+                if isinstance(s, F.Subscript_Triplet):
+                    lo, hi, st = s.children
+                    subs.append(Section(self.expr(lo) if lo is not None else None,
+                                        self.expr(hi) if hi is not None else None,
+                                        self.expr(st) if st is not None else None))
+                else:
+                    subs.append(self.expr(s))
+            if len(subs) != len(sym.shape):
+                raise bad_input(f"'{name}' has rank {len(sym.shape)} but {len(subs)} subscripts", span)
+            return Ref(name, subs, span=span)
+        # A function reference: user routine first (it may shadow an intrinsic).
+        args: list[Expr] = []
+        kwargs: list[tuple[str, Expr]] = []
+        for a in (arglist.children if arglist is not None else []):
+            if isinstance(a, (F.Actual_Arg_Spec, F.Component_Spec)):
+                kw, val = a.children
+                if kw is None:
+                    args.append(self.expr(val))
+                else:
+                    kwargs.append((_name(kw), self.expr(val)))
+            elif isinstance(a, F.Subscript_Triplet):
+                raise bad_input(f"'{name}' is not an array", span)
+            else:
+                args.append(self.expr(a))
+        target = self.callable_routine(name)
+        if target is not None or (sym is not None and (sym.external or sym.storage != "arg")):
+            if target is not None and target.kind != "function":
+                raise bad_input(f"subroutine '{name}' used as a function", span)
+            if kwargs:
+                raise unsupported("keyword argument in a call to a user function", span)
+            if sym is None and target is None:
+                pass
+            if target is None and sym is not None and not sym.external:
+                sym.external = True
+            return Call(name, args, [], intrinsic=False, span=span)
+        spec = intrinsics.lookup(name)
+        if spec is not None:
+            generic = intrinsics.SPECIFIC.get(name, name)
+            return Call(generic, args, kwargs, intrinsic=True, span=span)
+        if sym is not None and sym.storage == "arg":
+            raise unsupported(f"dummy procedure '{name}'", span)
+        # Undeclared, not intrinsic, not defined here: an implicit external function.
+        t = self._implicit_type(name, span)
+        sym = Symbol(name, t, storage="local", external=True, implicit=True, span=span)
+        self.cur.routine.symbols[name] = sym
+        return Call(name, args, [], intrinsic=False, span=span)
+
+    # -------------------------------------------------------------- typing
+
+    def type_of(self, e: Expr) -> Type:
+        from ..ir.typing import type_of
+        return type_of(e, lambda n: self.lookup(n), self._fun_type)
+
+    def _fun_type(self, name: str) -> Optional[Type]:
+        r = self.callable_routine(name)
+        if r is not None and r.result:
+            return r.symbols[r.result].type if r.result in r.symbols else None
+        sym = self.lookup(name)
+        return sym.type if sym is not None else None
+
+

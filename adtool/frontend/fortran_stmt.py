@@ -1,0 +1,383 @@
+"""Executable statements -> IR statements (pass 3), labels and `$AD` directives attached."""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from fparser.two import Fortran2003 as F
+from fparser.two.utils import Base, BlockBase
+
+from ..diagnostics import bad_input, unsupported
+from ..ir.nodes import (LOGICAL, Allocate, Assign, Call, CallStmt, Case, Continue, Cycle,
+                        Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print,
+                        Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, While)
+from ..ir.visit import walk_stmts
+from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
+from .source import is_fixed_form
+
+
+class Statements:
+    """Pass 3 of FortranFrontend: bodies."""
+
+    # -------------------------------------------------------------- pass 3: bodies
+
+    def _lower_body(self, u: _Unit) -> None:
+        self.cur = u
+        r = u.routine
+        r.directives = list(u.pre_directives)
+        pending: list[Directive] = []
+        first = True
+        for c in u.node.children:
+            if isinstance(c, F.Directive) and first:
+                d = parse_directive(str(c), u.src.span(_line_of(c)))
+                if d:
+                    r.directives.append(d)
+            if isinstance(c, (F.Subroutine_Stmt, F.Function_Stmt, F.Program_Stmt)):
+                first = False
+        spec = next((c for c in u.node.children if isinstance(c, F.Specification_Part)), None)
+        if spec is not None:
+            for st in spec.children:
+                for x in ([st] if isinstance(st, F.Directive) else
+                          [c for c in getattr(st, "children", []) if isinstance(c, F.Directive)]):
+                    d = parse_directive(str(x), u.src.span(_line_of(x)))
+                    if d:
+                        pending.append(d)
+        exe = next((c for c in u.node.children if isinstance(c, F.Execution_Part)), None)
+        # FORMAT statements may sit anywhere; collect them first.
+        if exe is not None:
+            for node in _walk(exe):
+                if isinstance(node, F.Format_Stmt):
+                    u.formats[int(str(node.item.label))] = self._format_text(node)
+        r.body = self.block(list(exe.children) if exe is not None else [], pending)
+        if r.kind == "function" and r.result not in r.symbols:
+            raise bad_input(f"function '{r.name}' has no result", r.span)
+        labels = {s.label for s in walk_stmts(r.body) if s.label is not None}
+        for s in walk_stmts(r.body):
+            if isinstance(s, Goto) and s.target not in labels:
+                raise bad_input(f"GOTO to undefined label {s.target}", s.span)
+
+    def block(self, nodes: list, pending: Optional[list[Directive]] = None) -> list[Stmt]:
+        saved = self.span
+        try:
+            return self._block(nodes, pending)
+        finally:
+            self.span = saved
+
+    def _block(self, nodes: list, pending: Optional[list[Directive]] = None) -> list[Stmt]:
+        out: list[Stmt] = []
+        pending = list(pending or [])
+        for node in nodes:
+            if isinstance(node, F.Comment):
+                continue
+            if isinstance(node, F.Directive):
+                d = parse_directive(str(node), self.cur.src.span(_line_of(node)))
+                if d:
+                    pending.append(d)
+                continue
+            if isinstance(node, F.Format_Stmt):
+                continue
+            stmts = self.stmt(node)
+            if stmts and pending:
+                stmts[0].directives = pending + stmts[0].directives
+                pending = []
+            out.extend(stmts)
+        if pending:
+            out.append(Continue(span=pending[0].span, directives=pending))
+        return out
+
+    def stmt(self, node) -> list[Stmt]:
+        line = _line_of(node)
+        span = self.cur.src.span(line, 1)
+        text = self.cur.src.line_text(line)
+        col = len(text) - len(text.lstrip()) + 1
+        if is_fixed_form(self.cur.src.path) and len(text) > 6:
+            body = text[6:]
+            col = 7 + len(body) - len(body.lstrip())
+        span = Span(span.file, span.line, col)
+        self.span = span
+        item = getattr(node, "item", None)
+        label = None
+        if item is not None and getattr(item, "label", None) is not None:
+            label = int(str(item.label))
+        for cls, what in _UNSUPPORTED_STMTS.items():
+            if isinstance(node, cls):
+                raise unsupported(what, self._span_at(node, what))
+        # fparser puts comments just before a construct inside it: peel them off.
+        leading: list[Directive] = []
+        if isinstance(node, BlockBase):
+            kids = list(node.children)
+            while kids and isinstance(kids[0], (F.Comment, F.Directive)):
+                c = kids.pop(0)
+                if isinstance(c, F.Directive):
+                    d = parse_directive(str(c), self.cur.src.span(_line_of(c)))
+                    if d:
+                        leading.append(d)
+            if len(kids) != len(node.children):
+                node = copy.copy(node)
+                node.content = kids
+                line = _line_of(kids[0]) if kids else line
+                span = self.cur.src.span(line, span.col)
+                self.span = span
+        if label is None and isinstance(node, BlockBase) and node.children:
+            head_item = getattr(node.children[0], "item", None)
+            if head_item is not None and getattr(head_item, "label", None) is not None:
+                label = int(str(head_item.label))
+        res = self._stmt(node, span)
+        if leading and res:
+            res[0].directives = leading + res[0].directives
+        if label is not None:
+            if not res:
+                res = [Continue(span=span)]
+            res[0].label = label
+        return res
+
+    def _stmt(self, node, span: Span) -> list[Stmt]:
+        if isinstance(node, F.Assignment_Stmt):
+            lhs_node, _, rhs_node = node.children
+            lhs = self.expr(lhs_node)
+            if not isinstance(lhs, Ref):
+                if isinstance(lhs, Call) and not lhs.intrinsic:
+                    raise unsupported("statement function", span)
+                raise bad_input(f"cannot assign to '{lhs_node}'", span)
+            sym = self.lookup(lhs.name)
+            if sym is not None and sym.is_parameter:
+                raise bad_input(f"assignment to PARAMETER '{lhs.name}'", span)
+            return [Assign(lhs, self.expr(rhs_node), span=span)]
+        if isinstance(node, F.Call_Stmt):
+            name = _name(node.children[0])
+            args = self._actual_args(node.children[1])
+            sym = self.lookup(name)
+            if sym is not None and not sym.external and sym.storage == "arg":
+                raise unsupported("call of a dummy procedure argument", span)
+            return [CallStmt(name, [a for a in args if not isinstance(a, tuple)], span=span)]
+        if isinstance(node, F.If_Stmt):
+            cond = self.expr(node.children[0])
+            inner = self.stmt(node.children[1])
+            for s in inner:
+                s.span = span
+            return [If([(cond, inner)], span=span)]
+        if isinstance(node, F.If_Construct):
+            return [self._if_construct(node, span)]
+        if isinstance(node, (F.Block_Nonlabel_Do_Construct, F.Block_Label_Do_Construct,
+                             F.Action_Term_Do_Construct)):
+            return [self._do(node, span)]
+        if isinstance(node, (F.Outer_Shared_Do_Construct,)):
+            return [self._shared_do(node, span)]
+        if isinstance(node, F.Case_Construct):
+            return [self._select(node, span)]
+        if isinstance(node, F.Exit_Stmt):
+            nm = node.children[1]
+            return [Exit(_name(nm) if nm is not None else None, span=span)]
+        if isinstance(node, F.Cycle_Stmt):
+            nm = node.children[1]
+            return [Cycle(_name(nm) if nm is not None else None, span=span)]
+        if isinstance(node, F.Return_Stmt):
+            if node.children[0] is not None:
+                raise unsupported("alternate return", span)
+            return [Return(span=span)]
+        if isinstance(node, F.Stop_Stmt):
+            code = node.children[1] if len(node.children) > 1 else None
+            return [Stop(self.expr(code) if isinstance(code, Base) else None, span=span)]
+        if isinstance(node, F.Goto_Stmt):
+            return [Goto(int(str(node.children[0])), span=span)]
+        if isinstance(node, F.Continue_Stmt):
+            return [Continue(span=span)]
+        if isinstance(node, F.Print_Stmt):
+            fmt_node, items = node.children
+            return [Print(self._io_items(items), None, self._fmt(fmt_node), span=span)]
+        if isinstance(node, F.Write_Stmt):
+            ctl, items = node.children
+            unit, fmt = None, None
+            specs = list(ctl.children)
+            for k, spec in enumerate(specs):
+                kw, val = (spec.children if isinstance(spec, F.Io_Control_Spec) else (None, spec))
+                kw = str(kw).lower() if kw is not None else ("unit" if k == 0 else "fmt" if k == 1 else "?")
+                if kw == "unit":
+                    unit = None if str(val) == "*" else self.expr(val)
+                elif kw == "fmt":
+                    fmt = self._fmt(val)
+                else:
+                    raise unsupported(f"WRITE specifier {kw}=", span)
+            return [Print(self._io_items(items), unit, fmt, span=span)]
+        if isinstance(node, F.Allocate_Stmt):
+            if node.children[0] is not None or node.children[2] is not None:
+                raise unsupported("ALLOCATE with type-spec or options", span)
+            out = []
+            for a in node.children[1].children:
+                name = _name(a.children[0])
+                subs = []
+                for sh in a.children[1].children:
+                    lo, hi = sh.children
+                    subs.append(Section(self.expr(lo), self.expr(hi)) if lo is not None else self.expr(hi))
+                out.append(Ref(name, subs, span=span))
+            return [Allocate(out, span=span)]
+        if isinstance(node, F.Deallocate_Stmt):
+            return [Deallocate([_name(x) for x in node.children[0].children], span=span)]
+        raise unsupported(type(node).__name__.replace("_", " ").lower(), span)
+
+    def _if_construct(self, node, span: Span) -> If:
+        branches: list[tuple[Expr, list[Stmt]]] = []
+        else_: Optional[list[Stmt]] = None
+        cur_cond: Optional[Expr] = None
+        cur_nodes: list = []
+        in_else = False
+
+        def flush():
+            nonlocal cur_nodes
+            if in_else:
+                return
+            if cur_cond is not None:
+                branches.append((cur_cond, self.block(cur_nodes)))
+            cur_nodes = []
+        for c in node.children:
+            if isinstance(c, F.If_Then_Stmt):
+                cur_cond = self.expr(c.children[0])
+            elif isinstance(c, F.Else_If_Stmt):
+                flush()
+                cur_cond = self.expr(c.children[0])
+            elif isinstance(c, F.Else_Stmt):
+                flush()
+                in_else = True
+                cur_nodes = []
+            elif isinstance(c, F.End_If_Stmt):
+                if in_else:
+                    else_ = self.block(cur_nodes)
+                else:
+                    flush()
+            else:
+                cur_nodes.append(c)
+        return If(branches, else_, span=span)
+
+    def _do(self, node, span: Span) -> Stmt:
+        head = node.children[0]
+        end = node.children[-1]
+        body_nodes = list(node.children[1:])
+        if isinstance(end, (F.End_Do_Stmt,)):
+            body_nodes = body_nodes[:-1]
+        cname = None
+        if isinstance(head, F.Nonlabel_Do_Stmt) or isinstance(head, F.Label_Do_Stmt):
+            if getattr(head.item, "name", None):
+                cname = head.item.name.lower()
+        ctl = head.children[-1] if head.children else None
+        body = self.block(body_nodes)
+        if ctl is None:
+            return While(Lit("true", LOGICAL), body, name=cname, span=span)
+        if ctl.children[0] is not None:       # while (cond)
+            return While(self.expr(ctl.children[0]), body, name=cname, span=span)
+        var, bounds = ctl.children[1]
+        var = _name(var)
+        vsym = self.lookup(var)
+        if vsym is None:
+            self._implicit_local(var)
+        elif vsym.type.base != "integer":
+            raise unsupported("DO loop with a non-integer variable", span)
+        lo, hi = self.expr(bounds[0]), self.expr(bounds[1])
+        step = self.expr(bounds[2]) if len(bounds) > 2 and bounds[2] is not None else None
+        return Loop(var, lo, hi, step, body, name=cname, span=span)
+
+    def _shared_do(self, node, span: Span) -> Stmt:
+        raise unsupported("DO loops sharing one terminal statement", span)
+
+    def _select(self, node, span: Span) -> Select:
+        expr = None
+        cases: list[Case] = []
+        default = None
+        cur_vals = None
+        cur_nodes: list = []
+        is_default = False
+
+        def flush():
+            nonlocal default
+            if cur_vals is None and not is_default:
+                return
+            body = self.block(cur_nodes)
+            if is_default:
+                default = body
+            else:
+                cases.append(Case(cur_vals, body))
+        for c in node.children:
+            if isinstance(c, F.Select_Case_Stmt):
+                expr = self.expr(c.children[0])
+            elif isinstance(c, F.Case_Stmt):
+                flush()
+                cur_nodes = []
+                sel = c.children[0]
+                if str(sel).upper() == "DEFAULT" or sel.children[0] is None:
+                    is_default, cur_vals = True, None
+                else:
+                    is_default = False
+                    cur_vals = []
+                    for v in sel.children[0].children:
+                        if isinstance(v, F.Case_Value_Range):
+                            lo, hi = v.children
+                            cur_vals.append(Section(self.expr(lo) if lo is not None else None,
+                                                    self.expr(hi) if hi is not None else None))
+                        else:
+                            cur_vals.append(self.expr(v))
+            elif isinstance(c, F.End_Select_Stmt):
+                flush()
+            else:
+                cur_nodes.append(c)
+        return Select(expr, cases, default, span=span)
+
+    def _format_text(self, node) -> str:
+        spec = node.children[1]
+        return str(spec)
+
+    def _fmt(self, f) -> Optional[str]:
+        if f is None or str(f) == "*":
+            return None
+        if isinstance(f, F.Format):
+            f = f.children[0] if f.children else f
+            if str(f) == "*":
+                return None
+        if isinstance(f, F.Char_Literal_Constant):
+            s = str(f.children[0])
+            q = s[0]
+            return s[1:-1].replace(q + q, q)
+        if isinstance(f, F.Label):
+            lab = int(str(f))
+            if lab not in self.cur.formats:
+                raise bad_input(f"FORMAT label {lab} not found", self.span)
+            return self.cur.formats[lab]
+        raise unsupported(f"format '{f}'", self.span)
+
+    def _io_items(self, items) -> list[Expr]:
+        if items is None:
+            return []
+        out = []
+        for it in items.children:
+            out.append(self._io_item(it))
+        return out
+
+    def _io_item(self, it) -> Expr:
+        if isinstance(it, F.Io_Implied_Do):
+            objs, ctl = it.children
+            var = _name(ctl.children[0])
+            if self.lookup(var) is None:
+                self._implicit_local(var)
+            bounds = ctl.children[1:]
+            lo, hi = self.expr(bounds[0]), self.expr(bounds[1])
+            step = self.expr(bounds[2]) if len(bounds) > 2 and bounds[2] is not None else None
+            return ImpliedDo([self._io_item(o) for o in objs.children], var, lo, hi, step, span=self.span)
+        return self.expr(it)
+
+    def _actual_args(self, lst) -> list:
+        if lst is None:
+            return []
+        out = []
+        for a in lst.children:
+            if isinstance(a, (F.Actual_Arg_Spec,)):
+                raise unsupported("keyword argument in a call to a user routine", self.span)
+            if isinstance(a, F.Alt_Return_Spec):
+                raise unsupported("alternate return", self.span)
+            out.append(self.expr(a))
+        return out
+
+    def _implicit_local(self, name: str) -> Symbol:
+        t = self._implicit_type(name, self.span)
+        sym = Symbol(name, t, storage="local", implicit=True, span=self.span)
+        self.cur.routine.symbols[name] = sym
+        return sym
+
+

@@ -1,0 +1,141 @@
+"""fparser2 parsing and the small facts about its trees every pass needs."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from fparser.common.readfortran import FortranStringReader
+from fparser.common.sourceinfo import FortranFormat
+from fparser.two import Fortran2003 as F
+from fparser.two.utils import Base, FortranSyntaxError
+
+from ..diagnostics import AdError, bad_input
+from ..ir.nodes import INT4, REAL4, Directive, Module, Routine, Span, Type
+from .source import SourceText, is_fixed_form
+
+_PARSER = None
+
+
+def _parser():
+    global _PARSER
+    if _PARSER is None:
+        from fparser.two.parser import ParserFactory
+        _PARSER = ParserFactory().create(std="f2008")
+    return _PARSER
+
+
+def parse_tree(src: SourceText):
+    """Parse text with fparser2, the form forced from the file extension."""
+    from fparser.two.symbol_table import SYMBOL_TABLES
+    SYMBOL_TABLES.clear()
+    reader = FortranStringReader(src.text, ignore_comments=False, process_directives=True)
+    fixed = is_fixed_form(src.path)
+    reader.set_format(FortranFormat(not fixed, False))
+    try:
+        tree = _parser()(reader)
+    except FortranSyntaxError as exc:
+        text = str(exc)
+        m = re.search(r"at line (\d+)", text)
+        line = int(m.group(1)) if m else 0
+        detail = text.split("\n")[-1].strip(" >") if "\n" in text else text
+        raise bad_input(f"syntax error: {detail}", src.span(line, 1)) from None
+    except AdError:
+        raise
+    except Exception as exc:  # fparser raises assorted internal errors on bad input
+        raise bad_input(f"cannot parse Fortran: {exc}", src.span(0)) from None
+    if tree is None or not [c for c in tree.children if not isinstance(c, (F.Comment,))]:
+        raise bad_input("no routine in file (nothing but comments)", src.span(0))
+    return tree
+
+
+# ------------------------------------------------------------------ helpers
+
+_UNSUPPORTED_NAMES = {
+    "Arithmetic_If_Stmt": "arithmetic IF",
+    "Computed_Goto_Stmt": "computed GOTO",
+    "Assigned_Goto_Stmt": "assigned GOTO",
+    "Entry_Stmt": "ENTRY statement",
+    "Equivalence_Stmt": "EQUIVALENCE",
+    "Pointer_Assignment_Stmt": "pointer assignment",
+    "Where_Construct": "WHERE construct",
+    "Where_Stmt": "WHERE statement",
+    "Forall_Construct": "FORALL construct",
+    "Forall_Stmt": "FORALL statement",
+    "Read_Stmt": "READ statement",
+    "Open_Stmt": "OPEN statement",
+    "Close_Stmt": "CLOSE statement",
+    "Nullify_Stmt": "NULLIFY statement",
+    "Stmt_Function_Stmt": "statement function",
+    "Pause_Stmt": "PAUSE statement",
+    "Assign_Stmt": "ASSIGN statement",
+    "Namelist_Stmt": "NAMELIST",
+    "Interface_Block": "INTERFACE block",
+    "Derived_Type_Def": "derived type definition",
+    "Block_Data": "BLOCK DATA",
+    "Associate_Construct": "ASSOCIATE construct",
+    "Select_Type_Construct": "SELECT TYPE construct",
+    "Inquire_Stmt": "INQUIRE statement",
+    "Rewind_Stmt": "REWIND statement",
+    "Backspace_Stmt": "BACKSPACE statement",
+    "Endfile_Stmt": "ENDFILE statement",
+    "Pointer_Stmt": "POINTER statement",
+    "Target_Stmt": "TARGET statement",
+    "Optional_Stmt": "OPTIONAL statement",
+}
+# fparser versions differ in which classes exist; keep those present.
+_UNSUPPORTED_STMTS = {getattr(F, k): v for k, v in _UNSUPPORTED_NAMES.items() if hasattr(F, k)}
+
+
+def _name(node) -> str:
+    return str(node).lower()
+
+
+def _line_of(node) -> int:
+    item = getattr(node, "item", None)
+    if item is not None and getattr(item, "span", None):
+        return item.span[0]
+    for c in getattr(node, "children", []) or []:
+        if isinstance(c, Base):
+            ln = _line_of(c)
+            if ln:
+                return ln
+    return 0
+
+
+def parse_directive(text: str, span: Span) -> Optional[Directive]:
+    """`!$AD NAME args` in any comment style; other tools' directives -> None."""
+    m = re.match(r"^\s*(?:!|c|C|\*|//|#pragma)\s*\$?ad\b\s*(.*)$", text.strip(), re.IGNORECASE)
+    if not m or "$" not in text[:8] and not text.strip().lower().startswith("#pragma"):
+        return None
+    words = m.group(1).split()
+    if not words:
+        raise bad_input("empty $AD directive", span)
+    return Directive(words[0].upper(), words[1:], span)
+
+
+@dataclass
+class _Unit:
+    """A program unit being lowered, with what name resolution needs."""
+    routine: Routine
+    node: object
+    src: SourceText
+    implicit: Optional[dict[str, Type]]
+    host: Optional["_Unit"] = None
+    module: Optional[Module] = None
+    module_implicit: Optional[dict[str, Type]] = None
+    formats: dict[int, str] = field(default_factory=dict)
+    pre_directives: list[Directive] = field(default_factory=list)
+
+
+def _default_implicit() -> dict[str, Type]:
+    return {ch: (INT4 if ch in "ijklmn" else REAL4) for ch in "abcdefghijklmnopqrstuvwxyz"}
+
+
+def _walk(node):
+    yield node
+    for c in getattr(node, "children", []) or []:
+        if isinstance(c, Base):
+            yield from _walk(c)
+
+
