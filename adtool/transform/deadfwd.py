@@ -20,7 +20,8 @@ Who could still look at a dropped result?
 
 Candidates are assignments and plain calls of primal routines, at any depth
 of loops and branches; pushes, calls of split forward routines and anything
-unknown are kept and read whatever they mention.
+unknown are kept and read whatever they mention (a split forward routine
+also reads everything its primal reads, globals included).
 """
 from __future__ import annotations
 
@@ -155,6 +156,12 @@ class _Sweep:
             if a.subs is None and a.member is None:
                 live = live - {names.var(a.name)}
             return s, live | {v for x in a.subs or [] for v in _sub_refs(names, x)}
+        fwd_of = getattr(s, "fwd_of", None)
+        if isinstance(s, CallStmt) and fwd_of is not None:
+            # f_fwd runs f and pushes what f_bwd will read (globals too): it
+            # reads whatever f reads, not only the names its actuals mention
+            used = names.call_effects(fwd_of[0], fwd_of[1], "use")
+            return s, live | _all_refs(names, s) | (used or set())
         primal = getattr(s, "primal_call", None)
         if isinstance(s, CallStmt) and primal is not None:
             # an adjoint call reads what the primal call would read first

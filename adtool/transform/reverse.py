@@ -903,7 +903,9 @@ class Reverse:
         prof = self._profile_ids(s, mode)
         if mode == "split":
             fargs = copy.deepcopy(args) + ([copy.deepcopy(result)] if result is not None else [])
-            fwd = push_t + _profiled(prof, 0, [CallStmt(name + "_fwd", fargs, span=s.span)])
+            fcall = CallStmt(name + "_fwd", fargs, span=s.span)
+            fcall.fwd_of = (name, copy.deepcopy(args))                # for deadfwd.py
+            fwd = push_t + _profiled(prof, 0, [fcall])
             # Temporaries f_bwd does not restore itself (see _formal_facts).
             again = self._reevaluate([a for f, a in zip(callee.args, args) if (name, f) in self.stable])
             adj = CallStmt(name + "_bwd", adj_args, span=s.span)
