@@ -242,7 +242,9 @@ def _build_lookup(r: Routine, tu: TranslationUnit) -> Callable[[str], Optional[S
         table.setdefault(k, v)
 
     def lookup(name: str) -> Optional[Symbol]:
-        return table.get(name) or table.get(name.lower())
+        # r.symbols is read live: the temporaries this pass adds are typed
+        # too (cos(f(x)) as an actual: the temporary for f(x) is real(8))
+        return r.symbols.get(name) or table.get(name) or table.get(name.lower())
     return lookup
 
 
