@@ -776,7 +776,14 @@ class RoutineGen:
         if got is None:
             return None
         self.called.add(s.name)
-        return [f"call {s.name}({', '.join(got[0])})"]
+        out = [f"call {s.name}({', '.join(got[0])})"]
+        # a global the callee may have read, overwritten right after the
+        # call: what a joint caller's adjoint liveness must not drop
+        # (fixtures/random/split_child_reads_global.f90)
+        gl = [v for v in self.scalars(writable=True) if v.intent == "global"]
+        if gl and self.r.random() < 0.5:
+            out.append(f"{self.ch(gl).name} = {self.bounded(self.expr(1)).text}")
+        return out
 
     def new_loopvar(self) -> str:
         for k in range(1, 10):
