@@ -32,8 +32,10 @@ from .source import SourceText, load
 class FortranFrontend(Declarations, Scope, Statements, Expressions):
     """Lowers a set of Fortran files into one TranslationUnit."""
 
-    def __init__(self, include_dirs: list[str] | None = None, defines: list[str] | None = None):
+    def __init__(self, include_dirs: list[str] | None = None, defines: list[str] | None = None,
+                 default_real_kind: int = 4):
         self.include_dirs = include_dirs or []
+        self.default_real_kind = default_real_kind
         self.defines = defines or []
         self.tu = TranslationUnit("fortran", [])
         self.units: list[_Unit] = []
@@ -146,5 +148,5 @@ class FortranFrontend(Declarations, Scope, Statements, Expressions):
 
 
 def read_fortran(paths: list[str], include_dirs: list[str] | None = None,
-                 defines: list[str] | None = None) -> TranslationUnit:
-    return FortranFrontend(include_dirs, defines).read(paths)
+                 defines: list[str] | None = None, default_real_kind: int = 4) -> TranslationUnit:
+    return FortranFrontend(include_dirs, defines, default_real_kind).read(paths)

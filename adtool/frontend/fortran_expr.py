@@ -50,13 +50,13 @@ class Expressions:
         if isinstance(n, F.Real_Literal_Constant):
             val, kind = n.items
             text = str(val).lower()
-            k = 4
+            k, default = self.default_real_kind, True
             if "d" in text:
-                k = 8
+                k, default = 8, False
                 text = text.replace("d", "e")
             if kind is not None:
-                k = self._kind_of(kind)
-            return Lit(text, Type("real", k), span=span)
+                k, default = self._kind_of(kind), False
+            return Lit(text, Type("real", k, default=default), span=span)
         if isinstance(n, F.Logical_Literal_Constant):
             return Lit("true" if "TRUE" in str(n.items[0]).upper() else "false", LOGICAL, span=span)
         if isinstance(n, F.Char_Literal_Constant):

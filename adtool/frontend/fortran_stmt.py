@@ -10,7 +10,8 @@ from fparser.two.utils import Base, BlockBase
 from ..diagnostics import bad_input, unsupported
 from ..ir.nodes import (LOGICAL, Allocate, Assign, Call, CallStmt, Case, Continue, Cycle,
                         Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print,
-                        Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, While)
+                        Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, Type,
+                        While)
 from ..ir.visit import walk_stmts
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
 from .source import is_fixed_form
@@ -149,6 +150,8 @@ class Statements:
             sym = self.lookup(name)
             if sym is not None and not sym.external and sym.storage == "arg":
                 raise unsupported("call of a dummy procedure argument", span)
+            if sym is not None and sym.external and sym.implicit:
+                sym.type = Type("void", 0)     # EXTERNAL under implicit typing, CALLed: a subroutine
             return [CallStmt(name, [a for a in args if not isinstance(a, tuple)], span=span)]
         if isinstance(node, F.If_Stmt):
             cond = self.expr(node.children[0])

@@ -11,7 +11,7 @@ from fparser.two import Fortran2003 as F
 from fparser.two.utils import Base, FortranSyntaxError
 
 from ..diagnostics import AdError, bad_input
-from ..ir.nodes import INT4, REAL4, Directive, Module, Routine, Span, Type
+from ..ir.nodes import INT4, Directive, Module, Routine, Span, Type
 from .source import SourceText, is_fixed_form
 
 _PARSER = None
@@ -128,8 +128,14 @@ class _Unit:
     pre_directives: list[Directive] = field(default_factory=list)
 
 
-def _default_implicit() -> dict[str, Type]:
-    return {ch: (INT4 if ch in "ijklmn" else REAL4) for ch in "abcdefghijklmnopqrstuvwxyz"}
+def default_real(kind: int = 4) -> Type:
+    """`real` as the user wrote it: kind 4, or 8 under --default-real-kind 8."""
+    return Type("real", kind, default=True)
+
+
+def _default_implicit(real_kind: int = 4) -> dict[str, Type]:
+    real = default_real(real_kind)
+    return {ch: (INT4 if ch in "ijklmn" else real) for ch in "abcdefghijklmnopqrstuvwxyz"}
 
 
 def _walk(node):

@@ -33,10 +33,14 @@ class Type:
 
     kind is the size in bytes (real 4/8, integer 4/8, logical 4, complex 8/16).
     For character, `length` is an Expr or None for assumed length '(*)'.
+    `default` records that the user wrote no kind (`real`, `1.0`): the
+    backend keeps that spelling, so code built with -fdefault-real-8 still
+    matches; it takes no part in equality (the kind decides).
     """
     base: str
     kind: int = 4
     length: Optional["Expr"] = None
+    default: bool = field(default=False, compare=False)
 
     @property
     def is_real(self) -> bool:
