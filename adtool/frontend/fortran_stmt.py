@@ -5,14 +5,16 @@ import copy
 from typing import Optional
 
 from fparser.two import Fortran2003 as F
+from fparser.two import Fortran2008 as F08
 from fparser.two.utils import Base, BlockBase
 
 from ..diagnostics import bad_input, unsupported
-from ..ir.nodes import (LOGICAL, Allocate, Assign, Call, CallStmt, Case, Continue, Cycle,
+from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Case, Continue, Cycle,
                         Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print,
                         Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, Type,
                         While)
 from ..ir.visit import walk_stmts
+from .fortran_goto import loops_from_backward_gotos
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
 from .source import is_fixed_form
 
@@ -49,7 +51,8 @@ class Statements:
             for node in _walk(exe):
                 if isinstance(node, F.Format_Stmt):
                     u.formats[int(str(node.item.label))] = self._format_text(node)
-        r.body = self.block(list(exe.children) if exe is not None else [], pending)
+        r.body = loops_from_backward_gotos(self.block(list(exe.children) if exe is not None else [],
+                                                      pending))
         if r.kind == "function" and r.result not in r.symbols:
             raise bad_input(f"function '{r.name}' has no result", r.span)
         labels = {s.label for s in walk_stmts(r.body) if s.label is not None}
@@ -178,11 +181,16 @@ class Statements:
             if node.children[0] is not None:
                 raise unsupported("alternate return", span)
             return [Return(span=span)]
-        if isinstance(node, F.Stop_Stmt):
+        if isinstance(node, (F.Stop_Stmt, F08.Error_Stop_Stmt)):
             code = node.children[1] if len(node.children) > 1 else None
-            return [Stop(self.expr(code) if isinstance(code, Base) else None, span=span)]
+            return [Stop(self.expr(code) if isinstance(code, Base) else None,
+                         error=isinstance(node, F08.Error_Stop_Stmt), span=span)]
         if isinstance(node, F.Goto_Stmt):
             return [Goto(int(str(node.children[0])), span=span)]
+        if isinstance(node, F.Computed_Goto_Stmt):
+            return [self._computed_goto(node, span)]
+        if isinstance(node, F.Arithmetic_If_Stmt):
+            return [self._arithmetic_if(node, span)]
         if isinstance(node, F.Continue_Stmt):
             return [Continue(span=span)]
         if isinstance(node, F.Print_Stmt):
@@ -217,6 +225,23 @@ class Statements:
         if isinstance(node, F.Deallocate_Stmt):
             return [Deallocate([_name(x) for x in node.children[0].children], span=span)]
         raise unsupported(type(node).__name__.replace("_", " ").lower(), span)
+
+    def _computed_goto(self, node, span: Span) -> If:
+        """`GO TO (l1, l2, ...), i` is a branch on i with a GOTO in each arm
+        (i outside 1..n falls through, as the standard says)."""
+        labels, sel = node.children
+        i = self.expr(sel)
+        return If([(Bin("==", copy.deepcopy(i), Lit(str(k + 1), INT4)), [Goto(int(str(lab)), span=span)])
+                   for k, lab in enumerate(labels.children)], span=span)
+
+    def _arithmetic_if(self, node, span: Span) -> If:
+        """`IF (e) l1, l2, l3`: GOTO l1, l2 or l3 as e < 0, = 0 or > 0."""
+        e = self.expr(node.children[0])
+        neg, zero, pos = (int(str(x)) for x in node.children[1:4])
+        z = Lit("0", INT4)
+        return If([(Bin("<", copy.deepcopy(e), z), [Goto(neg, span=span)]),
+                   (Bin("==", copy.deepcopy(e), copy.deepcopy(z)), [Goto(zero, span=span)])],
+                  [Goto(pos, span=span)], span=span)
 
     def _if_construct(self, node, span: Span) -> If:
         branches: list[tuple[Expr, list[Stmt]]] = []

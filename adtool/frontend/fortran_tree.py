@@ -52,8 +52,6 @@ def parse_tree(src: SourceText):
 # ------------------------------------------------------------------ helpers
 
 _UNSUPPORTED_NAMES = {
-    "Arithmetic_If_Stmt": "arithmetic IF",
-    "Computed_Goto_Stmt": "computed GOTO",
     "Assigned_Goto_Stmt": "assigned GOTO",
     "Entry_Stmt": "ENTRY statement",
     "Equivalence_Stmt": "EQUIVALENCE",

@@ -285,6 +285,7 @@ class Return(Stmt):
 @dataclass
 class Stop(Stmt):
     code: Optional[Expr] = None
+    error: bool = False          # ERROR STOP
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ..analysis.recompute import restorable
 from ..ir.build import add, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
-                        Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section,
+                        Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section, Stop,
                         Raw, Select, Stmt, Type, Un, Use, While)
 from ..ir.visit import walk_expr
 from .context import DiffContext
@@ -526,7 +526,7 @@ class Reverse:
             return self.loop(s)
         if isinstance(s, While):
             return self.while_(s)
-        if isinstance(s, (Print, Continue)):
+        if isinstance(s, (Print, Continue, Stop)):
             n = copy.deepcopy(s)
             n.directives = []
             n.label = None
