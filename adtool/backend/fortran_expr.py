@@ -166,6 +166,8 @@ def _p(e: Expr) -> tuple[str, int, bool]:
             t += "(" + ", ".join(fsubscript(s) for s in e.subs) + ")"
         if e.member:
             t += "%" + e.member.replace(".", "%").replace("->", "%")
+        if e.substring is not None:
+            t += "(" + fsubscript(e.substring) + ")"
         return t, PRIMARY, False
     if isinstance(e, Bin):
         return _bin(e)

@@ -13,7 +13,7 @@ from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Ca
                         Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print,
                         Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, Type,
                         While)
-from ..ir.visit import walk_stmts
+from ..ir.visit import refs_in, stmt_exprs, walk_stmts
 from .fortran_goto import loops_from_backward_gotos
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
 from .source import is_fixed_form
@@ -53,6 +53,7 @@ class Statements:
                     u.formats[int(str(node.item.label))] = self._format_text(node)
         r.body = loops_from_backward_gotos(self.block(list(exe.children) if exe is not None else [],
                                                       pending))
+        self._drop_statement_function_dummies(u)
         if r.kind == "function" and r.result not in r.symbols:
             raise bad_input(f"function '{r.name}' has no result", r.span)
         labels = {s.label for s in walk_stmts(r.body) if s.label is not None}
@@ -138,6 +139,8 @@ class Statements:
     def _stmt(self, node, span: Span) -> list[Stmt]:
         if isinstance(node, F.Assignment_Stmt):
             lhs_node, _, rhs_node = node.children
+            if self._statement_function(lhs_node, rhs_node):
+                return []
             lhs = self.expr(lhs_node)
             if not isinstance(lhs, Ref):
                 if isinstance(lhs, Call) and not lhs.intrinsic:
@@ -225,6 +228,41 @@ class Statements:
         if isinstance(node, F.Deallocate_Stmt):
             return [Deallocate([_name(x) for x in node.children[0].children], span=span)]
         raise unsupported(type(node).__name__.replace("_", " ").lower(), span)
+
+    def _statement_function(self, lhs_node, rhs_node) -> bool:
+        """`SQ(T) = T*T + 1` where SQ is no array: fparser reads a statement
+        function as an assignment to an array element.  Record it; every
+        reference is inlined (fortran_expr), so later stages never see one."""
+        if not isinstance(lhs_node, F.Part_Ref):
+            return False
+        name = _name(lhs_node.items[0])
+        sym = self.cur.routine.symbols.get(name)
+        if sym is None and self.lookup(name) is not None:
+            return False
+        if sym is not None and (sym.shape or sym.type.base == "character" or sym.storage != "local"):
+            return False
+        subs = lhs_node.items[1].children if lhs_node.items[1] is not None else []
+        if not all(isinstance(s, F.Name) for s in subs):
+            return False
+        rtype = sym.type if sym is not None else self._implicit_type(name, self.span)
+        if sym is not None:
+            del self.cur.routine.symbols[name]
+        self.cur.stmt_funcs[name] = ([_name(s) for s in subs], rtype, rhs_node)
+        return True
+
+    def _drop_statement_function_dummies(self, u: _Unit) -> None:
+        """A local declared only to type a statement function's dummy is
+        unused once every reference is inlined."""
+        dummies = {d for ds, _, _ in u.stmt_funcs.values() for d in ds}
+        if not dummies:
+            return
+        used = {x.name for s in walk_stmts(u.routine.body) for e in stmt_exprs(s)
+                for x in refs_in(e)}
+        used |= {s.var for s in walk_stmts(u.routine.body) if isinstance(s, Loop)}
+        for d in dummies - used:
+            sym = u.routine.symbols.get(d)
+            if sym is not None and sym.storage == "local" and not sym.save and sym.init is None:
+                del u.routine.symbols[d]
 
     def _computed_goto(self, node, span: Span) -> If:
         """`GO TO (l1, l2, ...), i` is a branch on i with a GOTO in each arm

@@ -124,6 +124,8 @@ class _Unit:
     module_implicit: Optional[dict[str, Type]] = None
     formats: dict[int, str] = field(default_factory=dict)
     pre_directives: list[Directive] = field(default_factory=list)
+    # statement functions: name -> (dummy names, result type, fparser expression)
+    stmt_funcs: dict[str, tuple[list[str], Type, object]] = field(default_factory=dict)
 
 
 def default_real(kind: int = 4) -> Type:

@@ -130,10 +130,13 @@ Subscript = Union[Expr, Section]
 @dataclass
 class Ref(Expr):
     """A variable, array element, or array section.  subs None: the whole
-    object.  `member` is a struct component path (passive members only)."""
+    object.  `member` is a struct component path (passive members only).
+    `substring` is a character substring `s(lo:hi)` (of the element, when
+    subs index an array of strings)."""
     name: str
     subs: Optional[list[Subscript]] = None
     member: Optional[str] = None
+    substring: Optional["Section"] = None
 
 
 @dataclass

@@ -110,6 +110,8 @@ for _p in ("int", "nint", "floor", "ceiling", "size", "lbound", "ubound", "kind"
            "huge", "tiny", "epsilon", "maxloc", "minloc", "count", "any", "all",
            "selected_real_kind", "selected_int_kind", "ichar", "iachar", "index", "len_trim"):
     E[_p] = Rule("passive")
+for _p in ("scan", "verify", "lge", "lgt", "lle", "llt"):     # character inquiries
+    E[_p] = Rule("passive")
 
 
 def _lit_minus_one(e: Lit) -> Expr:
