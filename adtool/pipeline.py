@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import callgraph
-from .diagnostics import bad_input
+from .diagnostics import bad_input, raise_all
 from .frontend.source import language_of
 from .headspec import Head, parse_heads
 from .ir.nodes import Span, TranslationUnit
@@ -53,8 +53,20 @@ def resolve_heads(tu: TranslationUnit, spec: str):
     g = callgraph.build(tu)
     for h in heads:
         callgraph.check_head(g, h.name)
+    _raise_tree_errors(tu, g, [h.name for h in heads])
+    for h in heads:
         _check_head_names(tu, h)
     return heads, g
+
+
+def _raise_tree_errors(tu: TranslationUnit, g, heads: list[str]) -> None:
+    """What the front end could not read stops the run only inside the
+    call trees of the heads; every such error is reported."""
+    import networkx as nx
+    reach = set(heads).union(*(nx.descendants(g, h) for h in heads))
+    errors = [e for r in tu.all_routines() if r.name in reach for e in r.errors]
+    errors.sort(key=lambda e: (e.span.file, e.span.line, e.span.col) if e.span else ("", 0, 0))
+    raise_all(errors)
 
 
 def _check_head_names(tu: TranslationUnit, h: Head) -> None:

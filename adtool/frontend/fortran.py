@@ -18,7 +18,7 @@ from typing import Optional
 
 from fparser.two import Fortran2003 as F
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import AdError, bad_input, unsupported
 from ..ir.nodes import Directive, Module, Routine, Span, TranslationUnit
 from .fortran_decl import Declarations
 from .fortran_expr import Expressions
@@ -56,9 +56,17 @@ class FortranFrontend(Declarations, Scope, Statements, Expressions):
             self._collect(src, tree)
         self._declare_modules()
         for u in self.units:
-            self._declare(u)
+            try:
+                self._declare(u)
+            except AdError as err:
+                u.routine.errors.append(err)
         for u in self.units:
-            self._lower_body(u)
+            if u.routine.errors:      # declarations failed: the body cannot be read
+                continue
+            try:
+                self._lower_body(u)
+            except AdError as err:
+                u.routine.errors.append(err)
         return self.tu
 
     # -------------------------------------------------------------- pass 1: units

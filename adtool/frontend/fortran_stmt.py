@@ -8,7 +8,7 @@ from fparser.two import Fortran2003 as F
 from fparser.two import Fortran2008 as F08
 from fparser.two.utils import Base, BlockBase
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import AdError, bad_input, unsupported
 from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Case, Continue, Cycle,
                         Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print,
                         Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, Type,
@@ -81,7 +81,11 @@ class Statements:
                 continue
             if isinstance(node, F.Format_Stmt):
                 continue
-            stmts = self.stmt(node)
+            try:
+                stmts = self.stmt(node)
+            except AdError as err:       # keep going: report every error of the run
+                self.cur.routine.errors.append(err)
+                continue
             if stmts and pending:
                 stmts[0].directives = pending + stmts[0].directives
                 pending = []

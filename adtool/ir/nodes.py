@@ -353,6 +353,10 @@ class Routine:
     contains: list["Routine"] = field(default_factory=list)       # internal procedures
     language: str = "fortran"
     static: bool = False                      # C static function
+    # What the front end could not lower (diagnostics, in source order).  A
+    # routine outside the differentiated call tree is kept for the call
+    # graph and otherwise left alone; inside it, these are the run's errors.
+    errors: list[Exception] = field(default_factory=list)
 
     def arg_symbols(self) -> list[Symbol]:
         return [self.symbols[a] for a in self.args]
