@@ -45,6 +45,9 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES",
                    help="joint (checkpointed): routines or call sites caller/callee[#k]")
     d.add_argument("--default-mode", choices=["joint", "split"])
+    d.add_argument("--default-real-kind", type=int, choices=[4, 8], default=4,
+                   help="byte size of a Fortran REAL written without a kind (8 for code "
+                        "built with -fdefault-real-8; Tapenade's -r8)")
     d.add_argument("--profile", action="store_true",
                    help="instrument call sites for the runtime's per-site profile "
                         "(compile the runtime with -DADSTACK_PROFILE); writes <output>.sites.json")
@@ -84,7 +87,8 @@ def _run(args) -> int:
             checkpoint_file=args.checkpoint_file, split=sum(args.split, []),
             joint=sum(args.joint, []), default_mode=args.default_mode,
             output_dir=args.output_dir, output=args.output,
-            include_dirs=args.include_dirs, defines=args.defines, profile=args.profile)
+            include_dirs=args.include_dirs, defines=args.defines, profile=args.profile,
+            default_real_kind=args.default_real_kind)
         path = pipeline.differentiate(opts)
         print(f"adtool: wrote {path}")
         return 0

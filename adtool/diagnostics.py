@@ -30,6 +30,29 @@ class AdError(Exception):
         return f"adtool: error: {self.message}"
 
 
+class AdErrors(AdError):
+    """Several errors of one run, reported together like a compiler does
+    (at most LIMIT); the exit code is the first one's."""
+    LIMIT = 20
+
+    def __init__(self, errors: list[AdError]):
+        super().__init__(errors[0].message, errors[0].span, errors[0].code)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        lines = [str(e) for e in self.errors[:self.LIMIT]]
+        if len(self.errors) > self.LIMIT:
+            lines.append(f"adtool: error: {len(self.errors) - self.LIMIT} more errors not shown")
+        return "\n".join(lines)
+
+
+def raise_all(errors: list[AdError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise AdErrors(errors)
+
+
 def unsupported(construct: str, span: Optional[Span], detail: str = "") -> AdError:
     """Valid input that adtool cannot handle: the construct is named."""
     msg = f"unsupported construct: {construct}"

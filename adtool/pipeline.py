@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import callgraph
-from .diagnostics import bad_input
+from .diagnostics import bad_input, raise_all
 from .frontend.source import language_of
 from .headspec import Head, parse_heads
 from .ir.nodes import Span, TranslationUnit
@@ -27,9 +27,11 @@ class Options:
     include_dirs: list[str] = field(default_factory=list)
     defines: list[str] = field(default_factory=list)
     profile: bool = False
+    default_real_kind: int = 4     # Fortran `real` without a kind (8: codes built with -fdefault-real-8)
 
 
-def read_sources(files: list[str], include_dirs: list[str], defines: list[str]) -> TranslationUnit:
+def read_sources(files: list[str], include_dirs: list[str], defines: list[str],
+                 default_real_kind: int = 4) -> TranslationUnit:
     if not files:
         raise bad_input("no input files")
     langs = {language_of(f) for f in files}
@@ -41,7 +43,7 @@ def read_sources(files: list[str], include_dirs: list[str], defines: list[str]) 
             raise bad_input("no such file", Span(f, 0, 0))
     if lang == "fortran":
         from .frontend.fortran import read_fortran
-        return read_fortran(files, include_dirs, defines)
+        return read_fortran(files, include_dirs, defines, default_real_kind)
     from .frontend.c import read_c
     return read_c(files, include_dirs, defines)
 
@@ -51,8 +53,20 @@ def resolve_heads(tu: TranslationUnit, spec: str):
     g = callgraph.build(tu)
     for h in heads:
         callgraph.check_head(g, h.name)
+    _raise_tree_errors(tu, g, [h.name for h in heads])
+    for h in heads:
         _check_head_names(tu, h)
     return heads, g
+
+
+def _raise_tree_errors(tu: TranslationUnit, g, heads: list[str]) -> None:
+    """What the front end could not read stops the run only inside the
+    call trees of the heads; every such error is reported."""
+    import networkx as nx
+    reach = set(heads).union(*(nx.descendants(g, h) for h in heads))
+    errors = [e for r in tu.all_routines() if r.name in reach for e in r.errors]
+    errors.sort(key=lambda e: (e.span.file, e.span.line, e.span.col) if e.span else ("", 0, 0))
+    raise_all(errors)
 
 
 def _check_head_names(tu: TranslationUnit, h: Head) -> None:
@@ -86,7 +100,7 @@ def generate(opts: Options):
         raise bad_input(f"--mode must be reverse or tangent, not '{opts.mode}'")
     if opts.default_mode not in (None, "joint", "split"):
         raise bad_input(f"--default-mode must be joint or split, not '{opts.default_mode}'")
-    tu = read_sources(opts.files, opts.include_dirs, opts.defines)
+    tu = read_sources(opts.files, opts.include_dirs, opts.defines, opts.default_real_kind)
     heads, g = resolve_heads(tu, opts.head)
     from .checkpoint.directives import check_directives
     check_directives(tu)

@@ -72,13 +72,16 @@ class Harness:
         self.inc = [str(base / d) for d in fix.get("include_dirs", [])]
         self.defines = list(fix.get("defines", []))
         self.head = head or fix["head"]
+        # Code built with -fdefault-real-8 is differentiated with --default-real-kind 8.
+        self.real_kind = fix.get("default_real_kind", 4)
+        self.kflags = ["-fdefault-real-8", "-fdefault-double-8"] if self.real_kind == 8 else []
         indeps, deps = fix.get("independents"), fix.get("dependents")
         self.spec = f"{self.head}({' '.join(deps)})/({' '.join(indeps)})" if indeps and deps \
             else self.head
         self.work = work
         self.count = 0
         work.mkdir(parents=True, exist_ok=True)
-        self.tu = read_fortran(self.files, self.inc, self.defines)
+        self.tu = read_fortran(self.files, self.inc, self.defines, self.real_kind)
         (work / "primal.f90").write_text(emit_unit(primal_unit(self.tu)))
         text_d, out_d = generate(Options(mode="tangent", **self._opts()))
         (work / "deriv_d.f90").write_text(text_d)
@@ -86,12 +89,13 @@ class Harness:
         self.objs, self.rtdir = build_runtime(work)
         # The user's code and the test driver with relaxed warnings; what
         # adtool generates must compile warning-free (the bar).
-        run(["gfortran", *FFLAGS, "-c", "primal.f90"], work)
-        run(["gfortran", *STRICT, "-I", self.rtdir, "-c", "deriv_d.f90"], work)
+        run(["gfortran", *FFLAGS, *self.kflags, "-c", "primal.f90"], work)
+        run(["gfortran", *STRICT, *self.kflags, "-I", self.rtdir, "-c", "deriv_d.f90"], work)
         self.driver_built = False
 
     def _opts(self) -> dict:
-        return dict(files=self.files, head=self.spec, include_dirs=self.inc, defines=self.defines)
+        return dict(files=self.files, head=self.spec, include_dirs=self.inc, defines=self.defines,
+                    default_real_kind=self.real_kind)
 
     def plan(self, default_mode: str = "joint", split=(), joint=(), checkpoint_file=None,
              strict: bool = True) -> CheckResult:
@@ -105,9 +109,9 @@ class Harness:
             rb = next(r for r in out_b.all_routines() if r.name == self.head + "_b")
             drv = check_driver(self.tu, self.head, rb, self.rd, h=self.fix.get("fd_step", 1e-6))
             (self.work / "driver.f90").write_text(emit_unit(drv))
-            run(["gfortran", *FFLAGS, "-I", self.rtdir, "-c", "driver.f90"], self.work)
+            run(["gfortran", *FFLAGS, *self.kflags, "-I", self.rtdir, "-c", "driver.f90"], self.work)
             self.driver_built = True
-        run(["gfortran", *(STRICT if strict else ["-O0"]), "-I", self.rtdir, "-c", f"{tag}.f90"],
+        run(["gfortran", *(STRICT if strict else ["-O0"]), *self.kflags, "-I", self.rtdir, "-c", f"{tag}.f90"],
             self.work)
         run(["gfortran", "-o", tag, "primal.o", "deriv_d.o", f"{tag}.o", "driver.o", *self.objs],
             self.work)

@@ -176,12 +176,12 @@ def _cached_parsing():
         return
     memo: dict = {}
 
-    def read_sources(files, include_dirs, defines):
-        key = (tuple(files), tuple(include_dirs), tuple(defines),
+    def read_sources(files, include_dirs, defines, *more):
+        key = (tuple(files), tuple(include_dirs), tuple(defines), *more,
                tuple(hashlib.sha1(Path(f).read_bytes()).hexdigest() for f in files))
         if key not in memo:
             memo.clear()
-            memo[key] = orig(files, include_dirs, defines)
+            memo[key] = orig(files, include_dirs, defines, *more)
         return copy.deepcopy(memo[key])
     read_sources._random_cache = True
     pipeline.read_sources = read_sources

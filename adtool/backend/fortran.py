@@ -227,7 +227,8 @@ class _Stmts:
         if isinstance(s, Return):
             return line("return")
         if isinstance(s, Stop):
-            return line("stop" if s.code is None else f"stop {fexpr(s.code)}")
+            word = "error stop" if s.error else "stop"
+            return line(word if s.code is None else f"{word} {fexpr(s.code)}")
         if isinstance(s, Goto):
             return line(f"go to {s.target}")
         if isinstance(s, Continue):

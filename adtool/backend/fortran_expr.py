@@ -52,6 +52,8 @@ def fstring(s: str) -> str:
 def ftype(t: Type) -> str:
     """Type spec of a declaration (kinds in the IR are byte sizes)."""
     b = t.base
+    if t.default and b in ("real", "integer", "logical", "complex"):
+        return b
     if b == "real":
         return f"real({t.kind})"
     if b == "integer":
@@ -104,7 +106,7 @@ def _lit(e: Lit) -> str:
     if b == "integer":
         return _int_lit(e.text, e.type.kind)
     if b == "real":
-        return _real_lit(e.text, e.type.kind)
+        return _real_lit(e.text, 4 if e.type.default else e.type.kind)
     if b == "logical":
         v = e.text.strip().strip(".").lower()
         return ".true." if v in ("true", "t", "1") else ".false."
@@ -164,6 +166,8 @@ def _p(e: Expr) -> tuple[str, int, bool]:
             t += "(" + ", ".join(fsubscript(s) for s in e.subs) + ")"
         if e.member:
             t += "%" + e.member.replace(".", "%").replace("->", "%")
+        if e.substring is not None:
+            t += "(" + fsubscript(e.substring) + ")"
         return t, PRIMARY, False
     if isinstance(e, Bin):
         return _bin(e)

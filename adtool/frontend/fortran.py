@@ -18,7 +18,7 @@ from typing import Optional
 
 from fparser.two import Fortran2003 as F
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import AdError, bad_input, unsupported
 from ..ir.nodes import Directive, Module, Routine, Span, TranslationUnit
 from .fortran_decl import Declarations
 from .fortran_expr import Expressions
@@ -32,8 +32,10 @@ from .source import SourceText, load
 class FortranFrontend(Declarations, Scope, Statements, Expressions):
     """Lowers a set of Fortran files into one TranslationUnit."""
 
-    def __init__(self, include_dirs: list[str] | None = None, defines: list[str] | None = None):
+    def __init__(self, include_dirs: list[str] | None = None, defines: list[str] | None = None,
+                 default_real_kind: int = 4):
         self.include_dirs = include_dirs or []
+        self.default_real_kind = default_real_kind
         self.defines = defines or []
         self.tu = TranslationUnit("fortran", [])
         self.units: list[_Unit] = []
@@ -54,9 +56,17 @@ class FortranFrontend(Declarations, Scope, Statements, Expressions):
             self._collect(src, tree)
         self._declare_modules()
         for u in self.units:
-            self._declare(u)
+            try:
+                self._declare(u)
+            except AdError as err:
+                u.routine.errors.append(err)
         for u in self.units:
-            self._lower_body(u)
+            if u.routine.errors:      # declarations failed: the body cannot be read
+                continue
+            try:
+                self._lower_body(u)
+            except AdError as err:
+                u.routine.errors.append(err)
         return self.tu
 
     # -------------------------------------------------------------- pass 1: units
@@ -146,5 +156,5 @@ class FortranFrontend(Declarations, Scope, Statements, Expressions):
 
 
 def read_fortran(paths: list[str], include_dirs: list[str] | None = None,
-                 defines: list[str] | None = None) -> TranslationUnit:
-    return FortranFrontend(include_dirs, defines).read(paths)
+                 defines: list[str] | None = None, default_real_kind: int = 4) -> TranslationUnit:
+    return FortranFrontend(include_dirs, defines, default_real_kind).read(paths)

@@ -20,7 +20,7 @@ class Declarations:
     # -------------------------------------------------------------- pass 2: declarations
 
     def _implicit_rules(self, spec) -> Optional[dict[str, Type]]:
-        rules = _default_implicit()
+        rules = _default_implicit(self.default_real_kind)
         if spec is None:
             return rules
         for st in spec.children:
@@ -355,9 +355,10 @@ class Declarations:
         if b == "character":
             length = None if sel is None else self._char_len(sel)
             return Type("character", 1, length if sel is not None else Lit("1", INT4))
-        default = {"real": 4, "integer": 4, "logical": 4, "complex": 8}[b]
+        rk = self.default_real_kind
+        default = {"real": rk, "integer": 4, "logical": 4, "complex": 2 * rk}[b]
         if sel is None:
-            return Type(b, default)
+            return Type(b, default, default=True)
         if isinstance(sel, F.Kind_Selector):
             if str(sel.children[0]) == "*":
                 size = int(str(sel.children[1]))

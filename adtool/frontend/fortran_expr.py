@@ -1,6 +1,7 @@
 """Fortran expressions -> IR expressions: literals and kinds, array element vs call."""
 from __future__ import annotations
 
+import copy
 from typing import Optional
 
 from fparser.two import Fortran2003 as F
@@ -8,8 +9,9 @@ from fparser.two.utils import Base
 
 from ..diagnostics import bad_input, unsupported
 from ..ir import intrinsics
-from ..ir.nodes import (INT4, INT8, LOGICAL, ArrayCtor, Bin, Call, Expr, ImpliedDo, Lit, Ref,
+from ..ir.nodes import (INT4, INT8, LOGICAL, ArrayCtor, Bin, Call, Cast, Expr, ImpliedDo, Lit, Ref,
                         Section, Span, Symbol, Type, Un)
+from ..ir.visit import map_expr
 from .fortran_tree import _name
 
 _REL_OPS = {".eq.": "==", "==": "==", ".ne.": "!=", "/=": "!=", ".lt.": "<", "<": "<",
@@ -50,13 +52,13 @@ class Expressions:
         if isinstance(n, F.Real_Literal_Constant):
             val, kind = n.items
             text = str(val).lower()
-            k = 4
+            k, default = self.default_real_kind, True
             if "d" in text:
-                k = 8
+                k, default = 8, False
                 text = text.replace("d", "e")
             if kind is not None:
-                k = self._kind_of(kind)
-            return Lit(text, Type("real", k), span=span)
+                k, default = self._kind_of(kind), False
+            return Lit(text, Type("real", k, default=default), span=span)
         if isinstance(n, F.Logical_Literal_Constant):
             return Lit("true" if "TRUE" in str(n.items[0]).upper() else "false", LOGICAL, span=span)
         if isinstance(n, F.Char_Literal_Constant):
@@ -95,7 +97,16 @@ class Expressions:
             raise unsupported("derived type component reference", span)
         if isinstance(n, F.Complex_Literal_Constant):
             raise unsupported("complex literal", span)
-        if isinstance(n, F.Substring_Range) or isinstance(n, F.Array_Section):
+        if isinstance(n, F.Array_Section):        # names(i)(1:2)
+            base = self.expr(n.children[0])
+            rng = n.children[1]
+            if not isinstance(base, Ref) or base.substring is not None or not isinstance(rng, F.Substring_Range):
+                raise unsupported(f"expression '{n}'", span)
+            lo, hi = rng.children
+            base.substring = Section(self.expr(lo) if lo is not None else None,
+                                     self.expr(hi) if hi is not None else None)
+            return base
+        if isinstance(n, F.Substring_Range):
             raise unsupported("character substring", span)
         raise unsupported(f"expression '{n}'", span)
 
@@ -122,11 +133,13 @@ class Expressions:
     def _part_ref(self, n, span: Span) -> Expr:
         name = _name(n.items[0])
         arglist = n.items[1] if len(n.items) > 1 else None
+        if self.cur is not None and name in self.cur.stmt_funcs:
+            return self._inline_statement_function(name, arglist, span)
         sym = self.lookup(name)
         if sym is not None and (sym.shape or (sym.type.base == "character" and not sym.external
                                               and self.callable_routine(name) is None)):
             if not sym.shape:
-                raise unsupported("character substring", span)
+                return self._substring(name, arglist, span)
             subs = []
             for s in (arglist.children if arglist is not None else []):
                 if isinstance(s, F.Subscript_Triplet):
@@ -175,6 +188,44 @@ class Expressions:
         sym = Symbol(name, t, storage="local", external=True, implicit=True, span=span)
         self.cur.routine.symbols[name] = sym
         return Call(name, args, [], intrinsic=False, span=span)
+
+    def _substring(self, name: str, arglist, span: Span) -> Ref:
+        """`task(1:2)`: a substring of a character scalar (passive data)."""
+        items = arglist.children if arglist is not None else []
+        if len(items) != 1 or not isinstance(items[0], (F.Subscript_Triplet, F.Substring_Range)) \
+                or (isinstance(items[0], F.Subscript_Triplet) and items[0].children[2] is not None):
+            raise bad_input(f"'{name}' is a character scalar: expected a substring ({name}(lo:hi))",
+                            span)
+        lo, hi = items[0].children[:2]
+        return Ref(name, substring=Section(self.expr(lo) if lo is not None else None,
+                                           self.expr(hi) if hi is not None else None), span=span)
+
+    def _inline_statement_function(self, name: str, arglist, span: Span) -> Expr:
+        """The statement function's expression with the actual arguments in
+        place of its dummies (each actual is an expression: nothing is
+        evaluated twice that has an effect, since statement functions may
+        only reference functions without side effects)."""
+        dummies, rtype, body = self.cur.stmt_funcs[name]
+        actuals = [self.expr(a) for a in (arglist.children if arglist is not None else [])]
+        if len(actuals) != len(dummies):
+            raise bad_input(f"statement function '{name}' takes {len(dummies)} arguments, "
+                            f"{len(actuals)} given", span)
+        syms = self.cur.routine.symbols
+        added = [d for d in dummies if d not in syms]
+        for d in added:       # a dummy named like no variable: typed by IMPLICIT
+            syms[d] = Symbol(d, self._implicit_type(d, span), storage="local", implicit=True, span=span)
+        try:
+            e = self.expr(body)
+        finally:
+            for d in added:
+                del syms[d]
+        by_name = dict(zip(dummies, actuals))
+        e = map_expr(e, lambda x: copy.deepcopy(by_name[x.name])
+                     if isinstance(x, Ref) and x.subs is None and x.name in by_name else None)
+        if self.type_of(e) != rtype and rtype.base in ("real", "integer") and \
+                self.type_of(e).base in ("real", "integer"):
+            e = Cast(rtype, e, span=span)
+        return e
 
     # -------------------------------------------------------------- typing
 

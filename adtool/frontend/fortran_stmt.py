@@ -5,13 +5,16 @@ import copy
 from typing import Optional
 
 from fparser.two import Fortran2003 as F
+from fparser.two import Fortran2008 as F08
 from fparser.two.utils import Base, BlockBase
 
-from ..diagnostics import bad_input, unsupported
-from ..ir.nodes import (LOGICAL, Allocate, Assign, Call, CallStmt, Case, Continue, Cycle,
+from ..diagnostics import AdError, bad_input, unsupported
+from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Case, Continue, Cycle,
                         Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print,
-                        Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, While)
-from ..ir.visit import walk_stmts
+                        Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, Type,
+                        While)
+from ..ir.visit import refs_in, stmt_exprs, walk_stmts
+from .fortran_goto import loops_from_backward_gotos
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
 from .source import is_fixed_form
 
@@ -48,7 +51,9 @@ class Statements:
             for node in _walk(exe):
                 if isinstance(node, F.Format_Stmt):
                     u.formats[int(str(node.item.label))] = self._format_text(node)
-        r.body = self.block(list(exe.children) if exe is not None else [], pending)
+        r.body = loops_from_backward_gotos(self.block(list(exe.children) if exe is not None else [],
+                                                      pending))
+        self._drop_statement_function_dummies(u)
         if r.kind == "function" and r.result not in r.symbols:
             raise bad_input(f"function '{r.name}' has no result", r.span)
         labels = {s.label for s in walk_stmts(r.body) if s.label is not None}
@@ -76,7 +81,11 @@ class Statements:
                 continue
             if isinstance(node, F.Format_Stmt):
                 continue
-            stmts = self.stmt(node)
+            try:
+                stmts = self.stmt(node)
+            except AdError as err:       # keep going: report every error of the run
+                self.cur.routine.errors.append(err)
+                continue
             if stmts and pending:
                 stmts[0].directives = pending + stmts[0].directives
                 pending = []
@@ -134,6 +143,8 @@ class Statements:
     def _stmt(self, node, span: Span) -> list[Stmt]:
         if isinstance(node, F.Assignment_Stmt):
             lhs_node, _, rhs_node = node.children
+            if self._statement_function(lhs_node, rhs_node):
+                return []
             lhs = self.expr(lhs_node)
             if not isinstance(lhs, Ref):
                 if isinstance(lhs, Call) and not lhs.intrinsic:
@@ -149,6 +160,8 @@ class Statements:
             sym = self.lookup(name)
             if sym is not None and not sym.external and sym.storage == "arg":
                 raise unsupported("call of a dummy procedure argument", span)
+            if sym is not None and sym.external and sym.implicit:
+                sym.type = Type("void", 0)     # EXTERNAL under implicit typing, CALLed: a subroutine
             return [CallStmt(name, [a for a in args if not isinstance(a, tuple)], span=span)]
         if isinstance(node, F.If_Stmt):
             cond = self.expr(node.children[0])
@@ -175,11 +188,16 @@ class Statements:
             if node.children[0] is not None:
                 raise unsupported("alternate return", span)
             return [Return(span=span)]
-        if isinstance(node, F.Stop_Stmt):
+        if isinstance(node, (F.Stop_Stmt, F08.Error_Stop_Stmt)):
             code = node.children[1] if len(node.children) > 1 else None
-            return [Stop(self.expr(code) if isinstance(code, Base) else None, span=span)]
+            return [Stop(self.expr(code) if isinstance(code, Base) else None,
+                         error=isinstance(node, F08.Error_Stop_Stmt), span=span)]
         if isinstance(node, F.Goto_Stmt):
             return [Goto(int(str(node.children[0])), span=span)]
+        if isinstance(node, F.Computed_Goto_Stmt):
+            return [self._computed_goto(node, span)]
+        if isinstance(node, F.Arithmetic_If_Stmt):
+            return [self._arithmetic_if(node, span)]
         if isinstance(node, F.Continue_Stmt):
             return [Continue(span=span)]
         if isinstance(node, F.Print_Stmt):
@@ -214,6 +232,58 @@ class Statements:
         if isinstance(node, F.Deallocate_Stmt):
             return [Deallocate([_name(x) for x in node.children[0].children], span=span)]
         raise unsupported(type(node).__name__.replace("_", " ").lower(), span)
+
+    def _statement_function(self, lhs_node, rhs_node) -> bool:
+        """`SQ(T) = T*T + 1` where SQ is no array: fparser reads a statement
+        function as an assignment to an array element.  Record it; every
+        reference is inlined (fortran_expr), so later stages never see one."""
+        if not isinstance(lhs_node, F.Part_Ref):
+            return False
+        name = _name(lhs_node.items[0])
+        sym = self.cur.routine.symbols.get(name)
+        if sym is None and self.lookup(name) is not None:
+            return False
+        if sym is not None and (sym.shape or sym.type.base == "character" or sym.storage != "local"):
+            return False
+        subs = lhs_node.items[1].children if lhs_node.items[1] is not None else []
+        if not all(isinstance(s, F.Name) for s in subs):
+            return False
+        rtype = sym.type if sym is not None else self._implicit_type(name, self.span)
+        if sym is not None:
+            del self.cur.routine.symbols[name]
+        self.cur.stmt_funcs[name] = ([_name(s) for s in subs], rtype, rhs_node)
+        return True
+
+    def _drop_statement_function_dummies(self, u: _Unit) -> None:
+        """A local declared only to type a statement function's dummy is
+        unused once every reference is inlined."""
+        dummies = {d for ds, _, _ in u.stmt_funcs.values() for d in ds}
+        if not dummies:
+            return
+        used = {x.name for s in walk_stmts(u.routine.body) for e in stmt_exprs(s)
+                for x in refs_in(e)}
+        used |= {s.var for s in walk_stmts(u.routine.body) if isinstance(s, Loop)}
+        for d in dummies - used:
+            sym = u.routine.symbols.get(d)
+            if sym is not None and sym.storage == "local" and not sym.save and sym.init is None:
+                del u.routine.symbols[d]
+
+    def _computed_goto(self, node, span: Span) -> If:
+        """`GO TO (l1, l2, ...), i` is a branch on i with a GOTO in each arm
+        (i outside 1..n falls through, as the standard says)."""
+        labels, sel = node.children
+        i = self.expr(sel)
+        return If([(Bin("==", copy.deepcopy(i), Lit(str(k + 1), INT4)), [Goto(int(str(lab)), span=span)])
+                   for k, lab in enumerate(labels.children)], span=span)
+
+    def _arithmetic_if(self, node, span: Span) -> If:
+        """`IF (e) l1, l2, l3`: GOTO l1, l2 or l3 as e < 0, = 0 or > 0."""
+        e = self.expr(node.children[0])
+        neg, zero, pos = (int(str(x)) for x in node.children[1:4])
+        z = Lit("0", INT4)
+        return If([(Bin("<", copy.deepcopy(e), z), [Goto(neg, span=span)]),
+                   (Bin("==", copy.deepcopy(e), copy.deepcopy(z)), [Goto(zero, span=span)])],
+                  [Goto(pos, span=span)], span=span)
 
     def _if_construct(self, node, span: Span) -> If:
         branches: list[tuple[Expr, list[Stmt]]] = []

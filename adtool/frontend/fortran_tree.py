@@ -11,7 +11,7 @@ from fparser.two import Fortran2003 as F
 from fparser.two.utils import Base, FortranSyntaxError
 
 from ..diagnostics import AdError, bad_input
-from ..ir.nodes import INT4, REAL4, Directive, Module, Routine, Span, Type
+from ..ir.nodes import INT4, Directive, Module, Routine, Span, Type
 from .source import SourceText, is_fixed_form
 
 _PARSER = None
@@ -52,8 +52,6 @@ def parse_tree(src: SourceText):
 # ------------------------------------------------------------------ helpers
 
 _UNSUPPORTED_NAMES = {
-    "Arithmetic_If_Stmt": "arithmetic IF",
-    "Computed_Goto_Stmt": "computed GOTO",
     "Assigned_Goto_Stmt": "assigned GOTO",
     "Entry_Stmt": "ENTRY statement",
     "Equivalence_Stmt": "EQUIVALENCE",
@@ -126,10 +124,18 @@ class _Unit:
     module_implicit: Optional[dict[str, Type]] = None
     formats: dict[int, str] = field(default_factory=dict)
     pre_directives: list[Directive] = field(default_factory=list)
+    # statement functions: name -> (dummy names, result type, fparser expression)
+    stmt_funcs: dict[str, tuple[list[str], Type, object]] = field(default_factory=dict)
 
 
-def _default_implicit() -> dict[str, Type]:
-    return {ch: (INT4 if ch in "ijklmn" else REAL4) for ch in "abcdefghijklmnopqrstuvwxyz"}
+def default_real(kind: int = 4) -> Type:
+    """`real` as the user wrote it: kind 4, or 8 under --default-real-kind 8."""
+    return Type("real", kind, default=True)
+
+
+def _default_implicit(real_kind: int = 4) -> dict[str, Type]:
+    real = default_real(real_kind)
+    return {ch: (INT4 if ch in "ijklmn" else real) for ch in "abcdefghijklmnopqrstuvwxyz"}
 
 
 def _walk(node):

@@ -25,7 +25,8 @@ FORTRAN.update(_t("abs sqrt exp log log10 sin cos tan asin acos atan atan2 sinh 
 FORTRAN.update(_t("dble dfloat dprod", "real8"))
 FORTRAN.update(_t("sngl float", "real4"))
 FORTRAN.update(_t("real cmplx", "real"))
-FORTRAN.update(_t("int nint floor ceiling ichar iachar len len_trim index", "int"))
+FORTRAN.update(_t("int nint floor ceiling ichar iachar len len_trim index scan verify", "int"))
+FORTRAN.update(_t("lge lgt lle llt", "logical"))
 FORTRAN.update(_t("size lbound ubound kind selected_real_kind selected_int_kind count "
                   "maxloc minloc", "int", elemental=False))
 FORTRAN.update(_t("digits radix range precision maxexponent minexponent bit_size "

@@ -33,10 +33,14 @@ class Type:
 
     kind is the size in bytes (real 4/8, integer 4/8, logical 4, complex 8/16).
     For character, `length` is an Expr or None for assumed length '(*)'.
+    `default` records that the user wrote no kind (`real`, `1.0`): the
+    backend keeps that spelling, so code built with -fdefault-real-8 still
+    matches; it takes no part in equality (the kind decides).
     """
     base: str
     kind: int = 4
     length: Optional["Expr"] = None
+    default: bool = field(default=False, compare=False)
 
     @property
     def is_real(self) -> bool:
@@ -126,10 +130,13 @@ Subscript = Union[Expr, Section]
 @dataclass
 class Ref(Expr):
     """A variable, array element, or array section.  subs None: the whole
-    object.  `member` is a struct component path (passive members only)."""
+    object.  `member` is a struct component path (passive members only).
+    `substring` is a character substring `s(lo:hi)` (of the element, when
+    subs index an array of strings)."""
     name: str
     subs: Optional[list[Subscript]] = None
     member: Optional[str] = None
+    substring: Optional["Section"] = None
 
 
 @dataclass
@@ -281,6 +288,7 @@ class Return(Stmt):
 @dataclass
 class Stop(Stmt):
     code: Optional[Expr] = None
+    error: bool = False          # ERROR STOP
 
 
 @dataclass
@@ -345,6 +353,10 @@ class Routine:
     contains: list["Routine"] = field(default_factory=list)       # internal procedures
     language: str = "fortran"
     static: bool = False                      # C static function
+    # What the front end could not lower (diagnostics, in source order).  A
+    # routine outside the differentiated call tree is kept for the call
+    # graph and otherwise left alone; inside it, these are the run's errors.
+    errors: list[Exception] = field(default_factory=list)
 
     def arg_symbols(self) -> list[Symbol]:
         return [self.symbols[a] for a in self.args]

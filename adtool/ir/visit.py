@@ -44,6 +44,8 @@ def sub_exprs(e: Expr) -> list[Expr]:
                 out.extend(x for x in (s.lo, s.hi, s.step) if x is not None)
             else:
                 out.append(s)
+        if e.substring is not None:
+            out.extend(x for x in (e.substring.lo, e.substring.hi) if x is not None)
         return out
     if isinstance(e, Bin):
         return [e.left, e.right]
@@ -122,6 +124,9 @@ def map_expr(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
             else:
                 subs.append(map_expr(s, fn))
         e.subs = subs
+    if isinstance(e, Ref) and e.substring is not None:
+        e.substring = Section(*(map_expr(x, fn) if x is not None else None
+                                for x in (e.substring.lo, e.substring.hi, None)))
     elif isinstance(e, Bin):
         e.left, e.right = map_expr(e.left, fn), map_expr(e.right, fn)
     elif isinstance(e, Un):

@@ -573,7 +573,7 @@ class _Normalizer:
             a.directives = s.directives
             return [a], {flag}
         if isinstance(s, Stop):
-            raise unsupported("STOP in a differentiated routine", s.span)
+            return [s], set()          # ends the run: nothing after it is reached
         if isinstance(s, If):
             esc: set[str] = set()
             branches = []

@@ -23,7 +23,7 @@ from ..analysis.recompute import restorable
 from ..ir.build import add, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
-                        Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section,
+                        Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section, Stop,
                         Raw, Select, Stmt, Type, Un, Use, While)
 from ..ir.visit import walk_expr
 from .context import DiffContext
@@ -31,6 +31,7 @@ from .deadfwd import drop_dead_forward
 from .prune import prune_unused
 from .rules import rule
 from .tangent import _nest_minmax
+from .intents import allocated_under_control, relax_written_intents
 from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating
 
 
@@ -221,6 +222,7 @@ class Reverse:
                 s.intent = None          # f_bwd may restore it from f_fwd's exit
         prune_unused(v)
         v.body = self._define_recorded_locals(v) + self._define_descriptors(v) + v.body
+        relax_written_intents(v)
         return v
 
     def _define_descriptors(self, v: Routine) -> list[Stmt]:
@@ -228,14 +230,16 @@ class Reverse:
         and read in the matching branch of the backward sweep makes gfortran
         -Wall warn that its bounds may be used uninitialised (it cannot
         match the branches).  A zero-size allocation undone at once gives
-        the descriptor defined bounds on every path; nothing else changes."""
+        the descriptor defined bounds on every path; nothing else changes.
+        Only locals allocated under a branch or loop need it."""
         if self.ctx.tu.language == "c":
             return []
+        nested = allocated_under_control(v.body)
         out: list[Stmt] = []
         for name in sorted(v.symbols):
             s = v.symbols[name]
             if s.storage != "local" or not s.allocatable or not s.rank or s.save \
-                    or s.type.base not in ("real", "integer", "logical"):
+                    or s.type.base not in ("real", "integer", "logical") or name not in nested:
                 continue
             out.append(Raw(f"allocate({name}({', '.join(['0'] * s.rank)}))"))
             out.append(Deallocate([name]))
@@ -521,7 +525,7 @@ class Reverse:
             return self.loop(s)
         if isinstance(s, While):
             return self.while_(s)
-        if isinstance(s, (Print, Continue)):
+        if isinstance(s, (Print, Continue, Stop)):
             n = copy.deepcopy(s)
             n.directives = []
             n.label = None

@@ -113,6 +113,8 @@ for _p in ("int", "nint", "floor", "ceiling", "size", "lbound", "ubound", "kind"
            "shape", "allocated", "present", "associated", "is_contiguous", "digits", "radix",
            "range", "precision", "maxexponent", "minexponent", "bit_size", "storage_size"):
     E[_p] = Rule("passive")
+for _p in ("scan", "verify", "lge", "lgt", "lle", "llt"):     # character inquiries
+    E[_p] = Rule("passive")
 
 
 def _lit_minus_one(e: Lit) -> Expr:
