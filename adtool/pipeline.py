@@ -47,7 +47,7 @@ def read_sources(files: list[str], include_dirs: list[str], defines: list[str]) 
 
 
 def resolve_heads(tu: TranslationUnit, spec: str):
-    heads = parse_heads(spec)
+    heads = parse_heads(spec, case_sensitive=tu.language == "c")
     g = callgraph.build(tu)
     for h in heads:
         callgraph.check_head(g, h.name)
