@@ -30,6 +30,34 @@ class AdError(Exception):
         return f"adtool: error: {self.message}"
 
 
+class AdErrors(AdError):
+    """Several errors of one run, reported together (one line each, in
+    source order); the exit code is the first one's."""
+
+    def __init__(self, errors: list[AdError]):
+        flat: list[AdError] = []
+        for e in errors:
+            flat.extend(e.errors if isinstance(e, AdErrors) else [e])
+        first = flat[0]
+        super().__init__(first.message, first.span, first.code)
+        self.errors = flat
+        self.args = (flat,)         # so that copy and pickle rebuild it
+
+    def __str__(self) -> str:
+        return "\n".join(AdError.__str__(e) for e in self.errors)
+
+
+def gather(errors: list[AdError]) -> AdError:
+    return errors[0] if len(errors) == 1 else AdErrors(errors)
+
+
+def warn(message: str, span: Optional[Span] = None) -> None:
+    """A warning on stderr in the compiler convention; the run goes on."""
+    import sys
+    where = f"{span.file}:{span.line}:{span.col}: " if span is not None and span.line > 0 else "adtool: "
+    sys.stderr.write(f"{where}warning: {message}\n")
+
+
 def unsupported(construct: str, span: Optional[Span], detail: str = "") -> AdError:
     """Valid input that adtool cannot handle: the construct is named."""
     msg = f"unsupported construct: {construct}"

@@ -49,10 +49,34 @@ def read_sources(files: list[str], include_dirs: list[str], defines: list[str]) 
 def resolve_heads(tu: TranslationUnit, spec: str):
     heads = parse_heads(spec, case_sensitive=tu.language == "c")
     g = callgraph.build(tu)
+    _check_unread(tu, g, [h.name for h in heads])
     for h in heads:
         callgraph.check_head(g, h.name)
         _check_head_names(tu, h)
     return heads, g
+
+
+def _check_unread(tu: TranslationUnit, g, heads: list[str]) -> None:
+    """Every error of every function a head's call tree reaches that the
+    front end could not read (C reads whole files; only these matter)."""
+    if not tu.unread:
+        return
+    import networkx as nx
+    todo = [n for h in heads for n in ([h] + (list(nx.descendants(g, h)) if h in g else []))]
+    seen: list[str] = []
+    errors = []
+    while todo:
+        n = todo.pop(0)
+        if n in seen or n not in tu.unread:
+            continue
+        seen.append(n)
+        errs, calls = tu.unread[n]
+        errors += errs
+        todo += calls
+    if errors:
+        from .diagnostics import gather
+        errors.sort(key=lambda e: (e.span.file, e.span.line, e.span.col) if e.span else ("", 0, 0))
+        raise gather(errors)
 
 
 def _check_head_names(tu: TranslationUnit, h: Head) -> None:

@@ -261,7 +261,10 @@ class ExprLowering:
     def call_name(self, n, span) -> str:
         if not isinstance(n.name, c_ast.ID):
             raise unsupported("function pointer", span, "call through an expression")
-        return n.name.name
+        name = n.name.name
+        if name in self.front.unread and name not in self.funcs:
+            raise unsupported(f"call of '{name}'", span, "adtool cannot read its definition")
+        return name
 
     def call_args(self, n) -> list:
         return list(n.args.exprs) if n.args is not None else []

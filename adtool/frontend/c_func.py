@@ -13,7 +13,7 @@ from typing import Optional
 
 from pycparser import c_ast
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import bad_input, gather, unsupported
 from ..ir.nodes import (INT4, ArrayCtor, Assign, Directive, Expr, Lit, Loop, Ref,
                         Routine, Span, Stmt, Symbol, Type)
 from ..ir.visit import refs_in, walk_stmts
@@ -35,6 +35,7 @@ class FunctionLowering(ExprLowering, StmtLowering):
         self.routine: Optional[Routine] = None
         self.is_main = False
         self.vla_locals: list[Symbol] = []
+        self.errors: list = []          # every error of the function's statements
 
     # -------------------------------------------------------------- names
 
@@ -49,6 +50,8 @@ class FunctionLowering(ExprLowering, StmtLowering):
                 return scope[cname]
         if cname in self.funcs:
             raise unsupported("function pointer", span, f"'{cname}' used as a value")
+        if cname in self.front.unreadable:
+            raise self.front.unreadable[cname]
         raise bad_input(f"'{cname}' is not declared", span)
 
     def push_scope(self) -> None:
@@ -209,6 +212,8 @@ class FunctionLowering(ExprLowering, StmtLowering):
             r.result = rname
         r.body = self.block(self.fd.body.block_items)
         self.pop_scope()
+        if self.errors:
+            raise gather(self.errors)
         self._check_vla(r)
         return r
 

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 
 import pycparser_fake_libc
@@ -26,6 +27,12 @@ FAKE_LIBC = pycparser_fake_libc.directory
 _AD_LINE = re.compile(r"^(\s*)(?://\s*\$AD\b(.*)|/\*\s*\$AD\b(.*?)\*/\s*)$", re.IGNORECASE)
 _AD_ANY = re.compile(r"(//|/\*)\s*\$AD\b", re.IGNORECASE)
 _INCLUDE = re.compile(r"^\s*#\s*include\s*<([^>]+)>")
+
+# System headers pycparser's fake libc lacks stand in as these stubs (empty
+# unless named here): the code using them is outside what adtool
+# differentiates (OpenMP runtime calls, timers), or is refused where it is.
+_STUBS = {"omp.h": "typedef int omp_lock_t;\ntypedef int omp_nest_lock_t;\n"
+                   "typedef int omp_sched_t;\n"}
 
 
 @dataclass
@@ -75,10 +82,32 @@ def preprocess_c(path: str, text: str, include_dirs: list[str], defines: list[st
     cmd += ["-D" + d for d in defines]
     cmd += ["-x", "c", "-"]
     marker = '# 1 "' + path.replace("\\", "\\\\").replace('"', '\\"') + '"\n'
-    proc = subprocess.run(cmd, input=marker + body, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="adtool-h-") as stubs:
+        _write_stubs(stubs, text, [here, *include_dirs])
+        cmd[-3:-3] = ["-idirafter", stubs]
+        proc = subprocess.run(cmd, input=marker + body, capture_output=True, text=True)
     if proc.returncode != 0:
         raise _cpp_error(path, proc.stderr)
     return Preprocessed(path, proc.stdout, system_includes(text))
+
+
+def _write_stubs(where: str, text: str, dirs: list[str]) -> None:
+    """A stub for each `#include <h>` of the file found neither in the fake
+    libc nor in the user's include directories (`-idirafter`, so a real one
+    the user passes with -I wins)."""
+    for line in text.split("\n"):
+        m = _INCLUDE.match(line)
+        if not m:
+            continue
+        name = m.group(1).strip()
+        if ".." in name or os.path.isabs(name):
+            continue
+        if any(os.path.isfile(os.path.join(d, name)) for d in [FAKE_LIBC, *dirs]):
+            continue
+        dest = os.path.join(where, name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with open(dest, "w") as fh:
+            fh.write(_STUBS.get(name, ""))
 
 
 def _cpp_error(path: str, stderr: str):

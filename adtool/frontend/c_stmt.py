@@ -13,7 +13,7 @@ from typing import Optional
 
 from pycparser import c_ast
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import AdError, bad_input, unsupported, warn
 from ..ir.nodes import (INT4, LOGICAL, Assign, Bin, Call, CallStmt, Case, Continue, Cycle,
                         Directive, Exit, Expr, If, Lit, Loop, Print, Ref, Return,
                         Select, Stmt, Stop, While)
@@ -25,11 +25,13 @@ _COMPOUND = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
 
 
 def parse_pragma(text: str, span) -> Optional[Directive]:
+    """`#pragma ad X` as a Directive; any other pragma (OpenMP, `scop`, ...)
+    is ignored with a warning naming it (None): the adjoint is serial."""
     words = text.split()
-    if not words:
-        raise unsupported("empty #pragma", span)
-    if words[0].lower() != "ad":
-        raise unsupported(f"#pragma {words[0]}", span, "only '#pragma ad' directives are understood")
+    if not words or words[0].lower() != "ad":
+        shown = " ".join(words[:3]) if words else ""
+        warn(f"ignored '#pragma {shown}' (adtool reads only '#pragma ad' directives)", span)
+        return None
     if len(words) < 2:
         raise bad_input("empty $AD directive", span)
     return Directive(words[1].upper(), words[2:], span)
@@ -50,9 +52,16 @@ class StmtLowering:
         try:
             for n in items or []:
                 if isinstance(n, c_ast.Pragma):
-                    pending.append(parse_pragma(n.string, _pragma_span(n, self.span)))
+                    d = parse_pragma(n.string, _pragma_span(n, self.span))
+                    if d is not None:
+                        pending.append(d)
                     continue
-                stmts = self.stmt(n)
+                try:
+                    stmts = self.stmt(n)
+                except AdError as exc:
+                    # Go on to report every error of the function at once.
+                    self.errors.append(exc)
+                    continue
                 if stmts and pending:
                     stmts[0].directives = pending + stmts[0].directives
                     pending = []

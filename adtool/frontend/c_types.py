@@ -40,7 +40,10 @@ def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type
     if key in _SCALARS:
         return _SCALARS[key]
     if len(names) == 1 and names[0] in typedefs:
-        return typedefs[names[0]]
+        t = typedefs[names[0]]
+        if isinstance(t, Exception):     # a typedef the front end could not read
+            raise t
+        return t
     if "_Bool" in names:
         # Every store into a _Bool converts to 0/1; the IR does not model it,
         # so refuse rather than emit code that computes something else.
