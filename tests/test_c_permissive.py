@@ -56,3 +56,39 @@ def test_c_names_keep_their_case(tmp_path):
     assert "sqD_fwd(" in text and "sqD_bwd(" in text
     p = _adtool("differentiate", src, "--head", "computetempcpu", "-o", tmp_path / "x.c")
     assert p.returncode == 2 and "computeTempCPU" in p.stderr
+
+
+def _compile(tmp_path, text):
+    subprocess.run(["python3", "-m", "adtool", "runtime", str(tmp_path / "rt")], check=True, cwd=ROOT,
+                   capture_output=True)
+    (tmp_path / "d.c").write_text(text)
+    cc = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(tmp_path / "rt"),
+                         "-c", str(tmp_path / "d.c"), "-o", str(tmp_path / "d.o")],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr + text
+
+
+def test_float_variable_times_double_constant(tmp_path):
+    src = tmp_path / "f.c"
+    src.write_text("void f1(float *x, float *y)\n{\n    float a = x[0];\n    y[0] = a * 2.5 + x[1];\n}\n")
+    for mode in ("reverse", "tangent"):
+        text, _ = generate(Options(files=[str(src)], head="f1(y)/(x)", mode=mode))
+        _compile(tmp_path, text)
+
+
+def test_active_lgamma_is_refused_with_its_place(tmp_path):
+    src = tmp_path / "g.c"
+    src.write_text("#include <math.h>\nvoid f(double *x, double *y)\n{\n    y[0] = lgamma(x[0]);\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "g_b.c")
+    assert p.returncode == 1 and "g.c:4:12: error:" in p.stderr and "lgamma" in p.stderr
+    assert not (tmp_path / "g_b.c").exists()
+
+
+def test_extent_directive_errors(tmp_path):
+    src = tmp_path / "e.c"
+    src.write_text("void f(double *x, double *y)\n{\n    // $AD EXTENT q 4\n    y[0] = x[0];\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "e_b.c")
+    assert p.returncode == 2 and "e.c:3:" in p.stderr and "'q' is not declared" in p.stderr
+    src.write_text("void f(double *x, double *y)\n{\n    // $AD EXTENT x\n    y[0] = x[0];\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "e_b.c")
+    assert p.returncode == 2 and "e.c:3:5: error: $AD EXTENT needs" in p.stderr

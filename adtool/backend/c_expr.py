@@ -163,6 +163,11 @@ class CExpr:
             if callee is None:
                 raise unsupported(f"call of '{e.name}', which is not in the unit, in C output", e.span)
             return f"{e.name}({self.actuals(callee, e.args)})"
+        if e.name == "real" and len(e.args) == 1 and [k for k, _ in e.kwargs] == ["kind"]:
+            # the transform's conversion of a seed to a variable's precision
+            kind = e.kwargs[0][1]
+            to = "float" if isinstance(kind, Lit) and kind.text == "4" else "double"
+            return f"({to})" + self.p(e.args[0])[0].join("()")
         if e.kwargs:
             raise unsupported(f"keyword arguments of '{e.name}' in C output", e.span)
         args = [self(a) for a in e.args]

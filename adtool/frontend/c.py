@@ -19,7 +19,7 @@ from ..diagnostics import AdError, bad_input, gather, unsupported
 from ..ir.nodes import INT4, Directive, Lit, Span, Symbol, TranslationUnit, Type
 from .c_expr import FuncInfo
 from .c_func import FunctionLowering
-from .c_pre import FAKE_LIBC, preprocess_c
+from .c_pre import EXTENT_PREFIX, FAKE_LIBC, preprocess_c
 from .c_stmt import parse_pragma
 from .c_types import Declarator, base_type, span_of
 from .source import read_user_file
@@ -59,6 +59,7 @@ class CFrontend:
         # File-scope names adtool cannot read, with why: an error only where used.
         self.unreadable: dict[str, AdError] = {}
         self.unread: dict[str, tuple[list[AdError], list[str]]] = {}
+        self.extents_before: dict[str, list] = {}   # `$AD EXTENT` before a function
 
     def read(self, paths: list[str]) -> TranslationUnit:
         tu = TranslationUnit("c", list(paths))
@@ -88,17 +89,23 @@ class CFrontend:
 
     def _top_level(self, ast) -> None:
         pending: list[Directive] = []
+        extents: list = []
         glob = FunctionLowering(self, None, [])
         for n in ast.ext:
             if not _user(n):
                 continue
             span = span_of(n)
+            if isinstance(n, c_ast.Typedef) and n.name.startswith(EXTENT_PREFIX):
+                extents.append(n)
+                continue
             if isinstance(n, c_ast.Pragma):
                 d = parse_pragma(n.string, Span(span.file, span.line, 1))
                 if d is not None:
                     pending.append(d)
                 continue
             if isinstance(n, c_ast.FuncDef):
+                self.extents_before[n.decl.name] = extents
+                extents = []
                 try:
                     self._header(n)
                     self.defs.append((n, pending))
@@ -128,6 +135,8 @@ class CFrontend:
         if pending:
             raise bad_input(f"$AD {pending[0].name} must stand before a function or a statement",
                             pending[0].span)
+        if extents:
+            raise bad_input("$AD EXTENT must stand before a function or inside it", span_of(extents[0]))
 
     def _global_decl(self, n, span: Span, glob: "FunctionLowering") -> None:
         if isinstance(n.type, (c_ast.Struct, c_ast.Union, c_ast.Enum)):

@@ -237,6 +237,13 @@ class ExprLowering:
         op = n.op
         if op in _LOGIC:
             return Bin(_LOGIC[op], self.cond(n.left), self.cond(n.right), span=span)
+        if op in ("&", "|"):
+            # `(a > 0) & (b > 0)`: on two truth values (0 or 1) the bitwise
+            # operator is the logical one without short-circuit, and IR
+            # expressions have no side effects to skip.
+            left, right = self.expr(n.left), self.expr(n.right)
+            if self.type_of(left).base == "logical" and self.type_of(right).base == "logical":
+                return Bin("and" if op == "&" else "or", left, right, span=span)
         if op in _BITWISE:
             raise unsupported(f"bitwise operator '{op}'", span)
         left, right = self.value(n.left), self.value(n.right)

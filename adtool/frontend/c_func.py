@@ -206,6 +206,8 @@ class FunctionLowering(ExprLowering, StmtLowering):
             raise bad_input("main must return int", span)
         for p, pkind in zip(params, info.params):
             self._param(p, pkind)
+        for n in self.front.extents_before.get(decl.name, []):
+            self.declare_extent(n)
         if kind == "function":
             rname = self.declare_local(f"{decl.name}_result", info.result, span, False).name
             r.symbols[rname].storage = "result"
@@ -235,6 +237,21 @@ class FunctionLowering(ExprLowering, StmtLowering):
         self.routine.args.append(p.name)
         self.routine.symbols[p.name] = sym
         self.scopes[-1][p.name] = sym
+
+    def declare_extent(self, n) -> None:
+        """`$AD EXTENT x n*d` (see c_pre): x, a pointer argument, has n*d
+        elements -- for the extents adtool cannot infer from the code."""
+        from .c_pre import EXTENT_PREFIX
+        from .c_types import extent_to_ub
+        span = span_of(n, self.span)
+        name = n.name[len(EXTENT_PREFIX):]
+        sym = self.resolve(name, span)
+        if sym.storage != "arg" or sym.rank != 1 or sym.by_value:
+            raise bad_input(f"$AD EXTENT names '{name}', which is not a pointer argument used as an array",
+                            span)
+        dim = n.type.dim
+        sym.shape[0].ub = extent_to_ub(self.value(dim))
+        sym.pointer = True
 
     def _check_vla(self, r: Routine) -> None:
         """A local VLA is declared at the top of the printed function, so its

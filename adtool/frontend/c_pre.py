@@ -42,14 +42,42 @@ class Preprocessed:
     includes: list[str]     # the user's system #include lines, to re-emit
 
 
+_PRAGMA_AD = re.compile(r"^(\s*)#\s*pragma\s+ad\s+(.*)$", re.IGNORECASE)
+_EXTENT = re.compile(r"^EXTENT\s*(?:\(\s*([A-Za-z_]\w*)\s*,(.*)\)|\s([A-Za-z_]\w*)\s+(.*?))\s*$",
+                     re.IGNORECASE)
+EXTENT_PREFIX = "__adtool_extent__"
+
+
+def _extent_line(indent: str, words: str):
+    """`EXTENT x n*d` / `extent(x, n*d)` as a typedef the preprocessor
+    expands macros in and pycparser parses where it stands (file scope or
+    a block); the front end turns it back into the extent of x."""
+    m = _EXTENT.match(words.strip())
+    if not m:
+        return None
+    name = m.group(1) or m.group(3)
+    size = (m.group(2) if m.group(1) else m.group(4)).strip()
+    if not size:
+        return None
+    return f"{indent}typedef char {EXTENT_PREFIX}{name}[{size}];"
+
+
 def rewrite_directives(path: str, text: str) -> str:
-    """`// $AD X` alone on a line -> `#pragma ad X` on the same line."""
+    """`// $AD X` alone on a line -> `#pragma ad X` on the same line
+    (`$AD EXTENT` -> a typedef, see _extent_line)."""
     out = []
     for n, line in enumerate(text.split("\n"), start=1):
         m = _AD_LINE.match(line)
-        if m:
-            words = (m.group(2) if m.group(2) is not None else m.group(3)).strip()
-            out.append(f"{m.group(1)}#pragma ad {words}")
+        p = _PRAGMA_AD.match(line)
+        if m or p:
+            indent = (m or p).group(1)
+            words = (p.group(2) if p else m.group(2) if m.group(2) is not None else m.group(3)).strip()
+            ext = _extent_line(indent, words)
+            if ext is None and words.upper().startswith("EXTENT"):
+                raise bad_input("$AD EXTENT needs an array name and its element count: "
+                                "'// $AD EXTENT x n*d' or '#pragma ad extent(x, n*d)'",
+                                Span(path, n, len(indent) + 1))
+            out.append(ext if ext is not None else f"{indent}#pragma ad {words}")
             continue
         a = _AD_ANY.search(line)
         if a and line[:a.start()].strip():

@@ -83,7 +83,7 @@ class StmtLowering:
         if isinstance(n, c_ast.Decl):
             return self.local_decl(n, span)
         if isinstance(n, c_ast.Assignment):
-            return [self.assignment(n, span)]
+            return self.assignments(n, span)
         if isinstance(n, c_ast.UnaryOp) and n.op in ("p++", "++", "p--", "--"):
             return [self.increment(n, span)]
         if isinstance(n, c_ast.FuncCall):
@@ -124,6 +124,10 @@ class StmtLowering:
         if isinstance(n, (c_ast.Case, c_ast.Default)):
             raise unsupported("case label outside the top level of a switch body", span)
         if isinstance(n, c_ast.Typedef):
+            from .c_pre import EXTENT_PREFIX
+            if n.name.startswith(EXTENT_PREFIX):
+                self.declare_extent(n)
+                return []
             raise unsupported("typedef inside a function", span)
         raise unsupported(f"expression statement ({type(n).__name__})", span,
                           "its value would be discarded")
@@ -146,6 +150,15 @@ class StmtLowering:
         if isinstance(n, c_ast.UnaryOp) and n.op in ("p++", "p--", "++", "--"):
             raise unsupported("increment inside an expression", span)
         raise unsupported(f"assignment to {type(n).__name__}", span)
+
+    def assignments(self, n, span) -> list[Stmt]:
+        """`a = b = e` is `b = e; a = b`: the value of an assignment is its
+        left side's new value, converted to that side's type."""
+        if isinstance(n.rvalue, c_ast.Assignment):
+            inner = n.rvalue
+            outer = c_ast.Assignment(n.op, n.lvalue, inner.lvalue, coord=n.coord)
+            return self.assignments(inner, span) + self.assignments(outer, span)
+        return [self.assignment(n, span)]
 
     def assignment(self, n, span) -> Assign:
         lhs = self.lvalue(n.lvalue, span)
