@@ -162,7 +162,7 @@ def test_spans_follow_includes(tmp_path):
     ("union u { double d; long l; };\nvoid f(double *x) { union u b; b.d = x[0]; }\n", "union", 2),
     ("void f(double *x, double (*g)(double))\n{\n    x[0] = g(x[0]);\n}\n", "function pointer", 1),
     ("void f(double *x, int n)\n{\n    x[0] = *(x + n);\n}\n", "pointer arithmetic", 3),
-    ("void f(double *x)\n{\n    double *p;\n    p = x;\n}\n", "pointer variable", 3),
+    ("void f(double *x)\n{\n    double *p;\n    p = x;\n}\n", "pointer assignment", 4),
     ("void f(double *x, int i)\n{\n    x[i++] = 1.0;\n}\n", "increment inside an expression", 3),
     ("void f(double *x, int k)\n{\n    switch (k) { case 1: x[0] = 1.0; case 2: x[1] = 2.0; break; }\n}\n",
      "switch fall-through", 3),

@@ -168,6 +168,8 @@ class CExpr:
             kind = e.kwargs[0][1]
             to = "float" if isinstance(kind, Lit) and kind.text == "4" else "double"
             return f"({to})" + self.p(e.args[0])[0].join("()")
+        if e.name in ("lbound", "ubound", "size") and e.args and isinstance(e.args[0], Ref):
+            return self.bound(e)
         if e.kwargs:
             raise unsupported(f"keyword arguments of '{e.name}' in C output", e.span)
         args = [self(a) for a in e.args]
@@ -197,6 +199,25 @@ class CExpr:
                 text = f"{table[name]}({text}, {a})"
             return text
         return f"{table[name]}({', '.join(args)})"
+
+    def bound(self, e: Call) -> str:
+        """lbound/ubound/size of an array whose shape C knows (the transform
+        asks them of heap arrays, whose length variable holds the size)."""
+        sym = self.symbol(e.args[0].name)
+        dims = list(sym.shape) if sym is not None else []
+        if not dims or any(d.ub is None or d.assumed for d in dims) or len(e.args) > 2:
+            raise unsupported(f"'{e.name}' of an array whose size C cannot know", e.span, e.args[0].name)
+        if len(e.args) == 2:
+            k = e.args[1]
+            if not (isinstance(k, Lit) and k.type.base == "integer" and 1 <= int(k.text) <= len(dims)):
+                raise unsupported(f"'{e.name}' with a computed dimension in C output", e.span)
+            dims = [dims[int(k.text) - 1]]
+        if e.name == "lbound":
+            return "0" if is_zero_lb(dims[0].lb) else self(dims[0].lb)
+        if e.name == "ubound":
+            return self.p(dims[0].ub)[0].join("()")
+        from .c import _extent
+        return " * ".join(f"({_extent(d, self)})" for d in dims)
 
     def actuals(self, callee: Routine, args: list[Expr]) -> str:
         if len(args) != len(callee.args):

@@ -18,11 +18,12 @@ from ..ir.nodes import (INT4, ArrayCtor, Assign, Directive, Expr, Lit, Loop, Ref
                         Routine, Span, Stmt, Symbol, Type)
 from ..ir.visit import refs_in, walk_stmts
 from .c_expr import ExprLowering
+from .c_heap import HeapLowering
 from .c_stmt import StmtLowering
 from .c_types import Declarator, span_of
 
 
-class FunctionLowering(ExprLowering, StmtLowering):
+class FunctionLowering(ExprLowering, StmtLowering, HeapLowering):
     def __init__(self, front, fd, directives: list[Directive]) -> None:
         self.front = front
         self.funcs = front.funcs
@@ -151,7 +152,7 @@ class FunctionLowering(ExprLowering, StmtLowering):
             raise unsupported(type(n.type).__name__.lower(), span)
         d = Declarator(n.type, span, self.typedefs, self.value)
         if d.pointers:
-            raise unsupported("pointer variable", span, f"'{n.name}'; only parameters may be pointers")
+            return self.heap_local(n, d, span)
         static = "static" in storage
         sym = self.declare_local(n.name, d.type, span, static)
         self.set_shape(sym, d, n.init, span)

@@ -158,6 +158,10 @@ class StmtLowering:
             inner = n.rvalue
             outer = c_ast.Assignment(n.op, n.lvalue, inner.lvalue, coord=n.coord)
             return self.assignments(inner, span) + self.assignments(outer, span)
+        if isinstance(n.lvalue, c_ast.ID):
+            sym = self.resolve(n.lvalue.name, span)
+            if sym.allocatable:
+                return self.heap_assign(n, sym, span)
         return [self.assignment(n, span)]
 
     def assignment(self, n, span) -> Assign:
@@ -189,6 +193,8 @@ class StmtLowering:
             if not args or not (isinstance(args[0], c_ast.Constant) and args[0].type == "string"):
                 raise unsupported("printf without a literal format", span)
             return Print([self.value(a) for a in args[1:]], None, c_string(args[0].value, span), span=span)
+        if name == "free":
+            return self.heap_free(args, span)
         if name == "exit":
             if len(args) != 1:
                 raise bad_input("exit takes one argument", span)
