@@ -73,7 +73,7 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
     its adjoint, and what only fed it), which C compilers reject under
     -Werror; those stores are dropped, to a fixed point."""
     stmts = list(walk_stmts(r.body))
-    named: set[str] = {x.name for s in stmts for e in stmt_exprs(s) for x in refs_in(e)}
+    named: set[str] = {x.name for s in stmts for e in stmt_exprs(s) + _bounds(s) for x in refs_in(e)}
     named |= {s.var for s in stmts if isinstance(s, Loop)}
     locals_ = {n for n, s in r.symbols.items() if s.storage in ("local", "result") and not s.save
                and not (r.kind == "function" and n == r.result)}
@@ -84,7 +84,7 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
             if isinstance(s, Assign) and s.lhs.name in dead and \
                     not any(not c.intrinsic for c in calls_in(s.rhs)):
                 continue
-            for e in stmt_exprs(s):
+            for e in stmt_exprs(s) + _bounds(s):
                 read.update(x.name for x in refs_in(e) if not (isinstance(s, Assign) and x is s.lhs))
             if isinstance(s, (CallStmt,)):
                 read.update(a.name for a in s.args if isinstance(a, Ref))
@@ -95,6 +95,17 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
             live = {s.lhs.name for s in stmts if isinstance(s, Assign) and s.lhs.name not in dead}
             return dead, named & (read | live)
         dead = new
+
+
+def _bounds(s: Stmt) -> list:
+    """The bound expressions of an Allocate (read when it runs)."""
+    if not isinstance(s, Allocate):
+        return []
+    out = []
+    for it in s.items:
+        for sub in it.subs or []:
+            out += [x for x in ((sub.lo, sub.hi) if isinstance(sub, Section) else (sub,)) if x is not None]
+    return out
 
 
 def _extent(d: Dim, ex: CExpr) -> str:

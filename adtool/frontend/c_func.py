@@ -37,6 +37,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering):
         self.is_main = False
         self.vla_locals: list[Symbol] = []
         self.errors: list = []          # every error of the function's statements
+        self.hidden: set[str] = set()   # locals the front end made (no C name refers to them)
 
     # -------------------------------------------------------------- names
 
@@ -70,6 +71,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering):
             free = old is None and name not in self.front.globals and name not in self.funcs \
                 and name != self.routine.name
             reusable = old is not None and old.storage == "local" and name not in visible \
+                and name not in self.hidden \
                 and old.type == t and not old.shape and not old.save and not static
             if free or reusable:
                 break
@@ -79,6 +81,17 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering):
         syms[name] = sym
         self.scopes[-1][cname] = sym
         return sym
+
+    def hidden_local(self, base: str, t: Type, span: Span) -> Symbol:
+        """A local of the front end's own, out of every C scope."""
+        syms = self.routine.symbols
+        name, k = base, 1
+        while name in syms or name in self.front.globals or name in self.funcs:
+            k += 1
+            name = f"{base}_{k}"
+        syms[name] = Symbol(name, t, storage="local", span=span)
+        self.hidden.add(name)
+        return syms[name]
 
     # -------------------------------------------------------------- shapes
 

@@ -46,7 +46,7 @@ class HeapLowering:
             raise unsupported("local pointer into another array", span,
                               f"'{n.name}'; only malloc/calloc'd local pointers are supported")
         sym = self.declare_local(n.name, d.type, span, False)
-        length = self.declare_local(f"{n.name}_len", INT8, span, False)
+        length = self.hidden_local(f"{sym.name}_len", INT8, span)
         sym.allocatable = True
         sym.pointer = True
         sym.shape = [Dim(Lit("0", INT8), Bin("-", Ref(length.name), Lit("1", INT8)))]
@@ -80,7 +80,7 @@ class HeapLowering:
             # element by element: a whole-array store to an allocatable would
             # mean Fortran's reallocation on assignment to the transform
             zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
-            i = self.declare_local(f"{sym.name}_i", INT8, span, False)
+            i = self.hidden_local(f"{sym.name}_i", INT8, span)
             out.append(Loop(i.name, Lit("0", INT8), copy.deepcopy(hi),
                             body=[Assign(Ref(sym.name, [Ref(i.name)], span=span), zero, span=span)],
                             span=span))
