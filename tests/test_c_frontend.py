@@ -161,8 +161,15 @@ def test_spans_follow_includes(tmp_path):
 @pytest.mark.parametrize("source, construct, line", [
     ("union u { double d; long l; };\nvoid f(double *x) { union u b; b.d = x[0]; }\n", "union", 2),
     ("void f(double *x, double (*g)(double))\n{\n    x[0] = g(x[0]);\n}\n", "function pointer", 1),
-    ("void f(double *x, int n)\n{\n    x[0] = *(x + n);\n}\n", "pointer arithmetic", 3),
-    ("void f(double *x)\n{\n    double *p;\n    p = x;\n}\n", "pointer assignment", 4),
+    ("void f(double *x, int n)\n{\n    x[0] = (x + n)[0];\n}\n", "pointer arithmetic", 3),
+    ("void f(double *x, double *y)\n{\n    double *p = x;\n    p = y;\n    p[0] = 1.0;\n}\n",
+     "local pointer set to two different arrays", 4),
+    ("void f(double *x, int n)\n{\n    double *t = malloc(n * sizeof(float));\n    x[0] = t[0];\n}\n",
+     "sizeof of something other than the array's element type", 3),
+    ("void f(double *x, int n)\n{\n    double *t = malloc(n * 8);\n    x[0] = t[0];\n}\n",
+     "allocation size that is not count * sizeof(element)", 3),
+    ("void f(double *x, int n)\n{\n    double *t = malloc(n * sizeof(double));\n"
+     "    t = realloc(t, 2 * n * sizeof(double));\n    x[0] = t[0];\n}\n", "realloc", 4),
     ("void f(double *x, int i)\n{\n    x[i++] = 1.0;\n}\n", "increment inside an expression", 3),
     ("void f(double *x, int k)\n{\n    switch (k) { case 1: x[0] = 1.0; case 2: x[1] = 2.0; break; }\n}\n",
      "switch fall-through", 3),

@@ -232,6 +232,9 @@ class CExpr:
             raise unsupported("expression passed by reference in C output", a.span)
         sym = self.symbol(a.name)
         if a.subs is not None:
+            if sym is not None and sym.storage == "arg" and sym.intent == "in" and formal.intent != "in":
+                # an element of a const array given to a generated f_bwd (as below)
+                return f"({ctype(sym.type)} *)&{a.name}{self.subscripts(a, sym)}"
             return "&" + a.name + self.subscripts(a, sym)
         if sym is not None and sym.shape:
             if sym.storage == "arg" and sym.intent == "in" and formal.intent != "in" and sym.rank == 1:

@@ -18,12 +18,13 @@ from ..ir.nodes import (INT4, ArrayCtor, Assign, Directive, Expr, Lit, Loop, Ref
                         Routine, Span, Stmt, Symbol, Type)
 from ..ir.visit import refs_in, walk_stmts
 from .c_expr import ExprLowering
-from .c_heap import HeapLowering
+from .c_alias import AliasLowering, pointer_kind
+from .c_heap import HeapLowering, is_heap_call, is_null
 from .c_stmt import StmtLowering
 from .c_types import Declarator, span_of
 
 
-class FunctionLowering(ExprLowering, StmtLowering, HeapLowering):
+class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering):
     def __init__(self, front, fd, directives: list[Directive]) -> None:
         self.front = front
         self.funcs = front.funcs
@@ -38,6 +39,8 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering):
         self.vla_locals: list[Symbol] = []
         self.errors: list = []          # every error of the function's statements
         self.hidden: set[str] = set()   # locals the front end made (no C name refers to them)
+        self.alias_base: dict[str, Optional[str]] = {}   # see c_alias.py
+        self.alias_type: dict[str, tuple[str, Type]] = {}
 
     # -------------------------------------------------------------- names
 
@@ -165,7 +168,9 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering):
             raise unsupported(type(n.type).__name__.lower(), span)
         d = Declarator(n.type, span, self.typedefs, self.value)
         if d.pointers:
-            return self.heap_local(n, d, span)
+            heap = is_heap_call(n.init) if not is_null(n.init) else \
+                pointer_kind(self.fd.body, n.name) == "heap"
+            return self.heap_local(n, d, span) if heap else self.alias_local(n, d, span)
         static = "static" in storage
         sym = self.declare_local(n.name, d.type, span, static)
         self.set_shape(sym, d, n.init, span)

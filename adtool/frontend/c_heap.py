@@ -41,7 +41,7 @@ class HeapLowering:
             raise unsupported("pointer variable", span, n.name)
         if "static" in (n.storage or []):
             raise unsupported("static pointer variable", span, n.name)
-        init = None if _null(n.init) else n.init
+        init = None if is_null(n.init) else n.init
         if init is not None and not is_heap_call(init):
             raise unsupported("local pointer into another array", span,
                               f"'{n.name}'; only malloc/calloc'd local pointers are supported")
@@ -117,7 +117,7 @@ class HeapLowering:
         raise unsupported("sizeof of something other than the array's element type", span, sym.name)
 
     def heap_assign(self, n, sym, span) -> list[Stmt]:
-        if n.op == "=" and _null(n.rvalue):
+        if n.op == "=" and is_null(n.rvalue):
             return []           # `t = NULL` after free: nothing left to read through it
         if not is_heap_call(n.rvalue) or n.op != "=":
             raise unsupported("pointer assignment", span,
@@ -133,7 +133,7 @@ class HeapLowering:
         return Deallocate([sym.name], span=span)
 
 
-def _null(n) -> bool:
+def is_null(n) -> bool:
     """No initialiser, 0 or NULL (which the fake libc defines as 0)."""
     while isinstance(n, c_ast.Cast):
         n = n.expr

@@ -162,6 +162,8 @@ class StmtLowering:
             sym = self.resolve(n.lvalue.name, span)
             if sym.allocatable:
                 return self.heap_assign(n, sym, span)
+            if self.is_alias(sym):
+                return self.alias_set(sym, n.rvalue, span, n.op)
         return [self.assignment(n, span)]
 
     def assignment(self, n, span) -> Assign:
@@ -177,6 +179,10 @@ class StmtLowering:
         return Assign(lhs, rhs, span=span)
 
     def increment(self, n, span) -> Assign:
+        if isinstance(n.expr, c_ast.ID) and self.is_alias(self.resolve(n.expr.name, span)):
+            one = c_ast.Constant("int", "1", coord=n.coord)
+            return self.alias_set(self.resolve(n.expr.name, span), one, span,
+                                  "+=" if "++" in n.op else "-=")[0]
         lhs = self.lvalue(n.expr, span)
         op = "+" if "++" in n.op else "-"
         return Assign(lhs, Bin(op, lhs, Lit("1", INT4), span=span), span=span)
