@@ -20,11 +20,12 @@ from ..ir.visit import refs_in, walk_stmts
 from .c_expr import ExprLowering
 from .c_alias import AliasLowering, pointer_kind
 from .c_heap import HeapLowering, is_heap_call, is_null
+from .c_swap import SwapLowering
 from .c_stmt import StmtLowering
 from .c_types import Declarator, span_of
 
 
-class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering):
+class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, SwapLowering):
     def __init__(self, front, fd, directives: list[Directive]) -> None:
         self.front = front
         self.funcs = front.funcs
@@ -41,6 +42,8 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering):
         self.hidden: set[str] = set()   # locals the front end made (no C name refers to them)
         self.alias_base: dict[str, Optional[str]] = {}   # see c_alias.py
         self.alias_type: dict[str, tuple[str, Type]] = {}
+        self.swap_parity: Optional[Symbol] = None       # see c_swap.py
+        self.swaps: list = []
 
     # -------------------------------------------------------------- names
 
@@ -231,7 +234,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering):
             rname = self.declare_local(f"{decl.name}_result", info.result, span, False).name
             r.symbols[rname].storage = "result"
             r.result = rname
-        r.body = self.block(self.fd.body.block_items)
+        r.body = self.undo_swaps(self.block(self.fd.body.block_items))
         self.pop_scope()
         if self.errors:
             raise gather(self.errors)

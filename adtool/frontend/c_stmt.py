@@ -19,6 +19,7 @@ from ..ir.nodes import (INT4, LOGICAL, Assign, Bin, Call, CallStmt, Case, Contin
                         Select, Stmt, Stop, While)
 from ..ir.visit import calls_in, child_blocks, refs_in, stmt_exprs, walk_stmts
 from .c_expr import c_string, is_pointer
+from .c_swap import swap_at
 from .c_types import span_of
 
 _COMPOUND = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
@@ -50,7 +51,24 @@ class StmtLowering:
         pending = list(pending or [])
         self.push_scope()
         try:
-            for n in items or []:
+            items = list(items or [])
+            k = 0
+            while k < len(items):
+                n = items[k]
+                k += 1
+                swap = swap_at(items, k - 1)
+                if swap is not None:
+                    k += 2
+                    try:
+                        stmts = self.swap(swap[1], swap[2], span_of(n, self.span))
+                    except AdError as exc:
+                        self.errors.append(exc)
+                        continue
+                    if stmts and pending:
+                        stmts[0].directives = pending + stmts[0].directives
+                        pending = []
+                    out.extend(stmts)
+                    continue
                 if isinstance(n, c_ast.Pragma):
                     d = parse_pragma(n.string, _pragma_span(n, self.span))
                     if d is not None:

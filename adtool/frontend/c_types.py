@@ -23,6 +23,8 @@ _SCALARS: dict[tuple[str, ...], Type] = {
     ("long",): INT8, ("long", "int"): INT8, ("signed", "long"): INT8,
     ("long", "long"): INT8, ("long", "long", "int"): INT8,
     ("void",): Type("void", 0),
+    # sizes and index differences: as long (their values in such codes fit)
+    ("size_t",): INT8, ("ptrdiff_t",): INT8,
 }
 
 ZERO = Lit("0", INT4)
