@@ -18,7 +18,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _names(value: str) -> list[str]:
-    return [n.strip().lower() for n in value.replace(" ", ",").split(",") if n.strip()]
+    return [n.strip() for n in value.replace(" ", ",").split(",") if n.strip()]
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -32,25 +32,40 @@ class AdError(Exception):
 
 class AdErrors(AdError):
     """Several errors of one run, reported together like a compiler does
-    (at most LIMIT); the exit code is the first one's."""
+    (one line each, in source order, at most LIMIT); the exit code is the
+    first one's."""
     LIMIT = 20
 
     def __init__(self, errors: list[AdError]):
-        super().__init__(errors[0].message, errors[0].span, errors[0].code)
-        self.errors = errors
+        flat: list[AdError] = []
+        for e in errors:
+            flat.extend(e.errors if isinstance(e, AdErrors) else [e])
+        first = flat[0]
+        super().__init__(first.message, first.span, first.code)
+        self.errors = flat
+        self.args = (flat,)         # so that copy and pickle rebuild it
 
     def __str__(self) -> str:
-        lines = [str(e) for e in self.errors[:self.LIMIT]]
+        lines = [AdError.__str__(e) for e in self.errors[:self.LIMIT]]
         if len(self.errors) > self.LIMIT:
             lines.append(f"adtool: error: {len(self.errors) - self.LIMIT} more errors not shown")
         return "\n".join(lines)
 
 
+def gather(errors: list[AdError]) -> AdError:
+    return errors[0] if len(errors) == 1 else AdErrors(errors)
+
+
 def raise_all(errors: list[AdError]) -> None:
-    if len(errors) == 1:
-        raise errors[0]
     if errors:
-        raise AdErrors(errors)
+        raise gather(errors)
+
+
+def warn(message: str, span: Optional[Span] = None) -> None:
+    """A warning on stderr in the compiler convention; the run goes on."""
+    import sys
+    where = f"{span.file}:{span.line}:{span.col}: " if span is not None and span.line > 0 else "adtool: "
+    sys.stderr.write(f"{where}warning: {message}\n")
 
 
 def unsupported(construct: str, span: Optional[Span], detail: str = "") -> AdError:

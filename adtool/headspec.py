@@ -21,7 +21,10 @@ _LIST = r"\(\s*((?:" + _IDENT + r"[\s,]*)*)\)"
 _HEAD = re.compile(r"\s*(" + _IDENT + r")\s*(?:" + _LIST + r"\s*/\s*" + _LIST + r")?\s*")
 
 
-def parse_heads(spec: str) -> list[Head]:
+def parse_heads(spec: str, case_sensitive: bool = False) -> list[Head]:
+    """Names are folded to lower case unless case_sensitive (C keeps them
+    exactly as written; Fortran names are case-insensitive)."""
+    fold = (lambda w: w) if case_sensitive else str.lower
     if not spec or not spec.strip():
         raise bad_input("--head needs a routine name")
     heads: list[Head] = []
@@ -34,9 +37,9 @@ def parse_heads(spec: str) -> list[Head]:
             raise bad_input(f"cannot read --head '{spec}' at column {pos + 1}: expected "
                             "'name' or 'name(dependents)/(independents)'")
         name, deps, indeps = m.group(1), m.group(2), m.group(3)
-        split = (lambda s: [w.lower() for w in re.split(r"[\s,]+", s.strip()) if w]) \
+        split = (lambda s: [fold(w) for w in re.split(r"[\s,]+", s.strip()) if w]) \
             if deps is not None else None
-        heads.append(Head(name.lower(), split(deps) if split else None,
+        heads.append(Head(fold(name), split(deps) if split else None,
                           split(indeps) if split else None))
         pos = m.end()
     names = [h.name for h in heads]

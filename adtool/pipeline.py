@@ -49,22 +49,32 @@ def read_sources(files: list[str], include_dirs: list[str], defines: list[str],
 
 
 def resolve_heads(tu: TranslationUnit, spec: str):
-    heads = parse_heads(spec)
+    heads = parse_heads(spec, case_sensitive=tu.language == "c")
     g = callgraph.build(tu)
-    for h in heads:
-        callgraph.check_head(g, h.name)
     _raise_tree_errors(tu, g, [h.name for h in heads])
     for h in heads:
+        callgraph.check_head(g, h.name)
         _check_head_names(tu, h)
     return heads, g
 
 
 def _raise_tree_errors(tu: TranslationUnit, g, heads: list[str]) -> None:
     """What the front end could not read stops the run only inside the
-    call trees of the heads; every such error is reported."""
+    call trees of the heads, and then every such error is reported: errors
+    kept on routines (Fortran), and functions the C front end could not
+    lower at all (tu.unread: their errors and the names they call)."""
     import networkx as nx
-    reach = set(heads).union(*(nx.descendants(g, h) for h in heads))
+    reach: list[str] = []
+    todo = [n for h in heads for n in ([h] + (list(nx.descendants(g, h)) if h in g else []))]
+    while todo:
+        n = todo.pop(0)
+        if n in reach:
+            continue
+        reach.append(n)
+        if n in tu.unread:
+            todo += tu.unread[n][1]
     errors = [e for r in tu.all_routines() if r.name in reach for e in r.errors]
+    errors += [e for n in reach if n in tu.unread for e in tu.unread[n][0]]
     errors.sort(key=lambda e: (e.span.file, e.span.line, e.span.col) if e.span else ("", 0, 0))
     raise_all(errors)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Optional
 
 from ..diagnostics import unsupported
-from ..ir.nodes import (Assign, Ref, Bin, CallStmt, Continue, Cycle, Dim, Directive, Exit,
+from ..ir.nodes import (Allocate, Assign, Ref, Bin, CallStmt, Continue, Cycle, Deallocate, Dim,
+                        Directive, Exit,
                         If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
                         Stmt, Stop, Symbol, TranslationUnit, While)
 from ..ir.visit import calls_in, refs_in, stmt_exprs, walk_stmts
@@ -44,12 +45,20 @@ def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None,
         raise unsupported("internal procedures in C output", r.span)
     ex = CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n), table.get)
     dead, named = _uses(r) if r.kind != "program" else (set(), set(r.symbols))
+    for s in list(r.symbols.values()):
+        if heap_length(s) and s.name in named:       # the heap array's length variable
+            named.add(heap_length(s))
+            dead.discard(heap_length(s))
     locals_ = [declaration(s, ex) + (" = 0" if zero_locals and not s.shape and s.init is None
                                       and not s.save else "") + ";"
                for s in r.symbols.values()
                if s.storage in ("local", "result") and s.name in named and s.name not in dead]
     st = _Stmts(r, ex, dead)
+    st.declared = {s.name for s in r.symbols.values()
+                   if s.storage in ("local", "result") and s.name in named and s.name not in dead}
     body = [f"{IND}(void){a};" for a in r.args if a not in named] + st.block(r.body, 1)
+    if not (r.body and isinstance(r.body[-1], Return)):
+        body += st.frees(1)
     if r.kind == "function" and not (r.body and isinstance(r.body[-1], Return)):
         body.append(f"{IND}return {r.result};")
     return render("c/routine.j2", directives=_pragmas(r.directives, 0),
@@ -64,7 +73,7 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
     its adjoint, and what only fed it), which C compilers reject under
     -Werror; those stores are dropped, to a fixed point."""
     stmts = list(walk_stmts(r.body))
-    named: set[str] = {x.name for s in stmts for e in stmt_exprs(s) for x in refs_in(e)}
+    named: set[str] = {x.name for s in stmts for e in stmt_exprs(s) + _bounds(s) for x in refs_in(e)}
     named |= {s.var for s in stmts if isinstance(s, Loop)}
     locals_ = {n for n, s in r.symbols.items() if s.storage in ("local", "result") and not s.save
                and not (r.kind == "function" and n == r.result)}
@@ -75,7 +84,7 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
             if isinstance(s, Assign) and s.lhs.name in dead and \
                     not any(not c.intrinsic for c in calls_in(s.rhs)):
                 continue
-            for e in stmt_exprs(s):
+            for e in stmt_exprs(s) + _bounds(s):
                 read.update(x.name for x in refs_in(e) if not (isinstance(s, Assign) and x is s.lhs))
             if isinstance(s, (CallStmt,)):
                 read.update(a.name for a in s.args if isinstance(a, Ref))
@@ -86,6 +95,17 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
             live = {s.lhs.name for s in stmts if isinstance(s, Assign) and s.lhs.name not in dead}
             return dead, named & (read | live)
         dead = new
+
+
+def _bounds(s: Stmt) -> list:
+    """The bound expressions of an Allocate (read when it runs)."""
+    if not isinstance(s, Allocate):
+        return []
+    out = []
+    for it in s.items:
+        for sub in it.subs or []:
+            out += [x for x in ((sub.lo, sub.hi) if isinstance(sub, Section) else (sub,)) if x is not None]
+    return out
 
 
 def _extent(d: Dim, ex: CExpr) -> str:
@@ -111,6 +131,8 @@ def declaration(s: Symbol, ex: CExpr, is_arg: bool = False) -> str:
     if s.is_parameter:
         raise unsupported("named constant in C output", s.span)
     const = "const " if is_arg and s.intent == "in" else ""
+    if not is_arg and heap_length(s):
+        return f"{base} *{s.name} = 0"
     if is_arg and not s.shape:
         return f"{base} {s.name}" if s.by_value else f"{const}{base} *{s.name}"
     if is_arg and s.rank == 1 and (s.shape[0].ub is None or s.pointer):
@@ -122,6 +144,18 @@ def declaration(s: Symbol, ex: CExpr, is_arg: bool = False) -> str:
     if s.init is not None and not is_arg:
         text += " = " + _initialiser(s, ex)
     return text
+
+
+def heap_length(s: Symbol) -> Optional[str]:
+    """The length variable of a local heap array (frontend/c_heap.py): an
+    allocatable whose one dimension is [0, len - 1]."""
+    if not s.allocatable or s.storage != "local" or s.rank != 1 or s.save:
+        return None
+    d = s.shape[0]
+    if is_zero_lb(d.lb) and isinstance(d.ub, Bin) and d.ub.op == "-" and isinstance(d.ub.left, Ref) \
+            and d.ub.left.subs is None and isinstance(d.ub.right, Lit) and d.ub.right.text == "1":
+        return d.ub.left.name
+    return None
 
 
 def _initialiser(s: Symbol, ex: CExpr) -> str:
@@ -158,6 +192,7 @@ class _Stmts:
         self.ex = ex
         self.dead = dead                  # locals whose stores are dropped (see _uses)
         self.frames: list[str] = []       # 'loop' | 'switch', innermost last
+        self.declared: set[str] = set()   # locals the routine declares
 
     def block(self, stmts: list[Stmt], level: int) -> list[str]:
         out: list[str] = []
@@ -199,8 +234,16 @@ class _Stmts:
             return [pad + self.jump(s)]
         if isinstance(s, Return):
             if self.r.kind == "function":
-                return [f"{pad}return {self.r.result};"]
-            return [f"{pad}return" + (" 0;" if self.r.kind == "program" else ";")]
+                return self.frees(level) + [f"{pad}return {self.r.result};"]
+            return self.frees(level) + [f"{pad}return" + (" 0;" if self.r.kind == "program" else ";")]
+        if isinstance(s, Allocate):
+            return self.allocate(s, level)
+        if isinstance(s, Deallocate):
+            out = []
+            for n in s.names:
+                self._heap(n, s.span)
+                out += [f"{pad}free({n});", f"{pad}{n} = 0;"]
+            return out
         if isinstance(s, Stop):
             code = ex(s.code) if s.code is not None else "0"
             if s.code is not None and ex.type_of(s.code).base not in ("integer",):
@@ -216,6 +259,42 @@ class _Stmts:
         if isinstance(s, Raw):
             return [pad + t if t.strip() else "" for t in s.text.rstrip("\n").split("\n")]
         raise unsupported(f"statement {type(s).__name__} in C output", s.span)
+
+    def _heap(self, name: str, span) -> str:
+        sym = self.ex.symbol(name)
+        length = heap_length(sym) if sym is not None else None
+        if length is None:
+            raise unsupported("a temporary array of run-time size in C output", span, name)
+        return length
+
+    def allocate(self, s: Allocate, level: int) -> list[str]:
+        """Set the length, then allocate (a heap array allocated again, as
+        in a loop whose free the adjoint defers to the exit, is released
+        first)."""
+        pad, ex = IND * level, self.ex
+        out = []
+        for it in s.items:
+            length = self._heap(it.name, s.span)
+            sub = it.subs[0] if it.subs else None
+            if isinstance(sub, Section):
+                lo, hi = sub.lo, sub.hi
+            else:
+                lo, hi = None, sub
+            if hi is None:
+                raise unsupported("allocation without bounds in C output", s.span, it.name)
+            if not is_zero_lb(lo) and not (isinstance(lo, Lit) and int(lo.text) == 0):
+                hi = Bin("-", hi, lo)      # C arrays start at 0: same length
+            d = Dim(None, hi)
+            base = ctype(ex.symbol(it.name).type)
+            out.append(f"{pad}{length} = {_extent(d, ex)};")
+            out += [f"{pad}free({it.name});",
+                    f"{pad}{it.name} = malloc({length} * sizeof({base}));"]
+        return out
+
+    def frees(self, level: int) -> list[str]:
+        """C's twin of Fortran freeing local allocatables at return."""
+        return [f"{IND * level}free({n});" for n, s in self.r.symbols.items()
+                if heap_length(s) and n in self.declared]
 
     def nested(self, kind: str, body: list[Stmt], level: int) -> list[str]:
         self.frames.append(kind)

@@ -23,6 +23,18 @@ IND = "    "
 def element_count(sym: Optional[Symbol], ref: Ref, ex: CExpr) -> str:
     """Number of elements of a whole array, as C text."""
     from .c import _extent
+    sec = _section(sym, ref)
+    if sec is not None:
+        from ..ir.nodes import INT4, Bin, Lit
+        from ..transform.association import _minus
+        hi = sec.hi
+        if isinstance(hi, Bin) and hi.op == "+" and hi.left == sec.lo:
+            n = hi.right                       # lo + (count - 1), as association.py makes it
+        else:
+            n = _minus(hi, sec.lo)
+        if isinstance(n, Lit):
+            return str(int(n.text) + 1)
+        return ex(Bin("+", n, Lit("1", INT4)))
     if sym is None or ref.subs is not None or not sym.shape:
         raise unsupported("recording part of an array in C output", ref.span, ref.name)
     parts = []
@@ -35,7 +47,20 @@ def element_count(sym: Optional[Symbol], ref: Ref, ex: CExpr) -> str:
     return " * ".join(p if p.replace("_", "").isalnum() else f"({p})" for p in parts)
 
 
-def _base_address(sym: Optional[Symbol], ref: Ref) -> str:
+def _section(sym: Optional[Symbol], ref: Ref):
+    """The lo:hi section of a one-dimensional array (contiguous), if ref is one."""
+    from ..ir.nodes import Section
+    if sym is not None and sym.rank == 1 and ref.subs is not None and len(ref.subs) == 1 \
+            and isinstance(ref.subs[0], Section) and ref.subs[0].step is None \
+            and ref.subs[0].lo is not None and ref.subs[0].hi is not None:
+        return ref.subs[0]
+    return None
+
+
+def _base_address(sym: Optional[Symbol], ref: Ref, ex: Optional[CExpr] = None) -> str:
+    sec = _section(sym, ref)
+    if sec is not None and ex is not None:
+        return f"&{ref.name}[{ex(sec.lo)}]"
     if sym is not None and sym.rank > 1:
         return f"&{ref.name}" + "[0]" * sym.rank
     return ref.name
@@ -51,7 +76,7 @@ def runtime_call(name: str, args: list[Expr], ex: CExpr, span) -> str:
             raise unsupported(f"'{name}' of an expression in C output", span)
         sym = ex.symbol(args[0].name)
         n = element_count(sym, args[0], ex)
-        return f"{name}({_base_address(sym, args[0])}, {n});"
+        return f"{name}({_base_address(sym, args[0], ex)}, {n});"
     out = []
     for k, a in enumerate(args):
         if k == 0 and name.startswith("ad_pop"):

@@ -163,6 +163,13 @@ class CExpr:
             if callee is None:
                 raise unsupported(f"call of '{e.name}', which is not in the unit, in C output", e.span)
             return f"{e.name}({self.actuals(callee, e.args)})"
+        if e.name == "real" and len(e.args) == 1 and [k for k, _ in e.kwargs] == ["kind"]:
+            # the transform's conversion of a seed to a variable's precision
+            kind = e.kwargs[0][1]
+            to = "float" if isinstance(kind, Lit) and kind.text == "4" else "double"
+            return f"({to})" + self.p(e.args[0])[0].join("()")
+        if e.name in ("lbound", "ubound", "size") and e.args and isinstance(e.args[0], Ref):
+            return self.bound(e)
         if e.kwargs:
             raise unsupported(f"keyword arguments of '{e.name}' in C output", e.span)
         args = [self(a) for a in e.args]
@@ -193,6 +200,25 @@ class CExpr:
             return text
         return f"{table[name]}({', '.join(args)})"
 
+    def bound(self, e: Call) -> str:
+        """lbound/ubound/size of an array whose shape C knows (the transform
+        asks them of heap arrays, whose length variable holds the size)."""
+        sym = self.symbol(e.args[0].name)
+        dims = list(sym.shape) if sym is not None else []
+        if not dims or any(d.ub is None or d.assumed for d in dims) or len(e.args) > 2:
+            raise unsupported(f"'{e.name}' of an array whose size C cannot know", e.span, e.args[0].name)
+        if len(e.args) == 2:
+            k = e.args[1]
+            if not (isinstance(k, Lit) and k.type.base == "integer" and 1 <= int(k.text) <= len(dims)):
+                raise unsupported(f"'{e.name}' with a computed dimension in C output", e.span)
+            dims = [dims[int(k.text) - 1]]
+        if e.name == "lbound":
+            return "0" if is_zero_lb(dims[0].lb) else self(dims[0].lb)
+        if e.name == "ubound":
+            return self.p(dims[0].ub)[0].join("()")
+        from .c import _extent
+        return " * ".join(f"({_extent(d, self)})" for d in dims)
+
     def actuals(self, callee: Routine, args: list[Expr]) -> str:
         if len(args) != len(callee.args):
             raise unsupported(f"call of '{callee.name}' with {len(args)} arguments for "
@@ -206,6 +232,9 @@ class CExpr:
             raise unsupported("expression passed by reference in C output", a.span)
         sym = self.symbol(a.name)
         if a.subs is not None:
+            if sym is not None and sym.storage == "arg" and sym.intent == "in" and formal.intent != "in":
+                # an element of a const array given to a generated f_bwd (as below)
+                return f"({ctype(sym.type)} *)&{a.name}{self.subscripts(a, sym)}"
             return "&" + a.name + self.subscripts(a, sym)
         if sym is not None and sym.shape:
             if sym.storage == "arg" and sym.intent == "in" and formal.intent != "in" and sym.rank == 1:

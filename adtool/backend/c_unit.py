@@ -66,10 +66,18 @@ def emit_derivative_unit(out: TranslationUnit, primal: TranslationUnit, uses_sta
 
 def _refuse_fortran_only(v: Routine) -> None:
     for s in walk_stmts(v.body):
-        if isinstance(s, (Raw, Allocate, Deallocate)):
+        if isinstance(s, Raw) or (isinstance(s, (Allocate, Deallocate)) and not _heap_only(v, s)):
             raise unsupported("this construct needs a temporary array of run-time size, "
                               "which the C output cannot make yet", s.span if s.span.line else v.span,
                               v.name)
+
+
+def _heap_only(v: Routine, s) -> bool:
+    """Allocations of C heap arrays (frontend/c_heap.py) print; others need
+    an array descriptor C does not have."""
+    from .c import heap_length
+    names = [it.name for it in s.items] if isinstance(s, Allocate) else s.names
+    return all(n in v.symbols and heap_length(v.symbols[n]) for n in names)
 
 
 def _calls(r: Routine) -> list[str]:

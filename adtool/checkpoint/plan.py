@@ -180,6 +180,8 @@ class _Known:
 
     def __init__(self, tu: TranslationUnit, g: nx.MultiDiGraph):
         self.tu = tu
+        # C names are case-sensitive, Fortran's are not (and are stored lower-cased).
+        self.fold = (lambda n: n) if tu.language == "c" else str.lower
         self.routines = sorted(r.name for r in tu.all_routines())
         self.count: dict[tuple[str, str], int] = {}
         for _, _, d in g.edges(data=True):
@@ -208,14 +210,14 @@ def _listed(names: list[str], near: str, most: int = 8) -> str:
     return ", ".join(f"'{c}'" for c in close) + more
 
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _parse_name(raw: str, mode: str, origin: str, known: _Known, where: str,
                 span: Optional[Span], site_only: bool = False) -> _Rule:
     """A routine name, `caller/callee` or `caller/callee#k`, checked against
     the program."""
-    name = raw.strip().lower()
+    name = known.fold(raw.strip())
     if "/" not in name:
         if site_only:
             raise bad_input(f"{where} '{raw}' is not a call site; write 'caller/callee' or "
@@ -264,7 +266,7 @@ def _parse_name(raw: str, mode: str, origin: str, known: _Known, where: str,
 
 
 def _cli_rules(split: list[str], joint: list[str], known: _Known) -> list[_Rule]:
-    both = {n.lower() for n in split} & {n.lower() for n in joint}
+    both = {known.fold(n) for n in split} & {known.fold(n) for n in joint}
     if both:
         raise bad_input("named in both --split and --joint: " + ", ".join(sorted(both)))
     return [_parse_name(n, mode, "command line", known, f"--{mode}", None)
@@ -409,7 +411,7 @@ class _PlanFile:
         spellings of one Fortran name."""
         seen: dict[str, str] = {}
         for name, value in table.items():
-            low = name.strip().lower()
+            low = self.known.fold(name.strip())
             span = self.span(section, name)
             if low in seen:
                 raise bad_input(f"[{section}] names '{low}' twice ('{seen[low]}' and '{name}'; "
@@ -431,7 +433,7 @@ class _PlanFile:
 
     def _read_loops(self, section: str, table: dict) -> None:
         for name, value, span in self._entries(section, table):
-            m = re.match(r"^\s*([a-z_][a-z0-9_]*)\s*:\s*(\d+)\s*$", name.lower())
+            m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(\d+)\s*$", self.known.fold(name))
             if not m:
                 raise bad_input(f"[loops] \"{name}\": a loop is named \"routine:line\" (the "
                                 "line of its DO/for header)", span)
@@ -500,7 +502,7 @@ def resolve_plan(tu: TranslationUnit, heads: list[str], plan_file: Optional[str]
         _call_mode(ds)
     for r in tu.all_routines():
         _call_mode(r.directives)
-    plan = Plan(tu, g, [h.lower() for h in heads], cli,
+    plan = Plan(tu, g, [known.fold(h) for h in heads], cli,
                 pf.calls if pf else [], pf.routines if pf else [], default, origin, dirs)
     if pf is not None and pf.loops:
         name, span, r, loop = pf.loops[0]

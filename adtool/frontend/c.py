@@ -15,11 +15,11 @@ from typing import Optional
 
 from pycparser import c_ast, c_parser
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import AdError, bad_input, gather, unsupported
 from ..ir.nodes import INT4, Directive, Lit, Span, Symbol, TranslationUnit, Type
 from .c_expr import FuncInfo
 from .c_func import FunctionLowering
-from .c_pre import FAKE_LIBC, preprocess_c
+from .c_pre import EXTENT_PREFIX, FAKE_LIBC, preprocess_c
 from .c_stmt import parse_pragma
 from .c_types import Declarator, base_type, span_of
 from .source import read_user_file
@@ -56,6 +56,10 @@ class CFrontend:
         self.funcs: dict[str, FuncInfo] = {}
         self.defs: list[tuple[c_ast.FuncDef, list[Directive]]] = []
         self.externs: dict[str, Span] = {}
+        # File-scope names adtool cannot read, with why: an error only where used.
+        self.unreadable: dict[str, AdError] = {}
+        self.unread: dict[str, tuple[list[AdError], list[str]]] = {}
+        self.extents_before: dict[str, list] = {}   # `$AD EXTENT` before a function
 
     def read(self, paths: list[str]) -> TranslationUnit:
         tu = TranslationUnit("c", list(paths))
@@ -67,12 +71,17 @@ class CFrontend:
             self._top_level(parse_c(path, pre.text))
         for name, span in self.externs.items():
             if name not in self.globals:
-                raise unsupported("extern variable defined outside the input files", span, name)
+                self.unreadable.setdefault(
+                    name, unsupported("extern variable defined outside the input files", span, name))
         self._classify_pointers()
         tu.globals = self.globals
         for fd, dirs in self.defs:
-            tu.routines.append(FunctionLowering(self, fd, dirs).lower())
-        if not tu.routines:
+            try:
+                tu.routines.append(FunctionLowering(self, fd, dirs).lower())
+            except AdError as exc:
+                self.unread[fd.decl.name] = ([exc], _callees(fd.body))
+        tu.unread = self.unread
+        if not tu.routines and not tu.unread:
             raise bad_input("no function definition in the input", Span(paths[0], 0, 0))
         return tu
 
@@ -80,36 +89,54 @@ class CFrontend:
 
     def _top_level(self, ast) -> None:
         pending: list[Directive] = []
+        extents: list = []
         glob = FunctionLowering(self, None, [])
         for n in ast.ext:
             if not _user(n):
                 continue
             span = span_of(n)
+            if isinstance(n, c_ast.Typedef) and n.name.startswith(EXTENT_PREFIX):
+                extents.append(n)
+                continue
             if isinstance(n, c_ast.Pragma):
-                pending.append(parse_pragma(n.string, Span(span.file, span.line, 1)))
+                d = parse_pragma(n.string, Span(span.file, span.line, 1))
+                if d is not None:
+                    pending.append(d)
                 continue
             if isinstance(n, c_ast.FuncDef):
-                self._header(n)
-                self.defs.append((n, pending))
+                self.extents_before[n.decl.name] = extents
+                extents = []
+                try:
+                    self._header(n)
+                    self.defs.append((n, pending))
+                except AdError as exc:
+                    self.unread[n.decl.name] = ([exc], _callees(n.body))
                 pending = []
                 continue
             if pending:
                 raise bad_input(f"$AD {pending[0].name} must stand before a function or a statement",
                                 pending[0].span)
-            if isinstance(n, c_ast.Typedef):
-                d = Declarator(n.type, span, self.typedefs, glob.value)
-                if d.pointers or d.dims_c:
-                    raise unsupported("typedef of a pointer or array type", span, n.name)
-                self.typedefs[n.name] = d.type
-            elif isinstance(n, c_ast.Decl):
-                self._global_decl(n, span, glob)
-            elif isinstance(n, c_ast.StaticAssert):
-                raise unsupported("_Static_assert", span)
-            else:
-                raise unsupported(f"top-level {type(n).__name__}", span)
+            name = getattr(n, "name", None)
+            try:
+                if isinstance(n, c_ast.Typedef):
+                    d = Declarator(n.type, span, self.typedefs, glob.value)
+                    if d.pointers or d.dims_c:
+                        raise unsupported("typedef of a pointer or array type", span, n.name)
+                    self.typedefs[n.name] = d.type
+                elif isinstance(n, c_ast.Decl):
+                    self._global_decl(n, span, glob)
+            except AdError as exc:
+                # Read permissively: only a function adtool differentiates
+                # that uses this name makes it an error.
+                if name:
+                    self.unreadable.setdefault(name, exc)
+                    if isinstance(n, c_ast.Typedef):
+                        self.typedefs[name] = exc       # scalar_type raises it where used
         if pending:
             raise bad_input(f"$AD {pending[0].name} must stand before a function or a statement",
                             pending[0].span)
+        if extents:
+            raise bad_input("$AD EXTENT must stand before a function or inside it", span_of(extents[0]))
 
     def _global_decl(self, n, span: Span, glob: "FunctionLowering") -> None:
         if isinstance(n.type, (c_ast.Struct, c_ast.Union, c_ast.Enum)):
@@ -194,6 +221,21 @@ def _params(fdecl) -> list:
         if isinstance(p, c_ast.Typename) and not isinstance(p, c_ast.EllipsisParam):
             raise unsupported("unnamed parameter", span_of(p))
     return ps
+
+
+def _callees(body) -> list[str]:
+    """Names of the functions a body calls (for a function that could not be
+    read: whether it is in a head's call tree is decided later)."""
+    out: list[str] = []
+
+    def visit(n) -> None:
+        if isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID) and n.name.name not in out:
+            out.append(n.name.name)
+        for _, c in n.children():
+            visit(c)
+    if body is not None:
+        visit(body)
+    return out
 
 
 def _pointer_use(body, name: str) -> dict:

@@ -169,6 +169,9 @@ class ExprLowering:
 
     def _id(self, n, span) -> Expr:
         sym = self.resolve(n.name, span)
+        if self.is_alias(sym):
+            raise unsupported("pointer used as a value", span,
+                              f"'{n.name}' points into an array; index it or pass it to a function")
         if sym.rank:
             raise unsupported("pointer arithmetic", span,
                               f"array '{n.name}' used as a value; index it or pass it to a function")
@@ -189,6 +192,11 @@ class ExprLowering:
         if not isinstance(base, c_ast.ID):
             raise unsupported("pointer arithmetic", span, "indexing something that is not an array name")
         sym = self.resolve(base.name, span)
+        if self.is_alias(sym):
+            if len(subs) != 1:
+                raise bad_input(f"'{base.name}' points into a one-dimensional array, indexed with "
+                                f"{len(subs)} subscripts", span)
+            return self.alias_element(sym, subs[0], span)
         if not sym.rank:
             raise unsupported("indexing a scalar", span, base.name)
         if len(subs) > sym.rank:
@@ -225,8 +233,11 @@ class ExprLowering:
     def deref(self, n, span) -> Ref:
         target = n.expr
         if not isinstance(target, c_ast.ID):
-            raise unsupported("pointer arithmetic", span, "dereference of a computed address")
+            base, off = self.address(target, span)      # *(p + k)
+            return Ref(base.name, [off], span=span)
         sym = self.resolve(target.name, span)
+        if self.is_alias(sym):
+            return self.alias_element(sym, Lit("0", INT4), span)
         if sym.rank:
             return Ref(sym.name, [Lit("0", INT4)] * sym.rank, span=span)
         if is_pointer(sym):
@@ -237,6 +248,13 @@ class ExprLowering:
         op = n.op
         if op in _LOGIC:
             return Bin(_LOGIC[op], self.cond(n.left), self.cond(n.right), span=span)
+        if op in ("&", "|"):
+            # `(a > 0) & (b > 0)`: on two truth values (0 or 1) the bitwise
+            # operator is the logical one without short-circuit, and IR
+            # expressions have no side effects to skip.
+            left, right = self.expr(n.left), self.expr(n.right)
+            if self.type_of(left).base == "logical" and self.type_of(right).base == "logical":
+                return Bin("and" if op == "&" else "or", left, right, span=span)
         if op in _BITWISE:
             raise unsupported(f"bitwise operator '{op}'", span)
         left, right = self.value(n.left), self.value(n.right)
@@ -261,7 +279,10 @@ class ExprLowering:
     def call_name(self, n, span) -> str:
         if not isinstance(n.name, c_ast.ID):
             raise unsupported("function pointer", span, "call through an expression")
-        return n.name.name
+        name = n.name.name
+        if name in self.front.unread and name not in self.funcs:
+            raise unsupported(f"call of '{name}'", span, "adtool cannot read its definition")
+        return name
 
     def call_args(self, n) -> list:
         return list(n.args.exprs) if n.args is not None else []
@@ -323,12 +344,17 @@ class ExprLowering:
             raise unsupported("address-of operator", span, "of something other than a variable or element")
         if isinstance(n, c_ast.ID):
             sym = self.resolve(n.name, span)
+            if self.is_alias(sym):
+                return self.alias_element(sym, Lit("0", INT4), span)
             if sym.rank or is_pointer(sym):
                 return Ref(sym.name, span=span)
             raise unsupported("value passed to a pointer parameter", span, n.name)
         if isinstance(n, c_ast.ArrayRef):
             return self.element(n, span, partial=True) if self._is_partial(n, span) else \
                 self._bad_actual(span)
+        if isinstance(n, c_ast.BinaryOp) and n.op in "+-" and self._is_address(n):
+            base, off = self.address(n, span)           # f(x + i * d)
+            return Ref(base.name, [off], span=span)
         if isinstance(n, c_ast.BinaryOp) and n.op in "+-":
             raise unsupported("pointer arithmetic", span)
         raise unsupported("expression passed to a pointer parameter", span)

@@ -13,16 +13,19 @@ from typing import Optional
 
 from pycparser import c_ast
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import bad_input, gather, unsupported
 from ..ir.nodes import (INT4, ArrayCtor, Assign, Directive, Expr, Lit, Loop, Ref,
                         Routine, Span, Stmt, Symbol, Type)
 from ..ir.visit import refs_in, walk_stmts
 from .c_expr import ExprLowering
+from .c_alias import AliasLowering, pointer_kind
+from .c_heap import HeapLowering, is_heap_call, is_null
+from .c_swap import SwapLowering
 from .c_stmt import StmtLowering
 from .c_types import Declarator, span_of
 
 
-class FunctionLowering(ExprLowering, StmtLowering):
+class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, SwapLowering):
     def __init__(self, front, fd, directives: list[Directive]) -> None:
         self.front = front
         self.funcs = front.funcs
@@ -35,6 +38,12 @@ class FunctionLowering(ExprLowering, StmtLowering):
         self.routine: Optional[Routine] = None
         self.is_main = False
         self.vla_locals: list[Symbol] = []
+        self.errors: list = []          # every error of the function's statements
+        self.hidden: set[str] = set()   # locals the front end made (no C name refers to them)
+        self.alias_base: dict[str, Optional[str]] = {}   # see c_alias.py
+        self.alias_type: dict[str, tuple[str, Type]] = {}
+        self.swap_parity: Optional[Symbol] = None       # see c_swap.py
+        self.swaps: list = []
 
     # -------------------------------------------------------------- names
 
@@ -49,6 +58,8 @@ class FunctionLowering(ExprLowering, StmtLowering):
                 return scope[cname]
         if cname in self.funcs:
             raise unsupported("function pointer", span, f"'{cname}' used as a value")
+        if cname in self.front.unreadable:
+            raise self.front.unreadable[cname]
         raise bad_input(f"'{cname}' is not declared", span)
 
     def push_scope(self) -> None:
@@ -66,6 +77,7 @@ class FunctionLowering(ExprLowering, StmtLowering):
             free = old is None and name not in self.front.globals and name not in self.funcs \
                 and name != self.routine.name
             reusable = old is not None and old.storage == "local" and name not in visible \
+                and name not in self.hidden \
                 and old.type == t and not old.shape and not old.save and not static
             if free or reusable:
                 break
@@ -75,6 +87,17 @@ class FunctionLowering(ExprLowering, StmtLowering):
         syms[name] = sym
         self.scopes[-1][cname] = sym
         return sym
+
+    def hidden_local(self, base: str, t: Type, span: Span) -> Symbol:
+        """A local of the front end's own, out of every C scope."""
+        syms = self.routine.symbols
+        name, k = base, 1
+        while name in syms or name in self.front.globals or name in self.funcs:
+            k += 1
+            name = f"{base}_{k}"
+        syms[name] = Symbol(name, t, storage="local", span=span)
+        self.hidden.add(name)
+        return syms[name]
 
     # -------------------------------------------------------------- shapes
 
@@ -148,7 +171,9 @@ class FunctionLowering(ExprLowering, StmtLowering):
             raise unsupported(type(n.type).__name__.lower(), span)
         d = Declarator(n.type, span, self.typedefs, self.value)
         if d.pointers:
-            raise unsupported("pointer variable", span, f"'{n.name}'; only parameters may be pointers")
+            heap = is_heap_call(n.init) if not is_null(n.init) else \
+                pointer_kind(self.fd.body, n.name) == "heap"
+            return self.heap_local(n, d, span) if heap else self.alias_local(n, d, span)
         static = "static" in storage
         sym = self.declare_local(n.name, d.type, span, static)
         self.set_shape(sym, d, n.init, span)
@@ -203,12 +228,16 @@ class FunctionLowering(ExprLowering, StmtLowering):
             raise bad_input("main must return int", span)
         for p, pkind in zip(params, info.params):
             self._param(p, pkind)
+        for n in self.front.extents_before.get(decl.name, []):
+            self.declare_extent(n)
         if kind == "function":
             rname = self.declare_local(f"{decl.name}_result", info.result, span, False).name
             r.symbols[rname].storage = "result"
             r.result = rname
-        r.body = self.block(self.fd.body.block_items)
+        r.body = self.undo_swaps(self.block(self.fd.body.block_items))
         self.pop_scope()
+        if self.errors:
+            raise gather(self.errors)
         self._check_vla(r)
         return r
 
@@ -230,6 +259,21 @@ class FunctionLowering(ExprLowering, StmtLowering):
         self.routine.args.append(p.name)
         self.routine.symbols[p.name] = sym
         self.scopes[-1][p.name] = sym
+
+    def declare_extent(self, n) -> None:
+        """`$AD EXTENT x n*d` (see c_pre): x, a pointer argument, has n*d
+        elements -- for the extents adtool cannot infer from the code."""
+        from .c_pre import EXTENT_PREFIX
+        from .c_types import extent_to_ub
+        span = span_of(n, self.span)
+        name = n.name[len(EXTENT_PREFIX):]
+        sym = self.resolve(name, span)
+        if sym.storage != "arg" or sym.rank != 1 or sym.by_value:
+            raise bad_input(f"$AD EXTENT names '{name}', which is not a pointer argument used as an array",
+                            span)
+        dim = n.type.dim
+        sym.shape[0].ub = extent_to_ub(self.value(dim))
+        sym.pointer = True
 
     def _check_vla(self, r: Routine) -> None:
         """A local VLA is declared at the top of the printed function, so its

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 
 import pycparser_fake_libc
@@ -27,6 +28,12 @@ _AD_LINE = re.compile(r"^(\s*)(?://\s*\$AD\b(.*)|/\*\s*\$AD\b(.*?)\*/\s*)$", re.
 _AD_ANY = re.compile(r"(//|/\*)\s*\$AD\b", re.IGNORECASE)
 _INCLUDE = re.compile(r"^\s*#\s*include\s*<([^>]+)>")
 
+# System headers pycparser's fake libc lacks stand in as these stubs (empty
+# unless named here): the code using them is outside what adtool
+# differentiates (OpenMP runtime calls, timers), or is refused where it is.
+_STUBS = {"omp.h": "typedef int omp_lock_t;\ntypedef int omp_nest_lock_t;\n"
+                   "typedef int omp_sched_t;\n"}
+
 
 @dataclass
 class Preprocessed:
@@ -35,14 +42,42 @@ class Preprocessed:
     includes: list[str]     # the user's system #include lines, to re-emit
 
 
+_PRAGMA_AD = re.compile(r"^(\s*)#\s*pragma\s+ad\s+(.*)$", re.IGNORECASE)
+_EXTENT = re.compile(r"^EXTENT\s*(?:\(\s*([A-Za-z_]\w*)\s*,(.*)\)|\s([A-Za-z_]\w*)\s+(.*?))\s*$",
+                     re.IGNORECASE)
+EXTENT_PREFIX = "__adtool_extent__"
+
+
+def _extent_line(indent: str, words: str):
+    """`EXTENT x n*d` / `extent(x, n*d)` as a typedef the preprocessor
+    expands macros in and pycparser parses where it stands (file scope or
+    a block); the front end turns it back into the extent of x."""
+    m = _EXTENT.match(words.strip())
+    if not m:
+        return None
+    name = m.group(1) or m.group(3)
+    size = (m.group(2) if m.group(1) else m.group(4)).strip()
+    if not size:
+        return None
+    return f"{indent}typedef char {EXTENT_PREFIX}{name}[{size}];"
+
+
 def rewrite_directives(path: str, text: str) -> str:
-    """`// $AD X` alone on a line -> `#pragma ad X` on the same line."""
+    """`// $AD X` alone on a line -> `#pragma ad X` on the same line
+    (`$AD EXTENT` -> a typedef, see _extent_line)."""
     out = []
     for n, line in enumerate(text.split("\n"), start=1):
         m = _AD_LINE.match(line)
-        if m:
-            words = (m.group(2) if m.group(2) is not None else m.group(3)).strip()
-            out.append(f"{m.group(1)}#pragma ad {words}")
+        p = _PRAGMA_AD.match(line)
+        if m or p:
+            indent = (m or p).group(1)
+            words = (p.group(2) if p else m.group(2) if m.group(2) is not None else m.group(3)).strip()
+            ext = _extent_line(indent, words)
+            if ext is None and words.upper().startswith("EXTENT"):
+                raise bad_input("$AD EXTENT needs an array name and its element count: "
+                                "'// $AD EXTENT x n*d' or '#pragma ad extent(x, n*d)'",
+                                Span(path, n, len(indent) + 1))
+            out.append(ext if ext is not None else f"{indent}#pragma ad {words}")
             continue
         a = _AD_ANY.search(line)
         if a and line[:a.start()].strip():
@@ -75,10 +110,32 @@ def preprocess_c(path: str, text: str, include_dirs: list[str], defines: list[st
     cmd += ["-D" + d for d in defines]
     cmd += ["-x", "c", "-"]
     marker = '# 1 "' + path.replace("\\", "\\\\").replace('"', '\\"') + '"\n'
-    proc = subprocess.run(cmd, input=marker + body, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="adtool-h-") as stubs:
+        _write_stubs(stubs, text, [here, *include_dirs])
+        cmd[-3:-3] = ["-idirafter", stubs]
+        proc = subprocess.run(cmd, input=marker + body, capture_output=True, text=True)
     if proc.returncode != 0:
         raise _cpp_error(path, proc.stderr)
     return Preprocessed(path, proc.stdout, system_includes(text))
+
+
+def _write_stubs(where: str, text: str, dirs: list[str]) -> None:
+    """A stub for each `#include <h>` of the file found neither in the fake
+    libc nor in the user's include directories (`-idirafter`, so a real one
+    the user passes with -I wins)."""
+    for line in text.split("\n"):
+        m = _INCLUDE.match(line)
+        if not m:
+            continue
+        name = m.group(1).strip()
+        if ".." in name or os.path.isabs(name):
+            continue
+        if any(os.path.isfile(os.path.join(d, name)) for d in [FAKE_LIBC, *dirs]):
+            continue
+        dest = os.path.join(where, name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with open(dest, "w") as fh:
+            fh.write(_STUBS.get(name, ""))
 
 
 def _cpp_error(path: str, stderr: str):

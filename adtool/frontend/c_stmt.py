@@ -13,23 +13,26 @@ from typing import Optional
 
 from pycparser import c_ast
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import AdError, bad_input, unsupported, warn
 from ..ir.nodes import (INT4, LOGICAL, Assign, Bin, Call, CallStmt, Case, Continue, Cycle,
                         Directive, Exit, Expr, If, Lit, Loop, Print, Ref, Return,
                         Select, Stmt, Stop, While)
 from ..ir.visit import calls_in, child_blocks, refs_in, stmt_exprs, walk_stmts
 from .c_expr import c_string, is_pointer
+from .c_swap import swap_at
 from .c_types import span_of
 
 _COMPOUND = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
 
 
 def parse_pragma(text: str, span) -> Optional[Directive]:
+    """`#pragma ad X` as a Directive; any other pragma (OpenMP, `scop`, ...)
+    is ignored with a warning naming it (None): the adjoint is serial."""
     words = text.split()
-    if not words:
-        raise unsupported("empty #pragma", span)
-    if words[0].lower() != "ad":
-        raise unsupported(f"#pragma {words[0]}", span, "only '#pragma ad' directives are understood")
+    if not words or words[0].lower() != "ad":
+        shown = " ".join(words[:3]) if words else ""
+        warn(f"ignored '#pragma {shown}' (adtool reads only '#pragma ad' directives)", span)
+        return None
     if len(words) < 2:
         raise bad_input("empty $AD directive", span)
     return Directive(words[1].upper(), words[2:], span)
@@ -48,11 +51,35 @@ class StmtLowering:
         pending = list(pending or [])
         self.push_scope()
         try:
-            for n in items or []:
-                if isinstance(n, c_ast.Pragma):
-                    pending.append(parse_pragma(n.string, _pragma_span(n, self.span)))
+            items = list(items or [])
+            k = 0
+            while k < len(items):
+                n = items[k]
+                k += 1
+                swap = swap_at(items, k - 1)
+                if swap is not None:
+                    k += 2
+                    try:
+                        stmts = self.swap(swap[1], swap[2], span_of(n, self.span))
+                    except AdError as exc:
+                        self.errors.append(exc)
+                        continue
+                    if stmts and pending:
+                        stmts[0].directives = pending + stmts[0].directives
+                        pending = []
+                    out.extend(stmts)
                     continue
-                stmts = self.stmt(n)
+                if isinstance(n, c_ast.Pragma):
+                    d = parse_pragma(n.string, _pragma_span(n, self.span))
+                    if d is not None:
+                        pending.append(d)
+                    continue
+                try:
+                    stmts = self.stmt(n)
+                except AdError as exc:
+                    # Go on to report every error of the function at once.
+                    self.errors.append(exc)
+                    continue
                 if stmts and pending:
                     stmts[0].directives = pending + stmts[0].directives
                     pending = []
@@ -74,7 +101,7 @@ class StmtLowering:
         if isinstance(n, c_ast.Decl):
             return self.local_decl(n, span)
         if isinstance(n, c_ast.Assignment):
-            return [self.assignment(n, span)]
+            return self.assignments(n, span)
         if isinstance(n, c_ast.UnaryOp) and n.op in ("p++", "++", "p--", "--"):
             return [self.increment(n, span)]
         if isinstance(n, c_ast.FuncCall):
@@ -115,6 +142,10 @@ class StmtLowering:
         if isinstance(n, (c_ast.Case, c_ast.Default)):
             raise unsupported("case label outside the top level of a switch body", span)
         if isinstance(n, c_ast.Typedef):
+            from .c_pre import EXTENT_PREFIX
+            if n.name.startswith(EXTENT_PREFIX):
+                self.declare_extent(n)
+                return []
             raise unsupported("typedef inside a function", span)
         raise unsupported(f"expression statement ({type(n).__name__})", span,
                           "its value would be discarded")
@@ -138,6 +169,21 @@ class StmtLowering:
             raise unsupported("increment inside an expression", span)
         raise unsupported(f"assignment to {type(n).__name__}", span)
 
+    def assignments(self, n, span) -> list[Stmt]:
+        """`a = b = e` is `b = e; a = b`: the value of an assignment is its
+        left side's new value, converted to that side's type."""
+        if isinstance(n.rvalue, c_ast.Assignment):
+            inner = n.rvalue
+            outer = c_ast.Assignment(n.op, n.lvalue, inner.lvalue, coord=n.coord)
+            return self.assignments(inner, span) + self.assignments(outer, span)
+        if isinstance(n.lvalue, c_ast.ID):
+            sym = self.resolve(n.lvalue.name, span)
+            if sym.allocatable:
+                return self.heap_assign(n, sym, span)
+            if self.is_alias(sym):
+                return self.alias_set(sym, n.rvalue, span, n.op)
+        return [self.assignment(n, span)]
+
     def assignment(self, n, span) -> Assign:
         lhs = self.lvalue(n.lvalue, span)
         if n.op == "=":
@@ -151,6 +197,10 @@ class StmtLowering:
         return Assign(lhs, rhs, span=span)
 
     def increment(self, n, span) -> Assign:
+        if isinstance(n.expr, c_ast.ID) and self.is_alias(self.resolve(n.expr.name, span)):
+            one = c_ast.Constant("int", "1", coord=n.coord)
+            return self.alias_set(self.resolve(n.expr.name, span), one, span,
+                                  "+=" if "++" in n.op else "-=")[0]
         lhs = self.lvalue(n.expr, span)
         op = "+" if "++" in n.op else "-"
         return Assign(lhs, Bin(op, lhs, Lit("1", INT4), span=span), span=span)
@@ -167,6 +217,8 @@ class StmtLowering:
             if not args or not (isinstance(args[0], c_ast.Constant) and args[0].type == "string"):
                 raise unsupported("printf without a literal format", span)
             return Print([self.value(a) for a in args[1:]], None, c_string(args[0].value, span), span=span)
+        if name == "free":
+            return self.heap_free(args, span)
         if name == "exit":
             if len(args) != 1:
                 raise bad_input("exit takes one argument", span)

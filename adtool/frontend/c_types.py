@@ -23,6 +23,8 @@ _SCALARS: dict[tuple[str, ...], Type] = {
     ("long",): INT8, ("long", "int"): INT8, ("signed", "long"): INT8,
     ("long", "long"): INT8, ("long", "long", "int"): INT8,
     ("void",): Type("void", 0),
+    # sizes and index differences: as long (their values in such codes fit)
+    ("size_t",): INT8, ("ptrdiff_t",): INT8,
 }
 
 ZERO = Lit("0", INT4)
@@ -40,7 +42,10 @@ def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type
     if key in _SCALARS:
         return _SCALARS[key]
     if len(names) == 1 and names[0] in typedefs:
-        return typedefs[names[0]]
+        t = typedefs[names[0]]
+        if isinstance(t, Exception):     # a typedef the front end could not read
+            raise t
+        return t
     if "_Bool" in names:
         # Every store into a _Bool converts to 0/1; the IR does not model it,
         # so refuse rather than emit code that computes something else.

@@ -15,12 +15,17 @@ C_TO_IR: dict[str, str] = {
     "fabs": "abs", "abs": "abs", "labs": "abs",
     "fmin": "min", "fmax": "max", "fmod": "mod",
     "copysign": "sign", "tgamma": "gamma",
+    # C99 names with no Fortran twin: IR intrinsics of their own.
+    **{n: n for n in "log1p expm1 lgamma isnan isinf isfinite".split()},
 }
 
 POW = "pow"
 
 # C names that take integers (every other name above takes doubles).
 C_INT_ONLY = frozenset({"abs", "labs"})
+
+# C classification macros: a truth value of a double (passive).
+C_PREDICATES = frozenset({"isnan", "isinf", "isfinite"})
 
 # IR intrinsic -> C spelling for real arguments (the inverse of C_TO_IR,
 # preferring the floating-point name where two C names share one intrinsic).

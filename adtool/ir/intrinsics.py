@@ -23,6 +23,10 @@ FORTRAN.update(_t("abs sqrt exp log log10 sin cos tan asin acos atan atan2 sinh 
                   "sign min max mod modulo dim aint anint erf erfc gamma hypot "
                   "conjg aimag", "arg"))
 FORTRAN.update(_t("dble dfloat dprod", "real8"))
+# C99 math.h functions without a Fortran intrinsic (only the C front end makes them).
+C_ONLY: dict[str, Intrinsic] = {}
+C_ONLY.update(_t("log1p expm1 lgamma", "arg"))
+C_ONLY.update(_t("isnan isinf isfinite", "logical"))
 FORTRAN.update(_t("sngl float", "real4"))
 FORTRAN.update(_t("real cmplx", "real"))
 FORTRAN.update(_t("int nint floor ceiling ichar iachar len len_trim index scan verify", "int"))
@@ -55,7 +59,7 @@ SPECIFIC = {
 
 def lookup(name: str) -> Intrinsic | None:
     name = name.lower()
-    return FORTRAN.get(name) or FORTRAN.get(SPECIFIC.get(name, ""))
+    return FORTRAN.get(name) or FORTRAN.get(SPECIFIC.get(name, "")) or C_ONLY.get(name)
 
 
 def is_intrinsic(name: str) -> bool:

@@ -389,6 +389,9 @@ class TranslationUnit:
     routines: list[Routine] = field(default_factory=list)
     globals: dict[str, Symbol] = field(default_factory=dict)     # C globals
     includes: list[str] = field(default_factory=list)            # C #include lines to re-emit
+    # C functions the front end could not read, by name: (errors, names of the
+    # functions they call).  An error only when a head's call tree reaches them.
+    unread: dict[str, tuple[list, list[str]]] = field(default_factory=dict)
 
     def all_routines(self) -> list[Routine]:
         out: list[Routine] = []

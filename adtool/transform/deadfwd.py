@@ -166,7 +166,11 @@ class _Sweep:
         if isinstance(s, CallStmt) and primal is not None:
             # an adjoint call reads what the primal call would read first
             used = names.call_effects(primal[0], primal[1], "use")
-            return s, live | (used if used is not None else _all_refs(names, s))
+            # ... and the adjoints it is given, which it accumulates into (an
+            # allocatable's adjoint is zeroed in this sweep, where it is made)
+            adjoints = {names.var(a.name) for a in s.args
+                        if isinstance(a, Ref) and a.name not in names.r.symbols}
+            return s, live | adjoints | (used if used is not None else _all_refs(names, s))
         writes = _writes(names, s)
         if writes is not None:
             if not (writes & live) and not any(self.observable(v) for v in writes):

@@ -68,10 +68,11 @@ def normalize_unit(tu: TranslationUnit, names: set[str]) -> TranslationUnit:
     """A copy of tu where only the routines named are rewritten: routines the
     plan does not differentiate must reach the output exactly as written."""
     new = copy.deepcopy(tu)
-    wanted = {n.lower() for n in names}
+    fold = (lambda n: n) if tu.language == "c" else str.lower
+    wanted = {fold(n) for n in names}
     fun_type = unit_fun_type(new)
     for r in new.all_routines():
-        if r.name.lower() in wanted:
+        if fold(r.name) in wanted:
             _Normalizer(r, new, fun_type).run()
     return new
 

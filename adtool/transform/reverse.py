@@ -31,6 +31,7 @@ from .deadfwd import drop_dead_forward
 from .prune import prune_unused
 from .rules import rule
 from .tangent import _nest_minmax
+from .association import associated_part
 from .intents import allocated_under_control, relax_written_intents
 from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating
 
@@ -172,6 +173,10 @@ class Reverse:
                 out.append(p)
                 continue
             rank = s.rank
+            if rank and self.ctx.tu.language == "c":
+                # C arrays are never literal constants: pop in place
+                out.append(p)
+                continue
             tmp = self.ctx.fresh(v, f"ad_{target.name}_exit", copy.deepcopy(s.type),
                                  [Dim(None, None, True)] * rank if rank else None)
             if rank:
@@ -975,7 +980,7 @@ class Reverse:
             if var.name in callee.args:
                 a = args[callee.args.index(var.name)]
                 if isinstance(a, Ref):
-                    return _whole_or_part(a)
+                    return associated_part(a, callee.symbols.get(var.name), self._sym(a.name))
             return None
         for local, sym, v in self.ctx.scopes.visible(r.name):
             if v == var and not sym.is_parameter:

@@ -93,6 +93,8 @@ _el("sinh", lambda a, k: [call("cosh", a[0])])
 _el("cosh", lambda a, k: [call("sinh", a[0])])
 _el("tanh", lambda a, k: [sub(_one(k), _sq(call("tanh", a[0])))])
 _el("erf", lambda a, k: [mul(real(2 / math.sqrt(math.pi), k), call("exp", neg(_sq(a[0]))))])
+_el("log1p", lambda a, k: [div(_one(k), add(_one(k), a[0]))])
+_el("expm1", lambda a, k: [call("exp", a[0])])
 _el("hypot", lambda a, k: [div(a[0], call("hypot", a[0], a[1])), div(a[1], call("hypot", a[0], a[1]))])
 _el("abs", lambda a, k: [call("sign", _one(k), a[0])])
 _el("sign", lambda a, k: [mul(call("sign", _one(k), a[0]), call("sign", _one(k), a[1])), None])
@@ -109,6 +111,7 @@ for _flat in ("aint", "anint"):
 for _p in ("int", "nint", "floor", "ceiling", "size", "lbound", "ubound", "kind", "len",
            "huge", "tiny", "epsilon", "maxloc", "minloc", "count", "any", "all",
            "selected_real_kind", "selected_int_kind", "ichar", "iachar", "index", "len_trim",
+           "isnan", "isinf", "isfinite",
            # inquiry intrinsics: about a variable, never its value
            "shape", "allocated", "present", "associated", "is_contiguous", "digits", "radix",
            "range", "precision", "maxexponent", "minexponent", "bit_size", "storage_size"):

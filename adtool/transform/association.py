@@ -1,0 +1,55 @@
+"""What part of the caller's array an actual argument hands a callee.
+
+An array element given for an array formal (`call f(a(i))`, C's
+`f(&x[i * d])` or `f(xp)` with `xp` pointing into x) passes the elements
+from there on: sequence association.  Recording what the callee reads or
+writes must then cover those elements, not the one element written in
+the call; with the formal's extent known that is a section of the
+actual's array, otherwise the whole array.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+from ..ir.nodes import Bin, Lit, Ref, Section, Symbol
+
+
+def associated_part(actual: Ref, formal: Optional[Symbol], array: Optional[Symbol]) -> Ref:
+    subs = actual.subs
+    if formal is None or not formal.rank or array is None or not array.rank or subs is None \
+            or any(isinstance(s, Section) for s in subs):
+        return Ref(actual.name, copy.deepcopy(subs), span=actual.span)
+    d = formal.shape[0]
+    if array.rank == 1 and formal.rank == 1 and d.ub is not None and not d.assumed:
+        # the formal's elements lb..ub (lb None: Fortran's 1) start at the element
+        lo = copy.deepcopy(subs[0])
+        lb = copy.deepcopy(d.lb) if d.lb is not None else Lit("1", _int(d.ub))
+        count_minus_one = _minus(copy.deepcopy(d.ub), lb)
+        return Ref(actual.name, [Section(lo, _plus(copy.deepcopy(lo), count_minus_one))], span=actual.span)
+    return Ref(actual.name, span=actual.span)       # the whole array: always enough
+
+
+def _int(e):
+    from ..ir.nodes import INT4
+    return getattr(e, "type", INT4) if isinstance(e, Lit) else INT4
+
+
+def _zero(e) -> bool:
+    return isinstance(e, Lit) and e.type.base == "integer" and int(e.text) == 0
+
+
+def _minus(a, b):
+    if _zero(b):
+        return a
+    if isinstance(a, Lit) and isinstance(b, Lit) and a.type.base == b.type.base == "integer":
+        return Lit(str(int(a.text) - int(b.text)), a.type)
+    return Bin("-", a, b)
+
+
+def _plus(a, b):
+    if _zero(b):
+        return a
+    if _zero(a):
+        return b
+    return Bin("+", a, b)

@@ -1,0 +1,94 @@
+"""Reading whole C programs: only what adtool differentiates may stop it
+(issue 10).  Functions outside the head's call tree are parsed for the call
+graph and otherwise left alone; unknown pragmas are ignored with a warning
+naming them; headers the fake libc lacks do not stop preprocessing; every
+error of the head's call tree is reported, not only the first; C names keep
+their case."""
+import subprocess
+import sys
+from pathlib import Path
+
+from adtool.pipeline import Options, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+GEMM = ROOT / "fixtures" / "c" / "permissive" / "gemm_main.c"
+
+
+def _adtool(*args):
+    return subprocess.run([sys.executable, "-m", "adtool", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def test_kernel_of_a_whole_program_differentiates_and_compiles(tmp_path):
+    out = tmp_path / "g_b.c"
+    p = _adtool("differentiate", GEMM, "--head", "kernel_gemm(C)/(A B)", "-o", out)
+    assert p.returncode == 0, p.stderr
+    for prag in ("#pragma scop", "#pragma omp parallel for", "#pragma endscop"):
+        assert f"warning: ignored '{prag}'" in p.stderr
+    assert "void kernel_gemm_b(int n, double *C, double *Cb, double *A, double *Ab, double *B, double *Bb)" \
+        in out.read_text()
+    subprocess.run(["python3", "-m", "adtool", "runtime", str(tmp_path / "rt")], check=True, cwd=ROOT)
+    cc = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(tmp_path / "rt"),
+                         "-c", str(out), "-o", str(tmp_path / "g.o")], capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+
+
+def test_every_error_of_the_call_tree_is_reported():
+    p = _adtool("differentiate", GEMM, "--head", "main", "-o", "/dev/null")
+    assert p.returncode == 1
+    errors = [ln for ln in p.stderr.splitlines() if ": error: " in ln]
+    # main's own (char **argv) and those of the helpers it calls (wall, show)
+    assert len(errors) >= 4, p.stderr
+    assert any("gemm_main.c:11:20: error: unsupported construct: struct" in e for e in errors), p.stderr
+    assert any("char" in e for e in errors), p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_c_names_keep_their_case(tmp_path):
+    src = tmp_path / "camel.c"
+    src.write_text("static double sqD(double x) { return x * x; }\n"
+                   "void computeTempCPU(double *Tin, double *Tout, int n)\n{\n"
+                   "    for (int i = 1; i < n - 1; i++)\n"
+                   "        Tout[i] = Tin[i] + 0.1 * (sqD(Tin[i-1]) - 2.0 * Tin[i]);\n}\n"
+                   "void sqd(double *x) { *x = *x * *x; }\n")
+    text, _ = generate(Options(files=[str(src)], head="computeTempCPU(Tout)/(Tin)", split=["sqD"]))
+    assert "void computeTempCPU_b(double *Tin, double *Tinb, double *Tout, double *Toutb, int n)" in text
+    assert "sqD_fwd(" in text and "sqD_bwd(" in text
+    p = _adtool("differentiate", src, "--head", "computetempcpu", "-o", tmp_path / "x.c")
+    assert p.returncode == 2 and "computeTempCPU" in p.stderr
+
+
+def _compile(tmp_path, text):
+    subprocess.run(["python3", "-m", "adtool", "runtime", str(tmp_path / "rt")], check=True, cwd=ROOT,
+                   capture_output=True)
+    (tmp_path / "d.c").write_text(text)
+    cc = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(tmp_path / "rt"),
+                         "-c", str(tmp_path / "d.c"), "-o", str(tmp_path / "d.o")],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr + text
+
+
+def test_float_variable_times_double_constant(tmp_path):
+    src = tmp_path / "f.c"
+    src.write_text("void f1(float *x, float *y)\n{\n    float a = x[0];\n    y[0] = a * 2.5 + x[1];\n}\n")
+    for mode in ("reverse", "tangent"):
+        text, _ = generate(Options(files=[str(src)], head="f1(y)/(x)", mode=mode))
+        _compile(tmp_path, text)
+
+
+def test_active_lgamma_is_refused_with_its_place(tmp_path):
+    src = tmp_path / "g.c"
+    src.write_text("#include <math.h>\nvoid f(double *x, double *y)\n{\n    y[0] = lgamma(x[0]);\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "g_b.c")
+    assert p.returncode == 1 and "g.c:4:12: error:" in p.stderr and "lgamma" in p.stderr
+    assert not (tmp_path / "g_b.c").exists()
+
+
+def test_extent_directive_errors(tmp_path):
+    src = tmp_path / "e.c"
+    src.write_text("void f(double *x, double *y)\n{\n    // $AD EXTENT q 4\n    y[0] = x[0];\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "e_b.c")
+    assert p.returncode == 2 and "e.c:3:" in p.stderr and "'q' is not declared" in p.stderr
+    src.write_text("void f(double *x, double *y)\n{\n    // $AD EXTENT x\n    y[0] = x[0];\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "e_b.c")
+    assert p.returncode == 2 and "e.c:3:5: error: $AD EXTENT needs" in p.stderr
