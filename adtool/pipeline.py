@@ -27,6 +27,11 @@ class Options:
     include_dirs: list[str] = field(default_factory=list)
     defines: list[str] = field(default_factory=list)
     profile: bool = False
+    externals: list[str] = field(default_factory=list)   # --externals TOML files
+    make_deps: bool = False                                 # -MD
+    dep_file: Optional[str] = None                          # -MF
+    dep_targets: list[str] = field(default_factory=list)   # -MT (repeatable)
+    dep_phony: bool = False                                 # -MP
 
 
 def read_sources(files: list[str], include_dirs: list[str], defines: list[str]) -> TranslationUnit:
@@ -86,6 +91,9 @@ def generate(opts: Options):
         raise bad_input(f"--mode must be reverse or tangent, not '{opts.mode}'")
     if opts.default_mode not in (None, "joint", "split"):
         raise bad_input(f"--default-mode must be joint or split, not '{opts.default_mode}'")
+    from . import deps
+    for extra in [opts.checkpoint_file, *opts.externals]:
+        deps.note(extra)
     tu = read_sources(opts.files, opts.include_dirs, opts.defines)
     heads, g = resolve_heads(tu, opts.head)
     from .checkpoint.directives import check_directives
@@ -111,13 +119,16 @@ def generate(opts: Options):
 
 
 def differentiate(opts: Options) -> str:
-    text, out = generate(opts)
+    from . import deps
+    with deps.recording() as read:
+        text, out = generate(opts)
     path = output_path(opts)
     from .output import write_atomic
     if opts.profile:
         import json
-        sites = [dict(key=k, **v) for k, v in sorted(out.profile_sites.items(), key=lambda kv: kv[1]["id"])]
-        doc = {"ids": "id = forward-sweep call, id+1 = snapshot, id+2 = adjoint call", "sites": sites}
+        from .check.profile import IDS, call_site_table
+        doc = {"ids": IDS, "sites": call_site_table(out.profile_sites)}
         write_atomic(os.path.splitext(path)[0] + ".sites.json", json.dumps(doc, indent=1) + "\n")
     write_atomic(path, text)
+    deps.write_depfile(path, read, opts.make_deps, opts.dep_file, opts.dep_targets, opts.dep_phony)
     return path

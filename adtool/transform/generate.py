@@ -185,6 +185,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
                 pass
     _order_modules(out)
     out.profile_sites = rev.profile if mode == "reverse" and profile else None
+    out.head_roles = {h: (deps, indeps) for h, deps, indeps in act.heads}  # for adtool check
     return out
 
 
