@@ -53,10 +53,10 @@ def _escape(path: str) -> str:
 
 
 def depfile_text(target: str, prerequisites: list[str], phony: bool) -> str:
-    """gcc's layout: `target: prereq ...` (wrapped), then with -MP one empty
+    """gcc's layout: `target: prereq ...` (wrapped; target already escaped), then with -MP one empty
     rule per prerequisite other than the first so that a deleted header does
     not break the build."""
-    lines = [_escape(target) + ":"]
+    lines = [target + ":"]
     for p in prerequisites:
         lines[-1] += " \\"
         lines.append(" " + _escape(p))
@@ -74,7 +74,7 @@ def write_depfile(output: str, prerequisites: list[str], md: bool, mf: Optional[
     if not (md or mf):
         return None
     path = mf or os.path.splitext(output)[0] + ".d"
-    target = " ".join(mt) if mt else output
+    target = " ".join(mt) if mt else _escape(output)     # -MT is taken literally, as by gcc
     from .output import write_atomic
     write_atomic(path, depfile_text(target, prerequisites, mp))
     return path

@@ -91,10 +91,10 @@ def generate(opts: Options):
         raise bad_input(f"--mode must be reverse or tangent, not '{opts.mode}'")
     if opts.default_mode not in (None, "joint", "split"):
         raise bad_input(f"--default-mode must be joint or split, not '{opts.default_mode}'")
+    tu = read_sources(opts.files, opts.include_dirs, opts.defines)
     from . import deps
     for extra in [opts.checkpoint_file, *opts.externals]:
-        deps.note(extra)
-    tu = read_sources(opts.files, opts.include_dirs, opts.defines)
+        deps.note(extra)          # prerequisites for -MD, after the sources as gcc lists them
     heads, g = resolve_heads(tu, opts.head)
     from .checkpoint.directives import check_directives
     check_directives(tu)

@@ -144,6 +144,10 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     L("ad_seed = 12345")
     L("call random_seed(put=ad_seed(1:ad_nseed))")
     for a, v in names.items():
+        if prog.symbols[v].allocatable:   # the copies take the shape of the user's array
+            for suf in ("_ad0", "_add", "_adb", "_adt", "_adw", "_adp"):
+                L(f"if (allocated({v}{suf})) deallocate({v}{suf})")
+                L(f"allocate({v}{suf}, source={v})")
         L(f"{v}_ad0 = {v}")
         L(f"call random_number({v}_add)")
         L(f"{v}_add = {v}_add - 0.5d0")
