@@ -92,6 +92,8 @@ def generate(opts: Options):
     if opts.default_mode not in (None, "joint", "split"):
         raise bad_input(f"--default-mode must be joint or split, not '{opts.default_mode}'")
     tu = read_sources(opts.files, opts.include_dirs, opts.defines)
+    from .externals import install, read_externals
+    install(tu, read_externals(opts.externals, opts.checkpoint_file))
     from . import deps
     for extra in [opts.checkpoint_file, *opts.externals]:
         deps.note(extra)          # prerequisites for -MD, after the sources as gcc lists them

@@ -142,9 +142,13 @@ class _Build:
             fh.write(text)
         return self.path(name)
 
-    def compile(self, compiler: str, src: str, extra: list[str], generated: bool) -> None:
+    def compile(self, compiler: str, src: str, extra: list[str], generated: bool,
+                flags: Optional[list[str]] = None) -> None:
+        """flags: instead of the user's (the runtime, and C files of a
+        Fortran program, are not what --flags is written for)."""
         obj = self.path(f"{len(self.objs):02d}_{os.path.splitext(os.path.basename(src))[0]}.o")
-        cmd = [*shlex.split(compiler), *self.flags, *extra, "-c", src, "-o", obj]
+        cmd = [*shlex.split(compiler), *(self.flags if flags is None else flags), *extra,
+               "-c", src, "-o", obj]
         p = subprocess.run(cmd, cwd=self.dir, capture_output=True, text=True)
         if p.returncode != 0:
             what = "the generated file" if generated else "the file"
@@ -186,6 +190,8 @@ def _build_and_run(opts: CheckOptions) -> Outcome:
     head = heads[0].name
     lang = _language(d.files)
     tu = pipeline.read_sources(d.files, d.include_dirs, d.defines)
+    from ..externals import install, read_externals
+    install(tu, read_externals(d.externals, d.checkpoint_file))
     if not any(r.kind == "program" for r in tu.routines):
         raise bad_input("adtool check builds your own program: give the file with the main "
                         f"program among the FILEs (none of {', '.join(d.files)} has one)")
@@ -205,14 +211,15 @@ def _build_and_run(opts: CheckOptions) -> Outcome:
                                                                   for f in d.files})]]
         defs = [f"-D{x}" for x in d.defines]
         prof = ["-DADSTACK_PROFILE"] if opts.profile else []
-        b.compile(opts.cc, os.path.join(rt, "adstack.c"), ["-I" + rt, *prof], True)
+        b.compile(opts.cc, os.path.join(rt, "adstack.c"), ["-I" + rt, *prof], True, ["-O2"])
         ext = os.path.splitext(d.files[0])[1]
         if lang == "fortran":
             from ..backend.fortran import emit_unit
             from .driver import check_driver, primal_unit
             b.compile(opts.fc, os.path.join(rt, "adstack_mod.f90"), [], True)
             for f in opts.with_files:
-                b.compile(opts.cc if f.endswith(".c") else opts.fc, os.path.abspath(f), inc + defs, False)
+                b.compile(opts.cc if f.endswith(".c") else opts.fc, os.path.abspath(f), inc + defs,
+                          False, ["-O2"] if f.endswith(".c") else None)
             b.compile(opts.fc, b.write("primal.f90", emit_unit(primal_unit(tu))), inc, True)
             b.compile(opts.fc, b.write(f"{head}_d.f90", text_d), inc, True)
             b.compile(opts.fc, b.write(f"{head}_b.f90", text_b), inc, True)

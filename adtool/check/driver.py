@@ -40,7 +40,7 @@ def _find_call(body: list[Stmt], head: str):
 def primal_unit(tu: TranslationUnit) -> TranslationUnit:
     """The user's routines and modules without the main program."""
     out = copy.deepcopy(tu)
-    out.routines = [r for r in out.routines if r.kind != "program"]
+    out.routines = [r for r in out.routines if r.kind != "program" and r.declared is None]
     return out
 
 

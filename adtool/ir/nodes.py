@@ -345,6 +345,7 @@ class Routine:
     contains: list["Routine"] = field(default_factory=list)       # internal procedures
     language: str = "fortran"
     static: bool = False                      # C static function
+    declared: Optional[object] = None         # externals.External: no source, a declaration
 
     def arg_symbols(self) -> list[Symbol]:
         return [self.symbols[a] for a in self.args]
@@ -377,6 +378,9 @@ class TranslationUnit:
     routines: list[Routine] = field(default_factory=list)
     globals: dict[str, Symbol] = field(default_factory=dict)     # C globals
     includes: list[str] = field(default_factory=list)            # C #include lines to re-emit
+    # C functions declared (prototype) but not defined: args and types for
+    # externals declarations (adtool/externals.py); bodies are empty.
+    prototypes: dict[str, "Routine"] = field(default_factory=dict)
 
     def all_routines(self) -> list[Routine]:
         out: list[Routine] = []
