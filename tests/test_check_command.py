@@ -162,3 +162,25 @@ def test_compile_error_shows_the_compiler_and_keeps_the_build(tmp_path):
     kept = p.stderr.split("build directory kept: ")[1].split()[0]
     assert Path(kept).is_dir()
     shutil.rmtree(kept)
+
+
+def test_profiled_runtime_writes_its_profile_at_exit(tmp_path):
+    """Without the program calling anything: $ADTOOL_PROFILE, else
+    adtool-profile.json in the working directory."""
+    import os
+    import subprocess
+    adtool("runtime", tmp_path / "rt")
+    (tmp_path / "main.c").write_text(
+        '#include "adstack.h"\nint main(void)\n{\n    double x = 1.0;\n'
+        '    ad_prof_enter(3);\n    ad_push_real8(x);\n    ad_prof_exit(3);\n'
+        '    ad_pop_real8(&x);\n    return 0;\n}\n')
+    subprocess.run(["gcc", "-O2", "-DADSTACK_PROFILE", f"-I{tmp_path / 'rt'}", "-o", "prog",
+                    "main.c", str(tmp_path / "rt" / "adstack.c")], cwd=tmp_path, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "ADTOOL_PROFILE"}
+    subprocess.run(["./prog"], cwd=tmp_path, check=True, env=env)
+    doc = json.loads((tmp_path / "adtool-profile.json").read_text())
+    assert doc["profiling"] is True and doc["sites"][0]["site"] == 3
+    assert doc["sites"][0]["pushed_bytes"] == 8
+    subprocess.run(["./prog"], cwd=tmp_path, check=True,
+                   env=dict(env, ADTOOL_PROFILE=str(tmp_path / "elsewhere.json")))
+    assert json.loads((tmp_path / "elsewhere.json").read_text())["sites"][0]["count"] == 1

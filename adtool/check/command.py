@@ -302,7 +302,8 @@ def _read_results(stdout: str, head: str, lang: str, opts: CheckOptions) -> Outc
     ratio = ta / tp if tp > 0 else float("nan")
     checks.append(Check("time", True,
                         f"time adjoint/primal {ratio:.2f} (adjoint {ta * 1e3:.3f} ms, "
-                        f"primal {tp * 1e3:.3f} ms)" if tp > 0 else
+                        f"primal {tp * 1e3:.3f} ms; the first adjoint call of a process also "
+                        "pays for the stack's memory)" if tp > 0 else
                         f"time adjoint {ta * 1e3:.3f} ms, primal below the clock's resolution",
                         dict(adjoint_s=ta, primal_s=tp, ratio=ratio if tp > 0 else None)))
     return Outcome(head, checks, None, _read_gradient(stdout, head, lang))
