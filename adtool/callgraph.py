@@ -67,8 +67,12 @@ def check_head(g: nx.MultiDiGraph, head: str) -> None:
     for u, v, data in g.edges(data=True):
         if u in reach and g.nodes[v].get("routine") is None:
             site = data["site"]
-            raise bad_input(f"unknown routine '{v}' called from '{u}' (not defined in the input files)",
-                            site.span)
+            from .externals import _call_args, declaration_hint
+            nargs = len(_call_args(g.nodes[u]["routine"], site))
+            raise bad_input(f"unknown routine '{v}' called from '{u}' (not defined in the input "
+                            "files); if it is a library routine, declare it in a file given with "
+                            "--externals (or in the plan file):\n\n"
+                            + declaration_hint(v, nargs, site.is_function) + "\n", site.span)
     sub = g.subgraph(reach)
     cycles = list(nx.simple_cycles(nx.DiGraph(sub)))
     if cycles:

@@ -30,6 +30,41 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
 
 
+def _plan_options(p: argparse.ArgumentParser) -> None:
+    """What differentiate and check share: the plan, externals, Make flags."""
+    p.add_argument("--checkpoint-file", metavar="PLAN.toml")
+    p.add_argument("--split", type=_names, action="append", default=[], metavar="NAMES",
+                   help="split: routines (every call) or call sites caller/callee[#k], comma-separated")
+    p.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES",
+                   help="joint (checkpointed): routines or call sites caller/callee[#k]")
+    p.add_argument("--default-mode", choices=["joint", "split"])
+    p.add_argument("--default-real-kind", type=int, choices=[4, 8], default=4,
+                   help="byte size of a Fortran REAL written without a kind (8 for code "
+                        "built with -fdefault-real-8; Tapenade's -r8)")
+    p.add_argument("--externals", action="append", default=[], metavar="EXT.toml",
+                   help="declarations of routines whose source is not given")
+    p.add_argument("-MD", dest="make_deps", action="store_true",
+                   help="write a Make dependency file next to the output (<output stem>.d)")
+    p.add_argument("-MF", dest="dep_file", metavar="DEPFILE", help="name the dependency file")
+    p.add_argument("-MT", dest="dep_targets", action="append", default=[], metavar="TARGET",
+                   help="the target of the dependency rule (default: the output)")
+    p.add_argument("-MP", dest="dep_phony", action="store_true",
+                   help="add a phony target for each prerequisite")
+
+
+def _diff_options(args, mode: str = "reverse", profile: bool = False):
+    from . import pipeline
+    return pipeline.Options(
+        files=args.files, head=args.head, mode=mode,
+        checkpoint_file=args.checkpoint_file, split=sum(args.split, []),
+        joint=sum(args.joint, []), default_mode=args.default_mode,
+        output_dir=getattr(args, "output_dir", None), output=getattr(args, "output", None),
+        include_dirs=args.include_dirs, defines=args.defines, profile=profile,
+        externals=args.externals, make_deps=args.make_deps, dep_file=args.dep_file,
+        dep_targets=args.dep_targets, dep_phony=args.dep_phony,
+        default_real_kind=args.default_real_kind)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="adtool", description="Source-to-source automatic differentiation "
                 "of Fortran and C with user-controlled checkpointing.")
@@ -39,21 +74,37 @@ def make_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("differentiate", help="generate adjoint (f_b) or tangent (f_d) code")
     _common(d)
     d.add_argument("--mode", default="reverse", choices=["reverse", "tangent"])
-    d.add_argument("--checkpoint-file", metavar="PLAN.toml")
-    d.add_argument("--split", type=_names, action="append", default=[], metavar="NAMES",
-                   help="split: routines (every call) or call sites caller/callee[#k], comma-separated")
-    d.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES",
-                   help="joint (checkpointed): routines or call sites caller/callee[#k]")
-    d.add_argument("--default-mode", choices=["joint", "split"])
-    d.add_argument("--default-real-kind", type=int, choices=[4, 8], default=4,
-                   help="byte size of a Fortran REAL written without a kind (8 for code "
-                        "built with -fdefault-real-8; Tapenade's -r8)")
+    _plan_options(d)
     d.add_argument("--profile", action="store_true",
                    help="instrument call sites for the runtime's per-site profile "
                         "(compile the runtime with -DADSTACK_PROFILE); writes <output>.sites.json")
     out = d.add_mutually_exclusive_group()
     out.add_argument("--output-dir", metavar="DIR")
     out.add_argument("-o", dest="output", metavar="FILE")
+
+    ck = sub.add_parser("check", help="check the head's adjoint inside your own program "
+                        "(dot-product test, finite differences, reference adjoints)")
+    _common(ck)
+    _plan_options(ck)
+    ck.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
+                    help="compile and link FILE without differentiating it (libraries, "
+                         "hand-written adjoints of externals)")
+    ck.add_argument("--fc", default="gfortran", metavar="CMD", help="Fortran compiler (gfortran)")
+    ck.add_argument("--cc", default="gcc", metavar="CMD", help="C compiler (gcc)")
+    ck.add_argument("--flags", metavar='"..."', help="compiler flags (default -O2)")
+    ck.add_argument("--rtol", type=float, default=1e-9, metavar="X",
+                    help="tolerance of the reference comparison, relative to the largest entry")
+    ck.add_argument("--dot-tol", type=float, default=None, metavar="X",
+                    help="tolerance of the dot-product test (1e-10)")
+    ck.add_argument("--fd-tol", type=float, default=None, metavar="X",
+                    help="tolerance of the finite-difference test (1e-5)")
+    ck.add_argument("--save-reference", metavar="REF.json")
+    ck.add_argument("--reference", metavar="REF.json")
+    ck.add_argument("--profile", metavar="PROFILE.json",
+                    help="build with per-call-site profiling and write the profile here")
+    ck.add_argument("--json", metavar="REPORT.json")
+    ck.add_argument("--junit", metavar="REPORT.xml")
+    ck.add_argument("--keep", action="store_true", help="keep the build directory")
 
     r = sub.add_parser("runtime", help="copy the runtime library sources into DIR")
     r.add_argument("dir", metavar="DIR")
@@ -82,16 +133,18 @@ def make_parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     from . import pipeline
     if args.command == "differentiate":
-        opts = pipeline.Options(
-            files=args.files, head=args.head, mode=args.mode,
-            checkpoint_file=args.checkpoint_file, split=sum(args.split, []),
-            joint=sum(args.joint, []), default_mode=args.default_mode,
-            output_dir=args.output_dir, output=args.output,
-            include_dirs=args.include_dirs, defines=args.defines, profile=args.profile,
-            default_real_kind=args.default_real_kind)
-        path = pipeline.differentiate(opts)
+        path = pipeline.differentiate(_diff_options(args, args.mode, args.profile))
         print(f"adtool: wrote {path}")
         return 0
+    if args.command == "check":
+        from .check.command import CheckOptions, DOT_TOL, FD_TOL, run_check
+        return run_check(CheckOptions(
+            diff=_diff_options(args), with_files=args.with_files, fc=args.fc, cc=args.cc,
+            flags=args.flags, rtol=args.rtol,
+            dot_tol=DOT_TOL if args.dot_tol is None else args.dot_tol,
+            fd_tol=FD_TOL if args.fd_tol is None else args.fd_tol,
+            save_reference=args.save_reference, reference=args.reference, profile=args.profile,
+            json=args.json, junit=args.junit, keep=args.keep))
     if args.command == "runtime":
         from .runtime_files import install_runtime
         for f in install_runtime(args.dir):

@@ -28,6 +28,11 @@ class Options:
     defines: list[str] = field(default_factory=list)
     profile: bool = False
     default_real_kind: int = 4     # Fortran `real` without a kind (8: codes built with -fdefault-real-8)
+    externals: list[str] = field(default_factory=list)   # --externals TOML files
+    make_deps: bool = False                                 # -MD
+    dep_file: Optional[str] = None                          # -MF
+    dep_targets: list[str] = field(default_factory=list)   # -MT (repeatable)
+    dep_phony: bool = False                                 # -MP
 
 
 def read_sources(files: list[str], include_dirs: list[str], defines: list[str],
@@ -111,6 +116,11 @@ def generate(opts: Options):
     if opts.default_mode not in (None, "joint", "split"):
         raise bad_input(f"--default-mode must be joint or split, not '{opts.default_mode}'")
     tu = read_sources(opts.files, opts.include_dirs, opts.defines, opts.default_real_kind)
+    from .externals import install, read_externals
+    install(tu, read_externals(opts.externals, opts.checkpoint_file))
+    from . import deps
+    for extra in [opts.checkpoint_file, *opts.externals]:
+        deps.note(extra)          # prerequisites for -MD, after the sources as gcc lists them
     heads, g = resolve_heads(tu, opts.head)
     from .checkpoint.directives import check_directives
     check_directives(tu)
@@ -135,13 +145,16 @@ def generate(opts: Options):
 
 
 def differentiate(opts: Options) -> str:
-    text, out = generate(opts)
+    from . import deps
+    with deps.recording() as read:
+        text, out = generate(opts)
     path = output_path(opts)
     from .output import write_atomic
     if opts.profile:
         import json
-        sites = [dict(key=k, **v) for k, v in sorted(out.profile_sites.items(), key=lambda kv: kv[1]["id"])]
-        doc = {"ids": "id = forward-sweep call, id+1 = snapshot, id+2 = adjoint call", "sites": sites}
+        from .check.profile import IDS, call_site_table
+        doc = {"ids": IDS, "sites": call_site_table(out.profile_sites)}
         write_atomic(os.path.splitext(path)[0] + ".sites.json", json.dumps(doc, indent=1) + "\n")
     write_atomic(path, text)
+    deps.write_depfile(path, read, opts.make_deps, opts.dep_file, opts.dep_targets, opts.dep_phony)
     return path

@@ -30,7 +30,8 @@ def emit_unit(tu: TranslationUnit) -> str:
     glob = CExpr(tu.globals.get, table.get)
     globals_ = [declaration(s, glob) + ";" for s in tu.globals.values()]
     protos = [signature(r, glob) + ";" for r in tu.routines if r.kind != "program"]
-    bodies = [emit_routine(r, tu, table) for r in tu.routines]
+    # A declared external (externals.py) has a prototype here, its body elsewhere.
+    bodies = [emit_routine(r, tu, table) for r in tu.routines if r.declared is None]
     return render("c/unit.j2", includes=tu.includes, globals=globals_,
                   prototypes=protos, routines=[b.rstrip("\n") for b in bodies])
 

@@ -31,6 +31,8 @@ def emit_derivative_unit(out: TranslationUnit, primal: TranslationUnit, uses_sta
     routines = variants + copies
     table = {r.name: r for r in primal.all_routines()}
     table.update({r.name: r for r in routines})
+    # The user's derivatives of externals: called, so prototyped like primal callees.
+    table.update({r.name: r for r in getattr(out, "external_variants", None) or []})
     used = _globals_used(routines, primal)
     unit = TranslationUnit("c", out.files, routines=routines)
     unit.globals = {**{n: primal.globals[n] for n in used}, **out.globals}
@@ -55,6 +57,7 @@ def emit_derivative_unit(out: TranslationUnit, primal: TranslationUnit, uses_sta
         protos.append(signature(f, CExpr(lambda n, f=f: f.symbols.get(n) or primal.globals.get(n),
                                          table.get)) + ";")
     protos += [signature(r, glob) + ";" for r in routines]
+
     bodies = [emit_routine(r, unit, table, zero_locals=True).rstrip("\n") for r in routines]
     includes = list(primal.includes)
     if not any("math.h" in i for i in includes):

@@ -53,16 +53,20 @@ def _has_deriv(args: list[str], a: str) -> bool:
 
 
 def c_check_program(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Routine,
-                    h: float = 1e-6) -> str:
+                    h: float = 1e-6, roles=None) -> str:
     """The user's file with the check block in main and prototypes of the
-    derivative routines (whose signatures deriv_b/deriv_d give)."""
-    return c_check_many(tu, [(head, deriv_b, deriv_d)], h)
+    derivative routines (whose signatures deriv_b/deriv_d give).  roles =
+    (dependents, independents) adds the gradient at the program's point
+    (seed 1 on every dependent), printed as `ADGRAD head name` then one
+    value per line."""
+    return c_check_many(tu, [(head, deriv_b, deriv_d)], h, roles)
 
 
 def c_check_many(tu: TranslationUnit, heads: list[tuple[str, Routine, Routine]],
-                 h: float = 1e-6) -> str:
+                 h: float = 1e-6, roles=None) -> str:
     """One check block per head (each before main's first call of it); the
-    lines they print start with `ADCHECK head` and `ADSTACK head`."""
+    lines they print start with `ADCHECK head`, `ADSTACK head` and `ADTIME
+    head` (adjoint and last primal call, clock() ticks, CLOCKS_PER_SEC)."""
     if not any(r.kind == "program" for r in tu.routines):
         raise bad_input("no main function to build a driver from")
     out = copy.deepcopy(tu)
@@ -70,13 +74,13 @@ def c_check_many(tu: TranslationUnit, heads: list[tuple[str, Routine, Routine]],
     table = {r.name: r for r in tu.all_routines()}
     protos = []
     for head, deriv_b, deriv_d in heads:
-        _insert_check(tu, prog, table, head, deriv_b, deriv_d, h)
+        _insert_check(tu, prog, table, head, deriv_b, deriv_d, h, roles)
         protos += [_prototype(deriv_b, tu, table), _prototype(deriv_d, tu, table)]
-    return "\n".join(['#include "adstack.h"', *protos]) + "\n" + emit_unit(out)
+    return "\n".join(['#include "adstack.h"', "#include <stdio.h>", "#include <time.h>", *protos]) + "\n" + emit_unit(out)
 
 
 def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
-                  deriv_b: Routine, deriv_d: Routine, h: float) -> None:
+                  deriv_b: Routine, deriv_d: Routine, h: float, roles=None) -> None:
     found = _find(prog.body, head)
     if found is None:
         raise bad_input(f"main never calls '{head}'")
@@ -111,7 +115,8 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
         for suf in ("0", "d", "b", "w", "p"):
             L.append(f"double ad_a{k}_{suf}[{v.count}];")
     L += ["double ad_lhs = 0.0, ad_rhs = 0.0, ad_nrm = 0.0, ad_fp = 0.0, ad_fm = 0.0;",
-          f"double ad_h = {h!r};", "unsigned long ad_rng = 12345UL;", "long ad_peak, ad_left;", "int ad_k;"]
+          f"double ad_h = {h!r};", "unsigned long ad_rng = 12345UL;", "long ad_peak, ad_left;", "int ad_k;",
+          "clock_t ad_c0, ad_c1, ad_c2 = 0, ad_c3 = 0;"]
 
     def each(k: int, body: str) -> None:
         L.append(f"for (ad_k = 0; ad_k < {act[k].count}; ad_k++) {body}")
@@ -149,7 +154,9 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
     for k, v in enumerate(act):
         each(k, f"{{ {v.ptr}[ad_k] = ad_a{k}_0[ad_k]; ad_a{k}_b[ad_k] = ad_a{k}_w[ad_k]; }}")
     L.append("ad_stack_reset_peak();")
+    L.append("ad_c0 = clock();")
     L.append(f"{head}_b({deriv_args('b')});")
+    L.append("ad_c1 = clock();")
     for k, v in enumerate(act):
         each(k, f"{{ ad_rhs += ad_a{k}_b[ad_k] * ad_a{k}_p[ad_k]; ad_nrm += ad_a{k}_b[ad_k] * ad_a{k}_b[ad_k]; }}")
     L += ["ad_peak = (long)ad_stack_peak_bytes();", "ad_left = (long)ad_stack_bytes();"]
@@ -158,7 +165,9 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
     for sign, tgt in (("+", "ad_fp"), ("-", "ad_fm")):
         for k, v in enumerate(act):
             each(k, f"{v.ptr}[ad_k] = ad_a{k}_0[ad_k] {sign} ad_h * ad_a{k}_p[ad_k];")
+        L.append("ad_c2 = clock();")
         L.append(("ad_res = " if f.kind == "function" else "") + call + ";")
+        L.append("ad_c3 = clock();")
         for k, v in enumerate(act):
             each(k, f"{tgt} += ad_a{k}_w[ad_k] * {v.ptr}[ad_k];")
     for k, v in enumerate(act):
@@ -166,6 +175,21 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
     L.append(f'printf("ADCHECK {head} %.17e %.17e %.17e %.17e\\n", ad_lhs, ad_rhs, '
              '(ad_fp - ad_fm) / (2.0 * ad_h), ad_nrm);')
     L.append(f'printf("ADSTACK {head} %ld %ld\\n", ad_peak, ad_left);')
+    L.append(f'printf("ADTIME {head} %ld %ld %ld\\n", (long)(ad_c1 - ad_c0), (long)(ad_c3 - ad_c2), '
+             '(long)CLOCKS_PER_SEC);')
+    if roles is not None:
+        deps, indeps = roles
+        for k, v in enumerate(act):
+            seed = "1.0" if v.formal in deps else "0.0"
+            each(k, f"{{ {v.ptr}[ad_k] = ad_a{k}_0[ad_k]; ad_a{k}_b[ad_k] = {seed}; }}")
+        L.append(f"{head}_b({deriv_args('b')});")
+        for k, v in enumerate(act):
+            if v.formal in indeps:
+                L.append(f'printf("ADGRAD {head} {v.formal}\\n");')
+                each(k, f'printf("%.17e\\n", ad_a{k}_b[ad_k]);')
+        L.append('printf("ADGRAD-END\\n");')
+        for k, v in enumerate(act):
+            each(k, f"{v.ptr}[ad_k] = ad_a{k}_0[ad_k];")
     L.append("}")
     block.insert(idx, Raw("\n".join(L)))
 

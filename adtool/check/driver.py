@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Optional
 
 from ..diagnostics import bad_input
 from ..ir.nodes import (Assign, Call, CallStmt, Raw, Ref, Routine, Stmt,
@@ -39,15 +40,19 @@ def _find_call(body: list[Stmt], head: str):
 def primal_unit(tu: TranslationUnit) -> TranslationUnit:
     """The user's routines and modules without the main program."""
     out = copy.deepcopy(tu)
-    out.routines = [r for r in out.routines if r.kind != "program"]
+    out.routines = [r for r in out.routines if r.kind != "program" and r.declared is None]
     return out
 
 
 def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Routine,
-                 h: float = 1e-6) -> TranslationUnit:
+                 h: float = 1e-6, roles: Optional[tuple[list[str], list[str]]] = None
+                 ) -> TranslationUnit:
     """The main program with the head call replaced by the check block.
     deriv_b/deriv_d are the generated head_b/head_d (their argument lists say
-    which formals are active)."""
+    which formals are active).  With roles = (dependents, independents) the
+    block also prints the gradient at the program's point (seed 1 on every
+    dependent) as `ADGRAD name` followed by one value per line, the raw
+    material of reference adjoints (adtool check --save-reference)."""
     prog = next((r for r in tu.routines if r.kind == "program"), None)
     if prog is None:
         raise bad_input("no main program to build a driver from")
@@ -108,6 +113,8 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     prog.symbols["ad_nseed"] = Symbol("ad_nseed", INT4)
     prog.symbols["ad_peak"] = Symbol("ad_peak", Symbol("x", _int8()).type)
     prog.symbols["ad_left"] = Symbol("ad_left", Symbol("x", _int8()).type)
+    for n in ("ad_c0", "ad_c1", "ad_c2", "ad_c3", "ad_crate"):
+        prog.symbols[n] = Symbol(n, _int8())
     prog.uses.append(_use_adstack())
 
     def call_args(which: str) -> str:
@@ -137,6 +144,10 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     L("ad_seed = 12345")
     L("call random_seed(put=ad_seed(1:ad_nseed))")
     for a, v in names.items():
+        if prog.symbols[v].allocatable:   # the copies take the shape of the user's array
+            for suf in ("_ad0", "_add", "_adb", "_adt", "_adw", "_adp"):
+                L(f"if (allocated({v}{suf})) deallocate({v}{suf})")
+                L(f"allocate({v}{suf}, source={v})")
         L(f"{v}_ad0 = {v}")
         L(f"call random_number({v}_add)")
         L(f"{v}_add = {v}_add - 0.5d0")
@@ -152,7 +163,9 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     for a, v in names.items():
         L(f"{v} = {v}_ad0")
         L(f"{v}_adb = {v}_adw")
+    L("call system_clock(ad_c0, ad_crate)")
     L(f"call {head}_b({call_args('b')})")
+    L("call system_clock(ad_c1)")
     L("ad_rhs = 0.0d0")
     L("ad_nrm = 0.0d0")
     for a, v in names.items():
@@ -165,13 +178,28 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     for sign, tgt in (("+", "ad_fp"), ("-", "ad_fm")):
         for a, v in names.items():
             L(f"{v} = {v}_ad0 {sign} ad_h * {v}_adp")
+        L("call system_clock(ad_c2)")
         L(call_plain)
+        L("call system_clock(ad_c3)")
         L(f"{tgt} = 0.0d0")
         for a, v in names.items():
             L(f"{tgt} = {tgt} + {total(v, f'{v}_adw * {v}')}")
     L("ad_fd = (ad_fp - ad_fm) / (2.0d0 * ad_h)")
     L("write(*, '(a, 4es26.17e3)') 'ADCHECK ', ad_lhs, ad_rhs, ad_fd, ad_nrm")
     L("write(*, '(a, 2i14)') 'ADSTACK ', ad_peak, ad_left")
+    # adjoint and (last) primal call times, in clock ticks and ticks/second
+    L("write(*, '(a, 3i20)') 'ADTIME ', ad_c1 - ad_c0, ad_c3 - ad_c2, ad_crate")
+    if roles is not None:
+        deps, indeps = roles
+        for a, v in names.items():
+            L(f"{v} = {v}_ad0")
+            L(f"{v}_adb = {'1.0d0' if a in deps else '0.0d0'}")
+        L(f"call {head}_b({call_args('b')})")
+        for a, v in names.items():
+            if a in indeps:
+                L(f"write(*, '(a)') 'ADGRAD {a}'")
+                L(f"write(*, '(es26.17e3)') {v}_adb")
+        L("write(*, '(a)') 'ADGRAD-END'")
     for a, v in names.items():
         L(f"{v} = {v}_ad0")
     original = copy.deepcopy(block[idx])

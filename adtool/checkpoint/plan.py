@@ -31,7 +31,7 @@ from ..ir.visit import calls_in, stmt_exprs, walk_stmts
 
 MODES = ("joint", "split")
 CALL_MODE_DIRECTIVES = {"NOCHECKPOINT": "split", "CHECKPOINT": "joint"}
-SECTIONS = ("default", "routines", "calls", "loops")
+SECTIONS = ("default", "routines", "calls", "loops", "externals")
 
 
 @dataclass(frozen=True)
@@ -418,6 +418,9 @@ class _PlanFile:
                                 "Fortran names are case-insensitive)", span)
             seen[low] = name
             yield name, value, span
+
+    def _read_externals(self, section: str, table: dict) -> None:
+        """[externals.NAME] declarations: read by adtool/externals.py."""
 
     def _read_routines(self, section: str, table: dict) -> None:
         for name, value, span in self._entries(section, table):

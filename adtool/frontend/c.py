@@ -16,7 +16,7 @@ from typing import Optional
 from pycparser import c_ast, c_parser
 
 from ..diagnostics import AdError, bad_input, gather, unsupported
-from ..ir.nodes import INT4, Directive, Lit, Span, Symbol, TranslationUnit, Type
+from ..ir.nodes import INT4, Directive, Lit, Routine, Span, Symbol, TranslationUnit, Type
 from .c_expr import FuncInfo
 from .c_func import FunctionLowering
 from .c_pre import EXTENT_PREFIX, FAKE_LIBC, preprocess_c
@@ -60,6 +60,7 @@ class CFrontend:
         self.unreadable: dict[str, AdError] = {}
         self.unread: dict[str, tuple[list[AdError], list[str]]] = {}
         self.extents_before: dict[str, list] = {}   # `$AD EXTENT` before a function
+        self.prototypes: dict[str, object] = {}     # declared, maybe never defined
 
     def read(self, paths: list[str]) -> TranslationUnit:
         tu = TranslationUnit("c", list(paths))
@@ -74,6 +75,7 @@ class CFrontend:
                 self.unreadable.setdefault(
                     name, unsupported("extern variable defined outside the input files", span, name))
         self._classify_pointers()
+        self._declared_only(tu)
         tu.globals = self.globals
         for fd, dirs in self.defs:
             try:
@@ -142,7 +144,8 @@ class CFrontend:
         if isinstance(n.type, (c_ast.Struct, c_ast.Union, c_ast.Enum)):
             base_type(c_ast.TypeDecl(None, [], None, n.type), span, self.typedefs)
         if isinstance(n.type, c_ast.FuncDecl):
-            return                      # a prototype: the definition is what we read
+            self.prototypes.setdefault(n.name, n)   # the definition, if any, is what we read
+            return
         if "extern" in (n.storage or []):
             self.externs.setdefault(n.name, span)
             return
@@ -174,6 +177,41 @@ class CFrontend:
             pd = Declarator(p.type, span_of(p, span), self.typedefs, lambda x: Lit("0", INT4))
             params.append("array" if pd.dims_c else ("?" if pd.pointers else "value"))
         self.funcs[decl.name] = FuncInfo(decl.name, rtype, params, fd)
+
+    def _declared_only(self, tu: TranslationUnit) -> None:
+        """Functions with a prototype and no definition (a library, a solver):
+        calls to them lower like calls to defined ones, and the prototype's
+        parameter types go to tu.prototypes for externals declarations.  A
+        pointer parameter is recorded as a scalar by reference; the call
+        site says whether it is an array (externals.py)."""
+        for name, n in self.prototypes.items():
+            if name in self.funcs:
+                continue
+            span = span_of(n)
+            try:
+                ret = n.type.type
+                if not isinstance(ret, c_ast.TypeDecl):
+                    continue
+                rtype = base_type(ret, span, self.typedefs)
+                kinds, syms = [], {}
+                for p in _params(n.type):
+                    if isinstance(p, c_ast.EllipsisParam) or not getattr(p, "name", None):
+                        raise unsupported("unnamed or variadic parameter", span)
+                    pd = Declarator(p.type, span_of(p, span), self.typedefs, lambda x: Lit("0", INT4))
+                    by_value = not (pd.pointers or pd.dims_c)
+                    kinds.append("value" if by_value else "array")
+                    syms[p.name] = Symbol(p.name, pd.type, storage="arg", by_value=by_value,
+                                          intent="in" if (pd.const and not by_value) else None,
+                                          span=span_of(p, span))
+            except AdError:
+                continue                # not usable; an externals declaration will say so
+            self.funcs[name] = FuncInfo(name, rtype, kinds, None)
+            kind = "subroutine" if rtype.base == "void" else "function"
+            r = Routine(name, kind, list(syms), syms, [], span=span, language="c")
+            if kind == "function":
+                r.result = f"{name}_result"
+                r.symbols[r.result] = Symbol(r.result, rtype, storage="result", span=span)
+            tu.prototypes[name] = r
 
     # -------------------------------------------------------------- pass 2
 

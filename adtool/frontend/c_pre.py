@@ -116,6 +116,8 @@ def preprocess_c(path: str, text: str, include_dirs: list[str], defines: list[st
         proc = subprocess.run(cmd, input=marker + body, capture_output=True, text=True)
     if proc.returncode != 0:
         raise _cpp_error(path, proc.stderr)
+    from .. import deps
+    deps.note_cpp_markers(proc.stdout, FAKE_LIBC)   # the user's headers, for -MD
     return Preprocessed(path, proc.stdout, system_includes(text))
 
 

@@ -58,6 +58,8 @@ class SourceText:
 def read_user_file(path: str) -> str:
     if not os.path.isfile(path):
         raise bad_input("no such file", Span(path, 0, 0))
+    from .. import deps
+    deps.note(path)      # a prerequisite of the output for -MD
     with open(path, "rb") as fh:
         data = fh.read()
     if b"\x00" in data:
@@ -108,6 +110,8 @@ def preprocess(path: str, text: str, include_dirs: list[str],
         msg = proc.stderr.strip().splitlines()
         first = next((m for m in msg if "error" in m), msg[0] if msg else "preprocessing failed")
         raise bad_input("preprocessor: " + first, Span(path, 0, 0))
+    from .. import deps
+    deps.note_cpp_markers(proc.stdout)   # files cpp included, for -MD
     out_lines: list[str] = []
     origin: list[tuple[str, int]] = []
     cur_file, cur_line = path, 1

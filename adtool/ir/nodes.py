@@ -357,6 +357,7 @@ class Routine:
     # routine outside the differentiated call tree is kept for the call
     # graph and otherwise left alone; inside it, these are the run's errors.
     errors: list[Exception] = field(default_factory=list)
+    declared: Optional[object] = None         # externals.External: no source, a declaration
 
     def arg_symbols(self) -> list[Symbol]:
         return [self.symbols[a] for a in self.args]
@@ -392,6 +393,9 @@ class TranslationUnit:
     # C functions the front end could not read, by name: (errors, names of the
     # functions they call).  An error only when a head's call tree reaches them.
     unread: dict[str, tuple[list, list[str]]] = field(default_factory=dict)
+    # C functions declared (prototype) but not defined: args and types for
+    # externals declarations (adtool/externals.py); bodies are empty.
+    prototypes: dict[str, "Routine"] = field(default_factory=dict)
 
     def all_routines(self) -> list[Routine]:
         out: list[Routine] = []

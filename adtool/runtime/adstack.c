@@ -480,9 +480,25 @@ static double now_seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* A profiled build writes its profile when the program exits, without the
+   user's program calling anything: to $ADTOOL_PROFILE, else
+   adtool-profile.json in the working directory (interface.md).  The format
+   is ad_prof_json's; `adtool check --profile` adds each site's key. */
+static void prof_at_exit(void)
+{
+    const char *path = getenv("ADTOOL_PROFILE");
+    ad_prof_json(path && *path ? path : "adtool-profile.json");
+}
+
 void ad_prof_enter(int32_t site)
 {
+    static int registered = 0;
     struct frame *f;
+    if (!registered) {
+        registered = 1;
+        if (atexit(prof_at_exit) != 0)
+            fprintf(stderr, "adstack: warning: cannot register the profile writer\n");
+    }
     if (site < 0)
         die("ad_prof_enter: negative site id %" PRId32, site);
     if ((size_t)site >= nsites) {

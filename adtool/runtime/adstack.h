@@ -44,7 +44,10 @@
  * peak stack bytes seen inside, the bytes left behind and wall time.  The
  * code including this header needs no flag: in profiling builds adstack.c
  * steers every push through its out-of-line path, so inline pushes in code
- * compiled without the flag are still seen.
+ * compiled without the flag are still seen.  A profiling build writes
+ * its profile (ad_prof_json) when the program exits, without the program
+ * calling anything, to $ADTOOL_PROFILE or else adtool-profile.json in the
+ * working directory.
  *
  * The stack is one global per process and is not thread-safe.
  */

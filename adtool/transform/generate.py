@@ -93,6 +93,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
     scopes = Scopes(ntu)
     summ = summaries(ntu, scopes)
     act = compute_activity(ntu, [(h.name, h.dependents, h.independents) for h in heads])
+    externals = _declared_activity(ntu, act)
     active = act.active_routines() | {h.name for h in heads}
     diff = [n for n in names if n in active]
     suffix = "b" if mode == "reverse" else "d"
@@ -105,7 +106,8 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
     if mode == "tangent":
         tg = Tangent(ctx, calls)
         for n in diff:
-            variants[n] = [tg.routine(ntu.routine(n))]
+            if n not in externals:
+                variants[n] = [tg.routine(ntu.routine(n))]
     else:
         written = set()
         for n in names:
@@ -113,6 +115,8 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             for s in walk_stmts(r.body):
                 written |= set(stmt_writes(s, r, scopes, summ))
         def mode_of(caller: Routine, stmt) -> str:
+            if getattr(site_of(stmt), "name", None) in externals:
+                return "joint"       # the user's adjoint is one routine: restore inputs, call it
             return plan.mode_of_site(caller.name, site_of(stmt), ntu)
         wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
@@ -124,7 +128,8 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
         rev.restorable = restorable_temporaries(ntu, diff, scopes, summ)
         rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written, head_names,
                                                          rev.restorable)
-        needed = {n: rev.backward_reads(ntu.routine(n)) for n in diff if wanted.get(n)}
+        needed = {n: (set(ntu.routine(n).args) if n in externals else
+                      rev.backward_reads(ntu.routine(n))) for n in diff if wanted.get(n)}
         rev.restorable = restorable_temporaries(ntu, diff, scopes, summ, needed)
         rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written, head_names,
                                                          rev.restorable, needed, summ)
@@ -132,9 +137,10 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
         if profile:
             rev.profile = {}
         for n in diff:
-            if wanted.get(n):
+            if wanted.get(n) and n not in externals:
                 variants[n] = rev.variants(ntu.routine(n), wanted[n])
 
+    _call_user_derivatives(variants, externals, mode)
     # A head's derivative is what the user calls from another file: never
     # static, even when the head itself is (C).
     for h in heads:
@@ -185,6 +191,55 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
                 pass
     _order_modules(out)
     out.profile_sites = rev.profile if mode == "reverse" and profile else None
+    out.head_roles = {h: (deps, indeps) for h, deps, indeps in act.heads}  # for adtool check
+    # The user's derivatives of externals, for the C prototypes.
+    out.external_variants = [_user_derivative(calls, externals[n], mode) for n in diff
+                             if n in externals]
+    return out
+
+
+def _declared_activity(tu: TranslationUnit, act) -> dict[str, Routine]:
+    """Declared externals (externals.py): an external through which any
+    derivative flows takes an adjoint for every real argument its
+    declaration connects, whatever this program's activity, so that the
+    user's adjoint has one fixed signature."""
+    from ..externals import active_formals, no_passive_overwrite
+    out = {r.name: r for r in tu.all_routines() if r.declared is not None}
+    for name, r in out.items():
+        formals = r.args + ([r.result] if r.result else [])
+        hit = any(act.scopes.var(name, a) in act.active for a in formals)
+        no_passive_overwrite(r, hit)
+        if hit:
+            act.active |= {act.scopes.var(name, a) for a in active_formals(r)}
+    return out
+
+
+def _call_user_derivatives(variants: dict, externals: dict, mode: str) -> None:
+    """Calls of f_b / f_d of an external go to the names its declaration gives."""
+    if not externals:
+        return
+    suffix = "_b" if mode == "reverse" else "_d"
+    rename = {n + suffix: (r.declared.adjoint if mode == "reverse" else r.declared.tangent)
+              for n, r in externals.items()}
+    for vs in variants.values():
+        for v in vs:
+            for st in walk_stmts(v.body):
+                if isinstance(st, CallStmt) and st.name in rename:
+                    st.name = rename[st.name]
+
+
+def _user_derivative(calls, r: Routine, mode: str) -> Routine:
+    """The signature of the user's adjoint (tangent) of external r."""
+    v = calls.variant_skeleton(r, "_b" if mode == "reverse" else "_d")
+    if r.kind == "function" and mode == "reverse":
+        v.args.remove(r.result)          # f_b(x, xb, fb), as for generated functions
+        v.symbols.pop(r.result, None)
+    for a in v.args:
+        if a not in r.args and mode == "reverse":
+            v.symbols[a].intent = "inout"      # adjoints flow both ways
+    v.name = r.declared.adjoint if mode == "reverse" else r.declared.tangent
+    v.static = False
+    return v
     return out
 
 
