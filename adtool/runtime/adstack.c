@@ -864,7 +864,9 @@ void ad_prof_json(const char *path)
         first = 0;
     }
 #endif
-    fprintf(fp, "], \"binomial\": [");
+    fprintf(fp, "]");
+#ifdef ADSTACK_PROFILE
+    fprintf(fp, ", \"binomial\": [");
     {
         size_t k;
         int first_b = 1;
@@ -881,7 +883,9 @@ void ad_prof_json(const char *path)
             first_b = 0;
         }
     }
-    fprintf(fp, "]}\n");
+    fprintf(fp, "]");
+#endif
+    fprintf(fp, "}\n");
     if (to_stdout)
         fflush(fp);
     else if (fclose(fp) != 0)
