@@ -72,3 +72,101 @@ def test_counts_multiply_contributions():
     root = Node("main", [5.0, 0.0], [step])
     assert cm.peak(root, set()) == 5 + 300
     assert cm.peak(root, {"main/step"}) == 5 + 9 * 8 + 30
+
+
+# ---------------------------------------------------------------- end to end
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from test_binomial import HEAT1D, PROF_DRIVER
+from test_profile import run
+from adtool.backend.fortran import emit_unit
+from adtool.check.driver import primal_unit
+from adtool.frontend.fortran import read_fortran
+
+
+def adtool(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "adtool", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def _profiled_run(tmp_path, tag, *plan):
+    run([sys.executable, "-m", "adtool", "differentiate", HEAT1D, "--head", HEAD, *plan,
+         "--profile", "-o", f"{tag}.f90"], tmp_path)
+    run(["gfortran", "-O1", "-o", tag, "primal.o", f"{tag}.f90", "prof.f90", "adstack.o",
+         "adstack_mod.o"], tmp_path)
+    run([f"./{tag}"], tmp_path)
+    (tmp_path / f"{tag}.prof.json").write_text((tmp_path / "prof.json").read_text())
+    prof = json.loads((tmp_path / "prof.json").read_text())
+    return {"sites": f"{tag}.sites.json", "profile": f"{tag}.prof.json"}, prof["peak_bytes"]
+
+
+HEAD = "simulate(u)/(u0 kappa)"
+
+
+def test_optimize_end_to_end(tmp_path):
+    """Profile heat1d all split and all joint, ask for plans at three budgets:
+    each plan, generated and run, peaks within its budget and at most its
+    prediction (the model counts a routine's own tape before its calls)."""
+    pytest.importorskip("highspy")
+    run([sys.executable, "-m", "adtool", "runtime", "rt"], tmp_path)
+    (tmp_path / "primal.f90").write_text(emit_unit(primal_unit(read_fortran([str(HEAT1D)]))))
+    (tmp_path / "prof.f90").write_text(PROF_DRIVER)
+    run(["gcc", "-O2", "-DADSTACK_PROFILE", "-c", "rt/adstack.c"], tmp_path)
+    run(["gfortran", "-c", "rt/adstack_mod.f90"], tmp_path)
+    run(["gfortran", "-O1", "-c", "primal.f90"], tmp_path)
+    split, split_peak = _profiled_run(tmp_path, "s", "--default-mode", "split")
+    joint, joint_peak = _profiled_run(tmp_path, "j", "--default-mode", "joint")
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split, joint]}))
+    assert joint_peak < split_peak
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "data.json",
+               "--memory", "10B", cwd=tmp_path)
+    assert p.returncode == 1 and "smallest predicted peak is" in p.stderr, p.stderr
+    low = int(p.stderr.split("smallest predicted peak is ")[1].split("(")[1].split()[0])
+    # the model errs high, by little
+    assert joint_peak <= low <= 1.1 * joint_peak
+    budgets = [split_peak, (split_peak + low) // 2, low]
+    for k, budget in enumerate(budgets):
+        p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "data.json",
+                   "--memory", str(budget), "-o", f"plan{k}.toml", cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert "all-split" in p.stdout and "all-joint" in p.stdout and "chosen" in p.stdout
+        assert "exact (MILP, HiGHS)" in p.stdout
+        row = next(line for line in p.stdout.splitlines() if line.startswith("chosen"))
+        predicted = float(row.split()[3])
+        text = (tmp_path / f"plan{k}.toml").read_text()
+        assert text.startswith("# adtool plan optimize") and "predicted peak" in text
+        _, measured = _profiled_run(tmp_path, f"c{k}", "--checkpoint-file", f"plan{k}.toml")
+        assert measured <= budget, (budget, measured, text)
+        assert measured <= predicted
+
+
+def test_pareto_csv_without_matplotlib(tmp_path, monkeypatch):
+    pytest.importorskip("highspy")
+    from adtool.checkpoint import planner
+    import builtins
+    real_import = builtins.__import__
+
+    def no_mpl(name, *a, **k):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_mpl)
+    monkeypatch.setattr(planner, "_model", lambda *a: (planner.Model(worked_example(), 3.2, 1.0),
+                                                       "main"))
+    out, msg = planner.pareto([], "main", [], [], "x", str(tmp_path / "f.png"), None)
+    assert out.splitlines()[0] == "peak_bytes,predicted_time,joint_sites,method"
+    assert out.splitlines()[1].startswith("675,3.2,")
+    assert "matplotlib is not installed" in msg and "adtool[plot]" in msg
+    assert (tmp_path / "f.csv").read_text() == out
+    assert not (tmp_path / "f.png").exists()
+
+
+@pytest.mark.parametrize("text,n", [("64MB", 64 * 10**6), ("1.5GiB", 3 * 2**29),
+                                    ("200000000", 200000000), ("12 KiB", 12288)])
+def test_sizes(text, n):
+    from adtool.checkpoint.planner import parse_size
+    assert parse_size(text) == n

@@ -45,6 +45,7 @@ class Node:
     count: float = 1.0
     snapshot: float = 0.0
     extra: float = 0.0
+    split_tape: float = 0.0      # measured tape per call when split (planner.py)
 
     def walk(self):
         yield self
@@ -112,6 +113,22 @@ def _highs():
     return highspy
 
 
+def _quiet(make):
+    """HiGHS prints a banner on the process' stdout when created, before
+    any option can silence it; our stdout is the user's report."""
+    import os
+    import sys
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            return make()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> Optional[set[str]]:
     """One binary per site key; per node continuous tape T, contrib C and
     peak P with C >= snapshot x, C >= T - M (x) (M: the node's all-split
@@ -120,7 +137,7 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
     exists exactly when the true peak of the chosen x fits the budget.
     Returns the joint keys, or None when no choice fits."""
     highspy = _highs()
-    h = highspy.Highs()
+    h = _quiet(highspy.Highs)
     h.setOptionValue("output_flag", False)
     inf = highspy.kHighsInf
     keys = site_keys(root)
