@@ -118,6 +118,18 @@ def test_c_directive(tmp_path):
         _agree(ref, h.plan(mode))
 
 
+def test_c_nested_in_one_routine(tmp_path):
+    _without_directives(HERE / "nested.c", tmp_path / "nested.c")
+    fix = {"files": ["nested.c"], "head": "run", "independents": ["u"],
+           "dependents": ["u", "cost"]}
+    ref = CHarness("nested", tmp_path / "ref", dict(fix, base=str(tmp_path))).plan("joint")
+    h = CHarness("nested", tmp_path / "bin", dict(fix, base=str(HERE)))
+    for mode in ("joint", "split"):
+        res = h.plan(mode)
+        _agree(ref, res)
+        assert res.stack_peak < ref.stack_peak
+
+
 # ---------------------------------------------------------------- profile
 
 PROF_DRIVER = """\

@@ -108,6 +108,13 @@ def binomial_loop(rev, s: Loop, snaps: int) -> Sweeps:
         body = rev.block(s.body)
     finally:
         rev._loop_vars.pop()
+    if not body.bwd:
+        # nothing to reverse: the plain loop, as Reverse.loop would emit it
+        n = copy.deepcopy(s)
+        n.body = body.fwd
+        n.directives = []
+        n.label = None
+        return Sweeps(push_v + [n], pop_v)
 
     scopes, summ = rev.ctx.scopes, rev.rw.s
     use = block_use(s.body, r, scopes, summ)
