@@ -170,3 +170,15 @@ def test_pareto_csv_without_matplotlib(tmp_path, monkeypatch):
 def test_sizes(text, n):
     from adtool.checkpoint.planner import parse_size
     assert parse_size(text) == n
+
+
+def test_repeated_siblings_count_whole():
+    """Two sites repeated in one loop interleave: at the last step's adjoint
+    the other site's snapshots are all on the stack (counted whole)."""
+    step = Node("main/step", [30.0], count=10, snapshot=8.0, extra=1.0)
+    obs = Node("main/obs", [4.0], count=5, snapshot=2.0, extra=1.0)
+    root = Node("main", [0.0, 0.0, 0.0], [step, obs])
+    joint = {"main/step", "main/obs"}
+    assert cm.peak(root, joint) == 9 * 8 + 5 * 2 + 30
+    c = cm.optimise(root, 9 * 8 + 5 * 2 + 30)
+    assert c is not None and c.peak == 9 * 8 + 5 * 2 + 30

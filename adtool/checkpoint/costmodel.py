@@ -73,16 +73,28 @@ def _contrib(c: Node, joint: set[str], memo: dict) -> float:
 
 def peak(v: Node, joint: set[str], memo: Optional[dict] = None) -> float:
     """Peak(v) = max(Tape(v), max_j [Σ_{i<=j} m^i + Σ_{l<j} count_l contrib(c_l)
-    + (count_j - 1) contrib(c_j) + Peak(c_j)]): memory is max-plus."""
+    + (count_j - 1) contrib(c_j) + Peak(c_j)]): memory is max-plus.  (Plus
+    the repeated siblings that may interleave with a repeated c_j.)"""
     memo = {} if memo is None else memo
     best = _tape(v, joint, memo)
     prefix = 0.0
     for j, c in enumerate(v.children):
         prefix += v.own[j]
         cj = _contrib(c, joint, memo)
-        best = max(best, prefix + (c.count - 1) * cj + peak(c, joint, memo))
+        later = sum(e.count * _contrib(e, joint, memo) for e in _interleaved(v, j))
+        best = max(best, prefix + later + (c.count - 1) * cj + peak(c, joint, memo))
         prefix += c.count * cj
     return best
+
+
+def _interleaved(v: Node, j: int) -> list[Node]:
+    """Later siblings of a repeated child that may run between its calls
+    (two sites both repeated are taken to share a loop): the profile does
+    not say how calls interleave, so their contributions are counted whole,
+    erring high."""
+    if v.children[j].count <= 1:
+        return []
+    return [e for e in v.children[j + 1:] if e.count > 1]
 
 
 def predicted_time(root: Node, joint: set[str], base: float = 0.0) -> float:
@@ -179,7 +191,7 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
             terms = [(P[id(n)], 1.0), (P[id(c)], -1.0)]
             if c.count > 1:
                 terms.append((C[id(c)], -(c.count - 1)))
-            terms += [(C[id(e)], -e.count) for e in n.children[:j]]
+            terms += [(C[id(e)], -e.count) for e in n.children[:j] + _interleaved(n, j)]
             row(prefix_own, inf, terms)
         if n is not root:
             x = col[n.key]

@@ -29,7 +29,7 @@ from typing import Optional
 
 from ..diagnostics import bad_input, unsupported
 from ..ir.build import integer, trip_count
-from ..ir.nodes import (INT4, Assign, Bin, CallStmt, Exit, Goto, If, Lit, Loop, Ref, Return,
+from ..ir.nodes import (INT4, Assign, Bin, CallStmt, Exit, Goto, If, Loop, Ref, Return,
                         Stmt, While)
 from ..ir.visit import child_blocks, walk_stmts
 
