@@ -17,8 +17,10 @@ Paths are relative to P.json.  Every call site must be split in some run
 some run (its snapshot's bytes and the time of its extra plain run); the
 simplest is one run with `--default-mode split` and one with
 `--default-mode joint`.  The model does not know where between its calls a
-routine pushes its own tape, so it counts it as pushed before them: the
-predicted peak errs on the high side.
+routine pushes its own tape (it counts it as pushed before them), nor how
+much more a caller records when a callee changes mode (it takes each
+caller's own tape from the split run): docs/strategies.md, "Planner",
+measures how far off that is.
 """
 from __future__ import annotations
 
