@@ -4,9 +4,10 @@ programs of bench/programs, three memory budgets each.
 
 For each program: two profiled runs (all split, all joint; runtime built
 with -DADSTACK_PROFILE, the profile written at exit by a destructor linked
-in here), one plain all-split run for the baseline time, then for each
-budget the planner's plan is generated, built without profiling and run;
-its measured stack peak and adjoint time are set against the prediction.
+in here), plain all-split and all-joint runs for the baseline times (they
+calibrate the profiled extra times), then for each budget the planner's
+plan is generated, built without profiling and run; its measured stack
+peak and adjoint time are set against the prediction.
 
     python3 bench/planner.py                         # all programs
     python3 bench/planner.py --programs shallow_water --repeat 3
@@ -117,6 +118,9 @@ def main(argv=None) -> int:
                    [str(a.repeat), *args[1:]])
         runs[0]["adjoint_time_s"] = base["ADJOINT_TIME"]
         runs[0]["primal_time_s"] = base["PRIMAL_TIME"]
+        joint = run(build(d / "joint", src, info, ["--default-mode", "joint"], rts["plain"],
+                          False), [str(a.repeat), *args[1:]])
+        runs[1]["adjoint_time_s"] = joint["ADJOINT_TIME"]
         data = d / "profile_data.json"
         data.write_text(json.dumps({"runs": runs}, indent=1))
         model, head = planner._model([str(src / "model.f90")], info["head"], [], [], str(data))

@@ -182,3 +182,14 @@ def test_repeated_siblings_count_whole():
     assert cm.peak(root, joint) == 9 * 8 + 5 * 2 + 30
     c = cm.optimise(root, 9 * 8 + 5 * 2 + 30)
     assert c is not None and c.peak == 9 * 8 + 5 * 2 + 30
+
+
+def test_measured_times_calibrate_profiled_extras():
+    """All-split and all-joint adjoint times measured without profiling
+    scale the profiled extras so that all-joint is predicted as measured."""
+    from adtool.checkpoint.planner import _calibrate
+    root = worked_example()
+    runs = [{"all": "split", "time": 3.2}, {"all": "joint", "time": 3.2 + 2 * 1.84}]
+    _calibrate(root, runs, 3.2)
+    assert cm.predicted_time(root, set(cm.site_keys(root)), 3.2) == pytest.approx(6.88)
+    assert cm.predicted_time(root, {"main/a"}, 3.2) == pytest.approx(3.2 + 2 * 0.46)

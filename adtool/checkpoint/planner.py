@@ -8,7 +8,10 @@ adjoint (code from `differentiate --profile`, runtime built with
     {"runs": [
       {"sites": "model_b.sites.json" | [...],     # the table differentiate wrote
        "profile": "prof.json" | {...},            # what the runtime wrote (ad_prof_json)
-       "adjoint_time_s": 0.12,                    # optional: the adjoint call's time
+       "adjoint_time_s": 0.12,                    # optional: the adjoint call's time,
+                                                  #   measured without profiling; given for
+                                                  #   all-split and all-joint runs, it
+                                                  #   calibrates the profiled extra times
        "primal_time_s": 0.03},                    # optional: one primal run's time
       ...]}
 
@@ -81,7 +84,7 @@ def _load(path: str, base: str, what: str):
 
 
 def read_runs(path: str) -> tuple[list[dict], float, float]:
-    """(runs as (table by key, profile by id, binomial by id, peak)),
+    """(runs as (table by key, profile by id, peak, mode, adjoint time)),
     all-split time, primal time."""
     doc = _load(path, "", "profile data")
     base = os.path.dirname(path)
@@ -100,11 +103,14 @@ def read_runs(path: str) -> tuple[list[dict], float, float]:
         if not prof.get("profiling"):
             raise bad_input(f"{path}: run {k}'s profile comes from a runtime built without "
                             "-DADSTACK_PROFILE (no per-site data)")
+        modes = {t.get("mode") for t in table} & {"joint", "split"}
         runs.append({"table": {t["key"]: t for t in table},
                      "sites": {s["site"]: s for s in prof.get("sites", [])},
-                     "peak": prof.get("peak_bytes", 0)})
-        if all(t.get("mode") != "joint" for t in table if t.get("mode") in ("joint", "split")):
-            base_time = float(r.get("adjoint_time_s", base_time) or 0.0)
+                     "peak": prof.get("peak_bytes", 0),
+                     "all": modes.pop() if len(modes) == 1 else None,
+                     "time": float(r.get("adjoint_time_s", 0.0) or 0.0)})
+        if runs[-1]["all"] == "split":
+            base_time = runs[-1]["time"]
         primal = float(r.get("primal_time_s", primal) or 0.0)
     return runs, base_time, primal
 
@@ -181,7 +187,21 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
     root_tape = split_run["peak"] if split_run else sum(c.count * _split_tape(c) for c in kids)
     own = max(0.0, root_tape - sum(c.count * _split_tape(c) for c in kids))
     root = cm.Node(head, [own] + [0.0] * len(kids), kids)
+    _calibrate(root, runs, base_time)
     return Model(root, base_time, primal)
+
+
+def _calibrate(root: cm.Node, runs: list[dict], base_time: float) -> None:
+    """Profiling inflates the measured extra times (every instrumented call
+    inside a plain re-run pays for its timer); when both all-split and
+    all-joint adjoint times are given, scale the extras so that all-joint's
+    predicted time is its measured one."""
+    joint_time = next((r["time"] for r in runs if r["all"] == "joint" and r["time"] > 0), 0.0)
+    total = sum(n.extra for n in root.walk() if n is not root)
+    if base_time > 0 and joint_time > base_time and total > 0:
+        f = (joint_time - base_time) / total
+        for n in root.walk():
+            n.extra *= f
 
 
 def _split_tape(n: cm.Node) -> float:
