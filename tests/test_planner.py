@@ -193,3 +193,17 @@ def test_measured_times_calibrate_profiled_extras():
     _calibrate(root, runs, 3.2)
     assert cm.predicted_time(root, set(cm.site_keys(root)), 3.2) == pytest.approx(6.88)
     assert cm.predicted_time(root, {"main/a"}, 3.2) == pytest.approx(3.2 + 2 * 0.46)
+
+
+def test_bad_profile_data(tmp_path):
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "none.json",
+               "--memory", "1MB", cwd=tmp_path)
+    assert p.returncode == 2 and "cannot read profile data" in p.stderr, p.stderr
+    (tmp_path / "d.json").write_text('{"runs": []}')
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "d.json",
+               "--memory", "lots", cwd=tmp_path)
+    assert p.returncode == 2 and "expected a size" in p.stderr, p.stderr
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "d.json",
+               "--memory", "1MB", cwd=tmp_path)
+    assert p.returncode == 2 and "profile data must be" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
