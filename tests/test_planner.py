@@ -32,6 +32,7 @@ def test_worked_example_numbers():
 
 
 def test_optimum_at_the_smallest_memory_is_a_and_b1():
+    pytest.importorskip("highspy")
     root = worked_example()
     assert cm.minimum_peak(root) == (350, "exact (MILP, HiGHS)")
     c = cm.optimise(root, 350, 3.20)
@@ -42,6 +43,7 @@ def test_optimum_at_the_smallest_memory_is_a_and_b1():
 
 
 def test_exact_matches_brute_force_on_every_budget():
+    pytest.importorskip("highspy")
     import itertools
     root = worked_example()
     keys = cm.site_keys(root)
@@ -59,6 +61,7 @@ def test_exact_matches_brute_force_on_every_budget():
 
 
 def test_frontier_runs_from_all_split_to_the_minimum():
+    pytest.importorskip("highspy")
     f = cm.frontier(worked_example(), 3.20)
     assert f[0].joint == set() and f[0].peak == 675
     assert f[-1].peak == 350 and round(f[-1].time, 2) == 4.10
@@ -180,6 +183,7 @@ def test_repeated_siblings_count_whole():
     root = Node("main", [0.0, 0.0, 0.0], [step, obs])
     joint = {"main/step", "main/obs"}
     assert cm.peak(root, joint) == 9 * 8 + 5 * 2 + 30
+    pytest.importorskip("highspy")
     c = cm.optimise(root, 9 * 8 + 5 * 2 + 30)
     assert c is not None and c.peak == 9 * 8 + 5 * 2 + 30
 
