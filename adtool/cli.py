@@ -127,6 +127,20 @@ def make_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.add_argument("--dot", metavar="PATH",
                       help="also write the tree as Graphviz (split calls dashed)")
+    opt = plsub.add_parser("optimize", help="the fastest plan whose predicted stack peak fits "
+                           "a memory budget, from measured profiles")
+    _common(opt)
+    opt.add_argument("--profile-data", required=True, metavar="PROFILE.json",
+                     help="profiled runs: {\"runs\": [{\"sites\": TABLE, \"profile\": "
+                          "PROF}, ...]} (see adtool/checkpoint/planner.py)")
+    opt.add_argument("--memory", required=True, metavar="SIZE", help="like 64MB, 1.5GiB, 200000000")
+    opt.add_argument("-o", "--output", metavar="PLAN.toml", help="write the chosen plan")
+    par = plsub.add_parser("pareto", help="the predicted memory-time frontier")
+    _common(par)
+    par.add_argument("--profile-data", required=True, metavar="PROFILE.json")
+    par.add_argument("--png", metavar="PATH", help="plot it (needs matplotlib: adtool[plot])")
+    par.add_argument("--measured", metavar="RUNS.json",
+                     help="[{\"peak_bytes\": N, \"time\": T}, ...] to overlay")
     return p
 
 
@@ -160,8 +174,20 @@ def _run(args) -> int:
                 callgraph.write_dot(g, h.name, args.dot)
         return 0
     if args.command == "plan":
+        if args.plan_command in ("optimize", "pareto"):
+            from .checkpoint import planner
+            if args.plan_command == "optimize":
+                sys.stdout.write(planner.optimize(args.files, args.head, args.include_dirs,
+                                                  args.defines, args.profile_data, args.memory,
+                                                  args.output))
+                return 0
+            out, msg = planner.pareto(args.files, args.head, args.include_dirs, args.defines,
+                                      args.profile_data, args.png, args.measured)
+            sys.stdout.write(out)
+            sys.stderr.write(msg)
+            return 0
         if args.plan_command != "show":
-            raise bad_input("usage: adtool plan show FILE... --head SPEC")
+            raise bad_input("usage: adtool plan show|optimize|pareto FILE... --head SPEC")
         from .checkpoint.show import show
         sys.stdout.write(show(args.files, args.head, args.include_dirs, args.defines,
                               args.checkpoint_file, sum(args.split, []), sum(args.joint, []),

@@ -66,6 +66,10 @@ def _base_address(sym: Optional[Symbol], ref: Ref, ex: Optional[CExpr] = None) -
     return ref.name
 
 
+# Runtime routines that answer through arguments: their positions.
+RUNTIME_OUT_ARGS = {"ad_binomial_begin": {3}, "ad_binomial_next": {1, 2}}
+
+
 def runtime_call(name: str, args: list[Expr], ex: CExpr, span) -> str:
     """ad_push_real8(x), ad_pop_real8(&x), ad_push_real8_array(a, n),
     ad_pop_control(&b, 1)...: pops take the address of their target."""
@@ -78,8 +82,9 @@ def runtime_call(name: str, args: list[Expr], ex: CExpr, span) -> str:
         n = element_count(sym, args[0], ex)
         return f"{name}({_base_address(sym, args[0], ex)}, {n});"
     out = []
+    outs = RUNTIME_OUT_ARGS.get(name, {0} if name.startswith("ad_pop") else set())
     for k, a in enumerate(args):
-        if k == 0 and name.startswith("ad_pop"):
+        if k in outs:
             if not isinstance(a, Ref):
                 raise unsupported(f"'{name}' into an expression in C output", span)
             out.append(ex.actual(a, Symbol("target", ex.type_of(a))))

@@ -2,7 +2,8 @@
 misspelled one is an error instead of being ignored."""
 from __future__ import annotations
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import bad_input
+from ..transform.binomial import check_binomial_loop, directive_snapshots
 from ..ir.nodes import CallStmt, Routine, TranslationUnit
 from ..ir.visit import calls_in, stmt_exprs, walk_stmts
 
@@ -28,8 +29,8 @@ def check_directives(tu: TranslationUnit) -> None:
                     if d.args:
                         raise bad_input(f"$AD {d.name} takes no arguments", d.span)
                 elif d.name == "BINOMIAL-CKP":
-                    raise unsupported("$AD BINOMIAL-CKP (binomial checkpointing is not "
-                                      "implemented yet)", d.span)
+                    check_binomial_loop(s, d.span)
+                    directive_snapshots(s)
                 elif d.args:
                     raise bad_input(f"$AD {d.name} takes no arguments", d.span)
         _check_regions(r.body)

@@ -25,7 +25,7 @@ from typing import Optional
 import networkx as nx
 
 from .. import callgraph
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import bad_input
 from ..ir.nodes import CallStmt, Directive, Loop, Routine, Span, TranslationUnit, While
 from ..ir.visit import calls_in, stmt_exprs, walk_stmts
 
@@ -98,6 +98,7 @@ class Plan:
         self._layers = (cli, calls, routines)
         self._site_directives = site_directives
         self.sites: list[SiteMode] = []
+        self.binomial_loops: dict = {}           # (routine, line) -> snapshots
         self._by_key: dict[str, SiteMode] = {}
         for site in _reachable_sites(graph, heads):
             mode, origin = self.decide(site.caller, site.callee, site.index,
@@ -336,7 +337,7 @@ class _PlanFile:
         self.default: Optional[tuple[str, str]] = None
         self.calls: list[_Rule] = []
         self.routines: list[_Rule] = []
-        self.loops: list[tuple[str, Span, Routine, object]] = []
+        self.loops: list[tuple[str, Span, Routine, object, int]] = []
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
@@ -460,7 +461,9 @@ class _PlanFile:
                         if have else f"; '{rname}' has no loop")
                 raise bad_input(f"[loops] \"{name}\": no DO loop of '{rname}' starts on "
                                 f"line {line}{hint}", span)
-            self.loops.append((name, span, r, hit[0]))
+            from ..transform.binomial import check_binomial_loop
+            check_binomial_loop(hit[0], span)
+            self.loops.append((name, span, r, hit[0], snaps))
 
 
 # ---------------------------------------------------------------- resolving
@@ -507,8 +510,40 @@ def resolve_plan(tu: TranslationUnit, heads: list[str], plan_file: Optional[str]
         _call_mode(r.directives)
     plan = Plan(tu, g, [known.fold(h) for h in heads], cli,
                 pf.calls if pf else [], pf.routines if pf else [], default, origin, dirs)
-    if pf is not None and pf.loops:
-        name, span, r, loop = pf.loops[0]
-        raise unsupported(f"[loops] \"{name}\": binomial checkpointing of the DO loop at "
-                          f"{loop.span.file}:{loop.span.line}", span, "not implemented yet")
+    plan.binomial_loops = binomial_loops(tu, pf)
     return plan
+
+
+@dataclass(frozen=True)
+class LoopMode:
+    routine: str
+    line: int
+    span: Span
+    snapshots: int
+    origin: str
+
+
+def binomial_loops(tu: TranslationUnit, pf: Optional["_PlanFile"]) -> dict:
+    """(routine, header line) -> snapshots of every binomial loop: the plan
+    file's [loops] over the source's `$AD BINOMIAL-CKP`."""
+    from ..transform.binomial import directive_snapshots
+    found: dict = {}
+    for r in tu.all_routines():
+        for s in walk_stmts(r.body):
+            n = directive_snapshots(s)
+            if n is not None:
+                d = next(d for d in s.directives if d.name == "BINOMIAL-CKP")
+                found[(r.name, s.span.line)] = LoopMode(
+                    r.name, s.span.line, s.span, n, f"directive at {d.span.file}:{d.span.line}")
+    for name, span, r, loop, n in (pf.loops if pf else []):
+        found[(r.name, loop.span.line)] = LoopMode(r.name, loop.span.line, loop.span, n,
+                                                   f"plan file {span.file}:{span.line}")
+    return _Loops(found)
+
+
+class _Loops(dict):
+    """snapshots by (routine, line), with each loop's LoopMode in .modes."""
+
+    def __init__(self, modes: dict):
+        super().__init__({k: v.snapshots for k, v in modes.items()})
+        self.modes = modes

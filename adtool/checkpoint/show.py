@@ -40,12 +40,23 @@ def tree(plan: Plan, head: str) -> list[Row]:
     return rows
 
 
+def loops(plan: Plan, head: str) -> list:
+    """The binomial loops in the head's call tree (LoopMode), in routine
+    and line order."""
+    reach = {head} | {r.site.callee for r in tree(plan, head)}
+    modes = getattr(plan.binomial_loops, "modes", {})
+    return [modes[k] for k in sorted(modes) if k[0] in reach]
+
+
 def text(plan: Plan, head: str) -> str:
     lines = [head]
     for row in tree(plan, head):
         s = row.site
         lines.append(f"{row.prefix}{'`-- ' if row.last else '|-- '}{s.key}  line {s.span.line}"
                      f"  {s.mode}  ({s.origin})")
+    for lp in loops(plan, head):
+        lines.append(f"loop {lp.routine}:{lp.line}  binomial, {lp.snapshots} snapshot"
+                     f"{'s' if lp.snapshots != 1 else ''}  ({lp.origin})")
     return "\n".join(lines) + "\n"
 
 
@@ -55,7 +66,10 @@ def document(plan: Plan, head: str) -> dict:
                        "index": r.site.index, "file": r.site.span.file,
                        "line": r.site.span.line, "mode": r.site.mode,
                        "origin": r.site.origin, "depth": r.depth}
-                      for r in tree(plan, head)]}
+                      for r in tree(plan, head)],
+            "loops": [{"key": f"{lp.routine}:{lp.line}", "routine": lp.routine, "line": lp.line,
+                       "file": lp.span.file, "mode": "binomial", "snapshots": lp.snapshots,
+                       "origin": lp.origin} for lp in loops(plan, head)]}
 
 
 def dot(plan: Plan) -> str:

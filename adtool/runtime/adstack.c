@@ -469,6 +469,264 @@ void ad_stack_free(void)
     HOT.base = HOT.top = HOT.limit = main_end = origin_;
 }
 
+/* ---- binomial (revolve) checkpointing schedules -------------------------- */
+
+/*
+ * A binomial loop of l iterations reversed with s snapshots: generated code
+ * asks ad_binomial_next what to do next and does it (push a snapshot, run
+ * one plain step, run one recording step, pop a snapshot, run one step's
+ * adjoint).  The schedule is the optimal recursion
+ *     rev(a, m, s): m == 1: record a, adjoint a;
+ *                   else advance j plain steps, snapshot a+j (if m-j > 1),
+ *                        rev(a+j, m-j, s-1), restore a, rev(a, j, s)
+ * with j minimising j + t(m-j, s-1) + t(j, s); it runs t(l, s) plain steps
+ * (checkpointing.md), holds at most s snapshots and has no cap on s.  The
+ * recursion is kept as an explicit frame stack so that a schedule can be
+ * left after its forward phase (which ends with the first recording step,
+ * the last iteration's) and resumed by the backward sweep.
+ */
+
+/* Optimal number of plain steps, t(m, s) = r m - sum_{k<r} C(s+k, k). */
+int64_t ad_binomial_cost(int64_t m, int64_t s)
+{
+    int64_t sum = 0, b = 1, r = 0;
+    if (m <= 1)
+        return 0;
+    if (s < 1)
+        die("ad_binomial_cost: %" PRId64 " steps need at least one snapshot", m);
+    while (b < m) {
+        sum += b;
+        r++;
+        b = b * (s + r) / r;      /* C(s+r, r) from C(s+r-1, r-1); b < m before */
+    }
+    return r * m - sum;
+}
+
+static int64_t binom_split(int64_t m, int64_t s)
+{
+    int64_t lo = 1, hi = m - 1;
+    if (s == 1)
+        return m - 1;             /* no snapshot left for the right part */
+    /* j + t(m-j, s-1) + t(j, s) is convex in j: the first j where it stops
+       decreasing is a minimum. */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int64_t f0 = mid + ad_binomial_cost(m - mid, s - 1) + ad_binomial_cost(mid, s);
+        int64_t f1 = mid + 1 + ad_binomial_cost(m - mid - 1, s - 1) + ad_binomial_cost(mid + 1, s);
+        if (f1 >= f0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+enum { BN_DONE, BN_PUSH, BN_PLAIN, BN_RECORD, BN_POP, BN_ADJOINT };
+
+struct bn_frame {
+    int64_t a, m, s, j, k;
+    int stage;
+};
+struct bn_sched {
+    int used, backward, after_push;
+    int32_t site;
+    int64_t steps, snaps, plain, held, peak_held, snap_bytes, cur0;
+    struct bn_frame *fr;
+    size_t nfr, capfr;
+};
+static struct bn_sched *bn;
+static size_t nbn;
+
+/* Per loop site, profiling builds report these (see ad_prof_json). */
+struct bn_site {
+    int64_t count, steps, snaps, plain, peak_held, snap_bytes;
+};
+static struct bn_site *bn_sites;
+static size_t nbn_sites;
+
+static void bn_frame_push(struct bn_sched *q, int64_t a, int64_t m, int64_t s, int stage)
+{
+    if (q->nfr == q->capfr) {
+        size_t n = q->capfr ? 2 * q->capfr : 16;
+        struct bn_frame *f = (struct bn_frame *)realloc(q->fr, n * sizeof *f);
+        if (!f)
+            die("ad_binomial: out of memory");
+        q->fr = f;
+        q->capfr = n;
+    }
+    q->fr[q->nfr].a = a;
+    q->fr[q->nfr].m = m;
+    q->fr[q->nfr].s = s;
+    q->fr[q->nfr].j = q->fr[q->nfr].k = 0;
+    q->fr[q->nfr].stage = stage;
+    q->nfr++;
+}
+
+void ad_binomial_begin(int32_t steps, int32_t snaps, int32_t site, int32_t *handle)
+{
+    size_t h;
+    struct bn_sched *q;
+    if (snaps < 1)
+        die("ad_binomial_begin: %" PRId32 " snapshots (at least 1 is needed)", snaps);
+    for (h = 0; h < nbn && bn[h].used; h++)
+        ;
+    if (h == nbn) {
+        size_t n = nbn ? 2 * nbn : 8;
+        struct bn_sched *b = (struct bn_sched *)realloc(bn, n * sizeof *b);
+        if (!b)
+            die("ad_binomial_begin: out of memory");
+        memset(b + nbn, 0, (n - nbn) * sizeof *b);
+        bn = b;
+        nbn = n;
+    }
+    q = &bn[h];
+    q->used = 1;
+    q->backward = q->after_push = 0;
+    q->site = site;
+    q->steps = steps < 0 ? 0 : steps;
+    q->snaps = snaps;
+    q->plain = q->held = q->peak_held = q->snap_bytes = 0;
+    q->nfr = 0;
+    if (q->steps >= 1)
+        bn_frame_push(q, 0, q->steps, snaps, q->steps > 1 ? -1 : 0);
+    *handle = (int32_t)h;
+}
+
+static void bn_finish(struct bn_sched *q)
+{
+    if (q->site >= 0) {
+        struct bn_site *t;
+        if ((size_t)q->site >= nbn_sites) {
+            size_t n = nbn_sites ? 2 * nbn_sites : 64;
+            while (n <= (size_t)q->site)
+                n *= 2;
+            t = (struct bn_site *)realloc(bn_sites, n * sizeof *t);
+            if (!t)
+                die("ad_binomial: out of memory");
+            memset(t + nbn_sites, 0, (n - nbn_sites) * sizeof *t);
+            bn_sites = t;
+            nbn_sites = n;
+        }
+        t = &bn_sites[q->site];
+        t->count++;
+        t->steps += q->steps;
+        t->snaps = q->snaps;
+        t->plain += q->plain;
+        if (q->peak_held > t->peak_held)
+            t->peak_held = q->peak_held;
+        if (q->snap_bytes > t->snap_bytes)
+            t->snap_bytes = q->snap_bytes;
+    }
+    q->used = 0;
+}
+
+/* The next action for schedule h and the (0-based) iteration it concerns;
+   BN_DONE ends the forward phase (after the first recording step) and then
+   the whole schedule. */
+void ad_binomial_next(int32_t handle, int32_t *action, int32_t *step)
+{
+    struct bn_sched *q;
+    if (handle < 0 || (size_t)handle >= nbn || !bn[handle].used)
+        die("ad_binomial_next: no open schedule %" PRId32, handle);
+    q = &bn[handle];
+    if (q->after_push) {          /* what the snapshot just pushed weighs */
+        int64_t b = HOT.cur - q->cur0;
+        if (b > q->snap_bytes)
+            q->snap_bytes = b;
+        q->after_push = 0;
+    }
+    *step = 0;
+    for (;;) {
+        struct bn_frame *f;
+        if (q->nfr == 0) {
+            if (!q->backward) {
+                q->backward = 1;
+            } else {
+                bn_finish(q);
+            }
+            *action = BN_DONE;
+            return;
+        }
+        f = &q->fr[q->nfr - 1];
+        switch (f->stage) {
+        case -1:                  /* the snapshot of iteration 0 */
+            f->stage = 0;
+            *action = BN_PUSH;
+            *step = 0;
+            break;
+        case 0:
+            if (f->m == 1) {
+                f->stage = 5;
+                *action = BN_RECORD;
+                *step = (int32_t)f->a;
+                return;
+            }
+            f->j = binom_split(f->m, f->s);
+            f->k = 0;
+            f->stage = 1;
+            continue;
+        case 1:
+            if (f->k < f->j) {
+                *action = BN_PLAIN;
+                *step = (int32_t)(f->a + f->k++);
+                q->plain++;
+                return;
+            }
+            f->stage = 2;
+            if (f->m - f->j > 1) {
+                *action = BN_PUSH;
+                *step = (int32_t)(f->a + f->j);
+                break;
+            }
+            continue;
+        case 2: {
+            int64_t a = f->a + f->j, m = f->m - f->j, s = f->s - 1;
+            f->stage = 3;
+            bn_frame_push(q, a, m, s, 0);   /* may move q->fr */
+            continue;
+        }
+        case 3:
+            f->stage = 4;
+            q->held--;
+            *action = BN_POP;
+            *step = (int32_t)f->a;
+            return;
+        case 4:
+            f->m = f->j;
+            f->stage = 0;
+            if (f->j > 1) {
+                *action = BN_PUSH;
+                *step = (int32_t)f->a;
+                break;
+            }
+            continue;
+        case 5:
+            if (!q->backward) {   /* the forward phase ends here */
+                q->backward = 1;
+                *action = BN_DONE;
+                return;
+            }
+            f->stage = 6;
+            *action = BN_ADJOINT;
+            *step = (int32_t)f->a;
+            return;
+        default:                  /* 6: this frame is done */
+            q->nfr--;
+            continue;
+        }
+        /* a push: count it and weigh it at the next call */
+        q->held++;
+        if (q->held > q->peak_held)
+            q->peak_held = q->held;
+        if (q->held > q->snaps)
+            die("ad_binomial_next: schedule holds %" PRId64 " snapshots, more than %" PRId64,
+                q->held, q->snaps);
+        q->after_push = 1;
+        q->cur0 = HOT.cur;
+        return;
+    }
+}
+
 /* ---- profiling ------------------------------------------------------------ */
 
 #ifdef ADSTACK_PROFILE
@@ -632,7 +890,28 @@ void ad_prof_json(const char *path)
         first = 0;
     }
 #endif
-    fprintf(fp, "]}\n");
+    fprintf(fp, "]");
+#ifdef ADSTACK_PROFILE
+    fprintf(fp, ", \"binomial\": [");
+    {
+        size_t k;
+        int first_b = 1;
+        for (k = 0; k < nbn_sites; k++) {
+            const struct bn_site *b = &bn_sites[k];
+            if (b->count == 0)
+                continue;
+            fprintf(fp, "%s\n  {\"site\": %zu, \"count\": %" PRId64
+                    ", \"trip_count\": %" PRId64 ", \"snapshots\": %" PRId64
+                    ", \"peak_snapshots\": %" PRId64 ", \"steps_rerun\": %" PRId64
+                    ", \"snapshot_bytes\": %" PRId64 "}",
+                    first_b ? "" : ",", k, b->count, b->steps, b->snaps,
+                    b->peak_held, b->plain, b->snap_bytes);
+            first_b = 0;
+        }
+    }
+    fprintf(fp, "]");
+#endif
+    fprintf(fp, "}\n");
     if (to_stdout)
         fflush(fp);
     else if (fclose(fp) != 0)

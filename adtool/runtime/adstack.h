@@ -104,6 +104,19 @@ void ad_prof_exit(int32_t site);
 void ad_prof_report(void);              /* one line per executed site, stdout */
 void ad_prof_json(const char *path);    /* same data as JSON; NULL or "-" = stdout */
 
+/* Binomial (revolve) checkpointing of a loop of `steps` iterations with
+   `snaps` snapshots (no cap).  The generated code calls next until it
+   answers 0 (done): 1 push a snapshot of the state at iteration `step`,
+   2 run iteration `step` plainly, 3 run it recording, 4 pop the snapshot
+   (restoring the state at iteration `step`), 5 run iteration `step`'s
+   adjoint.  The forward sweep's calls end (0) after the first recording
+   step; the backward sweep's calls then run the schedule to its end, which
+   re-runs t(steps, snaps) plain steps in all (checkpointing.md).  `site`
+   >= 0 names the loop in the profile's "binomial" list (-1: unnamed). */
+void ad_binomial_begin(int32_t steps, int32_t snaps, int32_t site, int32_t *handle);
+void ad_binomial_next(int32_t handle, int32_t *action, int32_t *step);
+int64_t ad_binomial_cost(int64_t steps, int64_t snaps);   /* t(steps, snaps) */
+
 /* ---- fast-path plumbing: not for direct use ------------------------- */
 
 /* The part of the stack state the inline fast paths touch, kept in one

@@ -39,6 +39,7 @@ module adstack
   public :: ad_stack_reset_peak, ad_stack_reset_counters, ad_stack_report
   public :: ad_stack_empty, ad_stack_free
   public :: ad_prof_enter, ad_prof_exit, ad_prof_report, ad_prof_json
+  public :: ad_binomial_begin, ad_binomial_next, ad_binomial_cost
 
   ! Logical arrays are converted through a buffer of this many elements, so
   ! a large array needs no temporary of its own size.
@@ -205,6 +206,23 @@ module adstack
       import :: c_int32_t
       integer(c_int32_t), value :: site
     end subroutine ad_prof_exit
+
+    ! Binomial checkpointing schedules (adstack.h).
+    subroutine ad_binomial_begin(steps, snaps, site, handle) bind(c, name='ad_binomial_begin')
+      import :: c_int32_t
+      integer(c_int32_t), value :: steps, snaps, site
+      integer(c_int32_t), intent(out) :: handle
+    end subroutine ad_binomial_begin
+    subroutine ad_binomial_next(handle, action, step) bind(c, name='ad_binomial_next')
+      import :: c_int32_t
+      integer(c_int32_t), value :: handle
+      integer(c_int32_t), intent(out) :: action, step
+    end subroutine ad_binomial_next
+    function ad_binomial_cost(steps, snaps) bind(c, name='ad_binomial_cost')
+      import :: c_int64_t
+      integer(c_int64_t), value :: steps, snaps
+      integer(c_int64_t) :: ad_binomial_cost
+    end function ad_binomial_cost
 
     ! Reached through the module procedures of the same Fortran meaning.
     subroutine c_push_logical(v) bind(c, name='ad_push_logical')

@@ -121,6 +121,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
         wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
         rev.heads = {h.name for h in heads}
+        rev.binomial_loops = plan.binomial_loops      # (routine, line) -> snapshots
         head_names = [h.name for h in heads]
         # Which argument values the backward sweeps find in place: first from
         # what never changes, then also from what each backward sweep records

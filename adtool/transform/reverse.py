@@ -807,6 +807,10 @@ class Reverse:
         return Sweeps(fwd, bwd)
 
     def loop(self, s: Loop) -> Sweeps:
+        from .binomial import binomial_loop, snapshots_of
+        snaps = snapshots_of(self, s)
+        if snaps is not None:
+            return binomial_loop(self, s, snaps)
         r = self.r
         push_v, pop_v = self._record(r, [Ref(s.var)])
         # Later iterations see everything the body writes.

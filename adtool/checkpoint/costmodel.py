@@ -1,0 +1,273 @@
+"""The cost model of checkpointing.md, shared by the planner and the tests.
+
+binomial_steps is the same function as the runtime's ad_binomial_cost: the
+planner predicts what the runtime will do."""
+from __future__ import annotations
+
+
+def binomial_steps(steps: int, snapshots: int) -> int:
+    """t(l, s) = r l - β(s+1, r-1), β(s, r) = C(s+r, s), r the smallest
+    integer with β(s, r) >= l: the plain steps an optimal schedule runs to
+    reverse l steps with s snapshots (the first forward run included)."""
+    if steps <= 1:
+        return 0
+    if snapshots < 1:
+        raise ValueError(f"{steps} steps need at least one snapshot")
+    total, b, r = 0, 1, 0
+    while b < steps:            # sum_{k<r} C(s+k, k) = C(s+r, r-1) = β(s+1, r-1)
+        total += b
+        r += 1
+        b = b * (snapshots + r) // r
+    return r * steps - total
+
+
+# ---------------------------------------------------------------- call tree
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class Node:
+    """One call site on one path of the call tree (the root is the head).
+
+    own: the bytes the node's own body pushes, as segments m^0..m^k around
+    its k children (len(own) == len(children) + 1); count: how many times
+    the site runs, one after the other, per run of its parent; tape: set by
+    the model (own + children's contributions); snapshot: bytes of one
+    snapshot when joint; extra: time added when joint (its subtree's plain
+    primal run and the snapshot's push and pop, all calls together); key:
+    the plan's name of the site (several nodes may share one, when a
+    routine is reached along several paths: they get one decision)."""
+    key: str
+    own: list[float]
+    children: list["Node"] = field(default_factory=list)
+    count: float = 1.0
+    snapshot: float = 0.0
+    extra: float = 0.0
+    split_tape: float = 0.0      # measured tape per call when split (planner.py)
+
+    def walk(self):
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+def site_keys(root: Node) -> list[str]:
+    seen: dict[str, None] = {}
+    for n in root.walk():
+        if n is not root:
+            seen.setdefault(n.key, None)
+    return list(seen)
+
+
+def _tape(v: Node, joint: set[str], memo: dict) -> float:
+    if id(v) not in memo:
+        memo[id(v)] = sum(v.own) + sum(c.count * _contrib(c, joint, memo) for c in v.children)
+    return memo[id(v)]
+
+
+def _contrib(c: Node, joint: set[str], memo: dict) -> float:
+    return c.snapshot if c.key in joint else _tape(c, joint, memo)
+
+
+def peak(v: Node, joint: set[str], memo: Optional[dict] = None) -> float:
+    """Peak(v) = max(Tape(v), max_j [Σ_{i<=j} m^i + Σ_{l<j} count_l contrib(c_l)
+    + (count_j - 1) contrib(c_j) + Peak(c_j)]): memory is max-plus.  (Plus
+    the repeated siblings that may interleave with a repeated c_j.)"""
+    memo = {} if memo is None else memo
+    best = _tape(v, joint, memo)
+    prefix = 0.0
+    for j, c in enumerate(v.children):
+        prefix += v.own[j]
+        cj = _contrib(c, joint, memo)
+        later = sum(e.count * _contrib(e, joint, memo) for e in _interleaved(v, j))
+        best = max(best, prefix + later + (c.count - 1) * cj + peak(c, joint, memo))
+        prefix += c.count * cj
+    return best
+
+
+def _interleaved(v: Node, j: int) -> list[Node]:
+    """Later siblings of a repeated child that may run between its calls
+    (two sites both repeated are taken to share a loop): the profile does
+    not say how calls interleave, so their contributions are counted whole,
+    erring high."""
+    if v.children[j].count <= 1:
+        return []
+    return [e for e in v.children[j + 1:] if e.count > 1]
+
+
+def predicted_time(root: Node, joint: set[str], base: float = 0.0) -> float:
+    """T = T_split + Σ_{c joint} extra(c): linear in the choices."""
+    return base + sum(n.extra for n in root.walk() if n is not root and n.key in joint)
+
+
+# ---------------------------------------------------------------- choosing
+
+@dataclass
+class Choice:
+    joint: set[str]
+    peak: float
+    time: float
+    method: str          # 'exact (MILP, HiGHS)' | 'greedy' | ...
+
+
+class NoHighs(Exception):
+    pass
+
+
+def _highs():
+    try:
+        import highspy
+    except ImportError:
+        raise NoHighs("the exact planner needs highspy (pip install highspy, or "
+                      "pip install 'adtool[planner]')") from None
+    return highspy
+
+
+def _quiet(make):
+    """HiGHS prints a banner on the process' stdout when created, before
+    any option can silence it; our stdout is the user's report."""
+    import os
+    import sys
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            return make()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> Optional[set[str]]:
+    """One binary per site key; per node continuous tape T, contrib C and
+    peak P with C >= snapshot x, C >= T - M (x) (M: the node's all-split
+    tape, a tight bound), P >= T, P >= prefix_j + (count_j - 1) C_j + P_j.
+    The constraints only bound T, C, P from below, so a feasible point
+    exists exactly when the true peak of the chosen x fits the budget.
+    Returns the joint keys, or None when no choice fits."""
+    highspy = _highs()
+    h = _quiet(highspy.Highs)
+    h.setOptionValue("output_flag", False)
+    inf = highspy.kHighsInf
+    keys = site_keys(root)
+    col = {}
+
+    def add_col(cost, lo, hi, integer=False):
+        i = h.getNumCol()
+        h.addVar(lo, hi)
+        h.changeColCost(i, cost)
+        if integer:
+            h.changeColIntegrality(i, highspy.HighsVarType.kInteger)
+        return i
+    extra: dict[str, float] = {}
+    for n in root.walk():
+        if n is not root:
+            extra[n.key] = extra.get(n.key, 0.0) + n.extra
+    for k in keys:
+        col[k] = add_col(0.0 if minimise_peak else extra[k], 0.0, 1.0, integer=True)
+    split_tape: dict = {}
+    _tape(root, set(), split_tape)
+    T, C, P = {}, {}, {}
+    for n in root.walk():
+        T[id(n)] = add_col(0.0, 0.0, inf)
+        P[id(n)] = add_col(1.0 if (minimise_peak and n is root) else 0.0, 0.0, inf)
+        if n is not root:
+            C[id(n)] = add_col(0.0, 0.0, inf)
+
+    def row(lo, hi, terms):
+        idx = [i for i, _ in terms]
+        val = [v for _, v in terms]
+        h.addRow(lo, hi, len(idx), idx, val)
+    for n in root.walk():
+        # T_v - Σ count C_c = Σ own
+        row(sum(n.own), inf, [(T[id(n)], 1.0)] + [(C[id(c)], -c.count) for c in n.children])
+        row(0.0, inf, [(P[id(n)], 1.0), (T[id(n)], -1.0)])
+        prefix_own = 0.0
+        for j, c in enumerate(n.children):
+            prefix_own += n.own[j]
+            terms = [(P[id(n)], 1.0), (P[id(c)], -1.0)]
+            if c.count > 1:
+                terms.append((C[id(c)], -(c.count - 1)))
+            terms += [(C[id(e)], -e.count) for e in n.children[:j] + _interleaved(n, j)]
+            row(prefix_own, inf, terms)
+        if n is not root:
+            x = col[n.key]
+            row(0.0, inf, [(C[id(n)], 1.0), (x, -n.snapshot)])
+            m = split_tape[id(n)]
+            row(0.0, inf, [(C[id(n)], 1.0), (T[id(n)], -1.0), (x, m)])
+    if budget is not None:
+        h.changeColBounds(P[id(root)], 0.0, float(budget))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    sol = h.getSolution().col_value
+    return {k for k in keys if sol[col[k]] > 0.5}
+
+
+def greedy(root: Node, budget: float) -> Optional[set[str]]:
+    """All split, then add the checkpoint with the most peak saved per time
+    paid until the peak fits; None when nothing more helps."""
+    keys = site_keys(root)
+    extra = {k: sum(n.extra for n in root.walk() if n is not root and n.key == k) for k in keys}
+    joint: set[str] = set()
+    cur = peak(root, joint)
+    while cur > budget:
+        best, best_rate, best_peak = None, 0.0, cur
+        for k in keys:
+            if k in joint:
+                continue
+            p = peak(root, joint | {k})
+            if p < cur:
+                rate = (cur - p) / max(extra[k], 1e-30)
+                if best is None or rate > best_rate:
+                    best, best_rate, best_peak = k, rate, p
+        if best is None:
+            return None
+        joint.add(best)
+        cur = best_peak
+    return joint
+
+
+EXACT_LIMIT = 400       # nodes; beyond, the greedy answers
+
+
+def minimum_peak(root: Node) -> tuple[float, str]:
+    nodes = sum(1 for _ in root.walk())
+    if nodes <= EXACT_LIMIT:
+        j = _milp(root, None, minimise_peak=True)
+        return peak(root, j), "exact (MILP, HiGHS)"
+    return min(peak(root, set()), peak(root, set(site_keys(root)))), "greedy"
+
+
+def optimise(root: Node, budget: float, base_time: float = 0.0) -> Optional[Choice]:
+    """The plan with the least predicted time whose predicted peak fits the
+    budget: exact through a MILP for trees up to EXACT_LIMIT nodes, greedy
+    beyond.  None when no plan fits."""
+    nodes = sum(1 for _ in root.walk())
+    if nodes <= EXACT_LIMIT:
+        j, method = _milp(root, budget), "exact (MILP, HiGHS)"
+    else:
+        j, method = greedy(root, budget), "greedy"
+    if j is None:
+        return None
+    return Choice(j, peak(root, j), predicted_time(root, j, base_time), method)
+
+
+def frontier(root: Node, base_time: float = 0.0, most: int = 50) -> list[Choice]:
+    """Predicted memory-time frontier: from all split (fastest) down to the
+    smallest peak, each point the fastest plan under the last one's peak."""
+    out: list[Choice] = []
+    low, _ = minimum_peak(root)
+    budget = peak(root, set())
+    while len(out) < most:
+        c = optimise(root, budget, base_time)
+        if c is None:
+            break
+        out.append(c)
+        if c.peak <= low:
+            break
+        budget = c.peak - max(1e-9 * c.peak, 0.5)
+    return out

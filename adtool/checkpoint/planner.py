@@ -1,0 +1,309 @@
+"""`adtool plan optimize` and `adtool plan pareto`: the cost model of
+checkpointing.md filled in from measured profiles, and the plan it picks.
+
+Profile data (--profile-data P.json) records profiled runs of the head's
+adjoint (code from `differentiate --profile`, runtime built with
+-DADSTACK_PROFILE):
+
+    {"runs": [
+      {"sites": "model_b.sites.json" | [...],     # the table differentiate wrote
+       "profile": "prof.json" | {...},            # what the runtime wrote (ad_prof_json)
+       "adjoint_time_s": 0.12,                    # optional: the adjoint call's time,
+                                                  #   measured without profiling; given for
+                                                  #   all-split and all-joint runs, it
+                                                  #   calibrates the profiled extra times
+       "primal_time_s": 0.03},                    # optional: one primal run's time
+      ...]}
+
+Paths are relative to P.json.  Every call site must be split in some run
+(its tape is measured there: bytes its forward sweep leaves) and joint in
+some run (its snapshot's bytes and the time of its extra plain run); the
+simplest is one run with `--default-mode split` and one with
+`--default-mode joint`.  The model does not know where between its calls a
+routine pushes its own tape (it counts it as pushed before them), nor how
+much more a caller records when a callee changes mode (it takes each
+caller's own tape from the split run): docs/strategies.md, "Planner",
+measures how far off that is.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from ..diagnostics import AdError, bad_input
+from . import costmodel as cm
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "k": 10**3, "m": 10**6,
+          "g": 10**9}
+
+
+def parse_size(text: str) -> int:
+    """64MB, 1.5GiB, 200000000 -> bytes."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise bad_input(f"--memory '{text}': expected a size like 64MB, 1.5GiB or 200000000")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def show_size(n: float) -> str:
+    for unit, f in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= f:
+            return f"{n / f:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
+@dataclass
+class Model:
+    root: cm.Node
+    base_time: float            # the all-split adjoint's time (0 if not measured)
+    primal_time: float          # 0 if not measured
+
+    def time_text(self, t: float) -> str:
+        if self.primal_time > 0:
+            return f"{t / self.primal_time:.2f}x primal"
+        if self.base_time > 0:
+            return f"{t:.4g} s"
+        return f"+{t:.4g} s over all-split"
+
+
+def _load(path: str, base: str, what: str):
+    if isinstance(path, (dict, list)):
+        return path
+    full = os.path.join(base, path)
+    try:
+        with open(full, encoding="utf-8") as fh:
+            return json.load(fh)
+    except OSError as e:
+        raise bad_input(f"--profile-data: cannot read {what} '{full}': {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise bad_input(f"--profile-data: {what} '{full}' is not JSON: {e}") from None
+
+
+def read_runs(path: str) -> tuple[list[dict], float, float]:
+    """(runs as (table by key, profile by id, peak, mode, adjoint time)),
+    all-split time, primal time."""
+    doc = _load(path, "", "profile data")
+    base = os.path.dirname(path)
+    runs_in = doc.get("runs") if isinstance(doc, dict) else None
+    if not isinstance(runs_in, list) or not runs_in:
+        raise bad_input(f"{path}: profile data must be {{\"runs\": [{{\"sites\": ..., "
+                        "\"profile\": ...}, ...]} (see `adtool plan optimize --help`)")
+    runs = []
+    base_time = primal = 0.0
+    for k, r in enumerate(runs_in, 1):
+        if not isinstance(r, dict) or "sites" not in r or "profile" not in r:
+            raise bad_input(f"{path}: run {k} needs \"sites\" and \"profile\"")
+        table = _load(r["sites"], base, "sites table")
+        table = table["sites"] if isinstance(table, dict) else table
+        prof = _load(r["profile"], base, "profile")
+        if not prof.get("profiling"):
+            raise bad_input(f"{path}: run {k}'s profile comes from a runtime built without "
+                            "-DADSTACK_PROFILE (no per-site data)")
+        modes = {t.get("mode") for t in table} & {"joint", "split"}
+        runs.append({"table": {t["key"]: t for t in table},
+                     "sites": {s["site"]: s for s in prof.get("sites", [])},
+                     "peak": prof.get("peak_bytes", 0),
+                     "all": modes.pop() if len(modes) == 1 else None,
+                     "time": float(r.get("adjoint_time_s", 0.0) or 0.0)})
+        if runs[-1]["all"] == "split":
+            base_time = runs[-1]["time"]
+        primal = float(r.get("primal_time_s", primal) or 0.0)
+    return runs, base_time, primal
+
+
+def build_model(plan, head: str, runs: list[dict], base_time: float, primal: float) -> Model:
+    """The call tree of `head` (sites the profile tables know), each node
+    filled from a run where it is split (tape) and one where it is joint
+    (snapshot, extra time)."""
+    from .plan import ordered_sites
+    known = set().union(*(r["table"] for r in runs))
+
+    def measured(key: str, mode: str) -> Optional[tuple[dict, dict]]:
+        for r in runs:
+            t = r["table"].get(key)
+            if t is not None and t.get("mode") == mode and t["id"] in r["sites"]:
+                return t, r
+        return None
+
+    def calls_of(key: str) -> float:
+        for r in runs:
+            t = r["table"].get(key)
+            if t is not None and t["id"] in r["sites"]:
+                return float(r["sites"][t["id"]]["count"])
+        return 0.0
+
+    missing = {"split": [], "joint": []}
+    paths: dict[str, int] = {}
+
+    def visit(routine: str, stack: tuple) -> list:
+        out = []
+        for s in ordered_sites(plan.graph, routine):
+            if s.key in known and s.callee not in stack:
+                paths[s.key] = paths.get(s.key, 0) + 1
+                out.append((s, visit(s.callee, stack + (s.callee,))))
+        return out
+    tree = visit(head, (head,))
+    invoked: dict[str, float] = {head: 1.0}
+    for key in known:
+        callee = key.split("/", 1)[1].split("#", 1)[0]
+        invoked[callee] = invoked.get(callee, 0.0) + calls_of(key)
+
+    def node(s, kids) -> cm.Node:
+        sp, jn = measured(s.key, "split"), measured(s.key, "joint")
+        if sp is None:
+            missing["split"].append(s.key)
+        if jn is None:
+            missing["joint"].append(s.key)
+        n_calls = calls_of(s.key)
+        per_parent = n_calls / max(invoked.get(s.caller, 1.0), 1.0)
+        children = [node(c, k) for c, k in kids]
+        tape = snap = extra = 0.0
+        if sp is not None:
+            t, r = sp
+            f = r["sites"][t["id"]]
+            tape = f["left_bytes"] / max(f["count"], 1)
+        if jn is not None:
+            t, r = jn
+            f = r["sites"][t["id"]]
+            sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0})
+            snap = sn["left_bytes"] / max(f["count"], 1)
+            extra = (f["time_s"] + 2 * sn["time_s"]) / paths[s.key]
+        own = max(0.0, tape - sum(c.count * _split_tape(c) for c in children))
+        return cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
+                       split_tape=tape)
+    kids = [node(s, k) for s, k in tree]
+    for what, keys in missing.items():
+        if keys:
+            raise bad_input(f"--profile-data: no profiled run has {', '.join(sorted(set(keys)))} "
+                            f"{what} (profile one run with --default-mode split and one with "
+                            "--default-mode joint)")
+    split_run = next((r for r in runs if all(t.get("mode") == "split"
+                                             for t in r["table"].values()
+                                             if t.get("mode") in ("joint", "split"))), None)
+    root_tape = split_run["peak"] if split_run else sum(c.count * _split_tape(c) for c in kids)
+    own = max(0.0, root_tape - sum(c.count * _split_tape(c) for c in kids))
+    root = cm.Node(head, [own] + [0.0] * len(kids), kids)
+    _calibrate(root, runs, base_time)
+    return Model(root, base_time, primal)
+
+
+def _calibrate(root: cm.Node, runs: list[dict], base_time: float) -> None:
+    """Profiling inflates the measured extra times (every instrumented call
+    inside a plain re-run pays for its timer); when both all-split and
+    all-joint adjoint times are given, scale the extras so that all-joint's
+    predicted time is its measured one."""
+    joint_time = next((r["time"] for r in runs if r["all"] == "joint" and r["time"] > 0), 0.0)
+    total = sum(n.extra for n in root.walk() if n is not root)
+    if base_time > 0 and joint_time > base_time and total > 0:
+        f = (joint_time - base_time) / total
+        for n in root.walk():
+            n.extra *= f
+
+
+def _split_tape(n: cm.Node) -> float:
+    return n.split_tape
+
+
+# ---------------------------------------------------------------- commands
+
+def _model(files, head_spec, include_dirs, defines, profile_data) -> tuple[Model, str]:
+    from .. import pipeline
+    from .directives import check_directives
+    from .plan import resolve_plan
+    tu = pipeline.read_sources(files, include_dirs, defines)
+    heads, _ = pipeline.resolve_heads(tu, head_spec)
+    if len(heads) != 1:
+        raise bad_input("plan optimize/pareto take one head")
+    check_directives(tu)
+    plan = resolve_plan(tu, [heads[0].name], None, [], [], None)
+    runs, base, primal = read_runs(profile_data)
+    return build_model(plan, heads[0].name, runs, base, primal), heads[0].name
+
+
+def optimize(files, head_spec, include_dirs, defines, profile_data: str, memory: str,
+             output: Optional[str]) -> str:
+    budget = parse_size(memory)
+    model, head = _model(files, head_spec, include_dirs, defines, profile_data)
+    root = model.root
+    keys = cm.site_keys(root)
+    try:
+        low, how = cm.minimum_peak(root)
+        choice = cm.optimise(root, budget, model.base_time)
+    except cm.NoHighs as e:
+        if sum(1 for _ in root.walk()) > cm.EXACT_LIMIT:
+            raise
+        raise AdError(str(e), None, 1) from None
+    if choice is None:
+        raise AdError(f"no plan fits in {show_size(budget)} ({budget} B): the smallest "
+                      f"predicted peak is {show_size(low)} ({low:.0f} B), {how}", None, 1)
+    rows = [("all-split", set()), ("all-joint", set(keys)), ("chosen", choice.joint)]
+    lines = [f"{'plan':<10} {'predicted peak':>22} {'predicted time':>24}"]
+    for name, j in rows:
+        p = cm.peak(root, j)
+        t = cm.predicted_time(root, j, model.base_time)
+        lines.append(f"{name:<10} {show_size(p):>12} {p:>9.0f} B {model.time_text(t):>24}")
+    lines.append(f"method: {choice.method}; budget {show_size(budget)} ({budget} B); "
+                 f"{len(choice.joint)} of {len(keys)} call sites joint")
+    report = "\n".join(lines) + "\n"
+    if output:
+        from ..output import write_atomic
+        write_atomic(output, plan_text(head, memory, budget, choice, model, keys))
+        report += f"adtool: wrote {output}\n"
+    return report
+
+
+def plan_text(head, memory, budget, choice, model, keys) -> str:
+    out = [f"# adtool plan optimize --head {head} --memory {memory}",
+           f"# method: {choice.method}",
+           f"# predicted peak {show_size(choice.peak)} ({choice.peak:.0f} B) within "
+           f"{budget} B; predicted time {model.time_text(choice.time)}",
+           'default = "split"', "", "[calls]"]
+    for k in keys:
+        if k in choice.joint:
+            out.append(f'"{k}" = "joint"')
+    return "\n".join(out) + "\n"
+
+
+def pareto(files, head_spec, include_dirs, defines, profile_data: str, png: Optional[str],
+           measured: Optional[str]) -> tuple[str, str]:
+    """(CSV on stdout, message on stderr)."""
+    model, head = _model(files, head_spec, include_dirs, defines, profile_data)
+    try:
+        pts = cm.frontier(model.root, model.base_time)
+    except cm.NoHighs as e:
+        raise AdError(str(e), None, 1) from None
+    csv = ["peak_bytes,predicted_time,joint_sites,method"]
+    for c in pts:
+        csv.append(f"{c.peak:.0f},{c.time:.6g},{' '.join(sorted(c.joint))},{c.method}")
+    text = "\n".join(csv) + "\n"
+    msg = ""
+    if png:
+        meas = _load(measured, "", "measured runs") if measured else []
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            from ..output import write_atomic
+            alt = os.path.splitext(png)[0] + ".csv"
+            write_atomic(alt, text)
+            return text, (f"adtool: matplotlib is not installed (pip install 'adtool[plot]'): "
+                          f"no {png}; wrote the frontier as CSV to {alt}\n")
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.step([c.peak for c in pts], [c.time for c in pts], where="post", marker="o",
+                label="predicted frontier")
+        if meas:
+            ax.scatter([m["peak_bytes"] for m in meas], [m["time"] for m in meas],
+                       color="red", marker="x", label="measured")
+        ax.set_xlabel("stack peak (bytes)")
+        ax.set_ylabel("time" + (" (x primal)" if model.primal_time else ""))
+        ax.set_title(f"{head}: memory-time frontier")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(png)
+        msg = f"adtool: wrote {png}\n"
+    return text, msg

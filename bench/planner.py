@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Predicted against measured: `adtool plan optimize` on the benchmark
+programs of bench/programs, three memory budgets each.
+
+For each program: two profiled runs (all split, all joint; runtime built
+with -DADSTACK_PROFILE, the profile written at exit by a destructor linked
+in here), plain all-split and all-joint runs for the baseline times (they
+calibrate the profiled extra times), then for each budget the planner's
+plan is generated, built without profiling and run; its measured stack
+peak and adjoint time are set against the prediction.
+
+    python3 bench/planner.py                         # all programs
+    python3 bench/planner.py --programs shallow_water --repeat 3
+    python3 bench/planner.py --out docs/planner_table.md
+
+Budgets: the smallest predicted peak, the geometric mean of it and
+all-split's predicted peak, and a quarter of the way up from the smallest
+(the plans there differ the most).  Needs gfortran, gcc and adtool
+importable (run from the repository root or install it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import tomllib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE / "programs"))
+sys.path.insert(0, str(ROOT))
+import run as progs  # noqa: E402
+
+AT_EXIT = """\
+#include <stdlib.h>
+#include "adstack.h"
+/* bench only: write the profile when the program ends */
+__attribute__((destructor)) static void bench_profile_at_exit(void)
+{
+    const char *p = getenv("ADTOOL_PROFILE");
+    ad_prof_json(p && *p ? p : "adtool-profile.json");
+}
+"""
+
+
+def adtool(*args, cwd):
+    return progs.must([sys.executable, "-m", "adtool", *map(str, args)], cwd)
+
+
+def build(d: Path, src: Path, info: dict, flags: list[str], rt: list, profile: bool) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    adtool("differentiate", src / "model.f90", "--head", info["head"], *flags,
+           *(["--profile"] if profile else []), "-o", "adj.f90", cwd=d)
+    inc = ["-I", rt[0].parent, "-I", d.parent, "-I", d]
+    progs.must([progs.FC, *progs.FFLAGS, *inc, "-c", "adj.f90", "-o", "adj.o"], d)
+    progs.must([progs.FC, *progs.FFLAGS, *inc, "-c", src / "driver.f90", "-o", "driver.o"], d)
+    progs.must([progs.FC, *progs.FFLAGS, "-o", "prog", "driver.o", d.parent / "model.o",
+                d.parent / "driver_util.o", "adj.o", *rt], d)
+    return d / "prog"
+
+
+def run(prog: Path, args: list[str], env=None) -> dict:
+    rc, out, err = progs.sh([prog, *args], prog.parent)
+    if rc != 0:
+        raise RuntimeError(f"{prog} failed:\n{out}\n{err}")
+    return progs.parse(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--programs", default=",".join(progs.programs()))
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per measurement (nrep)")
+    ap.add_argument("--work", default="/tmp/adtool-bench-planner")
+    ap.add_argument("--out", help="also write the markdown table here")
+    a = ap.parse_args(argv)
+    from adtool.checkpoint import costmodel as cm
+    from adtool.checkpoint import planner
+
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    rts = {}
+    for kind, defs in (("plain", []), ("prof", ["-DADSTACK_PROFILE"])):
+        rt = work / f"rt_{kind}"
+        adtool("runtime", rt, cwd=work)
+        progs.must([progs.CC, "-O2", *defs, "-c", "adstack.c", "-o", "adstack.o"], rt)
+        progs.must([progs.FC, *progs.FFLAGS, "-c", "adstack_mod.f90", "-o", "adstack_mod.o"], rt)
+        objs = [rt / "adstack_mod.o", rt / "adstack.o"]
+        if kind == "prof":
+            (rt / "at_exit.c").write_text(AT_EXIT)
+            progs.must([progs.CC, "-O2", "-I", rt, "-c", "at_exit.c", "-o", "at_exit.o"], rt)
+            objs.append(rt / "at_exit.o")
+        rts[kind] = objs
+
+    rows = []
+    for name in [p for p in a.programs.split(",") if p]:
+        src = HERE / "programs" / name
+        info = tomllib.loads((src / "info.toml").read_text())
+        args = [str(x) for x in info["run_args"]]
+        d = work / name
+        d.mkdir(exist_ok=True)
+        progs.must([progs.FC, *progs.FFLAGS, "-I", work / "rt_plain", "-c", src / "model.f90",
+                    "-o", "model.o"], d)
+        progs.must([progs.FC, *progs.FFLAGS, "-c", HERE / "programs" / "driver_util.f90",
+                    "-o", "driver_util.o"], d)
+        runs = []
+        for mode in ("split", "joint"):
+            prog = build(d / f"prof_{mode}", src, info, ["--default-mode", mode], rts["prof"], True)
+            os.environ["ADTOOL_PROFILE"] = str(prog.parent / "prof.json")
+            run(prog, ["0", *args[1:]])          # nrep 0: one adjoint call (the check)
+            runs.append({"sites": str(prog.parent / "adj.sites.json"),
+                         "profile": str(prog.parent / "prof.json")})
+        os.environ.pop("ADTOOL_PROFILE", None)
+        base = run(build(d / "split", src, info, ["--default-mode", "split"], rts["plain"], False),
+                   [str(a.repeat), *args[1:]])
+        runs[0]["adjoint_time_s"] = base["ADJOINT_TIME"]
+        runs[0]["primal_time_s"] = base["PRIMAL_TIME"]
+        joint = run(build(d / "joint", src, info, ["--default-mode", "joint"], rts["plain"],
+                          False), [str(a.repeat), *args[1:]])
+        runs[1]["adjoint_time_s"] = joint["ADJOINT_TIME"]
+        data = d / "profile_data.json"
+        data.write_text(json.dumps({"runs": runs}, indent=1))
+        model, head = planner._model([str(src / "model.f90")], info["head"], [], [], str(data))
+        low, how = cm.minimum_peak(model.root)
+        high = cm.peak(model.root, set())
+        budgets = [low, low + (high - low) / 4, math.sqrt(low * high)]
+        for k, budget in enumerate(budgets):
+            c = cm.optimise(model.root, budget, model.base_time)
+            plan = d / f"plan{k}.toml"
+            plan.write_text(planner.plan_text(head, str(int(budget)), int(budget), c, model,
+                                              cm.site_keys(model.root)))
+            res = run(build(d / f"chosen{k}", src, info, ["--checkpoint-file", plan],
+                            rts["plain"], False), [str(a.repeat), *args[1:]])
+            rows.append((name, int(budget), c, res, model))
+            print(f"{name}: budget {budget:.0f} B: predicted {c.peak:.0f} B {c.time:.3f} s; "
+                  f"measured {res['STACK_PEAK']} B {res['ADJOINT_TIME']:.3f} s; "
+                  f"{len(c.joint)} joint; {c.method}", flush=True)
+
+    lines = ["| program | budget | joint sites | predicted peak | measured peak | peak error "
+             "| predicted time [s] | measured time [s] | time error |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, budget, c, res, model in rows:
+        mp, mt = res["STACK_PEAK"], res["ADJOINT_TIME"]
+        lines.append(f"| {name} | {planner.show_size(budget)} | {len(c.joint)} "
+                     f"| {planner.show_size(c.peak)} | {planner.show_size(mp)} "
+                     f"| {100 * (mp - c.peak) / c.peak:+.1f}% | {c.time:.3f} | {mt:.3f} "
+                     f"| {100 * (mt - c.time) / c.time:+.1f}% |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if a.out:
+        Path(a.out).write_text(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

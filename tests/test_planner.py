@@ -1,0 +1,213 @@
+"""The planner's cost model (checkpointing.md "Cost model") and its
+optimiser: the worked example as a pure unit test, then a small end-to-end
+case from measured profiles."""
+import pytest
+
+from adtool.checkpoint import costmodel as cm
+from adtool.checkpoint.costmodel import Node
+
+
+def worked_example() -> Node:
+    """MAIN calls A (calls A1, A2) and B (calls B1), with tapes, snapshots
+    and primal times (fractions of the whole primal) that give the numbers
+    of checkpointing.md; T_split = 3.20 x primal."""
+    a1 = Node("a/a1", [200.0], snapshot=10.0, extra=0.30)
+    a2 = Node("a/a2", [0.0], snapshot=5.0, extra=0.10)
+    a = Node("main/a", [100.0, 0.0, 0.0], [a1, a2], snapshot=10.0, extra=0.06 + 0.30 + 0.10)
+    b1 = Node("b/b1", [280.0], snapshot=20.0, extra=0.44)
+    b = Node("main/b", [0.0, 45.0], [b1], snapshot=15.0, extra=0.10 + 0.44)
+    return Node("main", [50.0, 0.0, 0.0], [a, b])
+
+
+def predicted(joint):
+    root = worked_example()
+    return cm.peak(root, set(joint)), round(cm.predicted_time(root, set(joint), 3.20), 2)
+
+
+def test_worked_example_numbers():
+    assert predicted([]) == (675, 3.20)
+    assert predicted(["main/a", "a/a1", "a/a2", "main/b", "b/b1"]) == (350, 5.04)
+    assert predicted(["main/a", "b/b1"]) == (350, 4.10)
+    assert predicted(["main/a"]) == (385, 3.66)
+
+
+def test_optimum_at_the_smallest_memory_is_a_and_b1():
+    pytest.importorskip("highspy")
+    root = worked_example()
+    assert cm.minimum_peak(root) == (350, "exact (MILP, HiGHS)")
+    c = cm.optimise(root, 350, 3.20)
+    assert c.joint == {"main/a", "b/b1"} and c.peak == 350 and round(c.time, 2) == 4.10
+    assert c.method.startswith("exact")
+    assert cm.optimise(root, 349, 3.20) is None
+    assert cm.optimise(root, 675, 3.20).joint == set()
+
+
+def test_exact_matches_brute_force_on_every_budget():
+    pytest.importorskip("highspy")
+    import itertools
+    root = worked_example()
+    keys = cm.site_keys(root)
+    plans = [set(s) for r in range(len(keys) + 1) for s in itertools.combinations(keys, r)]
+    for budget in range(340, 700, 5):
+        fits = [(cm.predicted_time(root, p), p) for p in plans if cm.peak(root, p) <= budget]
+        c = cm.optimise(root, budget)
+        if not fits:
+            assert c is None
+            continue
+        assert c.peak <= budget
+        assert c.time == pytest.approx(min(t for t, _ in fits))
+    g = cm.greedy(root, 350)
+    assert g is not None and cm.peak(root, g) <= 350
+
+
+def test_frontier_runs_from_all_split_to_the_minimum():
+    pytest.importorskip("highspy")
+    f = cm.frontier(worked_example(), 3.20)
+    assert f[0].joint == set() and f[0].peak == 675
+    assert f[-1].peak == 350 and round(f[-1].time, 2) == 4.10
+    assert all(x.peak > y.peak and x.time < y.time for x, y in zip(f, f[1:]))
+
+
+def test_counts_multiply_contributions():
+    """A site run 10 times in a loop keeps 10 snapshots (joint) or 10 tapes
+    (split) on the stack while the last one's adjoint peaks."""
+    step = Node("main/step", [30.0], count=10, snapshot=8.0, extra=1.0)
+    root = Node("main", [5.0, 0.0], [step])
+    assert cm.peak(root, set()) == 5 + 300
+    assert cm.peak(root, {"main/step"}) == 5 + 9 * 8 + 30
+
+
+# ---------------------------------------------------------------- end to end
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from test_binomial import HEAT1D, PROF_DRIVER
+from test_profile import run
+from adtool.backend.fortran import emit_unit
+from adtool.check.driver import primal_unit
+from adtool.frontend.fortran import read_fortran
+
+
+def adtool(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "adtool", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def _profiled_run(tmp_path, tag, *plan):
+    run([sys.executable, "-m", "adtool", "differentiate", HEAT1D, "--head", HEAD, *plan,
+         "--profile", "-o", f"{tag}.f90"], tmp_path)
+    run(["gfortran", "-O1", "-o", tag, "primal.o", f"{tag}.f90", "prof.f90", "adstack.o",
+         "adstack_mod.o"], tmp_path)
+    run([f"./{tag}"], tmp_path)
+    (tmp_path / f"{tag}.prof.json").write_text((tmp_path / "prof.json").read_text())
+    prof = json.loads((tmp_path / "prof.json").read_text())
+    return {"sites": f"{tag}.sites.json", "profile": f"{tag}.prof.json"}, prof["peak_bytes"]
+
+
+HEAD = "simulate(u)/(u0 kappa)"
+
+
+def test_optimize_end_to_end(tmp_path):
+    """Profile heat1d all split and all joint, ask for plans at three budgets:
+    each plan, generated and run, peaks within its budget and at most its
+    prediction (the model counts a routine's own tape before its calls)."""
+    pytest.importorskip("highspy")
+    run([sys.executable, "-m", "adtool", "runtime", "rt"], tmp_path)
+    (tmp_path / "primal.f90").write_text(emit_unit(primal_unit(read_fortran([str(HEAT1D)]))))
+    (tmp_path / "prof.f90").write_text(PROF_DRIVER)
+    run(["gcc", "-O2", "-DADSTACK_PROFILE", "-c", "rt/adstack.c"], tmp_path)
+    run(["gfortran", "-c", "rt/adstack_mod.f90"], tmp_path)
+    run(["gfortran", "-O1", "-c", "primal.f90"], tmp_path)
+    split, split_peak = _profiled_run(tmp_path, "s", "--default-mode", "split")
+    joint, joint_peak = _profiled_run(tmp_path, "j", "--default-mode", "joint")
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split, joint]}))
+    assert joint_peak < split_peak
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "data.json",
+               "--memory", "10B", cwd=tmp_path)
+    assert p.returncode == 1 and "smallest predicted peak is" in p.stderr, p.stderr
+    low = int(p.stderr.split("smallest predicted peak is ")[1].split("(")[1].split()[0])
+    # the model errs high, by little
+    assert joint_peak <= low <= 1.1 * joint_peak
+    budgets = [split_peak, (split_peak + low) // 2, low]
+    for k, budget in enumerate(budgets):
+        p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "data.json",
+                   "--memory", str(budget), "-o", f"plan{k}.toml", cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert "all-split" in p.stdout and "all-joint" in p.stdout and "chosen" in p.stdout
+        assert "exact (MILP, HiGHS)" in p.stdout
+        row = next(line for line in p.stdout.splitlines() if line.startswith("chosen"))
+        predicted = float(row.split()[3])
+        text = (tmp_path / f"plan{k}.toml").read_text()
+        assert text.startswith("# adtool plan optimize") and "predicted peak" in text
+        _, measured = _profiled_run(tmp_path, f"c{k}", "--checkpoint-file", f"plan{k}.toml")
+        assert measured <= budget, (budget, measured, text)
+        assert measured <= predicted
+
+
+def test_pareto_csv_without_matplotlib(tmp_path, monkeypatch):
+    pytest.importorskip("highspy")
+    from adtool.checkpoint import planner
+    import builtins
+    real_import = builtins.__import__
+
+    def no_mpl(name, *a, **k):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_mpl)
+    monkeypatch.setattr(planner, "_model", lambda *a: (planner.Model(worked_example(), 3.2, 1.0),
+                                                       "main"))
+    out, msg = planner.pareto([], "main", [], [], "x", str(tmp_path / "f.png"), None)
+    assert out.splitlines()[0] == "peak_bytes,predicted_time,joint_sites,method"
+    assert out.splitlines()[1].startswith("675,3.2,")
+    assert "matplotlib is not installed" in msg and "adtool[plot]" in msg
+    assert (tmp_path / "f.csv").read_text() == out
+    assert not (tmp_path / "f.png").exists()
+
+
+@pytest.mark.parametrize("text,n", [("64MB", 64 * 10**6), ("1.5GiB", 3 * 2**29),
+                                    ("200000000", 200000000), ("12 KiB", 12288)])
+def test_sizes(text, n):
+    from adtool.checkpoint.planner import parse_size
+    assert parse_size(text) == n
+
+
+def test_repeated_siblings_count_whole():
+    """Two sites repeated in one loop interleave: at the last step's adjoint
+    the other site's snapshots are all on the stack (counted whole)."""
+    step = Node("main/step", [30.0], count=10, snapshot=8.0, extra=1.0)
+    obs = Node("main/obs", [4.0], count=5, snapshot=2.0, extra=1.0)
+    root = Node("main", [0.0, 0.0, 0.0], [step, obs])
+    joint = {"main/step", "main/obs"}
+    assert cm.peak(root, joint) == 9 * 8 + 5 * 2 + 30
+    pytest.importorskip("highspy")
+    c = cm.optimise(root, 9 * 8 + 5 * 2 + 30)
+    assert c is not None and c.peak == 9 * 8 + 5 * 2 + 30
+
+
+def test_measured_times_calibrate_profiled_extras():
+    """All-split and all-joint adjoint times measured without profiling
+    scale the profiled extras so that all-joint is predicted as measured."""
+    from adtool.checkpoint.planner import _calibrate
+    root = worked_example()
+    runs = [{"all": "split", "time": 3.2}, {"all": "joint", "time": 3.2 + 2 * 1.84}]
+    _calibrate(root, runs, 3.2)
+    assert cm.predicted_time(root, set(cm.site_keys(root)), 3.2) == pytest.approx(6.88)
+    assert cm.predicted_time(root, {"main/a"}, 3.2) == pytest.approx(3.2 + 2 * 0.46)
+
+
+def test_bad_profile_data(tmp_path):
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "none.json",
+               "--memory", "1MB", cwd=tmp_path)
+    assert p.returncode == 2 and "cannot read profile data" in p.stderr, p.stderr
+    (tmp_path / "d.json").write_text('{"runs": []}')
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "d.json",
+               "--memory", "lots", cwd=tmp_path)
+    assert p.returncode == 2 and "expected a size" in p.stderr, p.stderr
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "d.json",
+               "--memory", "1MB", cwd=tmp_path)
+    assert p.returncode == 2 and "profile data must be" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
