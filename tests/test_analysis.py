@@ -474,8 +474,10 @@ def test_activity_default_heads_and_conditions(tmp_path):
         """)
     act = activity(tu, [("pick", None, None)], scopes=sc)
     assert act.heads == [("pick", ["pick"], ["a", "b", "s"])]
-    assert act.active_args("pick") == ["a", "b", "pick"]
-    assert not act.is_active("pick", "s")        # only in the mask
+    # s only selects (the mask), but the default spec names it independent:
+    # the head's signature follows the spec, so it keeps its adjoint.
+    assert act.active_args("pick") == ["a", "b", "s", "pick"]
+    assert Var("pick", "s") not in act.useful
 
 
 def test_activity_unknown_head_variable(tmp_path):
