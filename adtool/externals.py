@@ -219,7 +219,7 @@ def install(tu: TranslationUnit, decls: dict[str, External]) -> None:
 
 
 def _call_args(caller: Routine, site):
-    from .ir.nodes import Assign as _A, Call, CallStmt
+    from .ir.nodes import CallStmt
     from .ir.visit import calls_in, stmt_exprs, walk_stmts
     k = 0
     for s in walk_stmts(caller.body):

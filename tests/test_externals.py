@@ -65,7 +65,11 @@ def test_generated_code_calls_the_users_derivatives_and_compiles_strictly(lang, 
 def test_c_prototype_gives_parameter_types_of_the_users_adjoint(tmp_path):
     model, decl, _ = CASES["c"]
     out = tmp_path / "m_b.c"
-    assert adtool("differentiate", model, "--head", HEAD, "--externals", decl, "-o", out).returncode == 0
+    assert adtool("differentiate", model, "--head", HEAD, "--externals", decl, "-o", out,
+                  "-MD", "-MP").returncode == 0
+    dep = (tmp_path / "m_b.d").read_text()
+    assert str(model) in dep and str(EXT / "c" / "ext.h") in dep and str(decl) in dep
+    assert "fake_libc" not in dep and "stdio.h" not in dep
     text = out.read_text()
     assert "void squash_b(const double *x, double *xb, double *y, double *yb, int n);" in text
     assert "void scale_b(double a, double *ab, double *s, double *sb);" in text
