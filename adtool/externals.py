@@ -77,9 +77,11 @@ def _read_file(path: str, is_plan: bool) -> list[External]:
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
-    except FileNotFoundError:
-        raise bad_input("no such externals file", Span(path, 0, 0)) from None
     except (OSError, UnicodeDecodeError) as e:
+        if is_plan:
+            return []          # the plan reader reports it, as a plan file
+        if isinstance(e, FileNotFoundError):
+            raise bad_input("no such externals file", Span(path, 0, 0)) from None
         raise bad_input(f"cannot read the externals file: {e}", Span(path, 0, 0)) from None
     try:
         doc = tomllib.loads(text)

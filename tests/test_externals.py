@@ -124,3 +124,14 @@ def test_bad_externals_files(tmp_path, text, message):
     assert p.returncode == 2, p.stdout + p.stderr
     assert message in p.stderr and ("bad.toml" in p.stderr or "model.f90" in p.stderr)
     assert "Traceback" not in p.stderr
+
+
+def test_plan_show_reads_plan_externals_and_says_joint(tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text('default = "split"\n\n' + (EXT / "ext.toml").read_text())
+    p = adtool("plan", "show", EXT / "model.f90", "--head", HEAD, "--checkpoint-file", plan)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert any("model/step#1" in l and "split" in l for l in lines)
+    assert any("step/squash#1" in l and "joint  (external routine, always joint)" in l
+               for l in lines)
