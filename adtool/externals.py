@@ -77,9 +77,11 @@ def _read_file(path: str, is_plan: bool) -> list[External]:
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
-    except FileNotFoundError:
-        raise bad_input("no such externals file", Span(path, 0, 0)) from None
     except (OSError, UnicodeDecodeError) as e:
+        if is_plan:
+            return []          # the plan reader reports it, as a plan file
+        if isinstance(e, FileNotFoundError):
+            raise bad_input("no such externals file", Span(path, 0, 0)) from None
         raise bad_input(f"cannot read the externals file: {e}", Span(path, 0, 0)) from None
     try:
         doc = tomllib.loads(text)
@@ -219,7 +221,7 @@ def install(tu: TranslationUnit, decls: dict[str, External]) -> None:
 
 
 def _call_args(caller: Routine, site):
-    from .ir.nodes import Assign as _A, Call, CallStmt
+    from .ir.nodes import CallStmt
     from .ir.visit import calls_in, stmt_exprs, walk_stmts
     k = 0
     for s in walk_stmts(caller.body):

@@ -65,7 +65,11 @@ def test_generated_code_calls_the_users_derivatives_and_compiles_strictly(lang, 
 def test_c_prototype_gives_parameter_types_of_the_users_adjoint(tmp_path):
     model, decl, _ = CASES["c"]
     out = tmp_path / "m_b.c"
-    assert adtool("differentiate", model, "--head", HEAD, "--externals", decl, "-o", out).returncode == 0
+    assert adtool("differentiate", model, "--head", HEAD, "--externals", decl, "-o", out,
+                  "-MD", "-MP").returncode == 0
+    dep = (tmp_path / "m_b.d").read_text()
+    assert str(model) in dep and str(EXT / "c" / "ext.h") in dep and str(decl) in dep
+    assert "fake_libc" not in dep and "stdio.h" not in dep
     text = out.read_text()
     assert "void squash_b(const double *x, double *xb, double *y, double *yb, int n);" in text
     assert "void scale_b(double a, double *ab, double *s, double *sb);" in text
@@ -120,3 +124,14 @@ def test_bad_externals_files(tmp_path, text, message):
     assert p.returncode == 2, p.stdout + p.stderr
     assert message in p.stderr and ("bad.toml" in p.stderr or "model.f90" in p.stderr)
     assert "Traceback" not in p.stderr
+
+
+def test_plan_show_reads_plan_externals_and_says_joint(tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text('default = "split"\n\n' + (EXT / "ext.toml").read_text())
+    p = adtool("plan", "show", EXT / "model.f90", "--head", HEAD, "--checkpoint-file", plan)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert any("model/step#1" in l and "split" in l for l in lines)
+    assert any("step/squash#1" in l and "joint  (external routine, always joint)" in l
+               for l in lines)

@@ -19,12 +19,11 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .. import __version__, pipeline
-from ..diagnostics import AdError, BAD_INPUT, UNSUPPORTED, bad_input
+from .. import pipeline
+from ..diagnostics import AdError, UNSUPPORTED, bad_input
 
 CHECK_FAILED = 3
 DOT_TOL = 1e-10     # tangent vs adjoint: both exact up to rounding
@@ -212,7 +211,6 @@ def _build_and_run(opts: CheckOptions) -> Outcome:
         defs = [f"-D{x}" for x in d.defines]
         prof = ["-DADSTACK_PROFILE"] if opts.profile else []
         b.compile(opts.cc, os.path.join(rt, "adstack.c"), ["-I" + rt, *prof], True, ["-O2"])
-        ext = os.path.splitext(d.files[0])[1]
         if lang == "fortran":
             from ..backend.fortran import emit_unit
             from .driver import check_driver, primal_unit
@@ -236,13 +234,10 @@ def _build_and_run(opts: CheckOptions) -> Outcome:
             b.compile(opts.cc, b.write("check_main.c", c_check_program(tu, head, rb, rd, roles=roles)),
                       inc + defs, True)
             linker, libs = opts.cc, ["-lm"]
-        del ext
         env = {}
         if opts.profile:
             env["ADTOOL_PROFILE"] = b.path("runtime-profile.json")
-        t0 = time.time()
         stdout = b.link_and_run(linker, libs, env)
-        del t0
         outcome = _read_results(stdout, head, lang, opts)
         if opts.profile:
             from .profile import merge_profile

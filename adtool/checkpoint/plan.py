@@ -103,6 +103,10 @@ class Plan:
         for site in _reachable_sites(graph, heads):
             mode, origin = self.decide(site.caller, site.callee, site.index,
                                        site_directives.get(site.key, []))
+            callee = tu.routine(site.callee)
+            if callee is not None and callee.declared is not None:
+                # The user's adjoint is one routine: restore inputs, call it.
+                mode, origin = "joint", "external routine, always joint"
             sm = SiteMode(site.key, site.caller, site.callee, site.index, site.span, mode, origin)
             self.sites.append(sm)
             self._by_key[sm.key] = sm

@@ -108,6 +108,8 @@ def show(files: list[str], head_spec: str, include_dirs: list[str], defines: lis
     from .directives import check_directives
     from .plan import resolve_plan
     tu = pipeline.read_sources(files, include_dirs, defines)
+    from ..externals import install, read_externals
+    install(tu, read_externals([], checkpoint_file))   # [externals] tables of the plan
     heads, _ = pipeline.resolve_heads(tu, head_spec)
     check_directives(tu)
     names = [h.name for h in heads]
