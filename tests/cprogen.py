@@ -18,6 +18,11 @@ pow of shifted arguments, ...), so nothing overflows, no intrinsic leaves
 its smooth domain, and finite differences with step 1e-6 stay accurate.
 Ternaries and branches bring kinks that are hit only by accident.
 
+Heads also use heap temporaries (malloc/calloc with sizeof in any order,
+casts, free), pointer offsets as actual arguments (`h(y + 1, ...)`,
+`h(&w[2], ...)`) and local pointers walking an array (`xp = &x[1]; xp +=
+1; *(xp + 1)`).
+
     python tests/cprogen.py SEED [--prefix p001_]   # a standalone program
 """
 from __future__ import annotations
@@ -122,8 +127,41 @@ class _Gen:
                  f"    t2 = {self.expr(['t1', 's', 'y[1]'], 2, [])};",
                  "    for (i = 0; i < n; i++)",
                  f"        w[i] = {self.expr(['x[i]', 't1', 'y[i]'], 2, funcs)};"]
+        nheap = 0
         for _ in range(rng.randrange(2, 6)):
-            kind = rng.randrange(7)
+            kind = rng.randrange(10)
+            if kind == 7:
+                # a heap temporary: malloc, filled, read, freed
+                hp = f"hp{nheap}"
+                nheap += 1
+                size = rng.choice(["n * sizeof(double)", "sizeof(double) * n", f"n * sizeof *{hp}"])
+                alloc = f"malloc({size})" if rng.random() < 0.7 else "calloc(n, sizeof(double))"
+                lines += [f"    double *{hp} = {'(double *)' if rng.random() < 0.3 else ''}{alloc};",
+                          "    for (i = 0; i < n; i++)",
+                          f"        {hp}[i] = {self.expr(['x[i]', 'w[i]', 't1'], 2, funcs)};",
+                          "    for (i = 0; i < n; i++)",
+                          f"        y[i] = 0.5 * (y[i] + {self.expr([f'{hp}[i]', 'y[i]', 't2'], 2, [])});",
+                          "    for (i = 0; i < n; i++)      /* (hp[k] outside a loop: gcc -Wmaybe-uninitialized) */",
+                          f"        t2 = 0.5 * t2 + 0.25 * {hp}[i];",
+                          f"    free({hp});"]
+                continue
+            if kind == 8 and helpers:
+                # a pointer offset as the actual argument
+                h = rng.choice(helpers)
+                arr = rng.choice(["y", "w"])
+                off = rng.randrange(1, 3)
+                actual = f"{arr} + {off}" if rng.random() < 0.5 else f"&{arr}[{off}]"
+                lines.append(f"    {h}({actual}, {rng.choice(scal)}, &{rng.choice(['t1', 't2'])}, n - {off});")
+                continue
+            if kind == 9:
+                # a local pointer into an array, walked
+                lines += ["    {",
+                          f"        const double *xp = &x[{rng.randrange(2)}];",
+                          "        xp += 1;",
+                          f"        t1 = {self.expr(['xp[0]', '*(xp + 1)', 't1', 't2'], 2, [])};",
+                          "    }"]
+                continue
+            kind = kind % 7
             if kind == 0:
                 lines += ["    for (i = 0; i < n; i++)",
                           f"        y[i] = {self.expr(['x[i]', 'y[i]', 'w[i]'] + scal, 3, funcs)};"]
@@ -181,7 +219,7 @@ def generate(seed: int, prefix: str = "p000_") -> Program:
 
 
 def source(programs: list[Program]) -> str:
-    out = ["#include <stdio.h>", "#include <math.h>", ""]
+    out = ["#include <stdio.h>", "#include <stdlib.h>", "#include <math.h>", ""]
     out += [p.text for p in programs]
     out += ["int main(void)", "{"]
     out += [p.call for p in programs]

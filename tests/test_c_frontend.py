@@ -164,6 +164,8 @@ def test_spans_follow_includes(tmp_path):
     ("void f(double *x, int n)\n{\n    x[0] = (x + n)[0];\n}\n", "pointer arithmetic", 3),
     ("void f(double *x, double *y)\n{\n    double *p = x;\n    p = y;\n    p[0] = 1.0;\n}\n",
      "local pointer set to two different arrays", 4),
+    ("void f(double *a, double *b)\n{\n    double *t = a;\n    a = b;\n    b = t;\n    a[0] = 1.0;\n}\n",
+     "pointer swap of an array whose extent adtool does not know", 3),
     ("void f(double *x, int n)\n{\n    double *t = malloc(n * sizeof(float));\n    x[0] = t[0];\n}\n",
      "sizeof of something other than the array's element type", 3),
     ("void f(double *x, int n)\n{\n    double *t = malloc(n * 8);\n    x[0] = t[0];\n}\n",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..diagnostics import unsupported
-from ..ir.nodes import (Allocate, Assign, Ref, Bin, CallStmt, Continue, Cycle, Deallocate, Dim,
+from ..ir.nodes import (INT4, Allocate, Assign, Ref, Bin, CallStmt, Continue, Cycle, Deallocate, Dim,
                         Directive, Exit,
                         If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
                         Stmt, Stop, Symbol, TranslationUnit, While)
@@ -75,6 +75,7 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
     -Werror; those stores are dropped, to a fixed point."""
     stmts = list(walk_stmts(r.body))
     named: set[str] = {x.name for s in stmts for e in stmt_exprs(s) + _bounds(s) for x in refs_in(e)}
+    named |= {it.name for s in stmts if isinstance(s, Allocate) for it in s.items}
     named |= {s.var for s in stmts if isinstance(s, Loop)}
     locals_ = {n for n, s in r.symbols.items() if s.storage in ("local", "result") and not s.save
                and not (r.kind == "function" and n == r.result)}
@@ -91,6 +92,10 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
                 read.update(a.name for a in s.args if isinstance(a, Ref))
             if isinstance(s, Loop):
                 read.add(s.var)
+            if isinstance(s, Allocate):          # a heap array's storage is kept
+                read.update(it.name for it in s.items)
+            if isinstance(s, Deallocate):
+                read.update(s.names)
         new = {n for n in locals_ if n not in read}
         if new == dead:
             live = {s.lhs.name for s in stmts if isinstance(s, Assign) and s.lhs.name not in dead}
@@ -285,7 +290,7 @@ class _Stmts:
                 raise unsupported("allocation without bounds in C output", s.span, it.name)
             if not is_zero_lb(lo) and not (isinstance(lo, Lit) and int(lo.text) == 0):
                 hi = Bin("-", hi, lo)      # C arrays start at 0: same length
-            d = Dim(None, hi)
+            d = Dim(Lit("0", INT4), hi)
             base = ctype(ex.symbol(it.name).type)
             out.append(f"{pad}{length} = {_extent(d, ex)};")
             out += [f"{pad}free({it.name});",

@@ -135,6 +135,10 @@ class StmtLowering:
             return self.return_(n, span)
         if isinstance(n, c_ast.EmptyStatement):
             return []
+        if isinstance(n, c_ast.Cast) and isinstance(n.expr, c_ast.ID) \
+                and getattr(getattr(n.to_type.type, "type", None), "names", None) == ["void"]:
+            self.resolve(n.expr.name, span)
+            return []                           # `(void)x;`: marks x used, does nothing
         if isinstance(n, (c_ast.Goto, c_ast.Label)):
             raise unsupported("goto" if isinstance(n, c_ast.Goto) else "statement label", span)
         if isinstance(n, c_ast.DeclList):

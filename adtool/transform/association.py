@@ -15,7 +15,10 @@ from typing import Optional
 from ..ir.nodes import Bin, Lit, Ref, Section, Symbol
 
 
-def associated_part(actual: Ref, formal: Optional[Symbol], array: Optional[Symbol]) -> Ref:
+def associated_part(actual: Ref, formal: Optional[Symbol], array: Optional[Symbol],
+                    callee=None, args: Optional[list] = None) -> Ref:
+    """callee and args: the formal's extent is written in the callee's
+    names; the caller's section needs them replaced by the actuals."""
     subs = actual.subs
     if formal is None or not formal.rank or array is None or not array.rank or subs is None \
             or any(isinstance(s, Section) for s in subs):
@@ -25,9 +28,31 @@ def associated_part(actual: Ref, formal: Optional[Symbol], array: Optional[Symbo
         # the formal's elements lb..ub (lb None: Fortran's 1) start at the element
         lo = copy.deepcopy(subs[0])
         lb = copy.deepcopy(d.lb) if d.lb is not None else Lit("1", _int(d.ub))
-        count_minus_one = _minus(copy.deepcopy(d.ub), lb)
+        count_minus_one = _in_caller(_minus(copy.deepcopy(d.ub), lb), callee, args)
+        if count_minus_one is None:
+            return Ref(actual.name, span=actual.span)
         return Ref(actual.name, [Section(lo, _plus(copy.deepcopy(lo), count_minus_one))], span=actual.span)
     return Ref(actual.name, span=actual.span)       # the whole array: always enough
+
+
+def _in_caller(e, callee, args):
+    """e with the callee's formals replaced by the actuals (their values
+    just before the call, where the snapshot is taken); None if e names a
+    local of the callee."""
+    from ..ir.visit import map_expr, refs_in
+    if callee is None:
+        return e
+    actual = dict(zip(callee.args, args or []))
+    for x in refs_in(e):
+        s = callee.symbols.get(x.name)
+        if x.name not in actual and s is not None and s.storage not in ("global", "module", "common"):
+            return None
+
+    def sub(x):
+        if isinstance(x, Ref) and x.subs is None and x.name in actual:
+            return copy.deepcopy(actual[x.name])
+        return None
+    return map_expr(copy.deepcopy(e), sub)
 
 
 def _int(e):

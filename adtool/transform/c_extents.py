@@ -117,6 +117,15 @@ class _Infer:
                         if c is None:
                             return None
                         out.append(c)
+                    elif isinstance(a, Ref) and a.name == p and a.subs is not None and len(a.subs) == 1 \
+                            and self._array_formal(name, k):
+                        # &p[i] given for an array: the callee's extent from there on
+                        passed.add(id(a))
+                        c = self._through_call(r, name, k, args)
+                        b = self._bound(r, a.subs[0], loops)
+                        if c is None or b is None:
+                            return None
+                        out.append(Bin("+", b, c))
             for e in exprs:
                 for x in refs_in(e):
                     if x.name != p or id(x) in passed:
@@ -137,6 +146,10 @@ class _Infer:
                 out.extend(c)
         return out
 
+    def _array_formal(self, name: str, k: int) -> bool:
+        q = self.tu.routine(name)
+        return q is not None and k < len(q.args) and q.symbols[q.args[k]].rank >= 1
+
     def _through_call(self, r: Routine, name: str, k: int, args: list[Expr]) -> Optional[Expr]:
         q = self.tu.routine(name)
         if q is None or k >= len(q.args):
@@ -144,7 +157,7 @@ class _Infer:
         f = q.symbols[q.args[k]]
         if f.rank != 1:
             return None
-        if f.shape[0].ub is not None and not f.pointer:
+        if f.shape[0].ub is not None:       # declared, stated ($AD EXTENT) or inferred already
             e = Bin("+", copy.deepcopy(f.shape[0].ub), integer(1))
         else:
             e = self.extent(q, q.args[k])

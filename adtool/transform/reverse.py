@@ -984,7 +984,8 @@ class Reverse:
             if var.name in callee.args:
                 a = args[callee.args.index(var.name)]
                 if isinstance(a, Ref):
-                    return associated_part(a, callee.symbols.get(var.name), self._sym(a.name))
+                    return associated_part(a, callee.symbols.get(var.name), self._sym(a.name),
+                                           callee, args)
             return None
         for local, sym, v in self.ctx.scopes.visible(r.name):
             if v == var and not sym.is_parameter:
