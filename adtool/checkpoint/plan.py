@@ -148,6 +148,21 @@ class Plan:
         mode, _ = self.decide(caller, node.name, index, getattr(node, "site_directives", []), tu)
         return mode
 
+    def head_split(self, name: str) -> bool:
+        """A head named split (by --split, [routines] or NOCHECKPOINT before
+        its header) gets its f_fwd/f_bwd pair besides f_b, for drivers
+        that run the forward sweep and the adjoint apart (Tapenade's
+        -nocheckpoint on the head).  The default mode does not count: a
+        head has no call site it applies to."""
+        cli, _, routines = self._layers
+        for rules in (cli, routines):
+            hits = [r for r in rules if r.callee == name and r.caller is None and r.index is None]
+            if hits:
+                return hits[-1].mode == "split"
+        r = self.tu.routine(name)
+        d = _call_mode(r.directives) if r is not None else None
+        return d is not None and CALL_MODE_DIRECTIVES[d.name] == "split"
+
     def mode(self, caller: str, callee: str) -> str:
         return self.decide(caller, callee, None, [])[0]
 

@@ -118,7 +118,8 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             if getattr(site_of(stmt), "name", None) in externals:
                 return "joint"       # the user's adjoint is one routine: restore inputs, call it
             return plan.mode_of_site(caller.name, site_of(stmt), ntu)
-        wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
+        wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of,
+                                  [h.name for h in heads if plan.head_split(h.name)])
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
         rev.heads = {h.name for h in heads}
         rev.binomial_loops = plan.binomial_loops      # (routine, line) -> snapshots
@@ -241,7 +242,6 @@ def _user_derivative(calls, r: Routine, mode: str) -> Routine:
     v.name = r.declared.adjoint if mode == "reverse" else r.declared.tangent
     v.static = False
     return v
-    return out
 
 
 def _derivative_globals(tu: TranslationUnit, ctx: DiffContext, act) -> dict[str, Symbol]:
@@ -302,10 +302,12 @@ def _modules_seen(tu: TranslationUnit, r: Routine, dmods: dict[str, Module]) -> 
 
 
 def _wanted_variants(tu: TranslationUnit, heads: list[str], diff: set[str],
-                     mode_of) -> dict[str, set[str]]:
-    """f_b for the heads; then, through every call site of a generated
-    routine, f_b (joint site) or f_fwd + f_bwd (split site) of the callee."""
-    wanted: dict[str, set[str]] = {h: {"b"} for h in heads}
+                     mode_of, split_heads: list[str] = ()) -> dict[str, set[str]]:
+    """f_b for the heads (and f_fwd + f_bwd for heads named split); then,
+    through every call site of a generated routine, f_b (joint site) or
+    f_fwd + f_bwd (split site) of the callee."""
+    wanted: dict[str, set[str]] = {h: {"b"} | ({"fwd", "bwd"} if h in split_heads else set())
+                                   for h in heads}
     todo = list(heads)
     while todo:
         n = todo.pop(0)
