@@ -12,6 +12,7 @@ from fparser.two.utils import Base, FortranSyntaxError
 
 from ..diagnostics import AdError, bad_input
 from ..ir.nodes import INT4, Directive, Module, Routine, Span, Type
+from .fortran_syntax import explain
 from .source import SourceText, is_fixed_form
 
 _PARSER = None
@@ -38,8 +39,13 @@ def parse_tree(src: SourceText):
         text = str(exc)
         m = re.search(r"at line (\d+)", text)
         line = int(m.group(1)) if m else 0
-        detail = text.split("\n")[-1].strip(" >") if "\n" in text else text
-        raise bad_input(f"syntax error: {detail}", src.span(line, 1)) from None
+        lines = src.text.splitlines()
+        if 0 < line <= len(lines):
+            k, col, detail = explain(lines, line - 1)
+            line = k + 1
+        else:
+            col, detail = 1, text.strip()
+        raise bad_input(f"syntax error: {detail}", src.span(line, col)) from None
     except AdError:
         raise
     except Exception as exc:  # fparser raises assorted internal errors on bad input
