@@ -184,3 +184,14 @@ def test_profiled_runtime_writes_its_profile_at_exit(tmp_path):
     subprocess.run(["./prog"], cwd=tmp_path, check=True,
                    env=dict(env, ADTOOL_PROFILE=str(tmp_path / "elsewhere.json")))
     assert json.loads((tmp_path / "elsewhere.json").read_text())["sites"][0]["count"] == 1
+
+
+def test_derivative_argument_is_not_a_neighbouring_formal():
+    """n followed by a formal nt (or nb) is not n's derivative: the check
+    driver once gave such an integer formal a random direction."""
+    from adtool.check.driver import has_deriv
+    primal = ["n", "nt", "x", "nb"]
+    assert not has_deriv(["n", "nt", "x", "xb"], "n", primal)
+    assert has_deriv(["n", "nt", "x", "xb"], "x", primal)
+    assert not has_deriv(["x", "xb", "n", "nb"], "n", primal)
+    assert has_deriv(["y", "yb1"], "y", ["y"])

@@ -11,7 +11,6 @@ reach; the derivative file is compiled apart, as users compile it.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 
 from ..backend.c import emit_unit
@@ -19,6 +18,7 @@ from ..backend.c_expr import CExpr
 from ..diagnostics import bad_input
 from ..ir.nodes import CallStmt, Raw, Ref, Routine, Stmt, TranslationUnit
 from ..ir.visit import calls_in, child_blocks, stmt_exprs
+from .driver import has_deriv
 
 __all__ = ["c_check_program", "c_check_many"]
 
@@ -43,13 +43,6 @@ def _find(body: list[Stmt], head: str):
             if found:
                 return found
     return None
-
-
-def _has_deriv(args: list[str], a: str) -> bool:
-    if a not in args:
-        return False
-    i = args.index(a)
-    return i + 1 < len(args) and re.fullmatch(re.escape(a) + r"[bd]\d*", args[i + 1]) is not None
 
 
 def c_check_program(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Routine,
@@ -93,7 +86,7 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
     plain: list[str] = []
     for k, (a, e) in enumerate(zip(f.args, actuals), start=1):
         fs = f.symbols[a]
-        active = _has_deriv(deriv_b.args, a) or _has_deriv(deriv_d.args, a)
+        active = has_deriv(deriv_b.args, a, f.args) or has_deriv(deriv_d.args, a, f.args)
         if not active:
             plain.append(ex.actual(e, fs))
             continue
@@ -135,7 +128,7 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
         out = []
         for a, p in zip(f.args, plain):
             out.append(p)
-            if _has_deriv(names, a):
+            if has_deriv(names, a, f.args):
                 k = next(j for j, v in enumerate(act) if v.formal == a)
                 by_value = f.symbols[a].by_value
                 out.append(f"ad_a{k}_{which}[0]" if by_value and which == "d" else f"ad_a{k}_{which}")

@@ -9,6 +9,7 @@ the bundled example; the user's inputs and array shapes come for free.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -68,10 +69,7 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
         formals.append(f.result)
         actual_of[f.result] = hc.result
 
-    def active_in(args: list[str], suffix: str) -> list[str]:
-        return [a for a in formals if a + suffix in args or
-                (a == f.result and any(x.startswith(a) and x != a for x in args[-1:]))]
-    act = [a for a in formals if _has_deriv(deriv_b.args, a) or _has_deriv(deriv_d.args, a)]
+    act = [a for a in formals if has_deriv(deriv_b.args, a, formals) or has_deriv(deriv_d.args, a, formals)]
     names = {}
     lines = []
     prologue = []
@@ -123,7 +121,7 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
             if f.kind == "function" and a == f.result:
                 continue
             out.append(_actual_text(actual_of[a]))
-            if a in names and _has_deriv(deriv_b.args if which == "b" else deriv_d.args, a):
+            if a in names and has_deriv(deriv_b.args if which == "b" else deriv_d.args, a, formals):
                 out.append(names[a] + ("_adb" if which == "b" else "_add"))
         if f.kind == "function":
             if which == "d":
@@ -211,11 +209,16 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     return out
 
 
-def _has_deriv(args: list[str], a: str) -> bool:
+def has_deriv(args: list[str], a: str, primal: list[str]) -> bool:
+    """Whether formal a is followed by its derivative in a generated
+    argument list: the next name is a's derivative name (a + b/d, maybe
+    numbered) and not itself a formal of the primal (n followed by nt, or
+    n by a formal nb, is not a derivative)."""
     if a not in args:
         return False
     i = args.index(a)
-    return i + 1 < len(args) and args[i + 1].startswith(a) and args[i + 1] != a
+    return (i + 1 < len(args) and args[i + 1] not in primal
+            and re.fullmatch(re.escape(a) + r"[bd]\d*", args[i + 1]) is not None)
 
 
 def _actual_text(e) -> str:
