@@ -130,14 +130,15 @@ def make_parser() -> argparse.ArgumentParser:
     opt = plsub.add_parser("optimize", help="the fastest plan whose predicted stack peak fits "
                            "a memory budget, from measured profiles")
     _common(opt)
-    opt.add_argument("--profile-data", required=True, metavar="PROFILE.json",
-                     help="profiled runs: {\"runs\": [{\"sites\": TABLE, \"profile\": "
-                          "PROF}, ...]} (see adtool/checkpoint/planner.py)")
+    opt.add_argument("--profile-data", required=True, action="append", metavar="PROFILE.json",
+                     help="profiled runs (repeatable): profiles of `adtool check --profile` "
+                          "(one all-split, one all-joint run), or {\"runs\": [{\"sites\": "
+                          "TABLE, \"profile\": PROF}, ...]} (see adtool/checkpoint/planner.py)")
     opt.add_argument("--memory", required=True, metavar="SIZE", help="like 64MB, 1.5GiB, 200000000")
     opt.add_argument("-o", "--output", metavar="PLAN.toml", help="write the chosen plan")
     par = plsub.add_parser("pareto", help="the predicted memory-time frontier")
     _common(par)
-    par.add_argument("--profile-data", required=True, metavar="PROFILE.json")
+    par.add_argument("--profile-data", required=True, action="append", metavar="PROFILE.json")
     par.add_argument("--png", metavar="PATH", help="plot it (needs matplotlib: adtool[plot])")
     par.add_argument("--measured", metavar="RUNS.json",
                      help="[{\"peak_bytes\": N, \"time\": T}, ...] to overlay")

@@ -211,3 +211,29 @@ def test_bad_profile_data(tmp_path):
                "--memory", "1MB", cwd=tmp_path)
     assert p.returncode == 2 and "profile data must be" in p.stderr, p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_workflow_from_check_profiles(tmp_path):
+    """README's three steps: profile with `adtool check --profile` (all
+    split, all joint), optimize from those two files as they are, run the
+    chosen plan with `adtool check`: it passes and peaks within budget."""
+    pytest.importorskip("highspy")
+    for mode in ("split", "joint"):
+        p = adtool("check", HEAT1D, "--head", HEAD, "--default-mode", mode,
+                   "--profile", f"{mode}.json", cwd=tmp_path)
+        assert p.returncode == 0, p.stdout + p.stderr
+        doc = json.loads((tmp_path / f"{mode}.json").read_text())
+        assert doc["adjoint_time_s"] > 0 and doc["call_sites"]
+    split_peak = json.loads((tmp_path / "split.json").read_text())["peak_bytes"]
+    joint_peak = json.loads((tmp_path / "joint.json").read_text())["peak_bytes"]
+    budget = (split_peak + joint_peak) // 2
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "split.json",
+               "--profile-data", "joint.json", "--memory", str(budget), "-o", "plan.toml",
+               cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    p = adtool("check", HEAT1D, "--head", HEAD, "--checkpoint-file", "plan.toml",
+               "--json", "r.json", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rep = json.loads((tmp_path / "r.json").read_text())
+    stack = next(c for c in rep["checks"] if c["name"] == "stack")
+    assert stack["values"]["peak_bytes"] <= budget

@@ -241,7 +241,9 @@ def _build_and_run(opts: CheckOptions) -> Outcome:
         outcome = _read_results(stdout, head, lang, opts)
         if opts.profile:
             from .profile import merge_profile
-            merge_profile(env["ADTOOL_PROFILE"], out_b.profile_sites, opts.profile, head)
+            times = next((c.values for c in outcome.checks if c.name == "time"), None) or {}
+            merge_profile(env["ADTOOL_PROFILE"], out_b.profile_sites, opts.profile, head,
+                          times.get("adjoint_s"), times.get("primal_s"))
             outcome.checks.append(Check("profile", True, f"profile written to {opts.profile}"))
         if opts.save_reference:
             from .reference import save_reference

@@ -16,7 +16,10 @@ k, k is its forward-sweep call, k+1 its snapshot, k+2 its adjoint call.
 every runtime entry gains "key" (the call site, "caller/callee#k" as in plan
 files) and "part" ("forward" | "snapshot" | "adjoint"), and the document
 gains "call_sites" (the .sites.json list: key, id, mode, caller, callee),
-"ids" (the id rule above) and "head".  Existing fields are never renamed.
+"ids" (the id rule above), "head", and the check's "adjoint_time_s" and
+"primal_time_s".  Existing fields are never renamed.  `adtool plan
+optimize --profile-data` takes such documents directly (one all-split and
+one all-joint run).
 """
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ def call_site_table(profile_sites: dict) -> list[dict]:
     return [dict(key=k, **v) for k, v in sorted(profile_sites.items(), key=lambda kv: kv[1]["id"])]
 
 
-def merge_profile(runtime_json: str, profile_sites: Optional[dict], out: str, head: str) -> None:
+def merge_profile(runtime_json: str, profile_sites: Optional[dict], out: str, head: str,
+                  adjoint_s: Optional[float] = None, primal_s: Optional[float] = None) -> None:
     try:
         with open(runtime_json) as fh:
             doc = json.load(fh)
@@ -55,4 +59,8 @@ def merge_profile(runtime_json: str, profile_sites: Optional[dict], out: str, he
     doc["head"] = head
     doc["ids"] = IDS
     doc["call_sites"] = table
+    if adjoint_s is not None:
+        doc["adjoint_time_s"] = adjoint_s     # the profiled adjoint call's time
+    if primal_s is not None:
+        doc["primal_time_s"] = primal_s
     write_atomic(out, json.dumps(doc, indent=1) + "\n")

@@ -83,18 +83,33 @@ def _load(path: str, base: str, what: str):
         raise bad_input(f"--profile-data: {what} '{full}' is not JSON: {e}") from None
 
 
-def read_runs(path: str) -> tuple[list[dict], float, float]:
-    """(runs as (table by key, profile by id, peak, mode, adjoint time)),
-    all-split time, primal time."""
+def _runs_of(path: str) -> list[dict]:
+    """The runs one --profile-data file holds: a {"runs": [...]} document,
+    or one profile written by `adtool check --profile` (its own call-site
+    table and times inside)."""
     doc = _load(path, "", "profile data")
-    base = os.path.dirname(path)
+    if isinstance(doc, dict) and "call_sites" in doc:
+        return [{"sites": doc["call_sites"], "profile": doc,
+                 "adjoint_time_s": doc.get("adjoint_time_s", 0.0),
+                 "primal_time_s": doc.get("primal_time_s", 0.0)}]
     runs_in = doc.get("runs") if isinstance(doc, dict) else None
     if not isinstance(runs_in, list) or not runs_in:
-        raise bad_input(f"{path}: profile data must be {{\"runs\": [{{\"sites\": ..., "
-                        "\"profile\": ...}, ...]} (see `adtool plan optimize --help`)")
+        raise bad_input(f"{path}: profile data must be a profile from `adtool check --profile` "
+                        "or {\"runs\": [{\"sites\": ..., \"profile\": ...}, ...]} "
+                        "(see `adtool plan optimize --help`)")
+    return runs_in
+
+
+def read_runs(paths) -> tuple[list[dict], float, float]:
+    """(runs as (table by key, profile by id, peak, mode, adjoint time)),
+    all-split time, primal time.  paths: one file or several, each a
+    profile of `adtool check --profile` or a {"runs": [...]} document."""
+    if isinstance(paths, str):
+        paths = [paths]
     runs = []
     base_time = primal = 0.0
-    for k, r in enumerate(runs_in, 1):
+    for path, k, r in ((p, k, r) for p in paths for k, r in enumerate(_runs_of(p), 1)):
+        base = os.path.dirname(path)
         if not isinstance(r, dict) or "sites" not in r or "profile" not in r:
             raise bad_input(f"{path}: run {k} needs \"sites\" and \"profile\"")
         table = _load(r["sites"], base, "sites table")
@@ -111,7 +126,7 @@ def read_runs(path: str) -> tuple[list[dict], float, float]:
                      "time": float(r.get("adjoint_time_s", 0.0) or 0.0)})
         if runs[-1]["all"] == "split":
             base_time = runs[-1]["time"]
-        primal = float(r.get("primal_time_s", primal) or 0.0)
+        primal = float(r.get("primal_time_s") or primal)
     return runs, base_time, primal
 
 
