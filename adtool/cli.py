@@ -30,14 +30,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
 
 
-def _plan_options(p: argparse.ArgumentParser) -> None:
-    """What differentiate and check share: the plan, externals, Make flags."""
+def _mode_options(p: argparse.ArgumentParser) -> None:
+    """How each call site's mode is chosen (differentiate, check, plan show)."""
     p.add_argument("--checkpoint-file", metavar="PLAN.toml")
     p.add_argument("--split", type=_names, action="append", default=[], metavar="NAMES",
                    help="split: routines (every call) or call sites caller/callee[#k], comma-separated")
     p.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES",
                    help="joint (checkpointed): routines or call sites caller/callee[#k]")
     p.add_argument("--default-mode", choices=["joint", "split"])
+
+
+def _plan_options(p: argparse.ArgumentParser) -> None:
+    """What differentiate and check share: the plan, externals, Make flags."""
+    _mode_options(p)
     p.add_argument("--default-real-kind", type=int, choices=[4, 8], default=4,
                    help="byte size of a Fortran REAL written without a kind (8 for code "
                         "built with -fdefault-real-8; Tapenade's -r8)")
@@ -118,12 +123,7 @@ def make_parser() -> argparse.ArgumentParser:
     plsub = pl.add_subparsers(dest="plan_command", parser_class=_Parser)
     show = plsub.add_parser("show", help="the call tree with each call site's mode and why")
     _common(show)
-    show.add_argument("--checkpoint-file", metavar="PLAN.toml")
-    show.add_argument("--split", type=_names, action="append", default=[], metavar="NAMES",
-                      help="routines or call sites (caller/callee[#k]) to split")
-    show.add_argument("--joint", type=_names, action="append", default=[], metavar="NAMES",
-                      help="routines or call sites (caller/callee[#k]) to checkpoint")
-    show.add_argument("--default-mode", choices=["joint", "split"])
+    _mode_options(show)
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.add_argument("--dot", metavar="PATH",
                       help="also write the tree as Graphviz (split calls dashed)")

@@ -100,21 +100,9 @@ def binomial_loop(rev, s: Loop, snaps: int) -> Sweeps:
     from ..analysis.readwrite import block_use, block_writes
     check_binomial_loop(s, s.span)
     r = rev.r
-    push_v, pop_v = rev._record(r, [Ref(s.var)])
-    rev._wr.add(s.var)
-    rev._note_writes(s.body)
-    rev._loop_vars.append(s.var)
-    try:
-        body = rev.block(s.body)
-    finally:
-        rev._loop_vars.pop()
-    if not body.bwd:
-        # nothing to reverse: the plain loop, as Reverse.loop would emit it
-        n = copy.deepcopy(s)
-        n.body = body.fwd
-        n.directives = []
-        n.label = None
-        return Sweeps(push_v + [n], pop_v)
+    push_v, pop_v, body, unreversed = rev.loop_body(s)
+    if unreversed is not None:
+        return unreversed     # nothing to reverse: the plain loop
 
     scopes, summ = rev.ctx.scopes, rev.rw.s
     use = block_use(s.body, r, scopes, summ)

@@ -806,13 +806,12 @@ class Reverse:
         bwd = [CallStmt("ad_pop_control", [Ref(br), integer(bits)]), Select(Ref(br), bcases, None)]
         return Sweeps(fwd, bwd)
 
-    def loop(self, s: Loop) -> Sweeps:
-        from .binomial import binomial_loop, snapshots_of
-        snaps = snapshots_of(self, s)
-        if snaps is not None:
-            return binomial_loop(self, s, snaps)
-        r = self.r
-        push_v, pop_v = self._record(r, [Ref(s.var)])
+    def loop_body(self, s: Loop):
+        """What every reversal of a counted loop starts from: the recording
+        of its index, the sweeps of its body, and (when the body has
+        nothing to reverse) the plain loop as the whole answer.
+        (push_v, pop_v, body, plain-or-None)."""
+        push_v, pop_v = self._record(self.r, [Ref(s.var)])
         # Later iterations see everything the body writes.
         self._wr.add(s.var)
         self._note_writes(s.body)
@@ -821,12 +820,23 @@ class Reverse:
             body = self.block(s.body)
         finally:
             self._loop_vars.pop()
-        if not body.bwd:
-            n = copy.deepcopy(s)
-            n.body = body.fwd
-            n.directives = []
-            n.label = None
-            return Sweeps(push_v + [n], pop_v)
+        if body.bwd:
+            return push_v, pop_v, body, None
+        n = copy.deepcopy(s)
+        n.body = body.fwd
+        n.directives = []
+        n.label = None
+        return push_v, pop_v, body, Sweeps(push_v + [n], pop_v)
+
+    def loop(self, s: Loop) -> Sweeps:
+        from .binomial import binomial_loop, snapshots_of
+        snaps = snapshots_of(self, s)
+        if snaps is not None:
+            return binomial_loop(self, s, snaps)
+        r = self.r
+        push_v, pop_v, body, plain = self.loop_body(s)
+        if plain is not None:
+            return plain
         step = s.step if s.step is not None else integer(1)
         fwd: list[Stmt] = list(push_v)
         bwd_pre: list[Stmt] = []
