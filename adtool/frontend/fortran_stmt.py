@@ -206,6 +206,7 @@ class Statements:
         if isinstance(node, F.Write_Stmt):
             ctl, items = node.children
             unit, fmt = None, None
+            extra: list[tuple[str, Expr]] = []
             specs = list(ctl.children)
             for k, spec in enumerate(specs):
                 kw, val = (spec.children if isinstance(spec, F.Io_Control_Spec) else (None, spec))
@@ -215,8 +216,20 @@ class Statements:
                 elif kw == "fmt":
                     fmt = self._fmt(val)
                 else:
-                    raise unsupported(f"WRITE specifier {kw}=", span)
-            return [Print(self._io_items(items), unit, fmt, span=span)]
+                    extra.append(self._io_spec("WRITE", kw, val, span))
+            return [Print(self._io_items(items), unit, fmt, specs=extra, span=span)]
+        if isinstance(node, (F.Open_Stmt, F.Close_Stmt)):
+            word = str(node.children[0]).lower()
+            specs = [self._io_spec(word.upper(), str(kw).lower() if kw is not None else "unit", val, span)
+                     for kw, val in (c.children for c in node.children[1].children)]
+            return [Print([], keyword=word, specs=specs, span=span)]
+        if isinstance(node, (F.Rewind_Stmt, F.Backspace_Stmt, F.Endfile_Stmt, F.Flush_Stmt)):
+            word = type(node).__name__.split("_")[0].lower()
+            unit, lst = node.children
+            pairs = [(None, unit)] if unit is not None else [tuple(c.children) for c in lst.children]
+            specs = [self._io_spec(word.upper(), str(kw).lower() if kw is not None else "unit", val, span)
+                     for kw, val in pairs]
+            return [Print([], keyword=word, specs=specs, span=span)]
         if isinstance(node, F.Allocate_Stmt):
             if node.children[0] is not None or node.children[2] is not None:
                 raise unsupported("ALLOCATE with type-spec or options", span)
@@ -284,6 +297,13 @@ class Statements:
         return If([(Bin("<", copy.deepcopy(e), z), [Goto(neg, span=span)]),
                    (Bin("==", copy.deepcopy(e), copy.deepcopy(z)), [Goto(zero, span=span)])],
                   [Goto(pos, span=span)], span=span)
+
+    def _io_spec(self, stmt: str, kw: str, val, span: Span) -> tuple[str, Expr]:
+        """One keyword=value specifier of a passive I/O statement; those that
+        store into a variable would make the statement write program state."""
+        if kw in ("iostat", "iomsg", "newunit", "size", "err", "end", "eor"):
+            raise unsupported(f"{stmt} with {kw.upper()}= in a differentiated routine", span)
+        return kw, self.expr(val)
 
     def _if_construct(self, node, span: Span) -> If:
         branches: list[tuple[Expr, list[Stmt]]] = []

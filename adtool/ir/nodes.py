@@ -306,10 +306,15 @@ class Print(Stmt):
     """Passive output (print/write): kept in primal copies, dropped from
     adjoint sweeps.  `control` is the unit/format pair as neutral values:
     unit None = standard output; fmt None = list-directed, else the format
-    string (without quotes)."""
+    string (without quotes).  `keyword` names other passive I/O statements
+    kept the same way (open, close, rewind, backspace, endfile, flush), whose
+    `specs` are their keyword=value specifiers (extra ones, for write); none
+    of them writes a program variable."""
     items: list[Expr]
     unit: Optional[Expr] = None
     fmt: Optional[str] = None
+    keyword: str = "write"
+    specs: list[tuple[str, Expr]] = field(default_factory=list)
 
 
 @dataclass
