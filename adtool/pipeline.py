@@ -67,6 +67,12 @@ def _raise_tree_errors(tu: TranslationUnit, g, heads: list[str]) -> None:
     errors = [e for r in tu.all_routines() if r.name in reach for e in r.errors]
     errors.sort(key=lambda e: (e.span.file, e.span.line, e.span.col) if e.span else ("", 0, 0))
     raise_all(errors)
+    import sys
+    for r in tu.all_routines():
+        if r.name in reach:
+            for span, text in r.ignored_directives:
+                sys.stderr.write(f"{span}: warning: directive '{text}' is not in the "
+                                 "derivative code, which runs serially\n")
 
 
 def _check_head_names(tu: TranslationUnit, h: Head) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Optional
 
 from fparser.two import Fortran2003 as F
@@ -17,6 +18,9 @@ from ..ir.visit import refs_in, stmt_exprs, walk_stmts
 from .fortran_goto import loops_from_backward_gotos
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
 from .source import is_fixed_form
+
+
+_FOREIGN = re.compile(r"^\s*!\$(omp|acc)\b", re.IGNORECASE)
 
 
 class Statements:
@@ -51,6 +55,10 @@ class Statements:
             for node in _walk(exe):
                 if isinstance(node, F.Format_Stmt):
                     u.formats[int(str(node.item.label))] = self._format_text(node)
+        for part in u.node.children:
+            if not isinstance(part, F.Internal_Subprogram_Part):
+                r.ignored_directives.extend((u.src.span(_line_of(n)), str(n).strip()) for n in _walk(part)
+                                            if isinstance(n, F.Directive) and _FOREIGN.match(str(n)))
         r.body = loops_from_backward_gotos(self.block(list(exe.children) if exe is not None else [],
                                                       pending))
         self._drop_statement_function_dummies(u)

@@ -362,6 +362,9 @@ class Routine:
     # routine outside the differentiated call tree is kept for the call
     # graph and otherwise left alone; inside it, these are the run's errors.
     errors: list[Exception] = field(default_factory=list)
+    # Other tools' directives (OpenMP, OpenACC) the derivative code does not
+    # carry: (where, text), for a warning when the routine is differentiated.
+    ignored_directives: list[tuple[Span, str]] = field(default_factory=list)
 
     def arg_symbols(self) -> list[Symbol]:
         return [self.symbols[a] for a in self.args]
