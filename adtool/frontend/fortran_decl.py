@@ -10,6 +10,7 @@ from fparser.two.utils import Base
 from ..diagnostics import bad_input, unsupported
 from ..ir.nodes import (INT4, LOGICAL, REAL4, REAL8, ArrayCtor, Bin, Call, Dim, Directive, Expr,
                         Lit, Ref, Routine, Span, Symbol, Type, Un, Use)
+from .fortran_scope import INTRINSIC_MODULES
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _default_implicit, _line_of, _name
 from .source import SourceText
 
@@ -66,9 +67,9 @@ class Declarations:
             if isinstance(st, F.Use_Stmt):
                 span = src.span(_line_of(st), 1)
                 mname = _name(st.children[2])
-                if mname in ("iso_c_binding", "iso_fortran_env"):
+                if mname == "iso_c_binding":
                     raise unsupported(f"intrinsic module '{mname}'", span)
-                if mname not in self.module_units:
+                if mname not in self.module_units and mname not in INTRINSIC_MODULES:
                     raise bad_input(f"unknown module '{mname}' (not in the input files)", span)
                 only, renames = None, []
                 lst = st.children[4]

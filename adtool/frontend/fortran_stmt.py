@@ -164,7 +164,7 @@ class Statements:
             return [Assign(lhs, self.expr(rhs_node), span=span)]
         if isinstance(node, F.Call_Stmt):
             name = _name(node.children[0])
-            args = self._actual_args(node.children[1])
+            args = self._actual_args(node.children[1], name)
             sym = self.lookup(name)
             if sym is not None and not sym.external and sym.storage == "arg":
                 raise unsupported("call of a dummy procedure argument", span)
@@ -460,17 +460,22 @@ class Statements:
             return ImpliedDo([self._io_item(o) for o in objs.children], var, lo, hi, step, span=self.span)
         return self.expr(it)
 
-    def _actual_args(self, lst) -> list:
+    def _actual_args(self, lst, callee: str) -> list:
         if lst is None:
             return []
         out = []
+        kwargs: list[tuple[str, Expr]] = []
         for a in lst.children:
-            if isinstance(a, (F.Actual_Arg_Spec,)):
-                raise unsupported("keyword argument in a call to a user routine", self.span)
             if isinstance(a, F.Alt_Return_Spec):
                 raise unsupported("alternate return", self.span)
+            if isinstance(a, F.Actual_Arg_Spec):
+                kw, val = a.children
+                if kw is not None:
+                    kwargs.append((_name(kw), self.expr(val)))
+                    continue
+                a = val
             out.append(self.expr(a))
-        return out
+        return self.positional(callee, out, kwargs)
 
     def _implicit_local(self, name: str) -> Symbol:
         t = self._implicit_type(name, self.span)
