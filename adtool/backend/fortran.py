@@ -507,6 +507,11 @@ def _module_lines(m: Module) -> list[str]:
         if k:
             procs.append("")
         procs.extend(_shift(_routine_lines(r, siblings=names), 1))
+    private = sorted([n for n, s in m.symbols.items() if s.private] +
+                     [r.name for r in m.routines if r.private])
+    if private:     # an access statement has a declaration's shape: `private :: a, b`
+        decls.append({"type": "private", "attrs": [], "name": ", ".join(private), "dims": "",
+                      "init": None})
     text = render("fortran/module.j2", name=m.name,
                   uses=[_use_line(u) for u in m.uses], decls=decls,
                   procedures=procs)

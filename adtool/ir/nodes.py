@@ -92,6 +92,7 @@ class Symbol:
     pointer: bool = False                 # C pointer used as array / Fortran pointer
     by_value: bool = False                # C scalar argument passed by value
     implicit: bool = False                # typed by Fortran implicit rules
+    private: bool = False                 # PRIVATE module entity (not visible to `use`)
     span: "Span" = NOSPAN
 
     @property
@@ -365,6 +366,7 @@ class Routine:
     # Other tools' directives (OpenMP, OpenACC) the derivative code does not
     # carry: (where, text), for a warning when the routine is differentiated.
     ignored_directives: list[tuple[Span, str]] = field(default_factory=list)
+    private: bool = False                     # PRIVATE module procedure
 
     def arg_symbols(self) -> list[Symbol]:
         return [self.symbols[a] for a in self.args]
