@@ -16,6 +16,7 @@ from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Ca
                         While)
 from ..ir.visit import refs_in, stmt_exprs, walk_stmts
 from .fortran_goto import loops_from_backward_gotos
+from .fortran_where import lower_where
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
 from .source import is_fixed_form
 
@@ -202,6 +203,11 @@ class Statements:
                          error=isinstance(node, F08.Error_Stop_Stmt), span=span)]
         if isinstance(node, F.Goto_Stmt):
             return [Goto(int(str(node.children[0])), span=span)]
+        if isinstance(node, F.Where_Stmt):
+            return lower_where(self, [(self.expr(node.children[0]),
+                                       self._where_body([node.children[1]], span))], span)
+        if isinstance(node, F.Where_Construct):
+            return self._where_construct(node, span)
         if isinstance(node, F.Computed_Goto_Stmt):
             return [self._computed_goto(node, span)]
         if isinstance(node, F.Arithmetic_If_Stmt):
@@ -288,6 +294,29 @@ class Statements:
             sym = u.routine.symbols.get(d)
             if sym is not None and sym.storage == "local" and not sym.save and sym.init is None:
                 del u.routine.symbols[d]
+
+    def _where_construct(self, node, span: Span) -> list[Stmt]:
+        arms: list = []
+        for c in node.children:
+            if isinstance(c, F.Where_Construct_Stmt):
+                arms.append((self.expr(c.children[0]), []))
+            elif isinstance(c, F.Masked_Elsewhere_Stmt):
+                arms.append((self.expr(c.children[0]), []))
+            elif isinstance(c, F.Elsewhere_Stmt):
+                arms.append((None, []))
+            elif isinstance(c, F.End_Where_Stmt) or isinstance(c, F.Comment):
+                continue
+            else:
+                arms[-1][1].extend(self._where_body([c], span))
+        return lower_where(self, arms, span)
+
+    def _where_body(self, nodes: list, span: Span) -> list[Assign]:
+        out = []
+        for n in nodes:
+            if not isinstance(n, F.Assignment_Stmt):
+                raise unsupported(f"{type(n).__name__.replace('_', ' ').lower()} inside WHERE", span)
+            out.extend(self.stmt(n))
+        return out
 
     def _computed_goto(self, node, span: Span) -> If:
         """`GO TO (l1, l2, ...), i` is a branch on i with a GOTO in each arm

@@ -56,8 +56,6 @@ _UNSUPPORTED_NAMES = {
     "Entry_Stmt": "ENTRY statement",
     "Equivalence_Stmt": "EQUIVALENCE",
     "Pointer_Assignment_Stmt": "pointer assignment",
-    "Where_Construct": "WHERE construct",
-    "Where_Stmt": "WHERE statement",
     "Forall_Construct": "FORALL construct",
     "Forall_Stmt": "FORALL statement",
     "Read_Stmt": "READ statement",
