@@ -17,6 +17,23 @@ from .source import SourceText, is_fixed_form
 _PARSER = None
 
 
+def _expected(stmt: str) -> str:
+    """What the statement fparser could not read lacks, as far as we can tell."""
+    if not stmt:
+        return "cannot read the statement here"
+    depth = 0
+    for ch in re.sub(r"'[^']*'|\"[^\"]*\"", "", stmt):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+    if depth > 0:
+        return f"expected ')' before the end of `{stmt}`"
+    if depth < 0:
+        return f"unmatched ')' in `{stmt}`"
+    if re.match(r"end\b", stmt, re.IGNORECASE):
+        return (f"unexpected `{stmt}`: expected the END of a block opened before it "
+                "(IF, DO, SELECT CASE or WHERE is not closed)")
+    return f"cannot read `{stmt}` as a Fortran statement"
+
+
 def _parser():
     global _PARSER
     if _PARSER is None:
@@ -38,8 +55,13 @@ def parse_tree(src: SourceText):
         text = str(exc)
         m = re.search(r"at line (\d+)", text)
         line = int(m.group(1)) if m else 0
-        detail = text.split("\n")[-1].strip(" >") if "\n" in text else text
-        raise bad_input(f"syntax error: {detail}", src.span(line, 1)) from None
+        shown = [x for x in text.split("\n") if x.startswith(">>>")]
+        stmt = shown[0][3:].strip() if shown else ""
+        col = 1
+        if line:
+            whole = src.line_text(line)
+            col = len(whole) - len(whole.lstrip()) + 1
+        raise bad_input(f"syntax error: {_expected(stmt)}", src.span(line, col)) from None
     except AdError:
         raise
     except Exception as exc:  # fparser raises assorted internal errors on bad input
