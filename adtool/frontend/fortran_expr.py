@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Optional
 
 from fparser.two import Fortran2003 as F
@@ -96,7 +97,14 @@ class Expressions:
         if isinstance(n, F.Data_Ref):
             raise unsupported("derived type component reference", span)
         if isinstance(n, F.Complex_Literal_Constant):
-            raise unsupported("complex literal", span)
+            texts = [str(p).replace(" ", "").lower() for p in n.items]
+            if any("_" in x or not re.fullmatch(r"[+-]?[\d.]+([ed][+-]?\d+)?", x) for x in texts):
+                raise unsupported(f"complex literal '{n}'", span)
+            double = any("d" in x for x in texts)
+            kind = 8 if double else self.default_real_kind
+            texts = [x.replace("d", "e") for x in texts]
+            return Lit(f"({', '.join(texts)})", Type("complex", 2 * kind, default=not double),
+                       span=span)
         if isinstance(n, F.Array_Section):        # names(i)(1:2)
             base = self.expr(n.children[0])
             rng = n.children[1]
