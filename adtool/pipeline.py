@@ -3,6 +3,7 @@ transform -> backend.  Nothing else lives here."""
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -53,21 +54,21 @@ def resolve_heads(tu: TranslationUnit, spec: str):
     g = callgraph.build(tu)
     for h in heads:
         callgraph.check_head(g, h.name)
-    _raise_tree_errors(tu, g, [h.name for h in heads])
+    _check_call_trees(tu, g, [h.name for h in heads])
     for h in heads:
         _check_head_names(tu, h)
     return heads, g
 
 
-def _raise_tree_errors(tu: TranslationUnit, g, heads: list[str]) -> None:
+def _check_call_trees(tu: TranslationUnit, g, heads: list[str]) -> None:
     """What the front end could not read stops the run only inside the
-    call trees of the heads; every such error is reported."""
+    call trees of the heads; every such error is reported.  Other tools'
+    directives there (OpenMP) get a warning each."""
     import networkx as nx
     reach = set(heads).union(*(nx.descendants(g, h) for h in heads))
     errors = [e for r in tu.all_routines() if r.name in reach for e in r.errors]
     errors.sort(key=lambda e: (e.span.file, e.span.line, e.span.col) if e.span else ("", 0, 0))
     raise_all(errors)
-    import sys
     for r in tu.all_routines():
         if r.name in reach:
             for span, text in r.ignored_directives:
