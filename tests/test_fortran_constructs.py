@@ -22,3 +22,29 @@ def test_openmp_directives_warned_not_dropped_silently(tmp_path):
     assert [w.split(":")[1] for w in warnings] == ["9", "13"], p.stderr
     assert "!$omp parallel do" in warnings[0]
     assert out.exists()
+
+
+REAL = ROOT / "fixtures" / "fortran" / "real"
+
+
+def _differentiate(tmp_path, src, head, *extra):
+    out = tmp_path / "out.f90"
+    p = adtool("differentiate", src, "--head", head, "-o", out, *extra)
+    assert p.returncode == 0, p.stderr
+    return out.read_text()
+
+
+def test_default_real_keeps_its_spelling(tmp_path):
+    text = _differentiate(tmp_path, REAL / "defreal8.f90", "relax(u res)/(u f)",
+                          "--default-real-kind", "8")
+    assert "real, intent(inout) :: u(n)" in text
+    assert "real(4)" not in text
+    assert "allocate(" not in text          # no descriptor boilerplate without a need for it
+
+
+def test_called_external_is_a_subroutine_and_written_intent_in_is_inout(tmp_path):
+    text = _differentiate(tmp_path, REAL / "extcall.f", "lsqobj(f)/(x)")
+    assert "external :: damp" in text and "external :: resid" in text
+    assert ", external ::" not in text      # no implicit type on a CALLed EXTERNAL
+    head = text[text.index("subroutine lsqobj_b"):]
+    assert "real(8), intent(inout) :: x(n)" in head.split("end subroutine")[0]
