@@ -234,10 +234,13 @@ class _Stmts:
         if isinstance(s, Continue):
             return line("continue")
         if isinstance(s, Print):
+            specs = "".join(f", {k}={fexpr(v)}" for k, v in s.specs)
+            if s.keyword != "write":
+                return line(f"{s.keyword}({specs[2:]})")
             unit = "*" if s.unit is None else fexpr(s.unit)
             fmt = "*" if s.fmt is None else fstring(s.fmt)
             items = ", ".join(fexpr(x) for x in s.items)
-            return line(f"write({unit}, {fmt}) {items}".rstrip())
+            return line(f"write({unit}, {fmt}{specs}) {items}".rstrip())
         if isinstance(s, Allocate):
             return line(f"allocate({', '.join(fexpr(x) for x in s.items)})")
         if isinstance(s, Deallocate):
@@ -504,6 +507,11 @@ def _module_lines(m: Module) -> list[str]:
         if k:
             procs.append("")
         procs.extend(_shift(_routine_lines(r, siblings=names), 1))
+    private = sorted([n for n, s in m.symbols.items() if s.private] +
+                     [r.name for r in m.routines if r.private])
+    if private:     # an access statement has a declaration's shape: `private :: a, b`
+        decls.append({"type": "private", "attrs": [], "name": ", ".join(private), "dims": "",
+                      "init": None})
     text = render("fortran/module.j2", name=m.name,
                   uses=[_use_line(u) for u in m.uses], decls=decls,
                   procedures=procs)

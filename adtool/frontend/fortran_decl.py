@@ -10,6 +10,7 @@ from fparser.two.utils import Base
 from ..diagnostics import bad_input, unsupported
 from ..ir.nodes import (INT4, LOGICAL, REAL4, REAL8, ArrayCtor, Bin, Call, Dim, Directive, Expr,
                         Lit, Ref, Routine, Span, Symbol, Type, Un, Use)
+from .fortran_scope import INTRINSIC_MODULES
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _default_implicit, _line_of, _name
 from .source import SourceText
 
@@ -66,9 +67,9 @@ class Declarations:
             if isinstance(st, F.Use_Stmt):
                 span = src.span(_line_of(st), 1)
                 mname = _name(st.children[2])
-                if mname in ("iso_c_binding", "iso_fortran_env"):
+                if mname == "iso_c_binding":
                     raise unsupported(f"intrinsic module '{mname}'", span)
-                if mname not in self.module_units:
+                if mname not in self.module_units and mname not in INTRINSIC_MODULES:
                     raise bad_input(f"unknown module '{mname}' (not in the input files)", span)
                 only, renames = None, []
                 lst = st.children[4]
@@ -195,8 +196,8 @@ class Declarations:
                         attr["external"] = True
                     elif s == "ALLOCATABLE":
                         attr["allocatable"] = True
-                    elif s == "INTRINSIC":
-                        continue
+                    elif s in ("INTRINSIC", "PUBLIC", "PRIVATE"):
+                        continue        # access: see _access
                     else:
                         raise unsupported(f"attribute {s.lower()}", span)
                 for ent in entities.children:
@@ -275,6 +276,8 @@ class Declarations:
                 intent = str(st.children[0]).lower().replace(" ", "")
                 for nm in st.children[1].children:
                     get(_name(nm), span).intent = intent
+            elif isinstance(st, F.Access_Stmt):
+                continue                # applied by _access once every name is known
             elif isinstance(st, F.Data_Stmt):
                 params_pending.append((st, span))
             elif isinstance(st, F.Allocatable_Stmt):
@@ -283,6 +286,8 @@ class Declarations:
                     get(_name(n), span).allocatable = True
             else:
                 raise unsupported(type(st).__name__.replace("_", " ").lower(), span)
+        if storage == "module":
+            self._access(u, items)
         for st, span in params_pending:
             self.span = span
             self._data(st, syms, span)
@@ -299,6 +304,31 @@ class Declarations:
         for name, sym in syms.items():
             if sym.allocatable:
                 sym.shape = [Dim(None, None, True) for _ in sym.shape]
+
+    def _access(self, u: _Unit, items: list) -> None:
+        """PUBLIC/PRIVATE statements and attributes of a module's entities and
+        procedures (the derivative module may not reach PRIVATE ones)."""
+        mod = self.tu.module(u.routine.name)
+        routines = {r.name: r for r in mod.routines} if mod is not None else {}
+        default_private = False
+        explicit: dict[str, bool] = {}
+        for st in items:
+            if isinstance(st, F.Access_Stmt):
+                private = str(st.children[0]).upper() == "PRIVATE"
+                if st.children[1] is None:
+                    default_private = private
+                else:
+                    for nm in st.children[1].children:
+                        explicit[_name(nm)] = private
+            elif isinstance(st, F.Type_Declaration_Stmt) and st.children[1] is not None:
+                for a in st.children[1].children:
+                    if str(a).upper() in ("PUBLIC", "PRIVATE"):
+                        for ent in st.children[2].children:
+                            explicit[_name(ent.children[0])] = str(a).upper() == "PRIVATE"
+        for name, sym in u.routine.symbols.items():
+            sym.private = explicit.get(name, default_private)
+        for name, r in routines.items():
+            r.private = explicit.get(name, default_private)
 
     def _data(self, st, syms: dict, span: Span) -> None:
         for dset in st.children:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Optional
 
 from fparser.two import Fortran2003 as F
@@ -96,7 +97,14 @@ class Expressions:
         if isinstance(n, F.Data_Ref):
             raise unsupported("derived type component reference", span)
         if isinstance(n, F.Complex_Literal_Constant):
-            raise unsupported("complex literal", span)
+            texts = [str(p).replace(" ", "").lower() for p in n.items]
+            if any("_" in x or not re.fullmatch(r"[+-]?[\d.]+([ed][+-]?\d+)?", x) for x in texts):
+                raise unsupported(f"complex literal '{n}'", span)
+            double = any("d" in x for x in texts)
+            kind = 8 if double else self.default_real_kind
+            texts = [x.replace("d", "e") for x in texts]
+            return Lit(f"({', '.join(texts)})", Type("complex", 2 * kind, default=not double),
+                       span=span)
         if isinstance(n, F.Array_Section):        # names(i)(1:2)
             base = self.expr(n.children[0])
             rng = n.children[1]
@@ -170,8 +178,7 @@ class Expressions:
         if target is not None or (sym is not None and (sym.external or sym.storage != "arg")):
             if target is not None and target.kind != "function":
                 raise bad_input(f"subroutine '{name}' used as a function", span)
-            if kwargs:
-                raise unsupported("keyword argument in a call to a user function", span)
+            args = self.positional(name, args, kwargs)
             if sym is None and target is None:
                 pass
             if target is None and sym is not None and not sym.external:
@@ -188,6 +195,28 @@ class Expressions:
         sym = Symbol(name, t, storage="local", external=True, implicit=True, span=span)
         self.cur.routine.symbols[name] = sym
         return Call(name, args, [], intrinsic=False, span=span)
+
+    def positional(self, callee: str, args: list[Expr], kwargs: list[tuple[str, Expr]]) -> list[Expr]:
+        """Keyword actual arguments of a call to a user routine, put in the
+        positions of the formals they name (`call rhs(u, dt=0.1d0)`)."""
+        if not kwargs:
+            return args
+        target = self.callable_routine(callee)
+        if target is None:
+            raise bad_input(f"keyword arguments in a call to '{callee}', whose source is not given",
+                            self.span)
+        slots: list[Optional[Expr]] = list(args) + [None] * (len(target.args) - len(args))
+        for kw, val in kwargs:
+            if kw not in target.args:
+                raise bad_input(f"'{callee}' has no argument '{kw}'", self.span)
+            k = target.args.index(kw)
+            if slots[k] is not None:
+                raise bad_input(f"argument '{kw}' of '{callee}' given twice", self.span)
+            slots[k] = val
+        if any(s is None for s in slots):
+            missing = [a for a, s in zip(target.args, slots) if s is None]
+            raise unsupported("call omitting an OPTIONAL argument", self.span, ", ".join(missing))
+        return slots
 
     def _substring(self, name: str, arglist, span: Span) -> Ref:
         """`task(1:2)`: a substring of a character scalar (passive data)."""

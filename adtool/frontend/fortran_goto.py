@@ -69,6 +69,7 @@ def loops_from_backward_gotos(body: list[Stmt]) -> list[Stmt]:
         loop.directives, inner[0].directives = inner[0].directives, []
         if lab not in _targets(body[:i] + body[last + 1:]):
             inner[0].label = None
+        loops_from_backward_gotos(inner)      # loops made of GOTOs inside this one
         body[i:last + 1] = [loop]
         if after is not None and after not in _targets(body):
             body[i + 1].label = None

@@ -4,8 +4,22 @@ from __future__ import annotations
 from typing import Optional
 
 
-from ..ir.nodes import Routine, Span, Symbol, Use
+from ..ir.nodes import INT4, Lit, Routine, Span, Symbol, Use
 from .fortran_tree import _Unit, _line_of
+
+
+def _iso_fortran_env() -> dict[str, Symbol]:
+    """The named constants of ISO_FORTRAN_ENV real codes use (kinds are
+    byte sizes, as everywhere in the IR, which is gfortran's numbering)."""
+    values = {"real32": 4, "real64": 8, "real128": 16, "int8": 1, "int16": 2, "int32": 4,
+              "int64": 8, "input_unit": 5, "output_unit": 6, "error_unit": 0,
+              "character_storage_size": 8, "numeric_storage_size": 32, "file_storage_size": 8,
+              "iostat_end": -1, "iostat_eor": -2}
+    return {n: Symbol(n, INT4, storage="module", module="iso_fortran_env", is_parameter=True,
+                      value=Lit(str(v), INT4)) for n, v in values.items()}
+
+
+INTRINSIC_MODULES = {"iso_fortran_env": _iso_fortran_env()}
 
 
 class Scope:
@@ -40,6 +54,11 @@ class Scope:
                 continue
             if any(local == name for local, _ in use.renames) or use.only is not None or \
                     all(rem != name for _, rem in use.renames):
+                if use.module in INTRINSIC_MODULES:
+                    sym = INTRINSIC_MODULES[use.module].get(remote)
+                    if sym is not None:
+                        return sym
+                    continue
                 mod = self.tu.module(use.module)
                 if mod is None or use.module in seen:
                     continue

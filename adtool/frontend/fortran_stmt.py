@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Optional
 
 from fparser.two import Fortran2003 as F
@@ -15,8 +16,12 @@ from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Ca
                         While)
 from ..ir.visit import refs_in, stmt_exprs, walk_stmts
 from .fortran_goto import loops_from_backward_gotos
+from .fortran_where import lower_where
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
 from .source import is_fixed_form
+
+
+_FOREIGN = re.compile(r"^\s*!\$(omp|acc)\b", re.IGNORECASE)
 
 
 class Statements:
@@ -51,6 +56,10 @@ class Statements:
             for node in _walk(exe):
                 if isinstance(node, F.Format_Stmt):
                     u.formats[int(str(node.item.label))] = self._format_text(node)
+        for part in u.node.children:
+            if not isinstance(part, F.Internal_Subprogram_Part):
+                r.ignored_directives.extend((u.src.span(_line_of(n)), str(n).strip()) for n in _walk(part)
+                                            if isinstance(n, F.Directive) and _FOREIGN.match(str(n)))
         r.body = loops_from_backward_gotos(self.block(list(exe.children) if exe is not None else [],
                                                       pending))
         self._drop_statement_function_dummies(u)
@@ -156,7 +165,7 @@ class Statements:
             return [Assign(lhs, self.expr(rhs_node), span=span)]
         if isinstance(node, F.Call_Stmt):
             name = _name(node.children[0])
-            args = self._actual_args(node.children[1])
+            args = self._actual_args(node.children[1], name)
             sym = self.lookup(name)
             if sym is not None and not sym.external and sym.storage == "arg":
                 raise unsupported("call of a dummy procedure argument", span)
@@ -194,6 +203,11 @@ class Statements:
                          error=isinstance(node, F08.Error_Stop_Stmt), span=span)]
         if isinstance(node, F.Goto_Stmt):
             return [Goto(int(str(node.children[0])), span=span)]
+        if isinstance(node, F.Where_Stmt):
+            return lower_where(self, [(self.expr(node.children[0]),
+                                       self._where_body([node.children[1]], span))], span)
+        if isinstance(node, F.Where_Construct):
+            return self._where_construct(node, span)
         if isinstance(node, F.Computed_Goto_Stmt):
             return [self._computed_goto(node, span)]
         if isinstance(node, F.Arithmetic_If_Stmt):
@@ -206,6 +220,7 @@ class Statements:
         if isinstance(node, F.Write_Stmt):
             ctl, items = node.children
             unit, fmt = None, None
+            extra: list[tuple[str, Expr]] = []
             specs = list(ctl.children)
             for k, spec in enumerate(specs):
                 kw, val = (spec.children if isinstance(spec, F.Io_Control_Spec) else (None, spec))
@@ -215,8 +230,20 @@ class Statements:
                 elif kw == "fmt":
                     fmt = self._fmt(val)
                 else:
-                    raise unsupported(f"WRITE specifier {kw}=", span)
-            return [Print(self._io_items(items), unit, fmt, span=span)]
+                    extra.append(self._io_spec("WRITE", kw, val, span))
+            return [Print(self._io_items(items), unit, fmt, specs=extra, span=span)]
+        if isinstance(node, (F.Open_Stmt, F.Close_Stmt)):
+            word = str(node.children[0]).lower()
+            specs = [self._io_spec(word.upper(), str(kw).lower() if kw is not None else "unit", val, span)
+                     for kw, val in (c.children for c in node.children[1].children)]
+            return [Print([], keyword=word, specs=specs, span=span)]
+        if isinstance(node, (F.Rewind_Stmt, F.Backspace_Stmt, F.Endfile_Stmt, F.Flush_Stmt)):
+            word = type(node).__name__.split("_")[0].lower()
+            unit, lst = node.children
+            pairs = [(None, unit)] if unit is not None else [tuple(c.children) for c in lst.children]
+            specs = [self._io_spec(word.upper(), str(kw).lower() if kw is not None else "unit", val, span)
+                     for kw, val in pairs]
+            return [Print([], keyword=word, specs=specs, span=span)]
         if isinstance(node, F.Allocate_Stmt):
             if node.children[0] is not None or node.children[2] is not None:
                 raise unsupported("ALLOCATE with type-spec or options", span)
@@ -268,6 +295,29 @@ class Statements:
             if sym is not None and sym.storage == "local" and not sym.save and sym.init is None:
                 del u.routine.symbols[d]
 
+    def _where_construct(self, node, span: Span) -> list[Stmt]:
+        arms: list = []
+        for c in node.children:
+            if isinstance(c, F.Where_Construct_Stmt):
+                arms.append((self.expr(c.children[0]), []))
+            elif isinstance(c, F.Masked_Elsewhere_Stmt):
+                arms.append((self.expr(c.children[0]), []))
+            elif isinstance(c, F.Elsewhere_Stmt):
+                arms.append((None, []))
+            elif isinstance(c, F.End_Where_Stmt) or isinstance(c, F.Comment):
+                continue
+            else:
+                arms[-1][1].extend(self._where_body([c], span))
+        return lower_where(self, arms, span)
+
+    def _where_body(self, nodes: list, span: Span) -> list[Assign]:
+        out = []
+        for n in nodes:
+            if not isinstance(n, F.Assignment_Stmt):
+                raise unsupported(f"{type(n).__name__.replace('_', ' ').lower()} inside WHERE", span)
+            out.extend(self.stmt(n))
+        return out
+
     def _computed_goto(self, node, span: Span) -> If:
         """`GO TO (l1, l2, ...), i` is a branch on i with a GOTO in each arm
         (i outside 1..n falls through, as the standard says)."""
@@ -284,6 +334,13 @@ class Statements:
         return If([(Bin("<", copy.deepcopy(e), z), [Goto(neg, span=span)]),
                    (Bin("==", copy.deepcopy(e), copy.deepcopy(z)), [Goto(zero, span=span)])],
                   [Goto(pos, span=span)], span=span)
+
+    def _io_spec(self, stmt: str, kw: str, val, span: Span) -> tuple[str, Expr]:
+        """One keyword=value specifier of a passive I/O statement; those that
+        store into a variable would make the statement write program state."""
+        if kw in ("iostat", "iomsg", "newunit", "size", "err", "end", "eor"):
+            raise unsupported(f"{stmt} with {kw.upper()}= in a differentiated routine", span)
+        return kw, self.expr(val)
 
     def _if_construct(self, node, span: Span) -> If:
         branches: list[tuple[Expr, list[Stmt]]] = []
@@ -432,17 +489,22 @@ class Statements:
             return ImpliedDo([self._io_item(o) for o in objs.children], var, lo, hi, step, span=self.span)
         return self.expr(it)
 
-    def _actual_args(self, lst) -> list:
+    def _actual_args(self, lst, callee: str) -> list:
         if lst is None:
             return []
         out = []
+        kwargs: list[tuple[str, Expr]] = []
         for a in lst.children:
-            if isinstance(a, (F.Actual_Arg_Spec,)):
-                raise unsupported("keyword argument in a call to a user routine", self.span)
             if isinstance(a, F.Alt_Return_Spec):
                 raise unsupported("alternate return", self.span)
+            if isinstance(a, F.Actual_Arg_Spec):
+                kw, val = a.children
+                if kw is not None:
+                    kwargs.append((_name(kw), self.expr(val)))
+                    continue
+                a = val
             out.append(self.expr(a))
-        return out
+        return self.positional(callee, out, kwargs)
 
     def _implicit_local(self, name: str) -> Symbol:
         t = self._implicit_type(name, self.span)

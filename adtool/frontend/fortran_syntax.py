@@ -62,6 +62,9 @@ def _explain(code: str) -> tuple[int, str]:
     if depth:
         return depth[-1], "'(' opened here is never closed (expected ')' before the end of the statement)"
     low = code.strip().lower()
+    if re.match(r"end\b", low):
+        return first, (f"unexpected '{code.strip()}': expected the end of a block opened "
+                       "before it (an IF, DO, SELECT CASE or WHERE is not closed)")
     if re.match(r"(\w+\s*:\s*)?if\s*\(.*\)\s*$", low):
         return len(code) + 1, "expected THEN or a statement after IF (...)"
     m = re.match(r"(\w+\s*:\s*)?do\s+(\d+\s*,?\s*)?\w+\s*=\s*([^,]*)$", low)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Intrinsic:
     name: str
-    result: str          # 'arg' (type of 1st arg), 'real4', 'real8', 'real' (kind arg), 'int', 'int8', 'logical', 'char'
+    result: str          # 'arg' (type of 1st arg), 'real4', 'real8', 'real' (kind arg), 'int', 'int8', 'logical', 'char', 'complex16'
     elemental: bool = True
     reduction: bool = False   # array -> scalar (sum, maxval ...) unless dim= is given
 
@@ -29,6 +29,7 @@ C_ONLY.update(_t("log1p expm1 lgamma", "arg"))
 C_ONLY.update(_t("isnan isinf isfinite", "logical"))
 FORTRAN.update(_t("sngl float", "real4"))
 FORTRAN.update(_t("real cmplx", "real"))
+FORTRAN.update(_t("dcmplx", "complex16"))
 FORTRAN.update(_t("int nint floor ceiling ichar iachar len len_trim index scan verify", "int"))
 FORTRAN.update(_t("lge lgt lle llt", "logical"))
 FORTRAN.update(_t("size lbound ubound kind selected_real_kind selected_int_kind count "

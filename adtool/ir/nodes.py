@@ -92,6 +92,7 @@ class Symbol:
     pointer: bool = False                 # C pointer used as array / Fortran pointer
     by_value: bool = False                # C scalar argument passed by value
     implicit: bool = False                # typed by Fortran implicit rules
+    private: bool = False                 # PRIVATE module entity (not visible to `use`)
     span: "Span" = NOSPAN
 
     @property
@@ -306,10 +307,15 @@ class Print(Stmt):
     """Passive output (print/write): kept in primal copies, dropped from
     adjoint sweeps.  `control` is the unit/format pair as neutral values:
     unit None = standard output; fmt None = list-directed, else the format
-    string (without quotes)."""
+    string (without quotes).  `keyword` names other passive I/O statements
+    kept the same way (open, close, rewind, backspace, endfile, flush), whose
+    `specs` are their keyword=value specifiers (extra ones, for write); none
+    of them writes a program variable."""
     items: list[Expr]
     unit: Optional[Expr] = None
     fmt: Optional[str] = None
+    keyword: str = "write"
+    specs: list[tuple[str, Expr]] = field(default_factory=list)
 
 
 @dataclass
@@ -358,6 +364,10 @@ class Routine:
     # graph and otherwise left alone; inside it, these are the run's errors.
     errors: list[Exception] = field(default_factory=list)
     declared: Optional[object] = None         # externals.External: no source, a declaration
+    # Other tools' directives (OpenMP, OpenACC) the derivative code does not
+    # carry: (where, text), for a warning when the routine is differentiated.
+    ignored_directives: list[tuple[Span, str]] = field(default_factory=list)
+    private: bool = False                     # PRIVATE module procedure
 
     def arg_symbols(self) -> list[Symbol]:
         return [self.symbols[a] for a in self.args]

@@ -69,8 +69,11 @@ def type_of(e: Expr, lookup: Callable[[str], Optional[Symbol]],
             return REAL8
         if rule == "real4":
             return REAL4
+        if rule == "complex16":
+            return Type("complex", 16)
         if rule == "real":
-            kind = dict(e.kwargs).get("kind") or (e.args[1] if len(e.args) > 1 else None)
+            pos = 2 if e.name == "cmplx" else 1      # cmplx(re, im, kind)
+            kind = dict(e.kwargs).get("kind") or (e.args[pos] if len(e.args) > pos else None)
             base = "complex" if e.name == "cmplx" else "real"
             if kind is not None and isinstance(kind, Lit):
                 k = int(kind.text)

@@ -96,7 +96,7 @@ def stmt_exprs(s: Stmt) -> list[Expr]:
     if isinstance(s, Stop):
         return [s.code] if s.code is not None else []
     if isinstance(s, Print):
-        return list(s.items) + ([s.unit] if s.unit is not None else [])
+        return list(s.items) + ([s.unit] if s.unit is not None else []) + [v for _, v in s.specs]
     return []
 
 

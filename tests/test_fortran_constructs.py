@@ -1,0 +1,50 @@
+"""Fortran constructs checked through the command line: messages, warnings
+and options (derivatives of the constructs are checked on
+fixtures/fortran/real by test_fortran_real.py)."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONSTRUCTS = ROOT / "fixtures" / "fortran" / "constructs"
+
+
+def adtool(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "adtool", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def test_openmp_directives_warned_not_dropped_silently(tmp_path):
+    out = tmp_path / "omp_b.f90"
+    p = adtool("differentiate", CONSTRUCTS / "omp.f90", "--head", "f(y)/(x)", "-o", out)
+    assert p.returncode == 0, p.stderr
+    warnings = [ln for ln in p.stderr.splitlines() if ": warning: " in ln]
+    assert [w.split(":")[1] for w in warnings] == ["9", "13"], p.stderr
+    assert "!$omp parallel do" in warnings[0]
+    assert out.exists()
+
+
+REAL = ROOT / "fixtures" / "fortran" / "real"
+
+
+def _differentiate(tmp_path, src, head, *extra):
+    out = tmp_path / "out.f90"
+    p = adtool("differentiate", src, "--head", head, "-o", out, *extra)
+    assert p.returncode == 0, p.stderr
+    return out.read_text()
+
+
+def test_default_real_keeps_its_spelling(tmp_path):
+    text = _differentiate(tmp_path, REAL / "defreal8.f90", "relax(u res)/(u f)",
+                          "--default-real-kind", "8")
+    assert "real, intent(inout) :: u(n)" in text
+    assert "real(4)" not in text
+    assert "allocate(" not in text          # no descriptor boilerplate without a need for it
+
+
+def test_called_external_is_a_subroutine_and_written_intent_in_is_inout(tmp_path):
+    text = _differentiate(tmp_path, REAL / "extcall.f", "lsqobj(f)/(x)")
+    assert "external :: damp" in text and "external :: resid" in text
+    assert ", external ::" not in text      # no implicit type on a CALLed EXTERNAL
+    head = text[text.index("subroutine lsqobj_b"):]
+    assert "real(8), intent(inout) :: x(n)" in head.split("end subroutine")[0]
