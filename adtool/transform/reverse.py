@@ -559,8 +559,8 @@ class Reverse:
         ctx = self.ctx
         push, pop = self._record(r, [_whole_or_part(s.lhs)])
         lhs_active = ctx.is_real(r, s.lhs) and ctx.active(r, s.lhs.name)
-        if is_whole_allocatable(ctx, r, s.lhs):
-            fwd = push + reallocating(s.lhs, s.rhs)
+        if is_whole_allocatable(ctx, r, s.lhs, s.rhs):
+            fwd = push + reallocating(s.lhs, s.rhs, ctx, r, self.out)
             if lhs_active:
                 # its adjoint exists from the first assignment on, zeroed
                 d = ctx.dname(r, s.lhs.name)

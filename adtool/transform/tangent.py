@@ -129,15 +129,15 @@ class Tangent:
                 call = CallStmt(s.rhs.name, s.rhs.args, span=s.span)
                 return self.calls.tangent_call(r, out_r, call, result=s.lhs)
             d = ctx.dref(r, s.lhs) if ctx.is_real(r, s.lhs) else None
-            whole_alloc = is_whole_allocatable(ctx, r, s.lhs)
-            primal = reallocating(s.lhs, s.rhs) if whole_alloc else [copy.deepcopy(s)]
+            whole_alloc = is_whole_allocatable(ctx, r, s.lhs, s.rhs)
+            primal = reallocating(s.lhs, s.rhs, ctx, r, out_r) if whole_alloc else [copy.deepcopy(s)]
             if d is None:
                 return primal
             t = self.texpr(r, s.rhs)
             k = self._kind(r, s.lhs)
             if whole_alloc:
                 tan = t if t is not None else Bin("*", real(0, k), copy.deepcopy(s.rhs))
-                return reallocating(d, tan) + primal
+                return reallocating(d, tan, ctx, r, out_r) + primal
             return [Assign(d, t if t is not None else real(0, k), span=s.span)] + primal
         if isinstance(s, CallStmt):
             return self.calls.tangent_call(r, out_r, s)

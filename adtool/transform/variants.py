@@ -294,17 +294,29 @@ def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt
     return out
 
 
-def reallocating(target: Ref, value: Expr) -> list[Stmt]:
+def reallocating(target: Ref, value: Expr, ctx: DiffContext, r: Routine, out: Routine) -> list[Stmt]:
     """`a = expr` for a whole allocatable array, spelled as deallocate +
     allocate(source=): same meaning as Fortran 2003 reallocation on
     assignment, without gfortran's spurious uninitialised-descriptor
-    warnings at -O2."""
+    warnings at -O2.  A value that reads the array itself (`a = a + x`)
+    must be evaluated before a is released: it goes to a new allocatable
+    first, which then replaces a (move_alloc)."""
     from ..backend.fortran_expr import fexpr
-    from ..ir.nodes import Call, If, Raw, Deallocate
+    from ..ir.nodes import Call, Dim, If, Raw, Deallocate
+    from ..ir.visit import walk_expr
+    if any(isinstance(x, Ref) and x.name == target.name for x in walk_expr(value)):
+        sym = ctx.sym(r, target.name) or out.symbols.get(target.name)
+        tmp = ctx.fresh(out, f"ad_{target.name}_new", sym.type, [Dim(assumed=True) for _ in sym.shape])
+        out.symbols[tmp].allocatable = True
+        return [Raw(f"allocate({tmp}, source={fexpr(value)})"),
+                CallStmt("move_alloc", [Ref(tmp), Ref(target.name)])]
     return [If([(Call("allocated", [Ref(target.name)], intrinsic=True), [Deallocate([target.name])])]),
             Raw(f"allocate({target.name}, source={fexpr(value)})")]
 
-
-def is_whole_allocatable(ctx: DiffContext, r: Routine, lhs: Ref) -> bool:
+def is_whole_allocatable(ctx: DiffContext, r: Routine, lhs: Ref, rhs: Expr) -> bool:
+    """`a = array expression` for a whole local allocatable: Fortran
+    (re)allocates a to the value's shape.  A scalar value is broadcast into
+    a as it is (`flux = 0.0d0`) and reallocates nothing."""
     s = ctx.sym(r, lhs.name)
-    return lhs.subs is None and s is not None and s.allocatable and s.storage == "local"
+    return (lhs.subs is None and s is not None and s.allocatable and s.storage == "local"
+            and ctx.rank_of(r, rhs) > 0)
