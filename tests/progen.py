@@ -238,6 +238,10 @@ class Features:
         # call s(a(k1), ..., k1): the subscript must be evaluated once, at
         # the call (fixtures/fortran/moving_subscript.f90);
         self.moving_index = True
+        # local arrays declared allocatable (allocated at entry): whole-array
+        # assignments then reallocate, a scalar one broadcasts
+        # (fixtures/random/allocatable_whole_updates.f90)
+        self.allocatable_locals = True
         # (a) a helper that branches on a character argument md, which the
         # caller changes after the call: a joint call's snapshot must hold
         # it (fixtures/fortran/snapshot_nonreal.f90);
@@ -630,14 +634,13 @@ class RoutineGen:
             if acts[i] is not None:
                 continue
             if a.kind == "int":
-                if acts[i] is not None:
-                    continue
                 if a.name == "n":
                     acts[i] = "n"
                 elif a.intent == "inout":
                     pass            # chosen above
                 else:
-                    acts[i] = self.ch(self.int_sources())[0]
+                    # never the variable given to kk in the same call (aliasing)
+                    acts[i] = self.ch([x for x in self.int_sources() if x[0] not in taken])[0]
                 continue
             if a.kind == "char":
                 if not self.chars:
@@ -1052,6 +1055,7 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     g.locals = [Var(f"t{k}", "real") for k in range(1, nloc + 1)]
     nw = rng.choice([0, 0, 1, 2])
     g.locals += [Var(f"w{k}", "real", 1) for k in range(1, nw + 1)]
+    alloc = {f"w{k}" for k in range(1, nw + 1) if feat.allocatable_locals and rng.random() < 0.4}
     moving = any(a.kind == "int" and a.intent == "inout" for c in callees for a in c.args)
     g.int_locals = [Var(f"k{k}", "int") for k in range(1, rng.randint(int(moving), 2) + 1)]
     if feat.logicals and rng.random() < 0.3:
@@ -1068,7 +1072,8 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
         g.vars += gvars
 
     # prologue: every local and output gets a value computed from the inputs
-    body: list[str] = [f"{k.name} = {rng.randint(1, n)}" for k in g.int_locals]
+    body: list[str] = [f"allocate({w}(n))" for w in sorted(alloc)]
+    body += [f"{k.name} = {rng.randint(1, n)}" for k in g.int_locals]
     body += [f"{lg} = .{rng.choice(['true', 'false'])}." for lg in g.logical_locals]
     body += [f"{c} = '{rng.choice(_WORDS)}'" for c in g.char_locals]
     inputs = [v for v in g.vars if v.intent in ("in", "inout")]
@@ -1183,9 +1188,11 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
             decl.append(_decl_real(rng, [a.name + (dims if a.rank else "")], f", intent({a.intent})"))
     if result_clause and sig.kind == "function":
         decl.append(f"  real(8) :: {rname}")
-    loc = [v.name + (dims if v.rank else "") for v in g.locals]
+    loc = [v.name + (dims if v.rank else "") for v in g.locals if v.name not in alloc]
     if loc:
         decl.append(_decl_real(rng, loc))
+    if alloc:
+        decl.append(_decl_real(rng, [f"{w}(:)" for w in sorted(alloc)], ", allocatable"))
     ints = sorted(g.used_loop_names) + sorted(g.used_kw) + [k.name for k in g.int_locals]
     if ints:
         decl.append(f"  integer :: {', '.join(ints)}")
