@@ -44,6 +44,8 @@ __all__ = ["normalize_routine", "normalize_unit"]
 FunType = Callable[[str], Optional[Type]]
 
 _INF = float("inf")
+# Intrinsics that read only an array's shape, never its values.
+_SHAPE_INQUIRIES = frozenset(("size", "lbound", "ubound", "shape"))
 _TRUE = "true"
 _FALSE = "false"
 # Intrinsic subroutines: their arguments are not differentiated through a
@@ -824,16 +826,32 @@ class _Normalizer:
             return
         formals = dict(zip(rt.args, e.args))
 
+        def fixed_shape(a: Expr) -> bool:
+            """size(a), lbound(a)...: a fixed-shape array, or a section of one
+            with stable bounds, has the same shape all through the routine."""
+            if not isinstance(a, Ref):
+                return False
+            sym = self.lookup(a.name)
+            if sym is None or sym.allocatable or sym.pointer or not all(
+                    d.ub is not None and not d.assumed and stable(d.ub)
+                    and (d.lb is None or stable(d.lb)) for d in sym.shape):
+                return sym is not None and sym.storage == "arg" and sym.intent == "in" \
+                    and not sym.allocatable and not sym.pointer and a.subs is None
+            parts = [p for x in a.subs or [] for p in
+                     ((x.lo, x.hi, x.step) if isinstance(x, Section) else (x,))]
+            return all(p is None or stable(p) for p in parts)
+
         def stable(x: Expr) -> bool:
-            for y in walk_expr(x):
-                if isinstance(y, Ref):
-                    sym = self.lookup(y.name)
-                    if y.subs is not None or sym is None or not (
-                            sym.is_parameter or (sym.storage == "arg" and sym.intent == "in")):
-                        return False
-                elif isinstance(y, Call) and not y.intrinsic:
-                    return False
-            return True
+            if isinstance(x, Call) and x.intrinsic and x.name in _SHAPE_INQUIRIES:
+                return bool(x.args) and fixed_shape(x.args[0]) and all(
+                    stable(a) for a in x.args[1:]) and all(stable(v) for _, v in x.kwargs)
+            if isinstance(x, Ref):
+                sym = self.lookup(x.name)
+                return x.subs is None and sym is not None and (
+                    sym.is_parameter or (sym.storage == "arg" and sym.intent == "in"))
+            if isinstance(x, Call) and not x.intrinsic:
+                return False
+            return all(stable(c) for c in sub_exprs(x))
 
         def mapped(x: Optional[Expr]) -> Optional[Expr]:
             if x is None:
