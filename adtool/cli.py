@@ -51,6 +51,11 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--profile", action="store_true",
                    help="instrument call sites for the runtime's per-site profile "
                         "(compile the runtime with -DADSTACK_PROFILE); writes <output>.sites.json")
+    cache = d.add_mutually_exclusive_group()
+    cache.add_argument("--cache-dir", metavar="DIR",
+                       help="keep parse trees here by content hash, so a re-run re-parses only "
+                            "changed files (default: $XDG_CACHE_HOME/adtool or ~/.cache/adtool)")
+    cache.add_argument("--no-cache", action="store_true", help="parse every file, keep nothing")
     out = d.add_mutually_exclusive_group()
     out.add_argument("--output-dir", metavar="DIR")
     out.add_argument("-o", dest="output", metavar="FILE")
@@ -81,6 +86,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _run(args) -> int:
     from . import pipeline
+    from .frontend.parse_cache import default_cache_dir
     if args.command == "differentiate":
         opts = pipeline.Options(
             files=args.files, head=args.head, mode=args.mode,
@@ -88,7 +94,8 @@ def _run(args) -> int:
             joint=sum(args.joint, []), default_mode=args.default_mode,
             output_dir=args.output_dir, output=args.output,
             include_dirs=args.include_dirs, defines=args.defines, profile=args.profile,
-            default_real_kind=args.default_real_kind)
+            default_real_kind=args.default_real_kind,
+            cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
         path = pipeline.differentiate(opts)
         print(f"adtool: wrote {path}")
         return 0

@@ -28,10 +28,11 @@ class Options:
     defines: list[str] = field(default_factory=list)
     profile: bool = False
     default_real_kind: int = 4     # Fortran `real` without a kind (8: codes built with -fdefault-real-8)
+    cache_dir: Optional[str] = None  # parse trees kept here by content hash (None: no cache)
 
 
 def read_sources(files: list[str], include_dirs: list[str], defines: list[str],
-                 default_real_kind: int = 4) -> TranslationUnit:
+                 default_real_kind: int = 4, cache_dir: Optional[str] = None) -> TranslationUnit:
     if not files:
         raise bad_input("no input files")
     langs = {language_of(f) for f in files}
@@ -41,11 +42,13 @@ def read_sources(files: list[str], include_dirs: list[str], defines: list[str],
     for f in files:
         if not os.path.isfile(f):
             raise bad_input("no such file", Span(f, 0, 0))
+    from .frontend.parse_cache import ParseCache
+    cache = ParseCache(cache_dir)
     if lang == "fortran":
         from .frontend.fortran import read_fortran
-        return read_fortran(files, include_dirs, defines, default_real_kind)
+        return read_fortran(files, include_dirs, defines, default_real_kind, cache)
     from .frontend.c import read_c
-    return read_c(files, include_dirs, defines)
+    return read_c(files, include_dirs, defines, cache)
 
 
 def resolve_heads(tu: TranslationUnit, spec: str):
@@ -110,7 +113,8 @@ def generate(opts: Options):
         raise bad_input(f"--mode must be reverse or tangent, not '{opts.mode}'")
     if opts.default_mode not in (None, "joint", "split"):
         raise bad_input(f"--default-mode must be joint or split, not '{opts.default_mode}'")
-    tu = read_sources(opts.files, opts.include_dirs, opts.defines, opts.default_real_kind)
+    tu = read_sources(opts.files, opts.include_dirs, opts.defines, opts.default_real_kind,
+                      opts.cache_dir)
     heads, g = resolve_heads(tu, opts.head)
     from .checkpoint.directives import check_directives
     check_directives(tu)

@@ -3,7 +3,7 @@ them: module-level derivative storage (module m -> m_diff, with the
 differentiated module procedures), then external routines."""
 from __future__ import annotations
 
-import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..analysis.activity import activity as compute_activity
@@ -83,7 +83,7 @@ def site_of(stmt) -> object:
 def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
                        plan: Plan, profile: bool = False) -> TranslationUnit:
     names = _reachable(tu, [h.name for h in heads])
-    tu = copy.deepcopy(tu)
+    tu = clone(tu)
     lifted = lift_internal(tu, set(names))
     _tag_call_sites(tu, names)
     ntu = normalize_unit(tu, set(names))

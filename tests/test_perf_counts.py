@@ -1,0 +1,153 @@
+"""Performance improvements pinned by counting (issue 13), never by timing:
+copies the transform makes, files the parser reads again."""
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adtool import pipeline
+from adtool.frontend.fortran import read_fortran
+from adtool.frontend.parse_cache import ParseCache
+from adtool.ir.clone import clone
+from adtool.ir.nodes import INT4, Bin, Lit, Ref, Span, Type
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGS = ROOT / "bench" / "programs"
+SW = PROGS / "shallow_water" / "model.f90"
+SW_HEAD = "sw_objective(cost)/(eta0 depth0 cf fcor)"
+
+
+# ------------------------------------------------------------ copies of the IR
+
+def test_clone_copies_trees_and_shares_only_immutable_leaves():
+    e = Bin("+", Ref("a", [Lit("1", INT4)], span=Span("f", 3)), Lit("2", Type("character", 1, Ref("n"))))
+    c = clone(e)
+    assert c == e and c is not e
+    assert c.left is not e.left and c.left.subs is not e.left.subs
+    assert c.left.span is e.left.span                     # frozen: shared
+    assert c.right.type.length is not e.right.type.length  # a Type holding an Expr is copied
+    c.left.subs[0].text = "9"
+    assert e.left.subs[0].text == "1"
+
+
+def test_differentiating_makes_no_deepcopy(monkeypatch):
+    """The transform built derivative routines by copy.deepcopy of the IR
+    (6,649 top-level calls for shallow_water, most of the transform's time);
+    ir/clone.py walks the dataclasses instead."""
+    calls = []
+    real = copy.deepcopy
+
+    def counting(x, memo=None, _nil=[]):
+        if memo is None:
+            calls.append(type(x).__name__)
+        return real(x, memo)
+    monkeypatch.setattr(copy, "deepcopy", counting)
+    for mode in ("joint", "split"):
+        pipeline.generate(pipeline.Options(files=[str(SW)], head=SW_HEAD, default_mode=mode))
+    pipeline.generate(pipeline.Options(files=[str(SW)], head=SW_HEAD, mode="tangent"))
+    assert calls == []
+
+
+def test_routine_lookup_follows_renames_and_new_routines():
+    tu = read_fortran([str(SW)])
+    r = tu.routine("flux_x")
+    assert r is not None and tu.routine("flux_x") is r
+    r.name = "flux_x_nodiff"
+    assert tu.routine("flux_x") is None
+    assert tu.routine("flux_x_nodiff") is r
+    new = clone(r)
+    new.name = "extra"
+    tu.routines.append(new)
+    assert tu.routine("extra") is new
+    assert clone(tu).routine("extra") is not new
+
+
+# ------------------------------------------------------------ parse cache
+
+def _copies(tmp_path, n=3):
+    files = []
+    for k in range(n):
+        p = tmp_path / f"m{k}.f90"
+        text = SW.read_text()
+        for name in ("sw_params", "sw_data", "sw_kernels", "sw_objective", "sw_setup"):
+            text = text.replace(name, f"{name}_{k}")
+        p.write_text(text)
+        files.append(str(p))
+    return files
+
+
+def test_parse_cache_reparses_only_the_edited_file(tmp_path):
+    files = _copies(tmp_path)
+    cdir = str(tmp_path / "cache")
+    c1 = ParseCache(cdir)
+    tu1 = read_fortran(files, cache=c1)
+    assert (c1.hits, c1.misses) == (0, 3)
+    c2 = ParseCache(cdir)
+    tu2 = read_fortran(files, cache=c2)
+    assert (c2.hits, c2.misses) == (3, 0)
+    assert tu2.modules == tu1.modules and tu2.routines == tu1.routines
+    with open(files[1], "a") as fh:
+        fh.write("! edited\n")
+    c3 = ParseCache(cdir)
+    read_fortran(files, cache=c3)
+    assert (c3.hits, c3.misses) == (2, 1)
+    c4 = ParseCache(cdir)            # -D changes the key
+    read_fortran(files, defines=["X=1"], cache=c4)
+    assert c4.misses == 3
+    leftovers = [f for _, _, fs in os.walk(cdir) for f in fs if not f.endswith(".pickle")]
+    assert leftovers == []           # written to a temporary file, then renamed
+
+
+def test_unreadable_cache_entry_is_parsed_again(tmp_path):
+    files = _copies(tmp_path, 1)
+    cdir = str(tmp_path / "cache")
+    read_fortran(files, cache=ParseCache(cdir))
+    entry = next(os.path.join(d, f) for d, _, fs in os.walk(cdir) for f in fs)
+    with open(entry, "wb") as fh:
+        fh.write(b"truncated")
+    c = ParseCache(cdir)
+    read_fortran(files, cache=c)
+    assert c.misses == 1
+    c = ParseCache(cdir)
+    read_fortran(files, cache=c)
+    assert c.hits == 1
+
+
+def test_c_parse_cache(tmp_path):
+    cfile = str(ROOT / "fixtures" / "c" / "heat2d.c")
+    from adtool.frontend.c import read_c
+    cdir = str(tmp_path / "cache")
+    tu1 = read_c([cfile], cache=ParseCache(cdir))
+    c = ParseCache(cdir)
+    tu2 = read_c([cfile], cache=c)
+    assert (c.hits, c.misses) == (1, 0)
+    assert tu1.routines == tu2.routines
+
+
+def _cli(*args, env=None, cwd=None):
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "adtool", *map(str, args)],
+                          capture_output=True, text=True, env=e, cwd=cwd)
+
+
+def test_cli_cache_options(tmp_path):
+    xdg = tmp_path / "xdg"
+    out = [tmp_path / f"o{k}.f90" for k in range(3)]
+    p = _cli("differentiate", SW, "--head", SW_HEAD, "-o", out[0], env={"XDG_CACHE_HOME": str(xdg)})
+    assert p.returncode == 0, p.stderr
+    assert list((xdg / "adtool" / "fortran").rglob("*.pickle"))      # the default place
+    p = _cli("differentiate", SW, "--head", SW_HEAD, "-o", out[1], "--cache-dir", tmp_path / "c")
+    assert p.returncode == 0, p.stderr
+    assert list((tmp_path / "c").rglob("*.pickle"))
+    p = _cli("differentiate", SW, "--head", SW_HEAD, "-o", out[2], "--no-cache",
+             env={"XDG_CACHE_HOME": str(tmp_path / "none")})
+    assert p.returncode == 0, p.stderr
+    assert not (tmp_path / "none").exists()
+    assert out[0].read_text() == out[1].read_text() == out[2].read_text()
+    p = _cli("differentiate", SW, "--head", SW_HEAD, "--no-cache", "--cache-dir", tmp_path)
+    assert p.returncode == 2
