@@ -51,6 +51,10 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--profile", action="store_true",
                    help="instrument call sites for the runtime's per-site profile "
                         "(compile the runtime with -DADSTACK_PROFILE); writes <output>.sites.json")
+    d.add_argument("--no-primal-outputs", action="store_true",
+                   help="the head's f_b computes only the gradient: its primal outputs (arguments, "
+                        "module and COMMON variables it writes) are left unspecified; for callers "
+                        "that run the primal separately")
     cache = d.add_mutually_exclusive_group()
     cache.add_argument("--cache-dir", metavar="DIR",
                        help="keep parse trees here by content hash, so a re-run re-parses only "
@@ -95,7 +99,8 @@ def _run(args) -> int:
             output_dir=args.output_dir, output=args.output,
             include_dirs=args.include_dirs, defines=args.defines, profile=args.profile,
             default_real_kind=args.default_real_kind,
-            cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()))
+            cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+            primal_outputs=not args.no_primal_outputs)
         path = pipeline.differentiate(opts)
         print(f"adtool: wrote {path}")
         return 0

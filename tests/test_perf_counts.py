@@ -151,3 +151,83 @@ def test_cli_cache_options(tmp_path):
     assert out[0].read_text() == out[1].read_text() == out[2].read_text()
     p = _cli("differentiate", SW, "--head", SW_HEAD, "--no-cache", "--cache-dir", tmp_path)
     assert p.returncode == 2
+
+
+# ------------------------------------------------------------ loop trip counts
+
+HEAT2D = ROOT / "examples" / "heat2d" / "model.f90"
+HEAT2D_HEAD = "simulate(cost)/(t0 kappa qsrc)"
+
+
+@pytest.mark.parametrize("mode,pushes", [("joint", 11), ("split", 9)])
+def test_stable_loop_bounds_are_evaluated_again_not_pushed(mode, pushes):
+    """heat2d's inner loops run over nx, ny and a stride nobody writes: the
+    backward sweep computes their trip counts again.  Before, each loop
+    pushed its trip count (and a non-constant step) at every entry:
+    22 push statements in joint mode, 20 in split mode."""
+    text, _ = pipeline.generate(pipeline.Options(files=[str(HEAT2D)], head=HEAT2D_HEAD,
+                                                 default_mode=mode))
+    assert text.count("call ad_push") == pushes
+    assert "ad_count" not in text and "ad_step" not in text
+
+
+def test_changing_loop_bounds_are_still_recorded(tmp_path):
+    src = tmp_path / "m.f90"
+    src.write_text("""subroutine f(x, n, y)
+  integer, intent(inout) :: n
+  real(8), intent(in) :: x(100)
+  real(8), intent(out) :: y
+  integer :: i, k
+  y = 0
+  do k = 1, 3
+    do i = 1, n
+      y = y + sin(x(i)) * y
+    end do
+    n = n - 1
+  end do
+end subroutine
+""")
+    text, _ = pipeline.generate(pipeline.Options(files=[str(src)], head="f(y)/(x)"))
+    assert "ad_count" in text and "call ad_push_integer4(ad_count" in text
+
+
+# ------------------------------------------------------------ --no-primal-outputs
+
+def _stmts(text: str, routine: str) -> int:
+    body = text.split(f"subroutine {routine}(", 1)[1].split(f"end subroutine {routine}", 1)[0]
+    return sum(1 for l in body.splitlines() if l.strip() and not l.strip().startswith("!"))
+
+
+@pytest.mark.parametrize("name,mode", [("intrinsics", "joint"), ("advect", "split"),
+                                       ("mixedprec", "joint"), ("control", "split")])
+def test_no_primal_outputs_drops_head_work_and_keeps_the_gradient(name, mode, tmp_path):
+    from adcheck import Harness, fixture_table
+    fix = fixture_table()[name]
+    h = Harness(name, tmp_path)
+    keep = h.plan(mode)
+    drop = h.plan(mode, primal_outputs=False)
+    head_b = fix["head"] + "_b"
+    assert _stmts((tmp_path / "b2.f90").read_text(), head_b) < _stmts((tmp_path / "b1.f90").read_text(), head_b)
+    for res in (keep, drop):
+        assert res.rel(res.tangent_dot, res.adjoint_dot) < fix.get("dot_tolerance", 1e-11), res.output
+        assert res.rel(res.fd, res.adjoint_dot) < fix.get("fd_tolerance", 1e-6), res.output
+        assert res.stack_left == 0
+    assert drop.rel(keep.adjoint_dot, drop.adjoint_dot) < 1e-13
+
+
+def test_no_primal_outputs_cli(tmp_path):
+    p = _cli("differentiate", HEAT2D, "--head", HEAT2D_HEAD, "--no-primal-outputs", "--no-cache",
+             "-o", tmp_path / "a.f90")
+    assert p.returncode == 0, p.stderr
+    p = _cli("differentiate", HEAT2D, "--head", HEAT2D_HEAD, "--no-primal-outputs", "--no-cache",
+             "--mode", "tangent", "-o", tmp_path / "b.f90")
+    assert p.returncode == 2 and "--no-primal-outputs" in p.stderr
+
+
+def test_fortran_cache_hits_under_another_path(tmp_path):
+    files = _copies(tmp_path, 1)
+    cdir = str(tmp_path / "cache")
+    read_fortran(files, cache=ParseCache(cdir))
+    c = ParseCache(cdir)
+    read_fortran([os.path.relpath(files[0])], cache=c)
+    assert (c.hits, c.misses) == (1, 0)

@@ -1,12 +1,13 @@
 """Parse trees kept on disk by content hash, so that re-differentiating
 after editing one file of many re-parses only that file.
 
-Parsing is about a third of a run on large sources (fparser2 is slow), and
+Parsing is about half of a run on large sources (fparser2 is slow), and
 it is the one stage that is per file: everything after it looks across
 files.  The key is a hash of what the parser saw (the preprocessed text, so
 a changed include file or -D is a different key), the form, the -I/-D
-options, the file's path (C trees record it) and the versions of adtool,
-the parser and Python.  An entry is written to a temporary file in the same
+options, for C the file's path (pycparser trees record it; fparser trees
+do not, so a Fortran file named by another path still hits) and the
+versions of adtool, the parser and Python.  An entry is written to a temporary file in the same
 directory and then renamed into place (os.replace is atomic), so two runs
 sharing a cache see either no entry or a whole one; an entry that cannot be
 read (truncated by a full disk, another pickle format) is parsed again and
@@ -48,7 +49,8 @@ def _parser_version(language: str) -> str:
 
 def cache_key(language: str, path: str, text: str, options: tuple) -> str:
     h = hashlib.sha256()
-    for part in (_FORMAT, language, __version__, _parser_version(language), sys.version, path,
+    where = path if language == "c" else ""
+    for part in (_FORMAT, language, __version__, _parser_version(language), sys.version, where,
                  repr(options), text):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")

@@ -81,7 +81,7 @@ def site_of(stmt) -> object:
 
 
 def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
-                       plan: Plan, profile: bool = False) -> TranslationUnit:
+                       plan: Plan, profile: bool = False, primal_outputs: bool = True) -> TranslationUnit:
     names = _reachable(tu, [h.name for h in heads])
     tu = clone(tu)
     lifted = lift_internal(tu, set(names))
@@ -117,6 +117,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
         wanted = _wanted_variants(ntu, [h.name for h in heads], set(diff), mode_of)
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
         rev.heads = {h.name for h in heads}
+        rev.primal_outputs = primal_outputs
         head_names = [h.name for h in heads]
         # Which argument values the backward sweeps find in place: first from
         # what never changes, then also from what each backward sweep records

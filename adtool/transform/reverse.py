@@ -59,6 +59,7 @@ class Reverse:
         self._alias_syms: dict = {}
         self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
         self.stable: set = set()                 # (routine, formal) f_bwd finds in place, unrestored
+        self.primal_outputs = True               # a head's f_b also computes what its primal returns
         self.restorable: dict = {}               # (routine, temporary) -> its expression
         self.heads: set = set()                  # their f_b keeps every primal output
         self.assumed_needed: dict = {}           # routine -> names kept recorded (generate.py)
@@ -90,7 +91,7 @@ class Reverse:
             b = clone(base)
             b.name = r.name + "_b"
             fwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
-                                    zero + sw.bwd, keep_outputs=r.name in self.heads)
+                                    zero + sw.bwd, keep_outputs=r.name in self.heads and self.primal_outputs)
             b.body = fwd + zero + sw.bwd + self._reset_result(r)
             results.append(self._finish(b, r, "_b"))
         if "fwd" in wanted or "bwd" in wanted:
@@ -827,20 +828,23 @@ class Reverse:
         step = s.step if s.step is not None else integer(1)
         fwd: list[Stmt] = list(push_v)
         bwd_pre: list[Stmt] = []
-        # Bounds: constants need no recording; otherwise save once at loop entry.
+        # Bounds: constants, and bounds the backward sweep can evaluate again
+        # (enclosing loop indices, values nothing changes), need no
+        # recording; otherwise save once at loop entry.
         lo_e, step_e = clone(s.lo), clone(step)
         hi_e = clone(s.hi)
         saved: list[tuple[str, Expr]] = []
-        if not _constant(s.lo):
+        again = self._recomputable([s.lo, s.hi, step])
+        if not _constant(s.lo) and not again:
             v = self._tmp("ad_from", INT4)
             saved.append((v, lo_e))
             lo_e = Ref(v)
-        if not _constant(step):
+        if not _constant(step) and not again:
             v = self._tmp("ad_step", INT4)
             saved.append((v, step_e))
             step_e = Ref(v)
         cnt = None
-        if not (_constant(s.lo) and _constant(s.hi) and _constant(step)):
+        if not (_constant(s.lo) and _constant(s.hi) and _constant(step)) and not again:
             cnt = self._tmp("ad_count", INT4)
         for v, e in saved:
             fwd.append(Assign(Ref(v), e))
