@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 from .. import __version__
 
-_RECURSION = 200000      # parse trees of long expressions nest deeply
+_RECURSION = 20000       # parse trees of long expressions nest deeply (C stack stays safe)
 _FORMAT = "1"            # bump when what a front end asks the parser for changes
 
 
@@ -55,6 +55,18 @@ def cache_key(language: str, path: str, text: str, options: tuple) -> str:
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()
+
+
+def _deep(fn, *args):
+    """Pickling recurses once per tree level (and a few times per node):
+    allow deeper trees than Python's default 1000 frames, but only around
+    pickle, not around the parser."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, _RECURSION))
+    try:
+        return fn(*args)
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def _blank(cls):
@@ -92,19 +104,14 @@ class ParseCache:
             return parse()
         key = cache_key(language, path, text, options)
         entry = os.path.join(self.dir, language, key[:2], key + ".pickle")
-        old = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old, _RECURSION))
-        try:
-            tree = self._load(entry)
-            if tree is not None:
-                self.hits += 1
-                return tree
-            self.misses += 1
-            tree = parse()          # errors propagate: nothing is stored for a bad file
-            self._store(entry, tree, language)
+        tree = _deep(self._load, entry)
+        if tree is not None:
+            self.hits += 1
             return tree
-        finally:
-            sys.setrecursionlimit(old)
+        self.misses += 1
+        tree = parse()              # errors propagate: nothing is stored for a bad file
+        _deep(self._store, entry, tree, language)
+        return tree
 
     @staticmethod
     def _load(entry: str):
