@@ -21,6 +21,7 @@ from typing import Callable, Optional
 
 from ..diagnostics import bad_input, unsupported
 from ..analysis.recompute import restorable
+from .index_recompute import needed_again, recomputed_index
 from ..ir.build import add, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
@@ -443,6 +444,7 @@ class Reverse:
 
     def block(self, body: list[Stmt]) -> Sweeps:
         out = Sweeps()
+        again: list[Stmt] = []   # integer indices assigned again, not recorded
         k = 0
         closed = -1          # index of the statement whose END closed a region
         while k < len(body):
@@ -458,11 +460,18 @@ class Reverse:
                     d = next(d for d in s.directives if d.name == "CHECKPOINT-END")
                     raise bad_input("$AD CHECKPOINT-END without a CHECKPOINT-START before it "
                                     "in the same block", d.span)
-                sw = self.stmt(s)
+                a = recomputed_index(self.r, self.ctx.sym(self.r, s.lhs.name) if isinstance(s, Assign)
+                                     else None, body, k, bool(self._loop_vars), self._recomputable, again)
+                if a is not None:
+                    again.append(a)
+                    sw = Sweeps([Assign(clone(s.lhs), clone(s.rhs), span=s.span)], [])
+                else:
+                    sw = self.stmt(s)
                 self._note_writes([s])
                 k += 1
             out.fwd.extend(sw.fwd)
             out.bwd[0:0] = sw.bwd
+        out.bwd[0:0] = [clone(a) for a in needed_again(out.bwd, again)]
         return out
 
     def region(self, stmts: list[Stmt]) -> Sweeps:
