@@ -55,10 +55,16 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
                    help="the target of the dependency rule (default: the output)")
     p.add_argument("-MP", dest="dep_phony", action="store_true",
                    help="add a phony target for each prerequisite")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--cache-dir", metavar="DIR",
+                       help="keep parse trees here by content hash, so a re-run re-parses only "
+                            "changed files (default: $XDG_CACHE_HOME/adtool or ~/.cache/adtool)")
+    cache.add_argument("--no-cache", action="store_true", help="parse every file, keep nothing")
 
 
 def _diff_options(args, mode: str = "reverse", profile: bool = False):
     from . import pipeline
+    from .frontend.parse_cache import default_cache_dir
     return pipeline.Options(
         files=args.files, head=args.head, mode=mode,
         checkpoint_file=args.checkpoint_file, split=sum(args.split, []),
@@ -67,7 +73,9 @@ def _diff_options(args, mode: str = "reverse", profile: bool = False):
         include_dirs=args.include_dirs, defines=args.defines, profile=profile,
         externals=args.externals, make_deps=args.make_deps, dep_file=args.dep_file,
         dep_targets=args.dep_targets, dep_phony=args.dep_phony,
-        default_real_kind=args.default_real_kind)
+        default_real_kind=args.default_real_kind,
+        cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+        primal_outputs=not getattr(args, "no_primal_outputs", False))
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -83,6 +91,10 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--profile", action="store_true",
                    help="instrument call sites for the runtime's per-site profile "
                         "(compile the runtime with -DADSTACK_PROFILE); writes <output>.sites.json")
+    d.add_argument("--no-primal-outputs", action="store_true",
+                   help="the head's f_b computes only the gradient: its primal outputs (arguments, "
+                        "module and COMMON variables it writes) are left unspecified; for callers "
+                        "that run the primal separately")
     out = d.add_mutually_exclusive_group()
     out.add_argument("--output-dir", metavar="DIR")
     out.add_argument("-o", dest="output", metavar="FILE")

@@ -33,10 +33,12 @@ class Options:
     dep_file: Optional[str] = None                          # -MF
     dep_targets: list[str] = field(default_factory=list)   # -MT (repeatable)
     dep_phony: bool = False                                 # -MP
+    cache_dir: Optional[str] = None  # parse trees kept here by content hash (None: no cache)
+    primal_outputs: bool = True    # False: a head's f_b may leave its primal outputs unset
 
 
 def read_sources(files: list[str], include_dirs: list[str], defines: list[str],
-                 default_real_kind: int = 4) -> TranslationUnit:
+                 default_real_kind: int = 4, cache_dir: Optional[str] = None) -> TranslationUnit:
     if not files:
         raise bad_input("no input files")
     langs = {language_of(f) for f in files}
@@ -46,11 +48,13 @@ def read_sources(files: list[str], include_dirs: list[str], defines: list[str],
     for f in files:
         if not os.path.isfile(f):
             raise bad_input("no such file", Span(f, 0, 0))
+    from .frontend.parse_cache import ParseCache
+    cache = ParseCache(cache_dir)
     if lang == "fortran":
         from .frontend.fortran import read_fortran
-        return read_fortran(files, include_dirs, defines, default_real_kind)
+        return read_fortran(files, include_dirs, defines, default_real_kind, cache)
     from .frontend.c import read_c
-    return read_c(files, include_dirs, defines)
+    return read_c(files, include_dirs, defines, cache)
 
 
 def resolve_heads(tu: TranslationUnit, spec: str):
@@ -121,7 +125,8 @@ def generate(opts: Options):
         raise bad_input(f"--mode must be reverse or tangent, not '{opts.mode}'")
     if opts.default_mode not in (None, "joint", "split"):
         raise bad_input(f"--default-mode must be joint or split, not '{opts.default_mode}'")
-    tu = read_sources(opts.files, opts.include_dirs, opts.defines, opts.default_real_kind)
+    tu = read_sources(opts.files, opts.include_dirs, opts.defines, opts.default_real_kind,
+                      opts.cache_dir)
     from .externals import install, read_externals
     install(tu, read_externals(opts.externals, opts.checkpoint_file))
     from . import deps
@@ -140,7 +145,10 @@ def generate(opts: Options):
                         opts.split, opts.joint, opts.default_mode)
     if opts.profile and opts.mode != "reverse":
         raise bad_input("--profile applies to reverse mode")
-    out = differentiate_unit(tu, heads, opts.mode, plan, profile=opts.profile)
+    if not opts.primal_outputs and opts.mode != "reverse":
+        raise bad_input("--no-primal-outputs applies to reverse mode")
+    out = differentiate_unit(tu, heads, opts.mode, plan, profile=opts.profile,
+                             primal_outputs=opts.primal_outputs)
     from .transform.access import reach_private_entities
     from .transform.active_complex import refuse_active_complex
     refuse_active_complex(tu, out)

@@ -212,7 +212,10 @@ def programs(size) -> dict[str, Program]:
     base = [("joint", ["--default-mode", "joint"]), ("split", ["--default-mode", "split"])]
     return {
         "heat2d": Program("heat2d", EXAMPLE / "model.f90", "simulate(cost)/(t0 kappa qsrc)",
-                          base + [split_joint("timestep")], strip_main=False,
+                          base + [split_joint("timestep"),
+                                  ("joint, no primal outputs", ["--default-mode", "joint", "--no-primal-outputs"]),
+                                  ("split, no primal outputs", ["--default-mode", "split", "--no-primal-outputs"])],
+                          strip_main=False,
                           note="%dx%d grid, %d steps" % tuple(size), symbol="simulate_"),
         "heat1d": Program("heat1d", FIXTURES / "heat1d.f90", "simulate(u)/(u0 kappa)",
                           base + [split_joint("step")], symbol="simulate_"),

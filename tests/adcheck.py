@@ -98,12 +98,12 @@ class Harness:
                     default_real_kind=self.real_kind)
 
     def plan(self, default_mode: str = "joint", split=(), joint=(), checkpoint_file=None,
-             strict: bool = True) -> CheckResult:
+             strict: bool = True, primal_outputs: bool = True) -> CheckResult:
         self.count += 1
         tag = f"b{self.count}"
         text_b, out_b = generate(Options(mode="reverse", default_mode=default_mode, split=list(split),
                                          joint=list(joint), checkpoint_file=checkpoint_file,
-                                         **self._opts()))
+                                         primal_outputs=primal_outputs, **self._opts()))
         (self.work / f"{tag}.f90").write_text(text_b)
         if not self.driver_built:
             rb = next(r for r in out_b.all_routines() if r.name == self.head + "_b")

@@ -25,7 +25,7 @@ them costs nothing more.
 """
 from __future__ import annotations
 
-import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..ir.nodes import Assign, Call, CallStmt, Expr, ImpliedDo, Loop, Ref, Routine, Stmt, TranslationUnit, While
@@ -102,7 +102,7 @@ def _of_routine(r: Routine, scopes: Scopes, summ: Summaries, needed: set[str]) -
             by_call = set(stmt_writes(user, r, scopes, summ)) if user is not None else None
             kept = {n for n in needed if scopes.var(r, n) not in by_call} if by_call is not None else set()
         if _recomputable(assign.rhs, r, scopes, written, loop_vars, in_loop, kept):
-            out[tmp] = copy.deepcopy(assign.rhs)
+            out[tmp] = clone(assign.rhs)
     return out
 
 
@@ -134,5 +134,5 @@ def restorable(table: dict[tuple[str, str], Expr], routine: str, a: Expr) -> Opt
     if isinstance(a, Ref) and a.subs is None and a.member is None:
         e = table.get((routine, a.name))
         if e is not None:
-            return copy.deepcopy(e)
+            return clone(e)
     return None

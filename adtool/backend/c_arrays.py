@@ -8,7 +8,7 @@ guessed.
 """
 from __future__ import annotations
 
-import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..diagnostics import unsupported
@@ -109,7 +109,7 @@ def array_assign(s: Assign, sym: Symbol, ex: CExpr, level: int) -> list[str]:
         out = []
         for k, d in enumerate(target.shape):
             i = Ref(idx[k])
-            out.append(i if is_zero_lb(d.lb) else Bin("+", copy.deepcopy(d.lb), i))
+            out.append(i if is_zero_lb(d.lb) else Bin("+", clone(d.lb), i))
         return out
 
     def index(e: Expr):

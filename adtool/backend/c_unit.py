@@ -7,6 +7,7 @@ gets a private copy here, named f_nodiff for functions.
 from __future__ import annotations
 
 import copy
+from ..ir.clone import clone
 
 from ..diagnostics import unsupported
 from ..ir.nodes import (Allocate, Assign, CallStmt, Deallocate, Raw, Routine,
@@ -116,7 +117,7 @@ def _nodiff_copies(variants: list[Routine], primal: TranslationUnit) -> list[Rou
             todo.extend(_calls(statics[n]))
     copies = []
     for n in sorted(wanted):
-        c = copy.deepcopy(statics[n])
+        c = clone(statics[n])
         c.name = n + "_nodiff"
         copies.append(c)
     rename = {n: n + "_nodiff" for n in wanted}

@@ -22,12 +22,13 @@ from .c_func import FunctionLowering
 from .c_pre import EXTENT_PREFIX, FAKE_LIBC, preprocess_c
 from .c_stmt import parse_pragma
 from .c_types import Declarator, base_type, span_of
+from .parse_cache import ParseCache
 from .source import read_user_file
 
 
 def read_c(paths: list[str], include_dirs: Optional[list[str]] = None,
-           defines: Optional[list[str]] = None) -> TranslationUnit:
-    return CFrontend(include_dirs or [], defines or []).read(paths)
+           defines: Optional[list[str]] = None, cache: Optional[ParseCache] = None) -> TranslationUnit:
+    return CFrontend(include_dirs or [], defines or [], cache).read(paths)
 
 
 def _user(n) -> bool:
@@ -48,7 +49,9 @@ def parse_c(path: str, text: str):
 
 
 class CFrontend:
-    def __init__(self, include_dirs: list[str], defines: list[str]) -> None:
+    def __init__(self, include_dirs: list[str], defines: list[str],
+                 cache: Optional[ParseCache] = None) -> None:
+        self.cache = cache or ParseCache(None)
         self.include_dirs = include_dirs
         self.defines = defines
         self.typedefs: dict[str, Type] = {}
@@ -69,7 +72,9 @@ class CFrontend:
             for inc in pre.includes:
                 if inc not in tu.includes:
                     tu.includes.append(inc)
-            self._top_level(parse_c(path, pre.text))
+            self._top_level(self.cache.parse("c", path, pre.text,
+                                             (tuple(self.include_dirs), tuple(self.defines)),
+                                             lambda: parse_c(path, pre.text)))
         for name, span in self.externs.items():
             if name not in self.globals:
                 self.unreadable.setdefault(

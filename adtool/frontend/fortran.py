@@ -26,15 +26,17 @@ from .fortran_scope import Scope
 from .fortran_stmt import Statements
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, parse_directive
 from .fortran_tree import parse_tree  # noqa: F401  (re-exported)
-from .source import SourceText, load
+from .parse_cache import ParseCache
+from .source import SourceText, is_fixed_form, load
 
 
 class FortranFrontend(Declarations, Scope, Statements, Expressions):
     """Lowers a set of Fortran files into one TranslationUnit."""
 
     def __init__(self, include_dirs: list[str] | None = None, defines: list[str] | None = None,
-                 default_real_kind: int = 4):
+                 default_real_kind: int = 4, cache: Optional[ParseCache] = None):
         self.include_dirs = include_dirs or []
+        self.cache = cache or ParseCache(None)
         self.default_real_kind = default_real_kind
         self.defines = defines or []
         self.tu = TranslationUnit("fortran", [])
@@ -49,7 +51,9 @@ class FortranFrontend(Declarations, Scope, Statements, Expressions):
         trees = []
         for p in paths:
             src = load(p, self.include_dirs, self.defines)
-            tree = parse_tree(src)
+            tree = self.cache.parse("fortran", p, src.text,
+                                    (is_fixed_form(p), tuple(self.include_dirs), tuple(self.defines)),
+                                    lambda: parse_tree(src))
             self.tu.files.append(p)
             trees.append((src, tree))
         for src, tree in trees:
@@ -156,5 +160,6 @@ class FortranFrontend(Declarations, Scope, Statements, Expressions):
 
 
 def read_fortran(paths: list[str], include_dirs: list[str] | None = None,
-                 defines: list[str] | None = None, default_real_kind: int = 4) -> TranslationUnit:
-    return FortranFrontend(include_dirs, defines, default_real_kind).read(paths)
+                 defines: list[str] | None = None, default_real_kind: int = 4,
+                 cache: Optional[ParseCache] = None) -> TranslationUnit:
+    return FortranFrontend(include_dirs, defines, default_real_kind, cache).read(paths)

@@ -2,7 +2,7 @@
 generated derivative code reads like something a person would write."""
 from __future__ import annotations
 
-import copy
+from .clone import clone
 from typing import Optional
 
 from .nodes import INT4, LOGICAL, Bin, Call, Expr, Lit, Ref, Type, Un
@@ -94,8 +94,8 @@ def power(a: Expr, b: Expr) -> Expr:
 def trip_count(lo: Expr, hi: Expr, step: Expr) -> Expr:
     """Trips of a counted loop lo, hi, step (Fortran's rule, taken at entry;
     the C front end's loops are normalised to it): max(0, (hi - lo + step) / step)."""
-    return Call("max", [integer(0), Bin("/", Bin("+", Bin("-", copy.deepcopy(hi), copy.deepcopy(lo)),
-                                                     copy.deepcopy(step)), copy.deepcopy(step))],
+    return Call("max", [integer(0), Bin("/", Bin("+", Bin("-", clone(hi), clone(lo)),
+                                                     clone(step)), clone(step))],
                 intrinsic=True)
 
 

@@ -422,10 +422,22 @@ class TranslationUnit:
         return out
 
     def routine(self, name: str) -> Optional[Routine]:
-        for r in self.all_routines():
-            if r.name == name:
+        """The first routine of that name (all_routines order).  Looked up
+        in an index, because the transform asks thousands of times: the
+        index is rebuilt when the top-level lists change (their identity or
+        length) or when the routine found no longer has the name asked."""
+        key = (id(self.modules), len(self.modules), id(self.routines), len(self.routines),
+               tuple((id(m.routines), len(m.routines)) for m in self.modules))
+        cached = self.__dict__.get("_cache_routines")
+        if cached is not None and cached[0] == key:
+            r = cached[1].get(name)
+            if r is not None and r.name == name:
                 return r
-        return None
+        index: dict[str, Routine] = {}
+        for r in self.all_routines():
+            index.setdefault(r.name, r)
+        self.__dict__["_cache_routines"] = (key, index)
+        return index.get(name)
 
     def module(self, name: str) -> Optional[Module]:
         for m in self.modules:

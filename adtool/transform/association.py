@@ -9,7 +9,7 @@ actual's array, otherwise the whole array.
 """
 from __future__ import annotations
 
-import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..ir.nodes import Bin, Lit, Ref, Section, Symbol
@@ -22,16 +22,16 @@ def associated_part(actual: Ref, formal: Optional[Symbol], array: Optional[Symbo
     subs = actual.subs
     if formal is None or not formal.rank or array is None or not array.rank or subs is None \
             or any(isinstance(s, Section) for s in subs):
-        return Ref(actual.name, copy.deepcopy(subs), span=actual.span)
+        return Ref(actual.name, clone(subs), span=actual.span)
     d = formal.shape[0]
     if array.rank == 1 and formal.rank == 1 and d.ub is not None and not d.assumed:
         # the formal's elements lb..ub (lb None: Fortran's 1) start at the element
-        lo = copy.deepcopy(subs[0])
-        lb = copy.deepcopy(d.lb) if d.lb is not None else Lit("1", _int(d.ub))
-        count_minus_one = _in_caller(_minus(copy.deepcopy(d.ub), lb), callee, args)
+        lo = clone(subs[0])
+        lb = clone(d.lb) if d.lb is not None else Lit("1", _int(d.ub))
+        count_minus_one = _in_caller(_minus(clone(d.ub), lb), callee, args)
         if count_minus_one is None:
             return Ref(actual.name, span=actual.span)
-        return Ref(actual.name, [Section(lo, _plus(copy.deepcopy(lo), count_minus_one))], span=actual.span)
+        return Ref(actual.name, [Section(lo, _plus(clone(lo), count_minus_one))], span=actual.span)
     return Ref(actual.name, span=actual.span)       # the whole array: always enough
 
 
@@ -50,9 +50,9 @@ def _in_caller(e, callee, args):
 
     def sub(x):
         if isinstance(x, Ref) and x.subs is None and x.name in actual:
-            return copy.deepcopy(actual[x.name])
+            return clone(actual[x.name])
         return None
-    return map_expr(copy.deepcopy(e), sub)
+    return map_expr(clone(e), sub)
 
 
 def _int(e):

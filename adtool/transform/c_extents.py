@@ -14,7 +14,7 @@ never more than the caller's array holds when the code runs.
 """
 from __future__ import annotations
 
-import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..ir.build import integer
@@ -92,11 +92,11 @@ class _Infer:
             return self._bound(r, lp.hi if k > 0 else lp.lo, inner)
         if isinstance(e, Bin) and e.op in ("+", "-") and isinstance(e.right, Lit):
             b = self._bound(r, e.left, loops)
-            return None if b is None else Bin(e.op, b, copy.deepcopy(e.right))
+            return None if b is None else Bin(e.op, b, clone(e.right))
         if isinstance(e, Bin) and e.op == "+" and isinstance(e.left, Lit):
             return self._bound(r, Bin("+", e.right, e.left), loops)
         if self._invariant(r, e):
-            return copy.deepcopy(e)
+            return clone(e)
         return None
 
     def _candidates(self, r: Routine, p: str, body, loops: dict) -> Optional[list[Expr]]:
@@ -158,7 +158,7 @@ class _Infer:
         if f.rank != 1:
             return None
         if f.shape[0].ub is not None:       # declared, stated ($AD EXTENT) or inferred already
-            e = Bin("+", copy.deepcopy(f.shape[0].ub), integer(1))
+            e = Bin("+", clone(f.shape[0].ub), integer(1))
         else:
             e = self.extent(q, q.args[k])
         if e is None:
@@ -167,9 +167,9 @@ class _Infer:
 
         def sub(x):
             if isinstance(x, Ref) and x.subs is None and x.name in actual:
-                return copy.deepcopy(actual[x.name])
+                return clone(actual[x.name])
             return None
-        e = map_expr(copy.deepcopy(e), sub)
+        e = map_expr(clone(e), sub)
         return e if self._bound(r, e, {}) is not None and self._invariant(r, e) else None
 
 

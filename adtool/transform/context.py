@@ -3,7 +3,7 @@ rewrite it: which names are active, what their derivatives are called, the
 type and rank of an expression, and fresh names that cannot clash."""
 from __future__ import annotations
 
-import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..diagnostics import unsupported
@@ -142,7 +142,7 @@ class DiffContext:
     def dref(self, r: Routine, e: Ref) -> Optional[Ref]:
         if not self.active(r, e.name):
             return None
-        return Ref(self.dname(r, e.name), copy.deepcopy(e.subs), span=e.span)
+        return Ref(self.dname(r, e.name), clone(e.subs), span=e.span)
 
     # ------------------------------------------------------------ new names
 
@@ -160,7 +160,7 @@ class DiffContext:
 
 def deriv_symbol(s: Symbol, name: str, intent: Optional[str] = None) -> Symbol:
     """The derivative twin of a primal symbol: same type and shape, no value."""
-    d = copy.deepcopy(s)
+    d = clone(s)
     d.name = name
     d.is_parameter = False
     d.value = None

@@ -26,6 +26,7 @@ also reads everything its primal reads, globals included).
 from __future__ import annotations
 
 import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..analysis.readwrite import Summaries
@@ -244,11 +245,11 @@ class _Sweep:
 def _final_index(s: Loop) -> Assign:
     """What an emptied counted loop still does: leave its index one step
     past the last trip (lo + trips * step), as Fortran and C both do."""
-    lo, hi = copy.deepcopy(s.lo), copy.deepcopy(s.hi)
+    lo, hi = clone(s.lo), clone(s.hi)
     if s.step is None or (isinstance(s.step, Lit) and s.step.text == "1"):
         value: Expr = Call("max", [lo, Bin("+", hi, integer(1))], intrinsic=True)
     else:
-        value = Bin("+", lo, Bin("*", trip_count(lo, hi, s.step), copy.deepcopy(s.step)))
+        value = Bin("+", lo, Bin("*", trip_count(lo, hi, s.step), clone(s.step)))
     return Assign(Ref(s.var), value, span=s.span)
 
 

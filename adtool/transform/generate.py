@@ -3,7 +3,7 @@ them: module-level derivative storage (module m -> m_diff, with the
 differentiated module procedures), then external routines."""
 from __future__ import annotations
 
-import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..analysis.activity import activity as compute_activity
@@ -81,9 +81,9 @@ def site_of(stmt) -> object:
 
 
 def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
-                       plan: Plan, profile: bool = False) -> TranslationUnit:
+                       plan: Plan, profile: bool = False, primal_outputs: bool = True) -> TranslationUnit:
     names = _reachable(tu, [h.name for h in heads])
-    tu = copy.deepcopy(tu)
+    tu = clone(tu)
     lifted = lift_internal(tu, set(names))
     _tag_call_sites(tu, names)
     ntu = normalize_unit(tu, set(names))
@@ -123,6 +123,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
         rev = Reverse(ctx, calls, mode_of, _Summaries(summ), written)
         rev.heads = {h.name for h in heads}
         rev.binomial_loops = plan.binomial_loops      # (routine, line) -> snapshots
+        rev.primal_outputs = primal_outputs
         head_names = [h.name for h in heads]
         # Which argument values the backward sweeps find in place: first from
         # what never changes, then also from what each backward sweep records

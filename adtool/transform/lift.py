@@ -9,7 +9,7 @@ call a private copy of the lifted routine, named `<name>_nodiff`.
 """
 from __future__ import annotations
 
-import copy
+from ..ir.clone import clone
 
 from ..ir.nodes import Call, CallStmt, Ref, Routine, TranslationUnit
 from ..ir.visit import calls_in, stmt_exprs, walk_expr, walk_stmts
@@ -82,7 +82,7 @@ def lift_internal(tu: TranslationUnit, names: set[str]) -> set[str]:
                                 todo.append(x.name)
         for c in inner:
             for n in need[c.name]:
-                s = copy.deepcopy(host.symbols[n])
+                s = clone(host.symbols[n])
                 s.storage = "arg"
                 s.intent = None
                 s.save = False
@@ -93,13 +93,13 @@ def lift_internal(tu: TranslationUnit, names: set[str]) -> set[str]:
             for n in _names_used(c) - set(c.symbols):
                 hs = host.symbols.get(n)
                 if hs is not None and hs.is_parameter:
-                    c.symbols[n] = copy.deepcopy(hs)
+                    c.symbols[n] = clone(hs)
             for blk, members in host.commons.items():
                 if any(m in _names_used(c) for m in members):
                     c.commons[blk] = list(members)
                     for m in members:
-                        c.symbols.setdefault(m, copy.deepcopy(host.symbols[m]))
-            c.uses = copy.deepcopy(host.uses) + c.uses
+                        c.symbols.setdefault(m, clone(host.symbols[m]))
+            c.uses = clone(host.uses) + c.uses
             c.host = None
             c.module = host.module
         # Every call of a lifted routine passes the host variables along.
@@ -123,7 +123,7 @@ def nodiff_copies(tu: TranslationUnit, lifted: set[str]) -> list[Routine]:
     """Primal copies of lifted routines, calling each other's copies."""
     out = []
     for n in sorted(lifted):
-        r = copy.deepcopy(tu.routine(n))
+        r = clone(tu.routine(n))
         r.name = n + "_nodiff"
         rename_calls(r, lifted)
         r.directives = []

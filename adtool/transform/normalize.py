@@ -25,6 +25,7 @@ the offending statement.
 from __future__ import annotations
 
 import copy
+from ..ir.clone import clone
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
@@ -61,7 +62,7 @@ _INTRINSIC_SUBROUTINES = frozenset(
 def normalize_routine(r: Routine, tu: TranslationUnit, fun_type: FunType) -> Routine:
     """A normalised deep copy of r; r itself is left as it was, so callers
     can still emit the user's original routine next to the adjoint."""
-    r = copy.deepcopy(r)
+    r = clone(r)
     _Normalizer(r, tu, fun_type).run()
     return r
 
@@ -69,7 +70,7 @@ def normalize_routine(r: Routine, tu: TranslationUnit, fun_type: FunType) -> Rou
 def normalize_unit(tu: TranslationUnit, names: set[str]) -> TranslationUnit:
     """A copy of tu where only the routines named are rewritten: routines the
     plan does not differentiate must reach the output exactly as written."""
-    new = copy.deepcopy(tu)
+    new = clone(tu)
     fold = (lambda n: n) if tu.language == "c" else str.lower
     wanted = {fold(n) for n in names}
     fun_type = unit_fun_type(new)
@@ -673,19 +674,19 @@ class _Normalizer:
             return Ref(s.var, span=sp)
         zero = Lit("0", vtype)
         if sign is not None and sign > 0:
-            test: Expr = Bin("<=", v(), copy.deepcopy(hi))
+            test: Expr = Bin("<=", v(), clone(hi))
         elif sign is not None:
-            test = Bin(">=", v(), copy.deepcopy(hi))
+            test = Bin(">=", v(), clone(hi))
         else:
             test = Bin("or",
-                       Bin("and", Bin(">", copy.deepcopy(step), zero),
-                           Bin("<=", v(), copy.deepcopy(hi))),
-                       Bin("and", Bin("<", copy.deepcopy(step), copy.deepcopy(zero)),
-                           Bin(">=", v(), copy.deepcopy(hi))))
+                       Bin("and", Bin(">", clone(step), zero),
+                           Bin("<=", v(), clone(hi))),
+                       Bin("and", Bin("<", clone(step), clone(zero)),
+                           Bin(">=", v(), clone(hi))))
         if sign is not None and sign < 0 and isinstance(step, (Un, Lit)):
             nxt: Expr = Bin("-", v(), Lit(str(-sign), vtype))
         else:
-            nxt = Bin("+", v(), copy.deepcopy(step))
+            nxt = Bin("+", v(), clone(step))
         step_stmt = Assign(v(), nxt, span=sp)
         last = body[-1] if body else None
         if (isinstance(last, If) and len(last.branches) == 1 and last.else_ is None
@@ -856,15 +857,15 @@ class _Normalizer:
         def mapped(x: Optional[Expr]) -> Optional[Expr]:
             if x is None:
                 return None
-            x = copy.deepcopy(x)
+            x = clone(x)
 
             def sub(y: Expr) -> Expr:
                 if isinstance(y, Ref) and y.subs is None:
                     if y.name in formals:
-                        return copy.deepcopy(formals[y.name])
+                        return clone(formals[y.name])
                     c = rt.symbols.get(y.name)
                     if c is not None and c.is_parameter and isinstance(c.value, Lit):
-                        return copy.deepcopy(c.value)
+                        return clone(c.value)
                 return _map_children(y, sub)
             x = sub(x)
             if not stable(x):

@@ -14,12 +14,14 @@ those before each overwrite.  Control flow is recorded as it happens
 from __future__ import annotations
 
 import copy
+from ..ir.clone import clone
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..diagnostics import bad_input, unsupported
 from ..analysis.recompute import restorable
+from .index_recompute import needed_again, recomputed_index
 from ..ir.build import add, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
@@ -58,6 +60,7 @@ class Reverse:
         self._alias_syms: dict = {}
         self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
         self.stable: set = set()                 # (routine, formal) f_bwd finds in place, unrestored
+        self.primal_outputs = True               # a head's f_b also computes what its primal returns
         self.restorable: dict = {}               # (routine, temporary) -> its expression
         self.heads: set = set()                  # their f_b keeps every primal output
         self.assumed_needed: dict = {}           # routine -> names kept recorded (generate.py)
@@ -86,10 +89,10 @@ class Reverse:
         sw = self.block(r.body)
         zero = self.calls.zero_local_derivatives(r, base, result_too=False)
         if "b" in wanted:
-            b = copy.deepcopy(base)
+            b = clone(base)
             b.name = r.name + "_b"
             fwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
-                                    zero + sw.bwd, keep_outputs=r.name in self.heads)
+                                    zero + sw.bwd, keep_outputs=r.name in self.heads and self.primal_outputs)
             b.body = fwd + zero + sw.bwd + self._reset_result(r)
             results.append(self._finish(b, r, "_b"))
         if "fwd" in wanted or "bwd" in wanted:
@@ -99,13 +102,13 @@ class Reverse:
             push_a, pop_a = self._allocation_snapshot(r, base)
             push_e, pop_e = push_e + push_a, pop_a + pop_e
             if "fwd" in wanted:
-                f = copy.deepcopy(base)
+                f = clone(base)
                 f.name = r.name + "_fwd"
                 f.args = [a for a in r.args] + ([r.result] if r.kind == "function" else [])
                 f.body = sw.fwd + push_e
                 results.append(self._finish(f, r, "_fwd", primal_only=True))
             if "bwd" in wanted:
-                bw = copy.deepcopy(base)
+                bw = clone(base)
                 bw.name = r.name + "_bwd"
                 bw.args = [a for a in base.args if not (r.kind == "function" and a == r.result)]
                 bw.body = pop_e + zero + sw.bwd + self._reset_result(r)
@@ -149,9 +152,9 @@ class Reverse:
                 pushes.append(CallStmt("ad_push_integer4", [b]))
             pop_part = [CallStmt("ad_pop_integer4", [Ref(t)]) for t in reversed(tmps)]
             subs = [Section(Ref(tmps[2 * k]), Ref(tmps[2 * k + 1])) for k in range(s.rank)]
-            items = [Ref(name, copy.deepcopy(subs))]
+            items = [Ref(name, clone(subs))]
             if active:
-                items.append(Ref(self.ctx.dname(r, name), copy.deepcopy(subs)))
+                items.append(Ref(self.ctx.dname(r, name), clone(subs)))
             pop_part.append(Allocate(items))
             if active:
                 pop_part.append(_zero_assign(Ref(self.ctx.dname(r, name)), s.type))
@@ -177,7 +180,7 @@ class Reverse:
                 # C arrays are never literal constants: pop in place
                 out.append(p)
                 continue
-            tmp = self.ctx.fresh(v, f"ad_{target.name}_exit", copy.deepcopy(s.type),
+            tmp = self.ctx.fresh(v, f"ad_{target.name}_exit", clone(s.type),
                                  [Dim(None, None, True)] * rank if rank else None)
             if rank:
                 v.symbols[tmp].allocatable = True
@@ -403,20 +406,20 @@ class Reverse:
             tag = _type_tag(typ, t)
             if rank == 0:
                 if tag in ("logical", "character"):
-                    pushes.append(CallStmt(f"ad_push_{tag}", [copy.deepcopy(t)]))
-                    pops.append(CallStmt(f"ad_pop_{tag}", [copy.deepcopy(t)]))
+                    pushes.append(CallStmt(f"ad_push_{tag}", [clone(t)]))
+                    pops.append(CallStmt(f"ad_pop_{tag}", [clone(t)]))
                 else:
-                    pushes.append(CallStmt(f"ad_push_{tag}", [copy.deepcopy(t)]))
-                    pops.append(CallStmt(f"ad_pop_{tag}", [copy.deepcopy(t)]))
+                    pushes.append(CallStmt(f"ad_push_{tag}", [clone(t)]))
+                    pops.append(CallStmt(f"ad_pop_{tag}", [clone(t)]))
             else:
                 s = self._sym(t.name)
                 if s is not None and t.subs is None and s.shape and s.shape[-1].ub is None \
                         and not s.shape[-1].assumed:
                     raise unsupported("recording an assumed-size array (declare its size)",
                                       s.span, t.name)
-                n = Call("size", [copy.deepcopy(t)], [("kind", integer(8))], intrinsic=True)
-                pushes.append(CallStmt(f"ad_push_{tag}_array", [copy.deepcopy(t), n]))
-                pops.append(CallStmt(f"ad_pop_{tag}_array", [copy.deepcopy(t), copy.deepcopy(n)]))
+                n = Call("size", [clone(t)], [("kind", integer(8))], intrinsic=True)
+                pushes.append(CallStmt(f"ad_push_{tag}_array", [clone(t), n]))
+                pops.append(CallStmt(f"ad_pop_{tag}_array", [clone(t), clone(n)]))
         return pushes, list(reversed(pops))
 
     def _sym(self, name: str):
@@ -441,6 +444,7 @@ class Reverse:
 
     def block(self, body: list[Stmt]) -> Sweeps:
         out = Sweeps()
+        again: list[Stmt] = []   # integer indices assigned again, not recorded
         k = 0
         closed = -1          # index of the statement whose END closed a region
         while k < len(body):
@@ -456,11 +460,18 @@ class Reverse:
                     d = next(d for d in s.directives if d.name == "CHECKPOINT-END")
                     raise bad_input("$AD CHECKPOINT-END without a CHECKPOINT-START before it "
                                     "in the same block", d.span)
-                sw = self.stmt(s)
+                a = recomputed_index(self.r, self.ctx.sym(self.r, s.lhs.name) if isinstance(s, Assign)
+                                     else None, body, k, bool(self._loop_vars), self._recomputable, again)
+                if a is not None:
+                    again.append(a)
+                    sw = Sweeps([Assign(clone(s.lhs), clone(s.rhs), span=s.span)], [])
+                else:
+                    sw = self.stmt(s)
                 self._note_writes([s])
                 k += 1
             out.fwd.extend(sw.fwd)
             out.bwd[0:0] = sw.bwd
+        out.bwd[0:0] = [clone(a) for a in needed_again(out.bwd, again)]
         return out
 
     def region(self, stmts: list[Stmt]) -> Sweeps:
@@ -494,7 +505,7 @@ class Reverse:
                 continue
             snap.append(ref)
         push_s, pop_s = self._push_pop(r, snap)
-        plain = [copy.deepcopy(_without_start(st)) for st in stmts]
+        plain = [clone(_without_start(st)) for st in stmts]
         inner = self.block([_without_start(stmts[0])] + list(stmts[1:]))
         fwd = push_t + push_s + plain
         bwd = pop_s + inner.fwd + inner.bwd + pop_t
@@ -531,7 +542,7 @@ class Reverse:
         if isinstance(s, While):
             return self.while_(s)
         if isinstance(s, (Print, Continue, Stop)):
-            n = copy.deepcopy(s)
+            n = clone(s)
             n.directives = []
             n.label = None
             return Sweeps([n], [])
@@ -539,7 +550,7 @@ class Reverse:
             for it in s.items:
                 if self.ctx.active(r, it.name):
                     pass
-            fwd = [copy.deepcopy(s)] + allocate_derivatives(self.ctx, r, s)
+            fwd = [clone(s)] + allocate_derivatives(self.ctx, r, s)
             return Sweeps(fwd, [])
         if isinstance(s, Deallocate):
             # The backward sweep still needs the arrays: local allocatables are
@@ -568,7 +579,7 @@ class Reverse:
                                 [Raw(f"allocate({d}, mold={s.lhs.name})"),
                                  _zero_assign(Ref(d), self._type(s.lhs))])]))
         else:
-            fwd = push + [Assign(copy.deepcopy(s.lhs), copy.deepcopy(s.rhs), span=s.span)]
+            fwd = push + [Assign(clone(s.lhs), clone(s.rhs), span=s.span)]
         if not lhs_active:
             return Sweeps(fwd, pop)
         seed_ref = ctx.dref(r, s.lhs)
@@ -580,7 +591,7 @@ class Reverse:
         if inc is not None:
             # x = x ± e (e free of x): x's adjoint passes through unchanged.
             sign, rest = inc
-            seed0: Expr = copy.deepcopy(seed_ref)
+            seed0: Expr = clone(seed_ref)
             adj.extend(self.adjoint(rest, neg(seed0) if sign < 0 else seed0, rank))
         elif self._expr_active(s.rhs):
             if lhs_in_rhs:
@@ -595,13 +606,13 @@ class Reverse:
                     from ..backend.fortran_expr import fexpr
                     adj.append(Raw(f"allocate({tname}, source={fexpr(seed_ref)})"))
                 else:
-                    adj.append(Assign(Ref(tname), copy.deepcopy(seed_ref)))
+                    adj.append(Assign(Ref(tname), clone(seed_ref)))
                 adj.append(_zero_assign(seed_ref, typ))
                 adj.extend(self.adjoint(s.rhs, seed, rank))
                 if rank:
                     adj.append(Deallocate([tname]))
             else:
-                adj.extend(self.adjoint(s.rhs, copy.deepcopy(seed_ref), rank))
+                adj.extend(self.adjoint(s.rhs, clone(seed_ref), rank))
                 adj.append(_zero_assign(seed_ref, typ))
         else:
             adj.append(_zero_assign(seed_ref, typ))
@@ -621,7 +632,7 @@ class Reverse:
             # A scalar inside an array context receives the sum of the seeds;
             # a scalar seed (broadcast by a reduction) counts once per element.
             if self._rank(seed) == 0 and extent is not None:
-                seed = mul(seed, Call("size", [copy.deepcopy(extent)], intrinsic=True))
+                seed = mul(seed, Call("size", [clone(extent)], intrinsic=True))
             else:
                 seed = Call("sum", [seed], intrinsic=True)
             rank = 0
@@ -632,7 +643,7 @@ class Reverse:
             tk, sk = self._type(e), self._type(seed)
             if tk.base == "real" and sk.base == "real" and sk.kind > tk.kind:
                 seed = Call("real", [seed], [("kind", integer(tk.kind))], intrinsic=True)
-            return [Assign(target, add(copy.deepcopy(target), seed))]
+            return [Assign(target, add(clone(target), seed))]
         if isinstance(e, Un):
             if e.op == "-":
                 return self.adjoint(e.operand, neg(seed), rank, extent)
@@ -646,15 +657,15 @@ class Reverse:
             k = self._kind(e)
             if e.op == "*" and e.left == e.right:
                 # x * x: one term 2x, not two identical ones
-                pairs = [(mul(real(2, k), copy.deepcopy(e.left)), e.left)]
+                pairs = [(mul(real(2, k), clone(e.left)), e.left)]
             elif e.op == "/" and self._expr_active(e.right):
                 # u / v: divide the seed once; u takes it, v takes -(u/v)
                 # times it.  Two divisions where 1/v and -(u/v)/v take three.
                 # (A passive v keeps 1/v * seed: compilers hoist 1/v.)
                 pairs = [(p, a) for p, a in ((real(1, k), e.left),
-                                             (neg(div(copy.deepcopy(e.left), copy.deepcopy(e.right))), e.right))
+                                             (neg(div(clone(e.left), clone(e.right))), e.right))
                          if self._expr_active(a)]
-                return self._distribute(pairs, div(seed, copy.deepcopy(e.right)), rank, extent)
+                return self._distribute(pairs, div(seed, clone(e.right)), rank, extent)
             else:
                 parts = rule(e.op).partials([e.left, e.right], k)
                 pairs = [(p, a) for p, a in zip(parts, [e.left, e.right])
@@ -716,7 +727,7 @@ class Reverse:
         self._seed_depth += 1
         try:
             for p, a in pairs:
-                out.extend(self.adjoint(a, seed if _is_one(p) else mul(p, copy.deepcopy(seed)), rank, extent))
+                out.extend(self.adjoint(a, seed if _is_one(p) else mul(p, clone(seed)), rank, extent))
         finally:
             self._seed_depth -= 1
         return out
@@ -755,12 +766,12 @@ class Reverse:
         else_sw = sws[-1]
         all_sw = [b for _, b in branches] + ([else_sw] if else_sw else [])
         if not any(sw.bwd for sw in all_sw):
-            return Sweeps([If([(copy.deepcopy(c), sw.fwd) for c, sw in branches],
+            return Sweeps([If([(clone(c), sw.fwd) for c, sw in branches],
                               else_sw.fwd if else_sw else None, span=s.span)], [])
         if self._recomputable([c for c, _ in s.branches]):
-            fwd = [If([(copy.deepcopy(c), sw.fwd) for c, sw in branches],
+            fwd = [If([(clone(c), sw.fwd) for c, sw in branches],
                       else_sw.fwd if else_sw else None, span=s.span)]
-            bwd = [If([(copy.deepcopy(c), sw.bwd) for c, sw in branches],
+            bwd = [If([(clone(c), sw.bwd) for c, sw in branches],
                       else_sw.bwd if else_sw else None)]
             return Sweeps(fwd, bwd)
         n = len(branches) + 1
@@ -768,7 +779,7 @@ class Reverse:
         br = self._tmp("ad_branch", INT4)
         fwd_branches = []
         for k, (c, sw) in enumerate(branches, start=1):
-            fwd_branches.append((copy.deepcopy(c), sw.fwd + [Assign(Ref(br), integer(k))]))
+            fwd_branches.append((clone(c), sw.fwd + [Assign(Ref(br), integer(k))]))
         else_fwd = (else_sw.fwd if else_sw else []) + [Assign(Ref(br), integer(n))]
         fwd = [If(fwd_branches, else_fwd, span=s.span),
                CallStmt("ad_push_control", [Ref(br), integer(bits)])]
@@ -784,21 +795,21 @@ class Reverse:
         cases = [(c, sw) for c, sw in zip(s.cases, sws)]
         dflt = sws[-1]
         if not any(sw.bwd for _, sw in cases) and not (dflt and dflt.bwd):
-            return Sweeps([Select(copy.deepcopy(s.expr), [Case(copy.deepcopy(c.values), sw.fwd) for c, sw in cases],
+            return Sweeps([Select(clone(s.expr), [Case(clone(c.values), sw.fwd) for c, sw in cases],
                                   dflt.fwd if dflt else None, span=s.span)], [])
         if self._recomputable([s.expr]):
-            fwd = [Select(copy.deepcopy(s.expr), [Case(copy.deepcopy(c.values), sw.fwd) for c, sw in cases],
+            fwd = [Select(clone(s.expr), [Case(clone(c.values), sw.fwd) for c, sw in cases],
                           dflt.fwd if dflt else None, span=s.span)]
-            bwd = [Select(copy.deepcopy(s.expr), [Case(copy.deepcopy(c.values), sw.bwd) for c, sw in cases],
+            bwd = [Select(clone(s.expr), [Case(clone(c.values), sw.bwd) for c, sw in cases],
                           dflt.bwd if dflt else None)]
             return Sweeps(fwd, bwd)
         n = len(cases) + 1
         bits = max(1, math.ceil(math.log2(n + 1)))
         br = self._tmp("ad_branch", INT4)
-        fcases = [Case(copy.deepcopy(c.values), sw.fwd + [Assign(Ref(br), integer(k))])
+        fcases = [Case(clone(c.values), sw.fwd + [Assign(Ref(br), integer(k))])
                   for k, (c, sw) in enumerate(cases, start=1)]
         fdef = (dflt.fwd if dflt else []) + [Assign(Ref(br), integer(n))]
-        fwd = [Select(copy.deepcopy(s.expr), fcases, fdef, span=s.span),
+        fwd = [Select(clone(s.expr), fcases, fdef, span=s.span),
                CallStmt("ad_push_control", [Ref(br), integer(bits)])]
         bcases = [Case([integer(k)], sw.bwd) for k, (_, sw) in enumerate(cases, start=1) if sw.bwd]
         if dflt and dflt.bwd:
@@ -822,7 +833,7 @@ class Reverse:
             self._loop_vars.pop()
         if body.bwd:
             return push_v, pop_v, body, None
-        n = copy.deepcopy(s)
+        n = clone(s)
         n.body = body.fwd
         n.directives = []
         n.label = None
@@ -840,27 +851,30 @@ class Reverse:
         step = s.step if s.step is not None else integer(1)
         fwd: list[Stmt] = list(push_v)
         bwd_pre: list[Stmt] = []
-        # Bounds: constants need no recording; otherwise save once at loop entry.
-        lo_e, step_e = copy.deepcopy(s.lo), copy.deepcopy(step)
-        hi_e = copy.deepcopy(s.hi)
+        # Bounds: constants, and bounds the backward sweep can evaluate again
+        # (enclosing loop indices, values nothing changes), need no
+        # recording; otherwise save once at loop entry.
+        lo_e, step_e = clone(s.lo), clone(step)
+        hi_e = clone(s.hi)
         saved: list[tuple[str, Expr]] = []
-        if not _constant(s.lo):
+        again = self._recomputable([s.lo, s.hi, step])
+        if not _constant(s.lo) and not again:
             v = self._tmp("ad_from", INT4)
             saved.append((v, lo_e))
             lo_e = Ref(v)
-        if not _constant(step):
+        if not _constant(step) and not again:
             v = self._tmp("ad_step", INT4)
             saved.append((v, step_e))
             step_e = Ref(v)
         cnt = None
-        if not (_constant(s.lo) and _constant(s.hi) and _constant(step)):
+        if not (_constant(s.lo) and _constant(s.hi) and _constant(step)) and not again:
             cnt = self._tmp("ad_count", INT4)
         for v, e in saved:
             fwd.append(Assign(Ref(v), e))
         if cnt is not None:
             # Fortran's trip count, taken at entry as the language does.
             fwd.append(Assign(Ref(cnt), trip_count(lo_e, hi_e, step_e)))
-        fl = Loop(s.var, copy.deepcopy(lo_e), copy.deepcopy(hi_e), copy.deepcopy(step_e), body.fwd, span=s.span)
+        fl = Loop(s.var, clone(lo_e), clone(hi_e), clone(step_e), body.fwd, span=s.span)
         fwd.append(fl)
         pushes, pops = self._push_pop(r, [Ref(v) for v, _ in saved] + ([Ref(cnt)] if cnt else []))
         fwd.extend(pushes)
@@ -869,7 +883,7 @@ class Reverse:
             n_e: Expr = Ref(cnt)
         else:
             n_e = trip_count(s.lo, s.hi, step)
-        set_var = Assign(Ref(s.var), Bin("+", copy.deepcopy(lo_e), Bin("*", Ref(k), copy.deepcopy(step_e))))
+        set_var = Assign(Ref(s.var), Bin("+", clone(lo_e), Bin("*", Ref(k), clone(step_e))))
         set_var.sets_loop_index = True
         bl = Loop(k, Bin("-", n_e, integer(1)), integer(0), integer(-1), [set_var] + body.bwd)
         bwd = pops + [bl] + pop_v
@@ -879,14 +893,14 @@ class Reverse:
         self._note_writes(s.body)
         body = self.block(s.body)
         if not body.bwd:
-            n = copy.deepcopy(s)
+            n = clone(s)
             n.body = body.fwd
             n.directives = []
             return Sweeps([n], [])
         cnt = self._tmp("ad_count", INT4)
         # A post-tested loop (C's do-while) counts its trips the same way.
         fwd = [Assign(Ref(cnt), integer(0)),
-               While(copy.deepcopy(s.cond), [Assign(Ref(cnt), Bin("+", Ref(cnt), integer(1)))] + body.fwd,
+               While(clone(s.cond), [Assign(Ref(cnt), Bin("+", Ref(cnt), integer(1)))] + body.fwd,
                      span=s.span, post_test=s.post_test),
                CallStmt("ad_push_integer4", [Ref(cnt)])]
         k = self._tmp("ad_iter", INT4)
@@ -904,9 +918,9 @@ class Reverse:
         outs = self._call_outputs(name, args, result)
         push_t, pop_t = self._record(r, outs)
         if result is not None:
-            primal: Stmt = Assign(copy.deepcopy(result), Call(name, copy.deepcopy(args)), span=s.span)
+            primal: Stmt = Assign(clone(result), Call(name, clone(args)), span=s.span)
         else:
-            primal = CallStmt(name, copy.deepcopy(args), span=s.span)
+            primal = CallStmt(name, clone(args), span=s.span)
         if callee is None or name not in self.calls.diff:
             kill = []
             if result is not None and ctx.is_real(r, result) and ctx.active(r, result.name):
@@ -925,14 +939,14 @@ class Reverse:
         mode = self.mode_of(r, s)
         prof = self._profile_ids(s, mode)
         if mode == "split":
-            fargs = copy.deepcopy(args) + ([copy.deepcopy(result)] if result is not None else [])
+            fargs = clone(args) + ([clone(result)] if result is not None else [])
             fcall = CallStmt(name + "_fwd", fargs, span=s.span)
-            fcall.fwd_of = (name, copy.deepcopy(args))                # for deadfwd.py
+            fcall.fwd_of = (name, clone(args))                # for deadfwd.py
             fwd = push_t + _profiled(prof, 0, [fcall])
             # Temporaries f_bwd does not restore itself (see _formal_facts).
             again = self._reevaluate([a for f, a in zip(callee.args, args) if (name, f) in self.stable])
             adj = CallStmt(name + "_bwd", adj_args, span=s.span)
-            adj.primal_call = (name, copy.deepcopy(args))      # for deadfwd.py
+            adj.primal_call = (name, clone(args))      # for deadfwd.py
             bwd = again + pre + _profiled(prof, 2, [adj]) + post + pop_t
             return Sweeps(fwd, bwd)
         snap = self._snapshot(callee, args)
@@ -959,8 +973,8 @@ class Reverse:
         push_s, pop_s = self._push_pop(r, snap)
         fwd = push_t + _profiled(prof, 1, push_b + push_s) + _profiled(prof, 0, [primal])
         adj = CallStmt(name + "_b", adj_args, span=s.span)
-        adj.primal_call = (name, copy.deepcopy(args))          # for deadfwd.py
-        bwd = _profiled(prof, 2, pop_s + pop_b + copy.deepcopy(push_b) + again + pre + [adj]) \
+        adj.primal_call = (name, clone(args))          # for deadfwd.py
+        bwd = _profiled(prof, 2, pop_s + pop_b + clone(push_b) + again + pre + [adj]) \
             + post + pop_b + pop_t
         return Sweeps(fwd, bwd)
 
@@ -1013,7 +1027,7 @@ class Reverse:
             alias = f"ad_{mod}_{var.name}"
             if alias not in self._alias_syms:
                 out.uses.append(Use(mod, [alias], [(alias, var.name)]))
-                s = copy.deepcopy(self.ctx.tu.module(mod).symbols[var.name])
+                s = clone(self.ctx.tu.module(mod).symbols[var.name])
                 s.name = alias
                 self._alias_syms[alias] = s
             return Ref(alias)
@@ -1026,7 +1040,7 @@ class Reverse:
                     raise unsupported(f"COMMON /{blk}/ is declared nowhere", self.r.span)
                 members = []
                 for j, m in enumerate(decl.commons[blk], start=1):
-                    s = copy.deepcopy(decl.symbols[m])
+                    s = clone(decl.symbols[m])
                     s.name = f"ad_{blk}_{j}"
                     out.symbols[s.name] = s
                     self._alias_syms[s.name] = s
@@ -1162,7 +1176,7 @@ def _profiled(base: Optional[int], offset: int, stmts: list[Stmt]) -> list[Stmt]
     if base is None or not stmts:
         return stmts
     sid = integer(base + offset)
-    return [CallStmt("ad_prof_enter", [sid])] + stmts + [CallStmt("ad_prof_exit", [copy.deepcopy(sid)])]
+    return [CallStmt("ad_prof_enter", [sid])] + stmts + [CallStmt("ad_prof_exit", [clone(sid)])]
 
 
 def _without_start(s: Stmt) -> Stmt:
@@ -1223,7 +1237,7 @@ def _constant(e: Optional[Expr]) -> bool:
 
 
 def _whole_or_part(ref: Ref) -> Ref:
-    return Ref(ref.name, copy.deepcopy(ref.subs), span=ref.span)
+    return Ref(ref.name, clone(ref.subs), span=ref.span)
 
 
 def _same_ref(a: Ref, b: Ref) -> bool:
@@ -1231,7 +1245,7 @@ def _same_ref(a: Ref, b: Ref) -> bool:
 
 
 def _zero_assign(target: Ref, typ: Type) -> Assign:
-    return Assign(copy.deepcopy(target), real(0, typ.kind if typ.base == "real" else 8))
+    return Assign(clone(target), real(0, typ.kind if typ.base == "real" else 8))
 
 
 def _type_tag(t: Type, where: Ref) -> str:

@@ -8,6 +8,7 @@ interleaved, and control flow is kept as it is.
 from __future__ import annotations
 
 import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..diagnostics import unsupported
@@ -68,7 +69,7 @@ class Tangent:
                 t = self.texpr(r, e.args[0]) if e.args else None
                 if t is None:
                     return None
-                return Call(e.name, [t] + copy.deepcopy(e.args[1:]), copy.deepcopy(e.kwargs),
+                return Call(e.name, [t] + clone(e.args[1:]), clone(e.kwargs),
                             intrinsic=True)
             args = _nest_minmax(e)
             rl = rule(args.name)
@@ -96,7 +97,7 @@ class Tangent:
         scalar term): give the array intrinsic an array of that value."""
         if d is None or self.ctx.rank_of(r, arg) == 0 or self.ctx.deriv_rank(r, d) > 0:
             return d
-        zero_like = Bin("*", real(0, self._kind(r, arg)), copy.deepcopy(arg))
+        zero_like = Bin("*", real(0, self._kind(r, arg)), clone(arg))
         return Bin("+", d, zero_like)
 
     def _combine(self, r: Routine, partials, args: list[Expr]) -> Optional[Expr]:
@@ -130,19 +131,19 @@ class Tangent:
                 return self.calls.tangent_call(r, out_r, call, result=s.lhs)
             d = ctx.dref(r, s.lhs) if ctx.is_real(r, s.lhs) else None
             whole_alloc = is_whole_allocatable(ctx, r, s.lhs, s.rhs)
-            primal = reallocating(s.lhs, s.rhs, ctx, r, out_r) if whole_alloc else [copy.deepcopy(s)]
+            primal = reallocating(s.lhs, s.rhs, ctx, r, out_r) if whole_alloc else [clone(s)]
             if d is None:
                 return primal
             t = self.texpr(r, s.rhs)
             k = self._kind(r, s.lhs)
             if whole_alloc:
-                tan = t if t is not None else Bin("*", real(0, k), copy.deepcopy(s.rhs))
+                tan = t if t is not None else Bin("*", real(0, k), clone(s.rhs))
                 return reallocating(d, tan, ctx, r, out_r) + primal
             return [Assign(d, t if t is not None else real(0, k), span=s.span)] + primal
         if isinstance(s, CallStmt):
             return self.calls.tangent_call(r, out_r, s)
         if isinstance(s, If):
-            return [If([(copy.deepcopy(c), self.stmts(r, out_r, b)) for c, b in s.branches],
+            return [If([(clone(c), self.stmts(r, out_r, b)) for c, b in s.branches],
                        self.stmts(r, out_r, s.else_) if s.else_ is not None else None,
                        span=s.span, label=s.label)]
         if isinstance(s, Loop):
@@ -156,16 +157,16 @@ class Tangent:
             n.directives = []
             return [n]
         if isinstance(s, Select):
-            return [Select(copy.deepcopy(s.expr),
-                           [Case(copy.deepcopy(c.values), self.stmts(r, out_r, c.body)) for c in s.cases],
+            return [Select(clone(s.expr),
+                           [Case(clone(c.values), self.stmts(r, out_r, c.body)) for c in s.cases],
                            self.stmts(r, out_r, s.default) if s.default is not None else None,
                            span=s.span, label=s.label)]
         if isinstance(s, Allocate):
-            return [copy.deepcopy(s)] + allocate_derivatives(ctx, r, s)
+            return [clone(s)] + allocate_derivatives(ctx, r, s)
         if isinstance(s, Deallocate):
             names = list(s.names) + [ctx.dname(r, n) for n in s.names if ctx.active(r, n)]
             return [Deallocate(names, span=s.span)]
-        n = copy.deepcopy(s)
+        n = clone(s)
         n.directives = []
         return [n]
 

@@ -9,6 +9,7 @@ temporary derivative, as Tapenade does.
 from __future__ import annotations
 
 import copy
+from ..ir.clone import clone
 from typing import Optional
 
 from ..diagnostics import unsupported
@@ -53,7 +54,7 @@ class CallPlanner:
             args.append(r.result)
             args.append(ctx.dname(r, r.result))
         for name, s in r.symbols.items():
-            n = copy.deepcopy(s)
+            n = clone(s)
             if n.storage == "result":
                 n.storage = "arg"
             syms[name] = n
@@ -78,8 +79,8 @@ class CallPlanner:
         out.body = []
         out.directives = []
         out.contains = []
-        out.uses = copy.deepcopy(r.uses)
-        out.commons = copy.deepcopy(r.commons)
+        out.uses = clone(r.uses)
+        out.commons = clone(r.commons)
         self._global_derivatives(r, out)
         if self.uses_stack:
             out.uses.insert(0, Use("adstack"))
@@ -141,7 +142,7 @@ class CallPlanner:
         if result is not None:
             pairs.append((callee.result, result))
         for formal, actual in pairs:
-            out_args.append(copy.deepcopy(actual))
+            out_args.append(clone(actual))
             formal_active = ctx.active(callee, formal) or formal == callee.result
             if not formal_active:
                 continue
@@ -208,7 +209,7 @@ class CallPlanner:
             name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}_alias", t)
         target = ctx.dref(r, actual)
         pre.append(zero(Ref(name), t))
-        post.append(Assign(copy.deepcopy(target), Bin("+", copy.deepcopy(target), Ref(name))))
+        post.append(Assign(clone(target), Bin("+", clone(target), Ref(name))))
         if rank:
             post.append(Deallocate([name]))
         return Ref(name)
@@ -218,7 +219,7 @@ class CallPlanner:
         """A fresh allocatable array of like's shape, allocated in pre."""
         from ..backend.fortran_expr import fexpr
         from ..ir.nodes import Raw
-        name = self.ctx.fresh(out, base, copy.deepcopy(typ),
+        name = self.ctx.fresh(out, base, clone(typ),
                               [Dim(None, None, True) for _ in range(rank)])
         out.symbols[name].allocatable = True
         pre.append(Raw(f"allocate({name}, mold={fexpr(like)})"))
@@ -241,7 +242,7 @@ class CallPlanner:
                 pre.append(zero(Ref(name), t))
                 return Ref(name)
             if asym is not None and whole and all(d.ub is not None and not d.assumed for d in asym.shape):
-                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", asym.type, copy.deepcopy(asym.shape))
+                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", asym.type, clone(asym.shape))
                 pre.append(zero(Ref(name), asym.type))
                 return Ref(name)
         if fsym.rank == 0:
@@ -269,13 +270,13 @@ class CallPlanner:
         callee = self.ctx.tu.routine(call.name)
         if callee is None or call.name not in self.diff:
             if result is not None:
-                out: list[Stmt] = [Assign(copy.deepcopy(result), Call(call.name, copy.deepcopy(call.args)),
+                out: list[Stmt] = [Assign(clone(result), Call(call.name, clone(call.args)),
                                           span=call.span)]
                 d = self.ctx.dref(r, result)
                 if d is not None:       # a passive value overwrites an active variable
                     out.append(zero(d, self.ctx.sym(r, result.name).type))
                 return out
-            n = copy.deepcopy(call)
+            n = clone(call)
             n.directives = []
             return [n]
         pre: list[Stmt] = []
@@ -285,7 +286,7 @@ class CallPlanner:
 
 def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt]:
     out: list[Stmt] = []
-    items = [Ref(ctx.dname(r, it.name), copy.deepcopy(it.subs)) for it in s.items
+    items = [Ref(ctx.dname(r, it.name), clone(it.subs)) for it in s.items
              if ctx.active(r, it.name)]
     if items:
         out.append(Allocate(items, span=s.span))

@@ -1,0 +1,95 @@
+"""Integer indices the backward sweep assigns again instead of popping.
+
+`idx = i*n + j` inside a loop overwrites idx every trip, so the adjoint
+would push it before each overwrite and pop it after the adjoint of the
+statement, one integer per trip.  When the right-hand side reads only
+values the backward sweep can evaluate again (enclosing loop indices,
+constants, values nothing writes: Reverse._recomputable) the backward sweep
+of the enclosing block can start by assigning idx again: the statements
+after the assignment, whose adjoints run first, see the value they saw.
+That needs idx to be written nowhere else and read only by the statements
+from the assignment to the end of its block: any other reader (before it in
+the block, or in an enclosing block) would run its adjoint with another
+value than it read.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from ..ir.clone import clone
+from ..ir.nodes import Assign, Call, CallStmt, Loop, Ref, Routine, Stmt
+from ..ir.visit import stmt_exprs, walk_expr, walk_stmts
+
+
+def recomputed_index(r: Routine, sym, block: list[Stmt], k: int, in_loop: bool,
+                     recomputable: Callable[[list], bool], earlier: list[Assign]) -> Optional[Assign]:
+    """The assignment to repeat at the start of the backward sweep of
+    block, for its statement k, or None when k must be recorded as usual.
+    earlier: the block's indices before k already assigned again (they
+    may be read: `c = i*n + j; w = c - 1`)."""
+    s = block[k]
+    if not in_loop or not isinstance(s, Assign):
+        return None
+    lhs = s.lhs
+    if lhs.subs is not None or lhs.member is not None or lhs.substring is not None:
+        return None
+    if sym is None or sym.type.base != "integer" or sym.shape or sym.storage != "local" \
+            or sym.save or sym.init is not None or sym.is_parameter:
+        return None
+    name = lhs.name
+    if any(isinstance(x, Ref) and x.name == name for x in walk_expr(s.rhs)):
+        return None
+    if not recomputable([_inlined(s.rhs, earlier)]):
+        return None
+    if _writes(r.body, name) != 1 or _mentions(r.body, name) != _mentions(block[k:], name):
+        return None
+    return Assign(Ref(name), s.rhs)
+
+
+def needed_again(bwd: list[Stmt], again: list[Assign]) -> list[Assign]:
+    """The assignments of again the block's backward sweep reads (directly
+    or through a later one of them), in order; assigning an index nobody
+    reads costs time for nothing."""
+    keep: list[Assign] = []
+    for a in reversed(again):
+        if _mentions(bwd, a.lhs.name) or _mentions(keep, a.lhs.name):
+            keep.insert(0, a)
+    return keep
+
+
+def _inlined(e, earlier: list[Assign]):
+    from ..ir.visit import map_expr
+    by_name = {a.lhs.name: a.rhs for a in earlier}
+    if not by_name:
+        return e
+    return map_expr(clone(e), lambda x: clone(by_name[x.name])
+                    if isinstance(x, Ref) and x.subs is None and x.name in by_name else x)
+
+
+def _writes(body: list[Stmt], name: str) -> int:
+    """Statements that may write name (assignments, loops over it, and any
+    call that gets it as an argument)."""
+    n = 0
+    for st in walk_stmts(body):
+        if isinstance(st, Assign) and st.lhs.name == name:
+            n += 1
+        elif isinstance(st, Loop) and st.var == name:
+            n += 2
+        if isinstance(st, CallStmt) and any(isinstance(a, Ref) and a.name == name for a in st.args):
+            n += 2
+        for e in stmt_exprs(st):
+            for x in walk_expr(e):
+                if isinstance(x, Call) and not x.intrinsic and \
+                        any(isinstance(a, Ref) and a.name == name for a in x.args):
+                    n += 2
+    return n
+
+
+def _mentions(stmts: list[Stmt], name: str) -> int:
+    n = 0
+    for st in walk_stmts(stmts):
+        if isinstance(st, Loop) and st.var == name:
+            n += 1
+        for e in stmt_exprs(st):
+            n += sum(1 for x in walk_expr(e) if isinstance(x, Ref) and x.name == name)
+    return n
