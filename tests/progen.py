@@ -241,10 +241,9 @@ class Features:
         # local arrays declared allocatable (allocated at entry): whole-array
         # assignments then reallocate, a scalar one broadcasts
         # (fixtures/random/allocatable_whole_updates.f90).  Off: on CI's
-        # seeds it exposed open adtool bugs, not fixed yet: seed 4005
+        # seeds it exposes an open adtool bug, not fixed yet: seed 4005
         # (p085_), a split f_bwd pops into w1(k2) with the local k2 never
-        # restored in f_bwd (gfortran: 'k2' may be used uninitialized);
-        # seed 3001 (p061_), tangent = adjoint but both differ from FD.
+        # restored in f_bwd (fixtures/open_bugs/README.md).
         self.allocatable_locals = False
         # (a) a helper that branches on a character argument md, which the
         # caller changes after the call: a joint call's snapshot must hold
@@ -285,6 +284,7 @@ class RoutineGen:
         self.result: Optional[Var] = None
         self.remaining = 0
         self.array_only = False     # leaves: array sections and constants only
+        self.assigned_array: Optional[str] = None   # the array an element assignment writes
         self.logical_locals: list[str] = []
         self.loop_names: list = []      # enclosing loops, innermost last: name or None
         self.next_label = 100
@@ -693,7 +693,8 @@ class RoutineGen:
         for i, a in enumerate(callee.args):
             if not (a.kind == "real" and a.rank == 1 and acts[i].isidentifier()):
                 continue
-            if not self.f.section_actuals or self.r.random() >= 0.25:
+            if not self.f.section_actuals or self.r.random() >= 0.25 \
+                    or acts[i] == self.assigned_array:
                 continue
             others = " ".join(t for j, t in enumerate(acts) if j != i)
             if not self.f.aliased_sections and re.search(rf"\b{acts[i]}\b", others):
@@ -744,7 +745,11 @@ class RoutineGen:
     def assign_element(self, d) -> list[str]:
         a = self.ch(self.arrays(writable=True))
         idx = self.index()
+        # b(1) = f(b(n:1:-1)): gfortran copies the section back after the
+        # assignment, undoing it (fixtures/open_bugs/README.md, seed 5018)
+        self.assigned_array = a.name
         e = self.bounded(self.expr(d))
+        self.assigned_array = None
         if self.r.random() < 0.3:
             return [f"{a.name}({idx}) = 0.5d0 * {a.name}({idx}) + 0.5d0 * {e.p()}"]
         return [f"{a.name}({idx}) = {e.text}"]
