@@ -57,25 +57,17 @@ class StmtLowering:
                 n = items[k]
                 k += 1
                 swap = swap_at(items, k - 1)
-                if swap is not None:
-                    k += 2
-                    try:
-                        stmts = self.swap(swap[1], swap[2], span_of(n, self.span))
-                    except AdError as exc:
-                        self.errors.append(exc)
-                        continue
-                    if stmts and pending:
-                        stmts[0].directives = pending + stmts[0].directives
-                        pending = []
-                    out.extend(stmts)
-                    continue
-                if isinstance(n, c_ast.Pragma):
+                if swap is None and isinstance(n, c_ast.Pragma):
                     d = parse_pragma(n.string, _pragma_span(n, self.span))
                     if d is not None:
                         pending.append(d)
                     continue
                 try:
-                    stmts = self.stmt(n)
+                    if swap is not None:
+                        k += 2
+                        stmts = self.swap(swap[1], swap[2], span_of(n, self.span))
+                    else:
+                        stmts = self.stmt(n)
                 except AdError as exc:
                     # Go on to report every error of the function at once.
                     self.errors.append(exc)
