@@ -138,7 +138,7 @@ def _call(name: str, args: list[Expr], ctx: _Ctx, eff: Effects,
             continue            # C scalar: the callee writes its own copy
         if f in summ.writes:
             eff.writes.add(v)
-        if f in summ.kills and a.subs is None and a.member is None:
+        if f in summ.kills and a.subs is None and a.path is None:
             eff.kills.add(v)
     passthrough = ctx.scopes.persistent
 
@@ -178,7 +178,7 @@ def _stmt_effects(s: Stmt, ctx: _Ctx) -> Effects:
         v = ctx.var(s.lhs.name)
         if v is not None:
             eff.writes.add(v)
-            if s.lhs.subs is None and s.lhs.member is None:
+            if s.lhs.subs is None and s.lhs.path is None:
                 eff.kills.add(v)
     elif isinstance(s, CallStmt):
         _call(s.name, s.args, ctx, eff)

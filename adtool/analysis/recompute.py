@@ -131,7 +131,7 @@ def _recomputable(e: Expr, r: Routine, scopes: Scopes, written: set,
 def restorable(table: dict[tuple[str, str], Expr], routine: str, a: Expr) -> Optional[Expr]:
     """The defining expression when actual `a` of a call in `routine` is a
     re-evaluable temporary, else None."""
-    if isinstance(a, Ref) and a.subs is None and a.member is None:
+    if isinstance(a, Ref) and a.subs is None and a.path is None:
         e = table.get((routine, a.name))
         if e is not None:
             return clone(e)

@@ -118,7 +118,7 @@ def array_assign(s: Assign, sym: Symbol, ex: CExpr, level: int) -> list[str]:
             if t is not None and t.shape:
                 if t.rank != rank:
                     raise unsupported("whole-array expression of mismatched rank in C output", s.span)
-                return Ref(e.name, subs(t), e.member, span=e.span)
+                return Ref(e.name, subs(t), e.path, span=e.span)
         if isinstance(e, Call) and e.intrinsic:
             info = lookup(e.name)
             if info is not None and not info.elemental:

@@ -120,7 +120,7 @@ class CExpr:
         return t, (UNARY if t.startswith("-") else PRIMARY)
 
     def ref(self, e: Ref) -> tuple[str, int]:
-        if e.member:
+        if e.path:
             raise unsupported("struct member in C output", e.span)
         sym = self.symbol(e.name)
         if e.subs is None:

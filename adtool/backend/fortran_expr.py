@@ -164,8 +164,10 @@ def _p(e: Expr) -> tuple[str, int, bool]:
         t = e.name
         if e.subs is not None:
             t += "(" + ", ".join(fsubscript(s) for s in e.subs) + ")"
-        if e.member:
-            t += "%" + e.member.replace(".", "%").replace("->", "%")
+        for part in e.path or []:
+            t += "%" + part.name
+            if part.subs is not None:
+                t += "(" + ", ".join(fsubscript(s) for s in part.subs) + ")"
         if e.substring is not None:
             t += "(" + fsubscript(e.substring) + ")"
         return t, PRIMARY, False

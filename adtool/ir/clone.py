@@ -35,7 +35,7 @@ def clone(x):
     if t is dict:
         return {k: clone(v) for k, v in x.items()}
     if t is Type:
-        return x if x.length is None else Type(x.base, x.kind, clone(x.length), x.default)
+        return x if x.length is None else Type(x.base, x.kind, clone(x.length), x.default, x.name)
     node = _NODE.get(t)
     if node is None:
         node = _NODE[t] = is_dataclass(t) and not t.__dataclass_params__.frozen \

@@ -29,7 +29,9 @@ NOSPAN = Span("<generated>", 0, 0)
 
 @dataclass(frozen=True)
 class Type:
-    """base: 'real' | 'integer' | 'logical' | 'character' | 'complex' | 'void'.
+    """base: 'real' | 'integer' | 'logical' | 'character' | 'complex' | 'void'
+    | 'derived' (a Fortran derived type or a C struct; `name` is its
+    TypeDef's name in TranslationUnit.types, kind is unused).
 
     kind is the size in bytes (real 4/8, integer 4/8, logical 4, complex 8/16).
     For character, `length` is an Expr or None for assumed length '(*)'.
@@ -41,12 +43,19 @@ class Type:
     kind: int = 4
     length: Optional["Expr"] = None
     default: bool = field(default=False, compare=False)
+    name: Optional[str] = None
 
     @property
     def is_real(self) -> bool:
         return self.base in ("real", "complex")
 
+    @property
+    def is_derived(self) -> bool:
+        return self.base == "derived"
+
     def __str__(self) -> str:
+        if self.base == "derived":
+            return f"type({self.name})"
         return f"{self.base}({self.kind})"
 
 
@@ -129,14 +138,25 @@ Subscript = Union[Expr, Section]
 
 
 @dataclass
+class Part:
+    """One component step of a record reference: `%name(subs)` in Fortran,
+    `.name[subs]` or `->name[subs]` in C (the backend picks the spelling
+    from the base's type; the IR does not record it).  subs None: the
+    whole component."""
+    name: str
+    subs: Optional[list[Subscript]] = None
+
+
+@dataclass
 class Ref(Expr):
     """A variable, array element, or array section.  subs None: the whole
-    object.  `member` is a struct component path (passive members only).
+    object.  `path` is a record component path: `s(i)%a%b(j)` is
+    Ref('s', [i], path=[Part('a'), Part('b', [j])]); None for no component.
     `substring` is a character substring `s(lo:hi)` (of the element, when
     subs index an array of strings)."""
     name: str
     subs: Optional[list[Subscript]] = None
-    member: Optional[str] = None
+    path: Optional[list[Part]] = None
     substring: Optional["Section"] = None
 
 
@@ -340,6 +360,23 @@ class Raw(Stmt):
 # ---------------------------------------------------------------- containers
 
 @dataclass
+class TypeDef:
+    """A Fortran derived type or a C struct.  Components in declaration
+    order, each a Symbol (storage 'component'; shape, allocatable, pointer
+    and a derived type of their own as for variables).  `module` owns a
+    Fortran type (None: defined in a routine or, in C, at file scope);
+    `c_typedef` is the C typedef name when the struct has one (the backend
+    spells the type with it), `c_tag` its struct tag if any."""
+    name: str
+    components: dict[str, Symbol]
+    module: Optional[str] = None
+    private: bool = False
+    c_typedef: Optional[str] = None
+    c_tag: Optional[str] = None
+    span: Span = NOSPAN
+
+
+@dataclass
 class Routine:
     """kind: 'subroutine' | 'function' | 'program'.  `args` are the formal
     argument names in order; each has a Symbol in `symbols`.  A function's
@@ -406,6 +443,9 @@ class TranslationUnit:
     # C functions declared (prototype) but not defined: args and types for
     # externals declarations (adtool/externals.py); bodies are empty.
     prototypes: dict[str, "Routine"] = field(default_factory=dict)
+    # Derived types / structs by name (one namespace for the program: two
+    # different definitions under one name are refused by the front end).
+    types: dict[str, TypeDef] = field(default_factory=dict)
 
     def all_routines(self) -> list[Routine]:
         out: list[Routine] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Callable, Iterator
 
-from .nodes import (ArrayCtor, Assign, Bin, Call, CallStmt, Case, Cast, Cond,
+from .nodes import (ArrayCtor, Assign, Part, Bin, Call, CallStmt, Case, Cast, Cond,
                     Expr, If, ImpliedDo, Lit, Loop, Print, Ref, Return,
                     Section, Select, Stmt, Stop, Un, While)
 
@@ -44,6 +44,12 @@ def sub_exprs(e: Expr) -> list[Expr]:
                 out.extend(x for x in (s.lo, s.hi, s.step) if x is not None)
             else:
                 out.append(s)
+        for part in e.path or []:
+            for s in part.subs or []:
+                if isinstance(s, Section):
+                    out.extend(x for x in (s.lo, s.hi, s.step) if x is not None)
+                else:
+                    out.append(s)
         if e.substring is not None:
             out.extend(x for x in (e.substring.lo, e.substring.hi) if x is not None)
         return out
@@ -115,15 +121,21 @@ def calls_in(e: Expr) -> Iterator[Call]:
 def map_expr(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
     """Rebuild e bottom-up; fn returns a replacement or None to keep."""
     e = copy.copy(e)
-    if isinstance(e, Ref) and e.subs is not None:
-        subs = []
-        for s in e.subs:
+
+    def map_subs(subs: list) -> list:
+        out = []
+        for s in subs:
             if isinstance(s, Section):
-                subs.append(Section(*(map_expr(x, fn) if x is not None else None
-                                      for x in (s.lo, s.hi, s.step))))
+                out.append(Section(*(map_expr(x, fn) if x is not None else None
+                                     for x in (s.lo, s.hi, s.step))))
             else:
-                subs.append(map_expr(s, fn))
-        e.subs = subs
+                out.append(map_expr(s, fn))
+        return out
+    if isinstance(e, Ref) and e.subs is not None:
+        e.subs = map_subs(e.subs)
+    if isinstance(e, Ref) and e.path is not None:
+        e.path = [Part(p.name, map_subs(p.subs) if p.subs is not None else None)
+                  for p in e.path]
     if isinstance(e, Ref) and e.substring is not None:
         e.substring = Section(*(map_expr(x, fn) if x is not None else None
                                 for x in (e.substring.lo, e.substring.hi, None)))

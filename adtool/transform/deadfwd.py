@@ -154,7 +154,7 @@ class _Sweep:
         if isinstance(s, CallStmt) and s.name.startswith("ad_pop") and s.args \
                 and isinstance(s.args[0], Ref):
             a = s.args[0]
-            if a.subs is None and a.member is None:
+            if a.subs is None and a.path is None:
                 live = live - {names.var(a.name)}
             return s, live | {v for x in a.subs or [] for v in _sub_refs(names, x)}
         fwd_of = getattr(s, "fwd_of", None)
@@ -176,7 +176,7 @@ class _Sweep:
         if writes is not None:
             if not (writes & live) and not any(self.observable(v) for v in writes):
                 return None, live
-            if isinstance(s, Assign) and s.lhs.subs is None and s.lhs.member is None:
+            if isinstance(s, Assign) and s.lhs.subs is None and s.lhs.path is None:
                 live = live - {names.var(s.lhs.name)}     # written whole
             return s, live | _reads(names, s)
         if isinstance(s, If):
@@ -278,7 +278,7 @@ def _reads(names: _Names, s: Stmt) -> set[Var]:
         out |= names.refs(s.rhs)
         for x in s.lhs.subs or []:
             out |= _sub_refs(names, x)
-        if s.lhs.subs is not None or s.lhs.member is not None:
+        if s.lhs.subs is not None or s.lhs.path is not None:
             out.add(names.var(s.lhs.name))   # a partial write keeps the rest
         for c in _user_calls(s.rhs):
             out |= names.call_effects(c.name, c.args, "use") or set()

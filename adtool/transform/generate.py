@@ -360,7 +360,7 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
                     continue
                 for f, a in zip(callee.args, args):
                     sites.setdefault((name, f), []).append((n, a))
-                    if needed and isinstance(a, Ref) and a.member is None and a.name in needed.get(n, ()):
+                    if needed and isinstance(a, Ref) and a.path is None and a.name in needed.get(n, ()):
                         if by_call is None:
                             by_call = set(stmt_writes(st, r, scopes, summ))
                         if scopes.var(n, a.name) not in by_call:

@@ -31,7 +31,7 @@ def recomputed_index(r: Routine, sym, block: list[Stmt], k: int, in_loop: bool,
     if not in_loop or not isinstance(s, Assign):
         return None
     lhs = s.lhs
-    if lhs.subs is not None or lhs.member is not None or lhs.substring is not None:
+    if lhs.subs is not None or lhs.path is not None or lhs.substring is not None:
         return None
     if sym is None or sym.type.base != "integer" or sym.shape or sym.storage != "local" \
             or sym.save or sym.init is not None or sym.is_parameter:

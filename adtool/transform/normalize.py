@@ -775,7 +775,7 @@ class _Normalizer:
         e, lhs = s.rhs, s.lhs
         if not (isinstance(e, Call) and not e.intrinsic):
             return False
-        if lhs.subs is not None or lhs.member is not None:
+        if lhs.subs is not None or lhs.path is not None:
             return False
         sym = self.lookup(lhs.name)
         # y = f(y): the result and an argument would share one adjoint.

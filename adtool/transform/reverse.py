@@ -343,13 +343,13 @@ class Reverse:
             reads = self._reads_of([st])
             if isinstance(st, CallStmt) and st.name.startswith("ad_pop") and st.args \
                     and isinstance(st.args[0], Ref) and st.args[0].subs is None \
-                    and st.args[0].member is None:
+                    and st.args[0].path is None:
                 name = st.args[0].name
                 read |= reads - {name}
                 if name not in read:
                     killed.add(name)
                 continue
-            if isinstance(st, Assign) and st.lhs.subs is None and st.lhs.member is None \
+            if isinstance(st, Assign) and st.lhs.subs is None and st.lhs.path is None \
                     and st.lhs.name not in reads and not getattr(st, "sets_loop_index", False):
                 read |= reads
                 if st.lhs.name not in read:
