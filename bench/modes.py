@@ -282,7 +282,7 @@ def instrumented_primal(src: Path) -> str:
                 b[:] = walk(r, b)
             if isinstance(s, Assign):
                 sym = lookup(r, s.lhs.name)
-                if sym is None or not sym.type.is_real or s.lhs.member:
+                if sym is None or not sym.type.is_real or s.lhs.path:
                     continue
                 subs = s.lhs.subs
                 if sym.rank and (subs is None or any(isinstance(x, Section) for x in subs)):
