@@ -98,6 +98,8 @@ class Expressions:
                              span=span)
         if isinstance(n, F.Data_Ref):
             return self._data_ref(n, span)
+        if isinstance(n, F.Proc_Component_Ref):     # `s%a` as an actual argument
+            return self._data_ref(n, span, [n.children[0], n.children[2]])
         if isinstance(n, F.Complex_Literal_Constant):
             texts = [str(p).replace(" ", "").lower() for p in n.items]
             if any("_" in x or not re.fullmatch(r"[+-]?[\d.]+([ed][+-]?\d+)?", x) for x in texts):
@@ -148,15 +150,15 @@ class Expressions:
         call.constructor = True      # type: ignore[attr-defined]
         return call
 
-    def _data_ref(self, n, span: Span) -> Ref:
+    def _data_ref(self, n, span: Span, items: Optional[list] = None) -> Ref:
         """`s(i)%a%b(j)` -> Ref('s', [i], path=[Part('a'), Part('b', [j])])."""
         from ..ir import records
         from ..ir.nodes import Part
-        items = list(n.children)
+        items = list(n.children) if items is None else items
         base = self.expr(items[0])
         if not isinstance(base, Ref) or base.substring is not None:
             raise unsupported(f"component reference '{n}'", span)
-        sym = self.lookup(base.name)
+        sym = records.ref_symbol(base, self.lookup)
         td = records.typedef(sym.type) if sym is not None else None
         if td is not None and getattr(td, "error", None) is not None:
             raise td.error
@@ -179,7 +181,7 @@ class Expressions:
                     raise bad_input(f"component '{cname}' is not an array", span)
                 sub = self._substring(cname, arglist, span).substring
                 path.append(Part(cname))
-                base.path = path
+                base.path = (base.path or []) + path
                 base.substring = sub
                 return base
             if arglist is not None:
@@ -189,7 +191,7 @@ class Expressions:
                                     f"{len(subs)} subscripts", span)
             path.append(Part(cname, subs))
             sym = comp
-        base.path = path
+        base.path = (base.path or []) + path
         return base
 
     def _subscripts(self, arglist) -> list:

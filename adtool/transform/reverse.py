@@ -377,12 +377,15 @@ class Reverse:
     def _recorded(self, targets: list[Ref]) -> list[Ref]:
         if self.needed is None:
             return []
-        return [t for t in targets if t.name in self.needed and self._may_hold_value(t.name)]
+        return [t for t in targets if t.name in self.needed
+                and self._may_hold_value(t.name, _written_key(t))]
 
-    def _may_hold_value(self, name: str) -> bool:
+    def _may_hold_value(self, name: str, part: Optional[str] = None) -> bool:
         """False for a local nothing can have written yet: its old value is
-        garbage nobody reads, so recording it costs memory for nothing."""
-        if name in self._wr:
+        garbage nobody reads, so recording it costs memory for nothing.
+        part: the record component (`s%a`) when only that is recorded; a
+        record's components are written one by one."""
+        if name in self._wr or (part is not None and part in self._wr):
             return True
         s = self.ctx.sym(self.r, name)
         if s is None:
@@ -393,11 +396,11 @@ class Reverse:
         from ..ir.visit import walk_stmts as _walk
         for x in _walk(stmts):
             if isinstance(x, Assign):
-                self._wr.add(x.lhs.name)
+                self._wr.add(_written_key(x.lhs) or x.lhs.name)
             elif isinstance(x, (Loop,)):
                 self._wr.add(x.var)
             elif isinstance(x, CallStmt):
-                self._wr.update(a.name for a in x.args if isinstance(a, Ref))
+                self._wr.update(_written_key(a) or a.name for a in x.args if isinstance(a, Ref))
             elif isinstance(x, Allocate):
                 self._wr.update(i.name for i in x.items)
 
@@ -448,6 +451,8 @@ class Reverse:
         rank = self._rank(t)
         for cname, c in records.typedef(typ).components.items():
             sub = records.with_path(t, [records.Part(cname)])
+            if not t.path and not self._may_hold_value(t.name, _written_key(sub)):
+                continue            # a local's component nothing has written yet
             if c.allocatable:
                 raise unsupported("recording an allocatable component", t.span,
                                   f"{t.name}%{cname}")
@@ -1293,6 +1298,11 @@ def _is_one(e: Expr) -> bool:
 
 def _constant(e: Optional[Expr]) -> bool:
     return e is None or isinstance(e, Lit) or (isinstance(e, Un) and isinstance(e.operand, Lit))
+
+
+def _written_key(ref: Ref) -> Optional[str]:
+    """`s%a` for a reference into component a of record s (None: no path)."""
+    return f"{ref.name}%{ref.path[0].name}" if ref.path else None
 
 
 def _whole_or_part(ref: Ref) -> Ref:
