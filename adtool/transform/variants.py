@@ -309,12 +309,12 @@ class CallPlanner:
 
 def _storage(a: Ref) -> str:
     """Which storage an actual names, as far as aliasing goes: the variable,
-    or one component of a record (`s%a`, disjoint from `s%b`)."""
-    return f"{a.name}%{a.path[0].name}" if a.path else a.name
+    or one component of a record (`s%a%x`, disjoint from `s%b` and `s%a%y`)."""
+    return "%".join([a.name] + [p.name for p in a.path]) if a.path else a.name
 
 
 def _overlap(k1: str, k2: str) -> bool:
-    return k1 == k2 or k1.split("%")[0] == k2 or k2.split("%")[0] == k1
+    return k1 == k2 or k1.startswith(k2 + "%") or k2.startswith(k1 + "%")
 
 
 def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt]:
