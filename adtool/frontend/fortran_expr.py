@@ -126,13 +126,13 @@ class Expressions:
         """`state(0d0, 1)`: a structure constructor, kept as a call of the
         type's name (normalisation assigns it component by component)."""
         tname = _name(n.items[0])
-        if tname not in self.tu.types:
+        if tname not in self.tu.types or self.lookup(tname) is not None:
             return self._part_ref(n, span)
         td = self.tu.types[tname]
         vals: list[Optional[Expr]] = [None] * len(td.components)
         names = list(td.components)
         for k, a in enumerate(n.items[1].children if n.items[1] is not None else []):
-            if isinstance(a, F.Component_Spec):
+            if isinstance(a, (F.Component_Spec, F.Actual_Arg_Spec)):
                 kw, val = a.children
                 if kw is None:
                     vals[k] = self.expr(val)
@@ -231,6 +231,9 @@ class Expressions:
         arglist = n.items[1] if len(n.items) > 1 else None
         if self.cur is not None and name in self.cur.stmt_funcs:
             return self._inline_statement_function(name, arglist, span)
+        if name in self.tu.types and self.lookup(name) is None and not isinstance(
+                n, F.Intrinsic_Function_Reference):
+            return self._constructor(n, span)
         sym = self.lookup(name)
         if sym is not None and (sym.shape or (sym.type.base == "character" and not sym.external
                                               and self.callable_routine(name) is None)):

@@ -117,6 +117,10 @@ def diff_type(t: Type) -> Type:
         for cname, c in td.components.items():
             if not differentiable(c.type):
                 continue
+            if c.allocatable:
+                from ..diagnostics import unsupported
+                raise unsupported("allocatable real component of a derived type that carries "
+                                  "derivatives", c.span, f"{td.name}%{cname}")
             d = clone(c)
             d.type = diff_type(c.type)
             d.init = None if c.allocatable else zero_value(c.type)
@@ -155,6 +159,8 @@ def expand_assignment(lhs: Ref, rhs, lookup: Callable[[str], Optional[Symbol]], 
         return None
     td = typedef(sym.type)
     ctor = isinstance(rhs, Call) and getattr(rhs, "constructor", False)
+    if isinstance(rhs, Call) and not ctor and not rhs.intrinsic:
+        return None          # a function returning a record: assigned whole
     if not ctor and not isinstance(rhs, Ref):
         raise unsupported("record assignment from an expression that is not a variable or "
                           "a structure constructor", span)

@@ -306,8 +306,8 @@ def _derivative_types(tu: TranslationUnit, suffix: str) -> dict[str, set[str]]:
         if records.is_diff_type(td) or td.module is None:
             continue
         t = records.Type("derived", 0, name=td.name)
-        if not records.differentiable(t):
-            continue
+        if not records.differentiable(t) or _has_real_allocatable(td):
+            continue        # (an error only if differentiated code needs its T_diff)
         records.diff_type(t)
         needs = out.setdefault(td.module, set())
         for c in td.components.values():
@@ -315,6 +315,16 @@ def _derivative_types(tu: TranslationUnit, suffix: str) -> dict[str, set[str]]:
             if inner is not None and records.differentiable(c.type) and inner.module:
                 needs.add(inner.module)
     return out
+
+
+def _has_real_allocatable(td) -> bool:
+    for c in td.components.values():
+        if c.allocatable and records.differentiable(c.type):
+            return True
+        inner = records.typedef(c.type)
+        if inner is not None and _has_real_allocatable(inner):
+            return True
+    return False
 
 
 def _placed_types(tu: TranslationUnit, suffix: str) -> dict:
