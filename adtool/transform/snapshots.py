@@ -276,8 +276,15 @@ class Snapshots:
         of a one-dimensional array of records t: element by element, in a
         loop (Fortran has no array expression for it)."""
         last_subs = t.path[-1].subs if t.path else t.subs
-        if last_subs is not None or self._rank(t) != 1:
-            raise unsupported("recording an array or record component of a section or "
+        if last_subs is not None and self._rank(t) == 1:
+            # a section of records: recorded with the whole array it is part of
+            t = clone(t)
+            if t.path:
+                t.path[-1].subs = None
+            else:
+                t.subs = None
+        if self._rank(t) != 1:
+            raise unsupported("recording an array or record component of a "
                               "multi-dimensional array of records", t.span, t.name)
         k = self._tmp("ad_k", INT4)
         elem = clone(t)
