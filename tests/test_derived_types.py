@@ -151,3 +151,31 @@ end subroutine
     p = adtool("differentiate", src, "--head", "f(y)/(x)", "-o", out)
     assert p.returncode == 0, p.stderr
     assert "yb * t%v(t%n)" in out.read_text().replace("(yb)", "yb") or "t%v(t%n)" in out.read_text()
+
+
+def test_private_type_needed_by_derivative_code_is_named(tmp_path):
+    src = tmp_path / "prog.f90"
+    src.write_text("""module m
+  implicit none
+  private
+  public :: f
+  type state
+    real(8) :: a
+  end type
+contains
+  subroutine f(x, y)
+    real(8), intent(in) :: x
+    real(8), intent(out) :: y
+    type(state) :: s
+    s%a = x * x
+    y = s%a
+  end subroutine
+end module
+""")
+    out = tmp_path / "out.f90"
+    p = adtool("differentiate", src, "--head", "f(y)/(x)", "-o", out)
+    assert p.returncode == 1, p.stderr
+    assert f"{src}:5:" in p.stderr
+    assert "unsupported construct: PRIVATE derived type used by differentiated code (state)" \
+        in p.stderr
+    assert not out.exists()
