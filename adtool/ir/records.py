@@ -219,3 +219,9 @@ def zero_value(t: Type):
     if t.base == "derived":
         return Call(diff_type(t).name, [], intrinsic=False)
     return real(0, t.kind if t.base == "real" else 8)
+
+
+def all_subs(ref: Ref) -> list:
+    """The subscripts of a reference and of every component on its path
+    (`s(i)%a(j)` -> [i, j]): whatever reads indices must see them all."""
+    return list(ref.subs or []) + [x for p in ref.path or [] for x in p.subs or []]

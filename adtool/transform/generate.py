@@ -477,7 +477,7 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
 
 def _subscripts(a: Ref) -> list:
     out = []
-    for x in a.subs or []:
+    for x in records.all_subs(a):
         out.extend([p for p in ((x.lo, x.hi, x.step) if isinstance(x, Section) else (x,)) if p is not None])
     return out
 
