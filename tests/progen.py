@@ -256,7 +256,8 @@ class Features:
         # (fixtures/fortran/head_spec_signature.f90).
         self.unconnected = True
         # Derived types: a module per program defines a record type with a
-        # real scalar, a real array and an integer component; routines get
+        # real scalar, a real array, an integer component and a nested
+        # record (rc%in%x); routines get
         # record locals and helpers an intent(inout) record argument, whose
         # components the generator uses like any variable.
         self.records = True
@@ -281,7 +282,8 @@ class RoutineGen:
         for a in sig.args:
             if a.kind == "rec":
                 self.vars += [Var(f"{a.name}%c1", "real", 0, a.intent),
-                              Var(f"{a.name}%ca", "real", 1, a.intent)]
+                              Var(f"{a.name}%ca", "real", 1, a.intent),
+                              Var(f"{a.name}%in%x", "real", 0, a.intent)]
                 self.ints.append(Var(f"{a.name}%ci", "int", 0, "in"))
                 self.records.append(a.name)
         # character variables (len=4) the routine may branch on or pass
@@ -628,7 +630,7 @@ class RoutineGen:
                 taken.add(moving)
         for i, a in enumerate(callee.args):
             if a.kind == "rec":
-                parts = lambda r: {r, f"{r}%c1", f"{r}%ca", f"{r}%ci"}  # noqa: E731
+                parts = lambda r: {r, f"{r}%c1", f"{r}%ca", f"{r}%ci", f"{r}%in%x"}  # noqa: E731
                 cands = [r for r in self.records if not (parts(r) & taken)]
                 if not cands:
                     return None
@@ -1097,7 +1099,7 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     local_record = feat.records and (any(a.kind == "rec" for c in callees for a in c.args)
                                      or rng.random() < 0.3)
     if local_record:
-        g.locals += [Var("rc%c1", "real"), Var("rc%ca", "real", 1)]
+        g.locals += [Var("rc%c1", "real"), Var("rc%ca", "real", 1), Var("rc%in%x", "real")]
         g.int_locals.append(Var("rc%ci", "int"))
         g.records.append("rc")
     rname = None
@@ -1333,8 +1335,10 @@ def generate(seed: int, prefix: str = "p_", feat: Optional[Features] = None,
                                 True, common=common))
     p = Program(prefix, seed, n, routines, head)
     if feat.records:
-        p.module = (f"module {prefix}types\n  implicit none\n  type {prefix}rec\n"
+        p.module = (f"module {prefix}types\n  implicit none\n  type {prefix}in\n"
+                    f"    real(8) :: x\n  end type {prefix}in\n  type {prefix}rec\n"
                     f"    real(8) :: c1\n    real(8) :: ca({n})\n    integer :: ci\n"
+                    f"    type({prefix}in) :: in\n"
                     f"  end type {prefix}rec\nend module {prefix}types\n")
     for a in head.args:
         if a.kind != "real":
