@@ -140,9 +140,6 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     L = lines.append
     lines.extend(prologue)
 
-    def total(v: str, expr: str) -> str:
-        return f"sum({expr})" if prog.symbols[v].rank else f"({expr})"
-
     def each(v: str, *templates: str) -> None:
         """Lines for every real leaf of v: in the templates {X}(name) is
         that leaf of variable `name` (v itself for a non-record), {T}(e)

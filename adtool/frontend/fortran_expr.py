@@ -124,7 +124,9 @@ class Expressions:
 
     def _constructor(self, n, span: Span) -> Expr:
         """`state(0d0, 1)`: a structure constructor, kept as a call of the
-        type's name (normalisation assigns it component by component)."""
+        type's name marked `constructor`, every component's value in order
+        (defaults filled in); the assignment that receives it is split
+        into one assignment per component (records.expand_assignment)."""
         tname = _name(n.items[0])
         if tname not in self.tu.types or self.lookup(tname) is not None:
             return self._part_ref(n, span)

@@ -25,10 +25,6 @@ def bind(types: dict[str, TypeDef]) -> None:
     _types = types
 
 
-def bound() -> dict[str, TypeDef]:
-    return _types
-
-
 def typedef(t: Type) -> Optional[TypeDef]:
     if t.base != "derived":
         return None
@@ -107,7 +103,8 @@ def leaves(t: Type, real_only: bool) -> Iterator[tuple[list[Part], Symbol]]:
 
 def diff_type(t: Type) -> Type:
     """The derivative type of a record type (T -> T_diff, created on first
-    use next to T in the bound namespace); other types are their own."""
+    use next to T in the bound namespace, its `primal` attribute naming T);
+    other types are their own."""
     if t.base != "derived":
         return t
     name = t.name + DIFF_SUFFIX
@@ -134,9 +131,6 @@ def diff_type(t: Type) -> Type:
 def is_diff_type(td: TypeDef) -> bool:
     return getattr(td, "primal", None) is not None
 
-
-def whole_dims(sym: Symbol) -> list[Dim]:
-    return list(sym.shape)
 
 
 def with_path(ref: Ref, more: list[Part]) -> Ref:

@@ -286,9 +286,8 @@ def _derivative_modules(tu: TranslationUnit, ctx: DiffContext, act, scopes) -> d
     typed = _derivative_types(tu, ctx.suffix)
     for k, v in mods.items():
         wanted = set(typed.get(k, set()))
-        for d in v.symbols.values():
-            td = records.typedef(tu.types.get(d.type.name) and records.Type(
-                "derived", 0, name=d.type.name[: -len(records.DIFF_SUFFIX)]) or d.type)
+        for d in v.symbols.values():      # module variables' T_diff come from their T's module
+            td = records.typedef(d.type)
             if td is not None and td.module:
                 wanted.add(td.module)
         for other in sorted(wanted):
