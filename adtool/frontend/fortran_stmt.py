@@ -63,6 +63,10 @@ class Statements:
         r.body = loops_from_backward_gotos(self.block(list(exe.children) if exe is not None else [],
                                                       pending))
         self._drop_statement_function_dummies(u)
+        from ..ir import records
+        for s in walk_stmts(r.body):
+            if any(records.constructors_in(e) for e in stmt_exprs(s)):
+                raise unsupported("structure constructor outside an assignment", s.span)
         if r.kind == "function" and r.result not in r.symbols:
             raise bad_input(f"function '{r.name}' has no result", r.span)
         labels = {s.label for s in walk_stmts(r.body) if s.label is not None}
@@ -162,7 +166,17 @@ class Statements:
             sym = self.lookup(lhs.name)
             if sym is not None and sym.is_parameter:
                 raise bad_input(f"assignment to PARAMETER '{lhs.name}'", span)
-            return [Assign(lhs, self.expr(rhs_node), span=span)]
+            rhs = self.expr(rhs_node)
+            from ..ir import records
+            parts = records.expand_assignment(lhs, rhs, self.lookup, span, self._fresh_index)
+            if parts is not None:
+                for a in walk_stmts(parts):
+                    if isinstance(a, Assign) and records.constructors_in(a.rhs):
+                        raise unsupported("structure constructor inside an expression", span)
+                return parts
+            if records.constructors_in(rhs):
+                raise unsupported("structure constructor inside an expression", span)
+            return [Assign(lhs, rhs, span=span)]
         if isinstance(node, F.Call_Stmt):
             name = _name(node.children[0])
             args = self._actual_args(node.children[1], name)
@@ -249,6 +263,8 @@ class Statements:
                 raise unsupported("ALLOCATE with type-spec or options", span)
             out = []
             for a in node.children[1].children:
+                if isinstance(a.children[0], F.Data_Ref):
+                    raise unsupported("ALLOCATE of a derived type component", span, str(a.children[0]))
                 name = _name(a.children[0])
                 subs = []
                 for sh in a.children[1].children:
@@ -257,8 +273,21 @@ class Statements:
                 out.append(Ref(name, subs, span=span))
             return [Allocate(out, span=span)]
         if isinstance(node, F.Deallocate_Stmt):
+            for x in node.children[0].children:
+                if isinstance(x, F.Data_Ref):
+                    raise unsupported("DEALLOCATE of a derived type component", span, str(x))
             return [Deallocate([_name(x) for x in node.children[0].children], span=span)]
         raise unsupported(type(node).__name__.replace("_", " ").lower(), span)
+
+    def _fresh_index(self) -> str:
+        """A new integer local (the counter of a loop the front end writes)."""
+        syms = self.cur.routine.symbols
+        k = 1
+        while f"ad_i{k}" in syms or self.lookup(f"ad_i{k}") is not None:
+            k += 1
+        name = f"ad_i{k}"
+        syms[name] = Symbol(name, INT4, storage="local", span=self.span)
+        return name
 
     def _statement_function(self, lhs_node, rhs_node) -> bool:
         """`SQ(T) = T*T + 1` where SQ is no array: fparser reads a statement

@@ -716,7 +716,7 @@ class Reverse(Snapshots, Calls):
 
         def add_indices(e: Expr) -> None:
             if isinstance(e, Ref):
-                for sub in e.subs or []:
+                for sub in (e.subs or []) + [x for p in e.path or [] for x in p.subs or []]:
                     for p in ([sub.lo, sub.hi, sub.step] if isinstance(sub, Section) else [sub]):
                         if p is not None:
                             add_expr(p)

@@ -6,9 +6,12 @@ allocation snapshots).  The rules of what a snapshot must hold live here.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from ..ir.clone import clone
 
 from ..diagnostics import unsupported
+from ..ir import records
 from ..ir.build import integer, real
 from ..ir.nodes import (INT4, Allocate, Assign, Bin, Call, CallStmt, Deallocate, Dim, Expr, If, Loop,
                         Raw, Ref, Routine, Section, Stmt, Type)
@@ -56,6 +59,9 @@ class Snapshots:
         temporary and write the argument only if the value changed."""
         out: list[Stmt] = []
         for p in pops:
+            if not isinstance(p, CallStmt) or not isinstance(p.args[0], Ref) or p.args[0].path:
+                out.append(p)        # records: never a literal constant, popped in place
+                continue
             target = p.args[0]
             s = self.ctx.sym(r, target.name)
             if s is None or s.storage != "arg" or (r.kind == "function" and target.name == r.result) \
@@ -172,12 +178,19 @@ class Snapshots:
     def _recorded(self, targets: list[Ref]) -> list[Ref]:
         if self.needed is None:
             return []
-        return [t for t in targets if t.name in self.needed and self._may_hold_value(t.name)]
+        return [t for t in targets if t.name in self.needed
+                and self._may_hold_value(t.name, _written_key(t))]
 
-    def _may_hold_value(self, name: str) -> bool:
+    def _may_hold_value(self, name: str, part: Optional[str] = None) -> bool:
         """False for a local nothing can have written yet: its old value is
-        garbage nobody reads, so recording it costs memory for nothing."""
-        if name in self._wr:
+        garbage nobody reads, so recording it costs memory for nothing.
+        part: the record component (`s%a%b`) when only that is recorded; a
+        record's components are written one by one, so a record holds a
+        value when any of its components does."""
+        key = part or name
+        if key in self._wr or name in self._wr:
+            return True
+        if any(key.startswith(w + "%") or w.startswith(key + "%") for w in self._wr if "%" in w):
             return True
         s = self.ctx.sym(self.r, name)
         if s is None:
@@ -188,17 +201,33 @@ class Snapshots:
         from ..ir.visit import walk_stmts as _walk
         for x in _walk(stmts):
             if isinstance(x, Assign):
-                self._wr.add(x.lhs.name)
+                self._wr.add(_written_key(x.lhs) or x.lhs.name)
             elif isinstance(x, (Loop,)):
                 self._wr.add(x.var)
             elif isinstance(x, CallStmt):
-                self._wr.update(a.name for a in x.args if isinstance(a, Ref))
+                self._wr.update(_written_key(a) or a.name for a in x.args if isinstance(a, Ref))
             elif isinstance(x, Allocate):
                 self._wr.update(i.name for i in x.items)
 
     def _push_pop(self, r: Routine, refs: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
         pushes: list[Stmt] = []
         pops: list[Stmt] = []
+        plain: list[Ref] = []
+        for t in refs:
+            typ = self._type(t)
+            if typ.base != "derived":
+                plain.append(t)
+                continue
+            # A record is recorded component by component, every type:
+            # what a re-run reads may be an integer or character component.
+            pu, po = self._push_pop_record(r, t, typ)
+            pushes.extend(pu)
+            pops[:0] = po
+        refs = plain
+        if not refs:
+            return pushes, pops
+        done_pushes, done_pops = pushes, pops
+        pushes, pops = [], []
         for t in refs:
             typ = self._type(t)
             rank = self._rank(t)
@@ -219,7 +248,55 @@ class Snapshots:
                 n = Call("size", [clone(t)], [("kind", integer(8))], intrinsic=True)
                 pushes.append(CallStmt(f"ad_push_{tag}_array", [clone(t), n]))
                 pops.append(CallStmt(f"ad_pop_{tag}_array", [clone(t), clone(n)]))
-        return pushes, list(reversed(pops))
+        return done_pushes + pushes, list(reversed(pops)) + done_pops
+
+    def _push_pop_record(self, r: Routine, t: Ref, typ: Type) -> tuple[list[Stmt], list[Stmt]]:
+        pushes: list[Stmt] = []
+        pops: list[Stmt] = []
+        rank = self._rank(t)
+        for cname, c in records.typedef(typ).components.items():
+            sub = records.with_path(t, [records.Part(cname)])
+            if not self._may_hold_value(t.name, _written_key(sub)):
+                continue            # a local's component nothing has written yet
+            if c.allocatable:
+                raise unsupported("recording an allocatable component", t.span,
+                                  f"{t.name}%{cname}")
+            if rank and (c.shape or c.type.base == "derived"):
+                pu, po = self._push_pop_each(r, t, cname)
+            elif c.type.base == "derived":
+                pu, po = self._push_pop_record(r, sub, c.type)
+            else:
+                pu, po = self._push_pop(r, [sub])
+            pushes.extend(pu)
+            pops[:0] = po
+        return pushes, pops
+
+    def _push_pop_each(self, r: Routine, t: Ref, cname: str) -> tuple[list[Stmt], list[Stmt]]:
+        """A component that is itself an array or a record, of every element
+        of a one-dimensional array of records t: element by element, in a
+        loop (Fortran has no array expression for it)."""
+        last_subs = t.path[-1].subs if t.path else t.subs
+        if last_subs is not None and self._rank(t) == 1:
+            # a section of records: recorded with the whole array it is part of
+            t = clone(t)
+            if t.path:
+                t.path[-1].subs = None
+            else:
+                t.subs = None
+        if self._rank(t) != 1:
+            raise unsupported("recording an array or record component of a "
+                              "multi-dimensional array of records", t.span, t.name)
+        k = self._tmp("ad_k", INT4)
+        elem = clone(t)
+        if elem.path:
+            elem.path[-1].subs = [Ref(k)]
+        else:
+            elem.subs = [Ref(k)]
+        pu, po = self._push_pop(r, [records.with_path(elem, [records.Part(cname)])])
+        lo = Call("lbound", [clone(t), integer(1)], intrinsic=True)
+        hi = Call("ubound", [clone(t), integer(1)], intrinsic=True)
+        return ([Loop(k, lo, hi, None, pu)],
+                [Loop(k, clone(hi), clone(lo), integer(-1), po)])
 
     def _snapshot(self, callee: Routine, args: list[Expr]) -> list[Ref]:
         """use(C) ∩ (out(C) ∪ written anywhere): the callee's inputs that may
@@ -251,8 +328,14 @@ class Snapshots:
         return self.ctx.scopes.var(self.r.name, name) in self.written
 
 
+def _written_key(ref: Ref) -> Optional[str]:
+    """`s%a%b` for a reference into component s%a%b, whatever its
+    subscripts (None: no path)."""
+    return "%".join([ref.name] + [p.name for p in ref.path]) if ref.path else None
+
+
 def _whole_or_part(ref: Ref) -> Ref:
-    return Ref(ref.name, clone(ref.subs), span=ref.span)
+    return Ref(ref.name, clone(ref.subs), clone(ref.path), span=ref.span)
 
 
 def _same_ref(a: Ref, b: Ref) -> bool:
@@ -260,7 +343,8 @@ def _same_ref(a: Ref, b: Ref) -> bool:
 
 
 def _zero_assign(target: Ref, typ: Type) -> Assign:
-    return Assign(clone(target), real(0, typ.kind if typ.base == "real" else 8))
+    from ..ir.records import zero_value
+    return Assign(clone(target), zero_value(typ))
 
 
 def _type_tag(t: Type, where: Ref) -> str:

@@ -13,6 +13,7 @@ from ..ir.clone import clone
 from typing import Optional
 
 from ..diagnostics import unsupported
+from ..ir import records
 from ..ir.build import real
 from ..ir.nodes import (Allocate, Assign, Bin, CallStmt, Dim, Expr, Ref, Routine, Section,
                         Stmt, Symbol, Use)
@@ -20,8 +21,11 @@ from .context import DiffContext, deriv_symbol
 
 
 def zero(target: Ref, t) -> Assign:
-    """target = 0 in the precision of its primal twin (t)."""
-    return Assign(target, real(0, t.kind if t.base == "real" else 8))
+    """target = 0 in the precision of its primal twin (t); a record's
+    derivative is zeroed by the derivative type's constructor (every
+    component of T_diff is initialised to zero)."""
+    from ..ir.records import zero_value
+    return Assign(target, zero_value(t))
 
 
 class CallPlanner:
@@ -62,7 +66,7 @@ class CallPlanner:
             if s.is_parameter or s.external or s.storage in ("common",):
                 continue
             if (ctx.active(r, name) or (r.kind == "function" and name == r.result)) \
-                    and s.type.base in ("real", "complex"):
+                    and records.differentiable(s.type):
                 dn = ctx.dname(r, name)
                 d = deriv_symbol(s, dn)
                 if d.storage == "result":
@@ -95,7 +99,7 @@ class CallPlanner:
             dmembers = []
             for m in members:
                 s = r.symbols[m]
-                if ctx.active(r, m) and s.type.base in ("real", "complex"):
+                if ctx.active(r, m) and records.differentiable(s.type):
                     dn = ctx.dname(r, m)
                     d = deriv_symbol(s, dn)
                     d.common = blk + "_" + ctx.suffix
@@ -110,7 +114,7 @@ class CallPlanner:
         for name, s in r.symbols.items():
             if s.storage not in ("local", "result") or s.is_parameter or s.external:
                 continue
-            if s.type.base not in ("real", "complex") or s.allocatable:
+            if not records.differentiable(s.type) or s.allocatable:
                 continue
             if s.storage == "result" and not result_too:
                 continue
@@ -147,8 +151,11 @@ class CallPlanner:
             if not formal_active:
                 continue
             if isinstance(actual, Ref) and ctx.active(r, actual.name):
-                if post is not None and actual.name in seen and \
-                        (ctx.rank_of(r, actual) > 0 or seen[actual.name] > 0 or actual in seen_refs) \
+                key = _storage(actual)
+                shared = [k for k in seen if _overlap(k, key)]
+                if post is not None and shared and \
+                        (ctx.rank_of(r, actual) > 0 or max(seen[k] for k in shared) > 0
+                         or actual in seen_refs) \
                         and not self._may_share(callee, formal, read_only.get(actual.name)):
                     # The same variable reaches two active formals: the
                     # adjoints would alias (and a section's copy-out would
@@ -169,7 +176,7 @@ class CallPlanner:
                         continue
                     out_args.append(self._alias_temp(r, out, actual, pre, post))
                     continue
-                seen[actual.name] = max(seen.get(actual.name, 0), ctx.rank_of(r, actual))
+                seen[key] = max(seen.get(key, 0), ctx.rank_of(r, actual))
                 reads = self._may_share(callee, formal, True)
                 read_only[actual.name] = read_only.get(actual.name, True) and reads
                 if reads:
@@ -201,12 +208,13 @@ class CallPlanner:
                     post: list[Stmt]) -> Ref:
         from ..ir.nodes import Deallocate
         ctx = self.ctx
-        t = ctx.sym(r, actual.name).type
+        t = ctx.type_of(r, actual)
         rank = ctx.rank_of(r, actual)
         if rank:
-            name = self._array_like(out, f"ad_{actual.name}{ctx.suffix}_alias", t, actual, rank, pre)
+            name = self._array_like(out, f"ad_{actual.name}{ctx.suffix}_alias", records.diff_type(t),
+                                    actual, rank, pre)
         else:
-            name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}_alias", t)
+            name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}_alias", records.diff_type(t))
         target = ctx.dref(r, actual)
         pre.append(zero(Ref(name), t))
         post.append(Assign(clone(target), Bin("+", clone(target), Ref(name))))
@@ -227,8 +235,21 @@ class CallPlanner:
 
     def _zero_temp(self, r: Routine, out: Routine, callee: Routine, formal: str,
                    actual: Expr, pre: list[Stmt]) -> Ref:
+        from ..ir.nodes import Call, Deallocate, If
         ctx = self.ctx
         fsym = callee.symbols[formal]
+        if isinstance(actual, Ref) and actual.path:
+            t = ctx.type_of(r, actual)
+            rank = ctx.rank_of(r, actual)
+            if rank == 0:
+                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(t))
+            else:
+                name = self._array_like(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(t),
+                                        actual, rank, pre)
+                pre.insert(len(pre) - 1, If([(Call("allocated", [Ref(name)], intrinsic=True),
+                                              [Deallocate([name])])]))
+            pre.append(zero(Ref(name), t))
+            return Ref(name)
         if isinstance(actual, Ref):
             asym = ctx.sym(r, actual.name)
             whole = actual.subs is None
@@ -238,17 +259,18 @@ class CallPlanner:
                 if fsym.rank > 0 and not whole:
                     raise unsupported("array element passed to an array argument that is active "
                                       "in the callee while passive here", actual.span)
-                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", t)
+                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(t))
                 pre.append(zero(Ref(name), t))
                 return Ref(name)
             if asym is not None and whole and all(d.ub is not None and not d.assumed for d in asym.shape):
-                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", asym.type, clone(asym.shape))
+                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(asym.type),
+                                 clone(asym.shape))
                 pre.append(zero(Ref(name), asym.type))
                 return Ref(name)
         if fsym.rank == 0:
             t = ctx.type_of(r, actual)
             t = t if t.base == "real" else fsym.type
-            name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", t)
+            name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", records.diff_type(t))
             pre.append(zero(Ref(name), t))
             return Ref(name)
         # Any other passive array (a section, an assumed-shape or allocatable
@@ -258,7 +280,8 @@ class CallPlanner:
         if rank == 0:
             raise unsupported("array element passed to an array argument that is active "
                               "in the callee while passive here", actual.span)
-        name = self._array_like(out, f"ad_tmp{ctx.suffix}", fsym.type, actual, rank, pre)
+        name = self._array_like(out, f"ad_tmp{ctx.suffix}", records.diff_type(fsym.type), actual,
+                                rank, pre)
         pre.insert(len(pre) - 1, If([(Call("allocated", [Ref(name)], intrinsic=True),
                                       [Deallocate([name])])]))
         pre.append(zero(Ref(name), fsym.type))
@@ -274,7 +297,7 @@ class CallPlanner:
                                           span=call.span)]
                 d = self.ctx.dref(r, result)
                 if d is not None:       # a passive value overwrites an active variable
-                    out.append(zero(d, self.ctx.sym(r, result.name).type))
+                    out.append(zero(d, self.ctx.type_of(r, result)))
                 return out
             n = clone(call)
             n.directives = []
@@ -282,6 +305,16 @@ class CallPlanner:
         pre: list[Stmt] = []
         args = self.derivative_actuals(r, out, callee, call.args, pre, result)
         return pre + [CallStmt(callee.name + "_d", args, span=call.span)]
+
+
+def _storage(a: Ref) -> str:
+    """Which storage an actual names, as far as aliasing goes: the variable,
+    or one component of a record (`s%a%x`, disjoint from `s%b` and `s%a%y`)."""
+    return "%".join([a.name] + [p.name for p in a.path]) if a.path else a.name
+
+
+def _overlap(k1: str, k2: str) -> bool:
+    return k1 == k2 or k1.startswith(k2 + "%") or k2.startswith(k1 + "%")
 
 
 def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt]:
