@@ -142,4 +142,4 @@ def _with_indices(ex: CExpr, idx: list[str]) -> CExpr:
         if n in idx:
             return Symbol(n, INT4)
         return ex.symbol(n)
-    return CExpr(symbol, ex.routine)
+    return CExpr(symbol, ex.routine, ex.types)

@@ -79,8 +79,8 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
         raise bad_input(f"main never calls '{head}'")
     block, idx, actuals = found
     f = tu.routine(head)
-    ex = CExpr(lambda n: prog.symbols.get(n) or tu.globals.get(n), table.get)
-    fex = CExpr(lambda n: f.symbols.get(n) or tu.globals.get(n), table.get)
+    ex = CExpr(lambda n: prog.symbols.get(n) or tu.globals.get(n), table.get, tu.types)
+    fex = CExpr(lambda n: f.symbols.get(n) or tu.globals.get(n), table.get, tu.types)
     L: list[str] = ["{"]
     act: list[_Active] = []
     plain: list[str] = []
@@ -195,5 +195,5 @@ def _extent_text(d, ex: CExpr) -> str:
 
 def _prototype(r: Routine, tu: TranslationUnit, table: dict) -> str:
     from ..backend.c import signature
-    return signature(r, CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n), table.get)) + ";"
+    return signature(r, CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n), table.get, tu.types)) + ";"
 

@@ -18,6 +18,7 @@ from ..diagnostics import bad_input, unsupported
 from ..ir import typing as irtyping
 from ..ir.c_intrinsics import C_INT_ONLY, C_TO_IR, POW
 from ..ir.nodes import INT4, INT8, REAL4, REAL8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
+from ..ir.visit import map_expr, walk_expr
 from .c_types import Declarator, span_of
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "/": "/"}
@@ -102,6 +103,10 @@ class ExprLowering:
     # -------------------------------------------------------------- typing
 
     def type_of(self, e: Expr) -> Type:
+        if any(isinstance(x, Ref) and x.path for x in walk_expr(e)):
+            # the type at the end of a member path stands for the member
+            e = map_expr(e, lambda x: Lit("0", self.ref_type(x)) if isinstance(x, Ref) and x.path
+                         else None)
         return irtyping.type_of(e, self.symbol, self._fun_type)
 
     def _fun_type(self, name: str) -> Optional[Type]:
@@ -151,7 +156,9 @@ class ExprLowering:
         if isinstance(n, c_ast.ExprList):
             raise unsupported("comma operator", span)
         if isinstance(n, c_ast.StructRef):
-            raise unsupported("struct member", span)
+            return self.member(n, span)
+        if isinstance(n, c_ast.InitList):
+            raise unsupported("braced initialiser list in an expression", span)
         if isinstance(n, c_ast.CompoundLiteral):
             raise unsupported("compound literal", span)
         raise unsupported(f"expression {type(n).__name__}", span)
@@ -189,6 +196,8 @@ class ExprLowering:
             subs.append(self.value(base.subscript))
             base = base.name
         subs.reverse()
+        if isinstance(base, c_ast.StructRef):
+            return self.member(n, span, partial)
         if not isinstance(base, c_ast.ID):
             raise unsupported("pointer arithmetic", span, "indexing something that is not an array name")
         sym = self.resolve(base.name, span)
@@ -339,8 +348,9 @@ class ExprLowering:
                 if sym.rank:
                     raise unsupported("address of an array", span, f"pass '{target.name}' itself")
                 return Ref(sym.name, span=span)
-            if isinstance(target, c_ast.ArrayRef):
-                return self.element(target, span, partial=False)
+            if isinstance(target, (c_ast.ArrayRef, c_ast.StructRef)):
+                return self.element(target, span, partial=False) if isinstance(target, c_ast.ArrayRef) \
+                    else self.member(target, span)
             raise unsupported("address-of operator", span, "of something other than a variable or element")
         if isinstance(n, c_ast.ID):
             sym = self.resolve(n.name, span)
@@ -349,6 +359,11 @@ class ExprLowering:
             if sym.rank or is_pointer(sym):
                 return Ref(sym.name, span=span)
             raise unsupported("value passed to a pointer parameter", span, n.name)
+        if isinstance(n, (c_ast.ArrayRef, c_ast.StructRef)) and _over_member(n):
+            ref = self.member(n, span, partial=True)
+            if ref.path[-1].subs is None:
+                raise unsupported("value passed to a pointer parameter", span, ref.path[-1].name)
+            return ref
         if isinstance(n, c_ast.ArrayRef):
             return self.element(n, span, partial=True) if self._is_partial(n, span) else \
                 self._bad_actual(span)
@@ -369,3 +384,10 @@ class ExprLowering:
 
     def _bad_actual(self, span):
         raise unsupported("value passed to a pointer parameter", span)
+
+
+def _over_member(n) -> bool:
+    """n is a member access, maybe indexed: `s.a`, `p->a[i]`."""
+    while isinstance(n, c_ast.ArrayRef):
+        n = n.name
+    return isinstance(n, c_ast.StructRef)

@@ -159,6 +159,8 @@ class StmtLowering:
             return Ref(sym.name, span=span)
         if isinstance(n, c_ast.ArrayRef):
             return self.element(n, span, partial=False)
+        if isinstance(n, c_ast.StructRef):
+            return self.member(n, span)
         if isinstance(n, c_ast.UnaryOp) and n.op == "*":
             return self.deref(n, span)
         if isinstance(n, c_ast.UnaryOp) and n.op in ("p++", "p--", "++", "--"):
