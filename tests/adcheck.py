@@ -105,14 +105,15 @@ class Harness:
                                          joint=list(joint), checkpoint_file=checkpoint_file,
                                          primal_outputs=primal_outputs, **self._opts()))
         (self.work / f"{tag}.f90").write_text(text_b)
+        # The adjoint first: the driver may use its derivative types' module.
+        run(["gfortran", *(STRICT if strict else ["-O0"]), *self.kflags, "-I", self.rtdir, "-c", f"{tag}.f90"],
+            self.work)
         if not self.driver_built:
             rb = next(r for r in out_b.all_routines() if r.name == self.head + "_b")
             drv = check_driver(self.tu, self.head, rb, self.rd, h=self.fix.get("fd_step", 1e-6))
             (self.work / "driver.f90").write_text(emit_unit(drv))
             run(["gfortran", *FFLAGS, *self.kflags, "-I", self.rtdir, "-c", "driver.f90"], self.work)
             self.driver_built = True
-        run(["gfortran", *(STRICT if strict else ["-O0"]), *self.kflags, "-I", self.rtdir, "-c", f"{tag}.f90"],
-            self.work)
         run(["gfortran", "-o", tag, "primal.o", "deriv_d.o", f"{tag}.o", "driver.o", *self.objs],
             self.work)
         p = run([f"./{tag}"], self.work, timeout=120)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence, Union
 
 from ..diagnostics import bad_input
-from ..ir import intrinsics
+from ..ir import intrinsics, records
 from ..ir.nodes import (ArrayCtor, Assign, Bin, Call, CallStmt, Cast, Cond,
                         Expr, ImpliedDo, Loop, Ref, Return, Routine, Stmt,
                         Symbol, TranslationUnit, Un)
@@ -79,7 +79,7 @@ class _Builder:
         """Add to out the Vars whose value flows into e's value."""
         if isinstance(e, Ref):
             v = self.var(r, e.name)
-            if v is not None:
+            if v is not None and not self._passive_part(e, r):
                 out.add(v)
             self.side(sub_exprs(e), r)
             return
@@ -184,6 +184,14 @@ class _Builder:
                 for s in srcs:
                     self.g.edge(s, f)
 
+    def _passive_part(self, e: Ref, r: Routine) -> bool:
+        """A component path ending on an integer, logical or character
+        component carries no value to or from its (active) record."""
+        if not e.path:
+            return False
+        sym = records.ref_symbol(e, lambda n: self.scopes.symbol(r, n))
+        return sym is not None and not records.differentiable(sym.type)
+
     # -- statements
 
     def stmt(self, s: Stmt, r: Routine) -> None:
@@ -194,7 +202,7 @@ class _Builder:
             self.values(s.rhs, r, srcs)
             self.side(sub_exprs(s.lhs), r)
             lhs = self.var(r, s.lhs.name)
-            if lhs is not None:
+            if lhs is not None and not self._passive_part(s.lhs, r):
                 for v in srcs:
                     g.edge(v, lhs)
         elif isinstance(s, CallStmt):
@@ -212,7 +220,7 @@ class _Builder:
 
 
 def _differentiable(sym: Optional[Symbol]) -> bool:
-    return sym is None or sym.type.is_real
+    return sym is None or records.differentiable(sym.type)
 
 
 @dataclass
@@ -315,7 +323,7 @@ def activity(tu: Union[TranslationUnit, Scopes], heads: Sequence[Head],
         s = summ[head]
 
         def real_formal(a: str) -> bool:
-            return a in r.symbols and r.symbols[a].type.is_real
+            return a in r.symbols and records.differentiable(r.symbols[a].type)
         if not indeps:
             # intent(out) values on entry are undefined, whatever `use` says
             # about element-wise writes.
@@ -370,6 +378,6 @@ def _overwritten_formals(sc: Scopes, summ: Summaries, tree: set[str], b: "_Build
                         f = b.formal(callee, callee.args[k])
                         sym = callee.symbols.get(callee.args[k])
                         if v in active and f in cs.writes and f not in active \
-                                and sym is not None and sym.type.is_real:
+                                and sym is not None and records.differentiable(sym.type):
                             active.add(f)
                             changed = True

@@ -48,6 +48,8 @@ class Scopes:
     then the host (internal procedures), then C file-scope globals."""
 
     def __init__(self, tu: TranslationUnit):
+        from ..ir import records
+        records.bind(tu.types)
         self.tu = tu
         self.routines: dict[str, Routine] = {}
         for r in tu.all_routines():

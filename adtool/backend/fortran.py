@@ -17,7 +17,7 @@ from ..diagnostics import bad_input, unsupported
 from ..ir.nodes import (Allocate, Assign, CallStmt, Continue, Cycle, Deallocate,
                         Dim, Directive, Exit, Goto, If, Loop, Module, Print, Raw,
                         Return, Routine, Select, Stmt, Stop, Symbol,
-                        TranslationUnit, Use, While)
+                        TranslationUnit, TypeDef, Use, While)
 from ..ir.visit import refs_in
 from .fortran_expr import fexpr, fstring, fsubscript, ftype
 from .templates import render
@@ -32,7 +32,8 @@ MAX_LINE = 132
 # ---------------------------------------------------------------- public API
 
 def emit_unit(tu: TranslationUnit) -> str:
-    parts = [_fold_text(_module_lines(m)) for m in tu.modules]
+    parts = [_fold_text(_module_lines(m, [t for t in tu.types.values() if t.module == m.name]))
+             for m in tu.modules]
     parts += [_fold_text(_routine_lines(r)) for r in tu.routines]
     return render("fortran/unit.j2", parts=[p.rstrip("\n") for p in parts])
 
@@ -499,7 +500,18 @@ def _routine_lines(r: Routine, siblings: Iterable[str] = (),
     return text.rstrip("\n").split("\n")
 
 
-def _module_lines(m: Module) -> list[str]:
+def _type_lines(td: TypeDef) -> list[str]:
+    """A derived type definition, components in declaration order."""
+    out = [f"type :: {td.name}"]
+    for c in td.components.values():
+        d = _declaration(c, False)
+        out.append(IND + ", ".join([d["type"]] + d["attrs"]) + f" :: {d['name']}{d['dims']}"
+                   + (f" = {d['init']}" if d["init"] is not None else ""))
+    out.append(f"end type {td.name}")
+    return out
+
+
+def _module_lines(m: Module, types: Iterable[TypeDef] = ()) -> list[str]:
     decls = [_declaration(s, False) for s in declaration_order(list(m.symbols.values()))]
     names = [r.name for r in m.routines]
     procs: list[str] = []
@@ -514,5 +526,5 @@ def _module_lines(m: Module) -> list[str]:
                       "init": None})
     text = render("fortran/module.j2", name=m.name,
                   uses=[_use_line(u) for u in m.uses], decls=decls,
-                  procedures=procs)
+                  procedures=procs, types=[x for td in types for x in _type_lines(td)])
     return text.rstrip("\n").split("\n")

@@ -64,6 +64,8 @@ def ftype(t: Type) -> str:
         return f"complex({t.kind // 2})"
     if b == "character":
         return "character(len=*)" if t.length is None else f"character(len={fexpr(t.length)})"
+    if b == "derived":
+        return f"type({t.name})"
     raise unsupported(f"type {t} in a Fortran declaration", None)
 
 

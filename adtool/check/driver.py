@@ -95,6 +95,8 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
         for suf in ("_ad0", "_add", "_adb", "_adt", "_adw", "_adp"):
             s2 = copy.deepcopy(sym)
             s2.name = v + suf
+            if sym.type.base == "derived" and suf != "_ad0":
+                s2.type = _record_alias(prog, sym.type, "b" if suf == "_adb" else "d")
             s2.storage = "local"
             s2.common = None
             s2.init = None
@@ -109,6 +111,7 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
         prog.symbols[n] = Symbol(n, REAL8)
     prog.symbols["ad_seed"] = Symbol("ad_seed", INT4, shape=[_dim(64)])
     prog.symbols["ad_nseed"] = Symbol("ad_nseed", INT4)
+    prog.symbols["ad_k"] = Symbol("ad_k", INT4)
     prog.symbols["ad_peak"] = Symbol("ad_peak", Symbol("x", _int8()).type)
     prog.symbols["ad_left"] = Symbol("ad_left", Symbol("x", _int8()).type)
     for n in ("ad_c0", "ad_c1", "ad_c2", "ad_c3", "ad_crate"):
@@ -138,6 +141,16 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
 
     def total(v: str, expr: str) -> str:
         return f"sum({expr})" if prog.symbols[v].rank else f"({expr})"
+
+    def each(v: str, *templates: str) -> None:
+        """Lines for every real leaf of v: in the templates {X}(name) is
+        that leaf of variable `name` (v itself for a non-record), {T}(e)
+        the sum of e over the leaf's elements."""
+        for pre, post, acc, arr in _leaves(prog.symbols[v], v):
+            lines.extend(pre)
+            for t in templates:
+                lines.append(_fill(t, acc, arr))
+            lines.extend(post)
     L("call random_seed(size=ad_nseed)")
     L("ad_seed = 12345")
     L("call random_seed(put=ad_seed(1:ad_nseed))")
@@ -147,41 +160,40 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
                 L(f"if (allocated({v}{suf})) deallocate({v}{suf})")
                 L(f"allocate({v}{suf}, source={v})")
         L(f"{v}_ad0 = {v}")
-        L(f"call random_number({v}_add)")
-        L(f"{v}_add = {v}_add - 0.5d0")
-        L(f"{v}_adp = {v}_add")
-        L(f"call random_number({v}_adw)")
-        L(f"{v}_adw = {v}_adw - 0.5d0")
+        each(v, f"call random_number({{X}}({v}_add))", f"{{X}}({v}_add) = {{X}}({v}_add) - 0.5d0",
+             f"{{X}}({v}_adp) = {{X}}({v}_add)", f"call random_number({{X}}({v}_adw))",
+             f"{{X}}({v}_adw) = {{X}}({v}_adw) - 0.5d0")
     # tangent
     L(f"call {head}_d({call_args('d')})")
     L("ad_lhs = 0.0d0")
     for a, v in names.items():
-        L(f"ad_lhs = ad_lhs + {total(v, f'{v}_adw * {v}_add')}")
+        each(v, f"ad_lhs = ad_lhs + {{T}}({{X}}({v}_adw) * {{X}}({v}_add))")
     # adjoint
     for a, v in names.items():
         L(f"{v} = {v}_ad0")
-        L(f"{v}_adb = {v}_adw")
+        each(v, f"{{X}}({v}_adb) = {{X}}({v}_adw)")
     L("call system_clock(ad_c0, ad_crate)")
     L(f"call {head}_b({call_args('b')})")
     L("call system_clock(ad_c1)")
     L("ad_rhs = 0.0d0")
     L("ad_nrm = 0.0d0")
     for a, v in names.items():
-        L(f"ad_rhs = ad_rhs + {total(v, f'{v}_adb * {v}_adp')}")
-        L(f"ad_nrm = ad_nrm + {total(v, f'{v}_adb ** 2')}")
+        each(v, f"ad_rhs = ad_rhs + {{T}}({{X}}({v}_adb) * {{X}}({v}_adp))",
+             f"ad_nrm = ad_nrm + {{T}}({{X}}({v}_adb) ** 2)")
     L("ad_peak = ad_stack_peak_bytes()")
     L("ad_left = ad_stack_bytes()")
     # finite differences along the same direction
     L(f"ad_h = {h!r}")
     for sign, tgt in (("+", "ad_fp"), ("-", "ad_fm")):
         for a, v in names.items():
-            L(f"{v} = {v}_ad0 {sign} ad_h * {v}_adp")
+            L(f"{v} = {v}_ad0")
+            each(v, f"{{X}}({v}) = {{X}}({v}_ad0) {sign} ad_h * {{X}}({v}_adp)")
         L("call system_clock(ad_c2)")
         L(call_plain)
         L("call system_clock(ad_c3)")
         L(f"{tgt} = 0.0d0")
         for a, v in names.items():
-            L(f"{tgt} = {tgt} + {total(v, f'{v}_adw * {v}')}")
+            each(v, f"{tgt} = {tgt} + {{T}}({{X}}({v}_adw) * {{X}}({v}))")
     L("ad_fd = (ad_fp - ad_fm) / (2.0d0 * ad_h)")
     L("write(*, '(a, 4es26.17e3)') 'ADCHECK ', ad_lhs, ad_rhs, ad_fd, ad_nrm")
     L("write(*, '(a, 2i14)') 'ADSTACK ', ad_peak, ad_left")
@@ -191,12 +203,12 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
         deps, indeps = roles
         for a, v in names.items():
             L(f"{v} = {v}_ad0")
-            L(f"{v}_adb = {'1.0d0' if a in deps else '0.0d0'}")
+            each(v, f"{{X}}({v}_adb) = {'1.0d0' if a in deps else '0.0d0'}")
         L(f"call {head}_b({call_args('b')})")
         for a, v in names.items():
             if a in indeps:
                 L(f"write(*, '(a)') 'ADGRAD {a}'")
-                L(f"write(*, '(es26.17e3)') {v}_adb")
+                each(v, f"write(*, '(es26.17e3)') {{X}}({v}_adb)")
         L("write(*, '(a)') 'ADGRAD-END'")
     for a, v in names.items():
         L(f"{v} = {v}_ad0")
@@ -207,6 +219,68 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     out = TranslationUnit("fortran", tu.files)
     out.routines = [prog]
     return out
+
+
+def _record_alias(prog: Routine, t, which: str):
+    """The driver sees T_diff of both the tangent and the adjoint module:
+    each under its own local name."""
+    from ..ir import records
+    from ..ir.nodes import Type, Use
+    from ..transform.generate import derivative_module_name
+    td = records.typedef(t)
+    if td is None or td.module is None:
+        raise bad_input(f"driver: type '{t.name}' is not defined in a module")
+    local = f"ad_{t.name}_{which}"
+    mod = derivative_module_name(td.module, which)
+    if not any(u.module == mod and local in (u.only or []) for u in prog.uses):
+        prog.uses.append(Use(mod, [local], [(local, t.name + records.DIFF_SUFFIX)]))
+    return Type("derived", 0, name=local)
+
+
+def _leaves(sym, v: str):
+    """(lines before, lines after, accessor of the leaf in a variable
+    shaped like v, whether the leaf expression is an array) for each real
+    leaf of v."""
+    from ..ir import records
+    if sym.type.base != "derived":
+        return [([], [], lambda n: n, bool(sym.rank))]
+    out = []
+    for path, leaf in records.leaves(sym.type, real_only=True):
+        p = "%".join(part.name for part in path)
+        if leaf.type.base == "derived":
+            raise bad_input(f"driver: array of records '{v}%{p}' inside a record")
+        if sym.rank and leaf.rank:
+            if sym.rank > 1:
+                raise bad_input(f"driver: multi-dimensional array of records '{v}'")
+            out.append(([f"do ad_k = 1, size({v})"], ["end do"],
+                        lambda n, p=p: f"{n}(ad_k)%{p}", True))
+        else:
+            out.append(([], [], lambda n, p=p: f"{n}%{p}", bool(sym.rank or leaf.rank)))
+    return out
+
+
+def _fill(template: str, acc, arr: bool) -> str:
+    """Replace {X}(name) by the leaf accessor and {T}(e) by a total."""
+    def x(m):
+        return acc(m.group(1))
+    text = re.sub(r"\{X\}\((\w+)\)", x, template)
+    out, i = "", 0
+    while True:
+        j = text.find("{T}(", i)
+        if j < 0:
+            return out + text[i:]
+        depth, k = 0, j + 3
+        while True:
+            if text[k] == "(":
+                depth += 1
+            elif text[k] == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            k += 1
+        inner = text[j + 4:k]
+        out += text[i:j] + (f"sum({inner})" if arr else f"({inner})")
+        i = k + 1
 
 
 def has_deriv(args: list[str], a: str, primal: list[str]) -> bool:

@@ -40,6 +40,8 @@ class FortranFrontend(Declarations, Scope, Statements, Expressions):
         self.default_real_kind = default_real_kind
         self.defines = defines or []
         self.tu = TranslationUnit("fortran", [])
+        from ..ir import records
+        records.bind(self.tu.types)
         self.units: list[_Unit] = []
         self.module_units: dict[str, tuple[Module, SourceText, object, Optional[dict]]] = {}
         self.span = Span("<none>", 0)

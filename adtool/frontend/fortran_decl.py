@@ -175,10 +175,11 @@ class Declarations:
             if isinstance(st, F.Format_Stmt):
                 u.formats[int(str(st.item.label))] = self._format_text(st)
                 continue
+            if isinstance(st, F.Derived_Type_Def):
+                self._derived_type(st, u, module, span)
+                continue
             if isinstance(st, F.Type_Declaration_Stmt):
                 tspec, attrs, entities = st.children
-                if not isinstance(tspec, F.Intrinsic_Type_Spec):
-                    raise unsupported("derived type variable", span)
                 typ = self._type_spec(tspec)
                 attr = {"shape": None, "intent": None, "parameter": False, "save": False,
                         "external": False, "allocatable": False}
@@ -329,6 +330,9 @@ class Declarations:
             sym.private = explicit.get(name, default_private)
         for name, r in routines.items():
             r.private = explicit.get(name, default_private)
+        for td in self.tu.types.values():
+            if td.module == u.routine.name:
+                td.private = td.private or explicit.get(td.name, default_private)
 
     def _data(self, st, syms: dict, span: Span) -> None:
         for dset in st.children:
@@ -370,6 +374,14 @@ class Declarations:
                 raise bad_input("DATA statement: number of values does not match the objects", span)
 
     def _type_spec(self, tspec) -> Type:
+        if isinstance(tspec, F.Declaration_Type_Spec):
+            word = str(tspec.children[0]).upper()
+            name = _name(tspec.children[1])
+            if word != "TYPE":
+                raise unsupported(f"{word} declaration", self.span, name)
+            if name not in self.tu.types:
+                raise bad_input(f"unknown derived type '{name}'", self.span)
+            return Type("derived", 0, name=name)
         if not isinstance(tspec, F.Intrinsic_Type_Spec):
             raise unsupported(f"type '{tspec}'", self.span)
         base = str(tspec.children[0]).upper().replace(" ", "")
@@ -397,6 +409,85 @@ class Declarations:
             kind = self._const_int(self.expr(kexpr))
             return Type(b, kind * 2 if b == "complex" else kind)
         raise unsupported(f"type selector '{sel}'", self.span)
+
+    def _derived_type(self, node, u: _Unit, module: Optional[str], span: Span) -> None:
+        """A derived type definition -> TypeDef in the program's one type
+        namespace.  What the derivative code cannot carry (extension,
+        type-bound procedures, pointer or procedure components, type
+        parameters) stops here with its name."""
+        head = node.children[0]
+        attrs, tname, params = head.children
+        name = _name(tname)
+        if module is None:
+            raise unsupported("derived type defined outside a module", span, name)
+        if params is not None:
+            raise unsupported("parameterised derived type", span, name)
+        private = False
+        for a in (attrs.children if attrs is not None else []):
+            text = str(a).upper()
+            if text.startswith("EXTENDS"):
+                raise unsupported("type extension (EXTENDS)", span, name)
+            if text == "PRIVATE":
+                private = True
+            elif text != "PUBLIC":
+                raise unsupported(f"type attribute {text.lower()}", span, name)
+        comps: dict[str, Symbol] = {}
+        for part in node.children[1:]:
+            if isinstance(part, (F.End_Type_Stmt, F.Comment, F.Sequence_Stmt)):
+                continue
+            if isinstance(part, F.Type_Bound_Procedure_Part):
+                raise unsupported("type-bound procedure", self._span_at(part, "procedure"), name)
+            if isinstance(part, F.Private_Components_Stmt):
+                raise unsupported("PRIVATE components", span, name)
+            if not isinstance(part, F.Component_Part):
+                raise unsupported(type(part).__name__.replace("_", " ").lower(), span, name)
+            for cd in part.children:
+                if isinstance(cd, F.Comment):
+                    continue
+                cspan = u.src.span(_line_of(cd), 1)
+                self.span = cspan
+                if not isinstance(cd, F.Data_Component_Def_Stmt):
+                    raise unsupported("procedure component", cspan, name)
+                tspec, cattrs, decls = cd.children
+                typ = self._type_spec(tspec)
+                shape, allocatable = None, False
+                for a in (cattrs.children if cattrs is not None else []):
+                    text = str(a).upper()
+                    if isinstance(a, F.Dimension_Component_Attr_Spec):
+                        shape = self._array_spec(a.children[1])
+                    elif text == "ALLOCATABLE":
+                        allocatable = True
+                    elif text == "POINTER":
+                        raise unsupported("pointer component", cspan, name)
+                    elif text == "PRIVATE":
+                        raise unsupported("PRIVATE component", cspan, name)
+                    elif text != "PUBLIC":
+                        raise unsupported(f"component attribute {text.lower()}", cspan, name)
+                for d in decls.children:
+                    cname = _name(d.children[0])
+                    c = Symbol(cname, typ, storage="component", span=cspan)
+                    cshape = shape
+                    if d.children[1] is not None:
+                        cshape = self._array_spec(d.children[1])
+                    if d.children[2] is not None:
+                        c.type = Type("character", 1, self._char_len(d.children[2]))
+                    if cshape is not None:
+                        c.shape = cshape
+                    if allocatable:
+                        c.allocatable = True
+                        c.shape = [Dim(None, None, True) for _ in c.shape]
+                    if d.children[3] is not None:
+                        if str(d.children[3]).lstrip().startswith("=>"):
+                            raise unsupported("pointer component", cspan, name)
+                        c.init = self.expr(d.children[3].children[1])
+                    if any(dim.assumed for dim in c.shape) and not allocatable:
+                        raise unsupported("deferred-shape component", cspan, name)
+                    comps[cname] = c
+        self.span = span
+        if name in self.tu.types:
+            raise bad_input(f"derived type '{name}' defined twice", span)
+        from ..ir.nodes import TypeDef
+        self.tu.types[name] = TypeDef(name, comps, module=module, private=private, span=span)
 
     def _char_len(self, sel) -> Optional[Expr]:
         text = str(sel).replace(" ", "")

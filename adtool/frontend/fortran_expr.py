@@ -87,7 +87,9 @@ class Expressions:
             elif op not in ("+", "-", "*", "/", "**"):
                 raise unsupported(f"operator '{op}'", span)
             return Bin(op, self.expr(left), self.expr(right), span=span)
-        if isinstance(n, (F.Part_Ref, F.Function_Reference, F.Structure_Constructor,
+        if isinstance(n, F.Structure_Constructor):
+            return self._constructor(n, span)
+        if isinstance(n, (F.Part_Ref, F.Function_Reference,
                           F.Intrinsic_Function_Reference)):
             return self._part_ref(n, span)
         if isinstance(n, F.Array_Constructor):
@@ -95,7 +97,7 @@ class Expressions:
             return ArrayCtor([self._ac_value(v) for v in (vals.children if vals is not None else [])],
                              span=span)
         if isinstance(n, F.Data_Ref):
-            raise unsupported("derived type component reference", span)
+            return self._data_ref(n, span)
         if isinstance(n, F.Complex_Literal_Constant):
             texts = [str(p).replace(" ", "").lower() for p in n.items]
             if any("_" in x or not re.fullmatch(r"[+-]?[\d.]+([ed][+-]?\d+)?", x) for x in texts):
@@ -117,6 +119,87 @@ class Expressions:
         if isinstance(n, F.Substring_Range):
             raise unsupported("character substring", span)
         raise unsupported(f"expression '{n}'", span)
+
+    def _constructor(self, n, span: Span) -> Expr:
+        """`state(0d0, 1)`: a structure constructor, kept as a call of the
+        type's name (normalisation assigns it component by component)."""
+        tname = _name(n.items[0])
+        if tname not in self.tu.types:
+            return self._part_ref(n, span)
+        td = self.tu.types[tname]
+        vals: list[Optional[Expr]] = [None] * len(td.components)
+        names = list(td.components)
+        for k, a in enumerate(n.items[1].children if n.items[1] is not None else []):
+            if isinstance(a, F.Component_Spec):
+                kw, val = a.children
+                if kw is None:
+                    vals[k] = self.expr(val)
+                else:
+                    vals[names.index(_name(kw))] = self.expr(val)
+            else:
+                vals[k] = self.expr(a)
+        for k, v in enumerate(vals):
+            if v is None:
+                c = td.components[names[k]]
+                if c.init is None:
+                    raise bad_input(f"structure constructor '{tname}' lacks component '{names[k]}'", span)
+                vals[k] = copy.deepcopy(c.init)
+        call = Call(tname, vals, [], intrinsic=False, span=span)
+        call.constructor = True      # type: ignore[attr-defined]
+        return call
+
+    def _data_ref(self, n, span: Span) -> Ref:
+        """`s(i)%a%b(j)` -> Ref('s', [i], path=[Part('a'), Part('b', [j])])."""
+        from ..ir import records
+        from ..ir.nodes import Part
+        items = list(n.children)
+        base = self.expr(items[0])
+        if not isinstance(base, Ref) or base.substring is not None:
+            raise unsupported(f"component reference '{n}'", span)
+        sym = self.lookup(base.name)
+        path: list[Part] = []
+        for it in items[1:]:
+            if sym is None or sym.type.base != "derived":
+                raise bad_input(f"'{n}': component of something that is not a derived type", span)
+            if isinstance(it, F.Name):
+                cname, arglist = _name(it), None
+            elif isinstance(it, F.Part_Ref):
+                cname, arglist = _name(it.items[0]), it.items[1]
+            else:
+                raise unsupported(f"component reference '{n}'", span)
+            comp = records.component(sym.type, cname)
+            if comp is None:
+                raise bad_input(f"type '{sym.type.name}' has no component '{cname}'", span)
+            subs = None
+            if arglist is not None and not comp.shape:
+                if comp.type.base != "character" or it is not items[-1]:
+                    raise bad_input(f"component '{cname}' is not an array", span)
+                sub = self._substring(cname, arglist, span).substring
+                path.append(Part(cname))
+                base.path = path
+                base.substring = sub
+                return base
+            if arglist is not None:
+                subs = self._subscripts(arglist)
+                if len(subs) != len(comp.shape):
+                    raise bad_input(f"component '{cname}' has rank {len(comp.shape)} but "
+                                    f"{len(subs)} subscripts", span)
+            path.append(Part(cname, subs))
+            sym = comp
+        base.path = path
+        return base
+
+    def _subscripts(self, arglist) -> list:
+        subs = []
+        for s in (arglist.children if arglist is not None else []):
+            if isinstance(s, F.Subscript_Triplet):
+                lo, hi, st = s.children
+                subs.append(Section(self.expr(lo) if lo is not None else None,
+                                    self.expr(hi) if hi is not None else None,
+                                    self.expr(st) if st is not None else None))
+            else:
+                subs.append(self.expr(s))
+        return subs
 
     def _ac_value(self, v) -> Expr:
         if isinstance(v, F.Ac_Implied_Do):

@@ -63,6 +63,10 @@ class Statements:
         r.body = loops_from_backward_gotos(self.block(list(exe.children) if exe is not None else [],
                                                       pending))
         self._drop_statement_function_dummies(u)
+        from ..ir import records
+        for s in walk_stmts(r.body):
+            if any(records.constructors_in(e) for e in stmt_exprs(s)):
+                raise unsupported("structure constructor outside an assignment", s.span)
         if r.kind == "function" and r.result not in r.symbols:
             raise bad_input(f"function '{r.name}' has no result", r.span)
         labels = {s.label for s in walk_stmts(r.body) if s.label is not None}
@@ -162,7 +166,17 @@ class Statements:
             sym = self.lookup(lhs.name)
             if sym is not None and sym.is_parameter:
                 raise bad_input(f"assignment to PARAMETER '{lhs.name}'", span)
-            return [Assign(lhs, self.expr(rhs_node), span=span)]
+            rhs = self.expr(rhs_node)
+            from ..ir import records
+            parts = records.expand_assignment(lhs, rhs, self.lookup, span)
+            if parts is not None:
+                for a in parts:
+                    if records.constructors_in(a.rhs):
+                        raise unsupported("structure constructor inside an expression", span)
+                return parts
+            if records.constructors_in(rhs):
+                raise unsupported("structure constructor inside an expression", span)
+            return [Assign(lhs, rhs, span=span)]
         if isinstance(node, F.Call_Stmt):
             name = _name(node.children[0])
             args = self._actual_args(node.children[1], name)

@@ -71,7 +71,6 @@ _UNSUPPORTED_NAMES = {
     "Assign_Stmt": "ASSIGN statement",
     "Namelist_Stmt": "NAMELIST",
     "Interface_Block": "INTERFACE block",
-    "Derived_Type_Def": "derived type definition",
     "Block_Data": "BLOCK DATA",
     "Associate_Construct": "ASSOCIATE construct",
     "Select_Type_Construct": "SELECT TYPE construct",

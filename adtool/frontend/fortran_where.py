@@ -59,7 +59,7 @@ def lower_where(fe, arms: list[tuple[Optional[Expr], list[Assign]]], span: Span)
 
 
 def _rank_of(fe, e: Expr, span: Span) -> int:
-    if not isinstance(e, Ref) or e.subs is not None:
+    if not isinstance(e, Ref) or e.subs is not None or e.path:
         raise unsupported("WHERE assigning to an array section or element", span)
     sym = fe.lookup(e.name)
     return len(sym.shape) if sym is not None else 0
@@ -69,8 +69,8 @@ def _check(fe, e: Expr, rank: int, span: Span) -> None:
     for x in walk_expr(e):
         if isinstance(x, Ref):
             sym = fe.lookup(x.name)
-            if sym is not None and sym.shape:
-                if x.subs is not None:
+            if sym is not None and (sym.shape or x.path):
+                if x.subs is not None or x.path:
                     raise unsupported("array section or element inside WHERE", span, x.name)
                 if len(sym.shape) != rank:
                     raise unsupported("arrays of different ranks inside WHERE", span, x.name)

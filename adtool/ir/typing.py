@@ -32,7 +32,11 @@ def type_of(e: Expr, lookup: Callable[[str], Optional[Symbol]],
     if isinstance(e, Lit):
         return e.type
     if isinstance(e, Ref):
-        sym = lookup(e.name)
+        if e.path:
+            from .records import ref_symbol
+            sym = ref_symbol(e, lookup)
+        else:
+            sym = lookup(e.name)
         return sym.type if sym is not None else REAL4
     if isinstance(e, Bin):
         if e.op in ("==", "!=", "<", "<=", ">", ">=", "and", "or", "eqv", "neqv"):

@@ -49,6 +49,9 @@ class DiffContext:
             lookup = lambda n: self.sym(r, n)  # noqa: E731
         rank = lambda x: self.rank_of(r, x, lookup)  # noqa: E731
         if isinstance(e, Ref):
+            if e.path:
+                from ..ir.records import ref_rank
+                return ref_rank(e, lookup)
             s = lookup(e.name)
             if s is None:
                 return 0
@@ -142,7 +145,7 @@ class DiffContext:
     def dref(self, r: Routine, e: Ref) -> Optional[Ref]:
         if not self.active(r, e.name):
             return None
-        return Ref(self.dname(r, e.name), clone(e.subs), span=e.span)
+        return Ref(self.dname(r, e.name), clone(e.subs), clone(e.path), span=e.span)
 
     # ------------------------------------------------------------ new names
 
@@ -160,8 +163,10 @@ class DiffContext:
 
 def deriv_symbol(s: Symbol, name: str, intent: Optional[str] = None) -> Symbol:
     """The derivative twin of a primal symbol: same type and shape, no value."""
+    from ..ir.records import diff_type
     d = clone(s)
     d.name = name
+    d.type = diff_type(s.type)
     d.is_parameter = False
     d.value = None
     d.init = None

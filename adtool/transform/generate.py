@@ -12,6 +12,7 @@ from ..analysis.recompute import restorable as restorable_actual, restorable_tem
 from ..analysis.scope import Scopes, Var
 from ..checkpoint.plan import Plan
 from ..headspec import Head
+from ..ir import records
 from ..ir.nodes import (Assign, Call, CallStmt, Expr, Lit, Ref, Section, Module, Routine, Symbol, TranslationUnit,
                         Use)
 from ..ir.visit import calls_in, stmt_exprs, walk_stmts
@@ -192,6 +193,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
         for v in dmod.routines:
             if dmod.uses and not any(u.module == dmod.uses[0].module for u in v.uses):
                 pass
+    out.types = _placed_types(ntu, suffix)
     _order_modules(out)
     out.profile_sites = rev.profile if mode == "reverse" and profile else None
     out.head_roles = {h: (deps, indeps) for h, deps, indeps in act.heads}  # for adtool check
@@ -268,7 +270,7 @@ def _derivative_modules(tu: TranslationUnit, ctx: DiffContext, act, scopes) -> d
     for m in tu.modules:
         syms: dict[str, Symbol] = {}
         for name, s in m.symbols.items():
-            if s.is_parameter or s.type.base not in ("real", "complex"):
+            if s.is_parameter or not records.differentiable(s.type):
                 continue
             if act.is_active_var(Var(f"module:{m.name}", name)):
                 dn = name + ctx.suffix
@@ -276,12 +278,48 @@ def _derivative_modules(tu: TranslationUnit, ctx: DiffContext, act, scopes) -> d
                 d.storage = "module"
                 d.module = derivative_module_name(m.name, ctx.suffix)
                 from ..ir.build import real
-                d.init = real(0, s.type.kind) if not s.allocatable else None
+                d.init = records.zero_value(s.type) if not s.allocatable else None
                 d.save = False
                 syms[dn] = d
         mods[m.name] = Module(derivative_module_name(m.name, ctx.suffix), syms, uses=[Use(m.name)])
-    return {k: v for k, v in mods.items() if v.symbols or any(
+    typed = _derivative_types(tu, ctx.suffix)
+    for k, v in mods.items():
+        for other in sorted(typed.get(k, set())):
+            if other != k:
+                v.uses.append(Use(derivative_module_name(other, ctx.suffix)))
+    return {k: v for k, v in mods.items() if v.symbols or k in typed or any(
         r.module == k for r in tu.all_routines())}
+
+
+def _derivative_types(tu: TranslationUnit, suffix: str) -> dict[str, set[str]]:
+    """T_diff for every record type T of module m that can carry a
+    derivative, placed in m's derivative module (interface.md): module ->
+    the modules whose derivative types its own T_diff components name."""
+    out: dict[str, set[str]] = {}
+    for td in list(tu.types.values()):
+        if records.is_diff_type(td) or td.module is None:
+            continue
+        t = records.Type("derived", 0, name=td.name)
+        if not records.differentiable(t):
+            continue
+        records.diff_type(t)
+        needs = out.setdefault(td.module, set())
+        for c in td.components.values():
+            inner = records.typedef(c.type)
+            if inner is not None and records.differentiable(c.type) and inner.module:
+                needs.add(inner.module)
+    return out
+
+
+def _placed_types(tu: TranslationUnit, suffix: str) -> dict:
+    """The derivative types, each in the derivative module of its primal's module."""
+    out = {}
+    for name, td in tu.types.items():
+        if records.is_diff_type(td):
+            d = clone(td)
+            d.module = derivative_module_name(td.module, suffix)
+            out[name] = d
+    return out
 
 
 def _modules_seen(tu: TranslationUnit, r: Routine, dmods: dict[str, Module]) -> list[str]:
@@ -298,8 +336,11 @@ def _modules_seen(tu: TranslationUnit, r: Routine, dmods: dict[str, Module]) -> 
         mod = tu.module(m)
         if mod is not None:
             todo.extend(u.module for u in mod.uses)
-    return [dmods[m].name for m in seen if m in dmods and dmods[m].symbols and m != r.module] + \
-        ([dmods[r.module].name] if r.module in dmods and dmods[r.module].symbols else [])
+    def useful(m: str) -> bool:
+        return bool(dmods[m].symbols) or any(records.is_diff_type(td) and td.module == m
+                                             for td in tu.types.values())
+    return [dmods[m].name for m in seen if m in dmods and useful(m) and m != r.module] + \
+        ([dmods[r.module].name] if r.module in dmods and useful(r.module) else [])
 
 
 def _wanted_variants(tu: TranslationUnit, heads: list[str], diff: set[str],

@@ -398,6 +398,9 @@ class _Normalizer:
         """Rank of an expression, as far as a temporary's declaration needs
         it (an allocatable of that rank is then sized by assignment)."""
         if isinstance(e, Ref):
+            if e.path:
+                from ..ir.records import ref_rank
+                return ref_rank(e, self.lookup)
             sym = self.lookup(e.name)
             if sym is None:
                 return 0

@@ -22,6 +22,7 @@ from typing import Callable, Optional
 from ..diagnostics import bad_input, unsupported
 from ..analysis.recompute import restorable
 from .index_recompute import needed_again, recomputed_index
+from ..ir import records
 from ..ir.build import add, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
@@ -400,6 +401,35 @@ class Reverse:
     def _push_pop(self, r: Routine, refs: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
         pushes: list[Stmt] = []
         pops: list[Stmt] = []
+        plain: list[Ref] = []
+        for t in refs:
+            typ = self._type(t)
+            if typ.base != "derived":
+                plain.append(t)
+                continue
+            # A record is recorded component by component, every type:
+            # what a re-run reads may be an integer or character component.
+            rank = self._rank(t)
+            for path, leaf in records.leaves(typ, real_only=False):
+                if leaf.type.base == "derived":
+                    raise unsupported("recording an array of records inside a record", t.span,
+                                      f"{t.name}%{path[-1].name}")
+                if leaf.allocatable:
+                    raise unsupported("recording an allocatable component", t.span,
+                                      f"{t.name}%{'%'.join(p.name for p in path)}")
+                if rank and leaf.rank:
+                    pu, po = self._push_pop_each(r, t, path)
+                    pushes.extend(pu)
+                    pops[:0] = po
+                else:
+                    pu, po = self._push_pop(r, [records.with_path(t, path)])
+                    pushes.extend(pu)
+                    pops[:0] = po
+        refs = plain
+        if not refs:
+            return pushes, pops
+        done_pushes, done_pops = pushes, pops
+        pushes, pops = [], []
         for t in refs:
             typ = self._type(t)
             rank = self._rank(t)
@@ -420,7 +450,22 @@ class Reverse:
                 n = Call("size", [clone(t)], [("kind", integer(8))], intrinsic=True)
                 pushes.append(CallStmt(f"ad_push_{tag}_array", [clone(t), n]))
                 pops.append(CallStmt(f"ad_pop_{tag}_array", [clone(t), clone(n)]))
-        return pushes, list(reversed(pops))
+        return done_pushes + pushes, list(reversed(pops)) + done_pops
+
+    def _push_pop_each(self, r: Routine, t: Ref, path) -> tuple[list[Stmt], list[Stmt]]:
+        """An array component of every record of a (whole, rank-1) array of
+        records: one push per element, in a loop (Fortran has no array
+        expression for it)."""
+        if t.subs is not None or self._rank(Ref(t.name)) != 1:
+            raise unsupported("recording an array component of a section or multi-dimensional "
+                              "array of records", t.span, t.name)
+        k = self._tmp("ad_k", INT4)
+        elem = Ref(t.name, [Ref(k)], clone(t.path or []) + clone(path), span=t.span)
+        pu, po = self._push_pop(r, [elem])
+        lo = Call("lbound", [Ref(t.name), integer(1)], intrinsic=True)
+        hi = Call("ubound", [Ref(t.name), integer(1)], intrinsic=True)
+        return ([Loop(k, lo, hi, None, pu)],
+                [Loop(k, clone(hi), clone(lo), integer(-1), po)])
 
     def _sym(self, name: str):
         s = self.ctx.sym(self.r, name)
@@ -1237,7 +1282,7 @@ def _constant(e: Optional[Expr]) -> bool:
 
 
 def _whole_or_part(ref: Ref) -> Ref:
-    return Ref(ref.name, clone(ref.subs), span=ref.span)
+    return Ref(ref.name, clone(ref.subs), clone(ref.path), span=ref.span)
 
 
 def _same_ref(a: Ref, b: Ref) -> bool:
@@ -1245,7 +1290,8 @@ def _same_ref(a: Ref, b: Ref) -> bool:
 
 
 def _zero_assign(target: Ref, typ: Type) -> Assign:
-    return Assign(clone(target), real(0, typ.kind if typ.base == "real" else 8))
+    from ..ir.records import zero_value
+    return Assign(clone(target), zero_value(typ))
 
 
 def _type_tag(t: Type, where: Ref) -> str:

@@ -13,6 +13,7 @@ from ..ir.clone import clone
 from typing import Optional
 
 from ..diagnostics import unsupported
+from ..ir import records
 from ..ir.build import real
 from ..ir.nodes import (Allocate, Assign, Bin, CallStmt, Dim, Expr, Ref, Routine, Section,
                         Stmt, Symbol, Use)
@@ -20,8 +21,11 @@ from .context import DiffContext, deriv_symbol
 
 
 def zero(target: Ref, t) -> Assign:
-    """target = 0 in the precision of its primal twin (t)."""
-    return Assign(target, real(0, t.kind if t.base == "real" else 8))
+    """target = 0 in the precision of its primal twin (t); a record's
+    derivative is zeroed by the derivative type's constructor (every
+    component of T_diff is initialised to zero)."""
+    from ..ir.records import zero_value
+    return Assign(target, zero_value(t))
 
 
 class CallPlanner:
@@ -62,7 +66,7 @@ class CallPlanner:
             if s.is_parameter or s.external or s.storage in ("common",):
                 continue
             if (ctx.active(r, name) or (r.kind == "function" and name == r.result)) \
-                    and s.type.base in ("real", "complex"):
+                    and records.differentiable(s.type):
                 dn = ctx.dname(r, name)
                 d = deriv_symbol(s, dn)
                 if d.storage == "result":
@@ -95,7 +99,7 @@ class CallPlanner:
             dmembers = []
             for m in members:
                 s = r.symbols[m]
-                if ctx.active(r, m) and s.type.base in ("real", "complex"):
+                if ctx.active(r, m) and records.differentiable(s.type):
                     dn = ctx.dname(r, m)
                     d = deriv_symbol(s, dn)
                     d.common = blk + "_" + ctx.suffix
@@ -110,7 +114,7 @@ class CallPlanner:
         for name, s in r.symbols.items():
             if s.storage not in ("local", "result") or s.is_parameter or s.external:
                 continue
-            if s.type.base not in ("real", "complex") or s.allocatable:
+            if not records.differentiable(s.type) or s.allocatable:
                 continue
             if s.storage == "result" and not result_too:
                 continue

@@ -1,0 +1,188 @@
+"""Record types (Fortran derived types, C structs): what a component path
+reaches, which components carry derivatives, and the derivative type.
+
+Types live in one namespace per program (TranslationUnit.types).  Every
+stage that meets a record asks the same questions with only a Type or a Ref
+in hand, so the namespace of the program being processed is bound here once
+by whoever owns the TranslationUnit (front end, Scopes, the transform),
+instead of threading it through every type query.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, Optional
+
+from .clone import clone
+from .nodes import Dim, Part, Ref, Symbol, Type, TypeDef  # noqa: F401  (Type re-exported)
+
+_types: dict[str, TypeDef] = {}
+
+DIFF_SUFFIX = "_diff"
+
+
+def bind(types: dict[str, TypeDef]) -> None:
+    """Make `types` the namespace every query below looks in."""
+    global _types
+    _types = types
+
+
+def bound() -> dict[str, TypeDef]:
+    return _types
+
+
+def typedef(t: Type) -> Optional[TypeDef]:
+    if t.base != "derived":
+        return None
+    return _types.get(t.name)
+
+
+def component(t: Type, name: str) -> Optional[Symbol]:
+    td = typedef(t)
+    return td.components.get(name) if td is not None else None
+
+
+def differentiable(t: Type, _seen: frozenset = frozenset()) -> bool:
+    """Can a value of this type carry a derivative?  Reals and complexes;
+    a record when one of its components can."""
+    if t.base in ("real", "complex"):
+        return True
+    td = typedef(t)
+    if td is None or t.name in _seen:
+        return False
+    return any(differentiable(c.type, _seen | {t.name}) for c in td.components.values())
+
+
+def ref_symbol(ref: Ref, lookup: Callable[[str], Optional[Symbol]]) -> Optional[Symbol]:
+    """The Symbol the reference ends on: the variable, or the last component
+    of its path."""
+    sym = lookup(ref.name)
+    for part in ref.path or []:
+        if sym is None:
+            return None
+        sym = component(sym.type, part.name)
+    return sym
+
+
+def ref_rank(ref: Ref, lookup: Callable[[str], Optional[Symbol]]) -> int:
+    """Rank of a reference with a path: the one part that is an array (whole
+    or section) gives it; Fortran allows at most one such part."""
+    sym = lookup(ref.name)
+    if sym is None:
+        return 0
+    rank = _part_rank(sym, ref.subs)
+    for part in ref.path or []:
+        sym = component(sym.type, part.name)
+        if sym is None:
+            return rank
+        rank += _part_rank(sym, part.subs)
+    return rank
+
+
+def _part_rank(sym: Symbol, subs) -> int:
+    from .nodes import Section
+    if subs is None:
+        return sym.rank
+    return sum(1 for s in subs if isinstance(s, Section))
+
+
+def leaves(t: Type, real_only: bool) -> Iterator[tuple[list[Part], Symbol]]:
+    """Every non-record component reachable from a record of type t, as a
+    path of whole components and its Symbol (real_only: just those that
+    carry derivatives).  Depth first, in declaration order."""
+    td = typedef(t)
+    if td is None:
+        return
+    for name, c in td.components.items():
+        if c.type.base == "derived":
+            if real_only and not differentiable(c.type):
+                continue
+            if c.shape:
+                # an array of records inside a record: handled whole by callers
+                yield [Part(name)], c
+                continue
+            for sub, leaf in leaves(c.type, real_only):
+                yield [Part(name)] + sub, leaf
+        elif not real_only or c.type.base in ("real", "complex"):
+            yield [Part(name)], c
+
+
+def diff_type(t: Type) -> Type:
+    """The derivative type of a record type (T -> T_diff, created on first
+    use next to T in the bound namespace); other types are their own."""
+    if t.base != "derived":
+        return t
+    name = t.name + DIFF_SUFFIX
+    if name not in _types:
+        td = _types[t.name]
+        comps: dict[str, Symbol] = {}
+        for cname, c in td.components.items():
+            if not differentiable(c.type):
+                continue
+            d = clone(c)
+            d.type = diff_type(c.type)
+            d.init = None if c.allocatable else zero_value(c.type)
+            d.private = False
+            comps[cname] = d
+        _types[name] = TypeDef(name, comps, module=td.module, span=td.span)
+        _types[name].primal = t.name          # type: ignore[attr-defined]
+    return Type("derived", name=name)
+
+
+def is_diff_type(td: TypeDef) -> bool:
+    return getattr(td, "primal", None) is not None
+
+
+def whole_dims(sym: Symbol) -> list[Dim]:
+    return list(sym.shape)
+
+
+def with_path(ref: Ref, more: list[Part]) -> Ref:
+    """ref extended by more component steps (a new node)."""
+    return Ref(ref.name, clone(ref.subs), (clone(ref.path) or []) + clone(more), span=ref.span)
+
+
+def expand_assignment(lhs: Ref, rhs, lookup: Callable[[str], Optional[Symbol]], span) -> Optional[list]:
+    """A whole-record assignment `s = t` or `s = T(v1, v2)` as one assignment
+    per component (records nest: `s%in%x = t%in%x`), so that every later
+    stage sees only assignments of intrinsic types.  None when lhs is not a
+    record."""
+    from .nodes import Assign, Call
+    from ..diagnostics import unsupported
+    sym = ref_symbol(lhs, lookup)
+    if sym is None or sym.type.base != "derived":
+        return None
+    td = typedef(sym.type)
+    ctor = isinstance(rhs, Call) and getattr(rhs, "constructor", False)
+    if not ctor and not isinstance(rhs, Ref):
+        raise unsupported("record assignment from an expression that is not a variable or "
+                          "a structure constructor", span)
+    many = ref_rank(lhs, lookup) > 0 or (not ctor and ref_rank(rhs, lookup) > 0)
+    out: list = []
+    for k, (cname, c) in enumerate(td.components.items()):
+        l = with_path(lhs, [Part(cname)])
+        r = rhs.args[k] if ctor else with_path(rhs, [Part(cname)])
+        if many and (c.shape or c.type.base == "derived"):
+            raise unsupported("whole assignment of arrays of records with array or record "
+                              "components", span)
+        if c.type.base == "derived" and not c.shape:
+            inner = expand_assignment(l, r, lookup, span)
+            out.extend(inner)
+        else:
+            out.append(Assign(l, r, span=span))
+    return out
+
+
+def constructors_in(e) -> bool:
+    from .nodes import Call
+    from .visit import walk_expr
+    return any(isinstance(x, Call) and getattr(x, "constructor", False) for x in walk_expr(e))
+
+
+def zero_value(t: Type):
+    """The zero of a derivative of primal type t: a real literal, or for a
+    record the derivative type's constructor with every component left to
+    its default (zero) initialisation."""
+    from .build import real
+    from .nodes import Call
+    if t.base == "derived":
+        return Call(diff_type(t).name, [], intrinsic=False)
+    return real(0, t.kind if t.base == "real" else 8)
