@@ -28,6 +28,54 @@ class _Active:
     formal: str
     ptr: str        # double * to the values the check perturbs
     count: str      # how many
+    # For a struct argument, one _Active per real member reached (a leaf):
+    # `leaf(base, i)` is the i-th value of that leaf in the structs `base`
+    # (the primal, or the T_diff twins that hold its derivatives).
+    leaf: object = None
+    deriv: str = ""     # the T_diff variables' stem (ad_t{k}_d, ad_t{k}_b)
+
+    def at(self, i: str) -> str:
+        return self.leaf(self.ptr, i) if self.leaf else f"{self.ptr}[{i}]"
+
+    def d(self, k: int, suf: str, i: str) -> str:
+        """The derivative value i in the tangent (d) or adjoint (b) argument."""
+        if self.leaf and suf in ("d", "b"):
+            return self.leaf(f"{self.deriv}_{suf}", i)
+        return f"ad_a{k}_{suf}[{i}]"
+
+
+def _real_leaves(t, types: dict, prefix: str = "") -> list[tuple[str, int]]:
+    """The real members reachable in a struct of type t, as (C member path,
+    number of values), depth first: what its T_diff holds (ir/records.py)."""
+    out = []
+    td = types.get(t.name)
+    for c in td.components.values():
+        n = 1
+        for d in c.shape:
+            if d.ub is None or not hasattr(d.ub, "text"):
+                raise bad_input(f"driver: member '{c.name}' of {td.name} has no fixed size")
+            n *= int(d.ub.text) + 1
+        if c.type.base == "derived":
+            inner = _real_leaves(c.type, types, f"{prefix}.{c.name}")
+            if inner and c.shape:
+                raise bad_input(f"driver: array of structs '{c.name}' inside {td.name}")
+            out += inner
+        elif c.type.base == "real":
+            if c.type.kind != 8:
+                raise bad_input(f"driver: member '{c.name}' of {td.name} is not double")
+            out.append((f"{prefix}.{c.name}", n))
+    return out
+
+
+def _struct_actives(a: str, base: str, elems: str, t, types: dict, stem: str) -> list[_Active]:
+    """One _Active per real leaf of `elems` structs at `base` (an array of
+    them or one struct variable)."""
+    out = []
+    for path, n in _real_leaves(t, types):
+        def leaf(b, i, path=path, n=n):
+            return f"((double *)&({b})[({i}) / {n}]{path})[({i}) % {n}]"
+        out.append(_Active(a, base, f"{elems} * {n}", leaf, stem))
+    return out
 
 
 def _find(body: list[Stmt], head: str):
@@ -84,11 +132,31 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
     L: list[str] = ["{"]
     act: list[_Active] = []
     plain: list[str] = []
+    structs: dict[str, tuple[str, str, str]] = {}    # formal -> (T_diff, how many, stem)
     for k, (a, e) in enumerate(zip(f.args, actuals), start=1):
         fs = f.symbols[a]
         active = has_deriv(deriv_b.args, a, f.args) or has_deriv(deriv_d.args, a, f.args)
         if not active:
             plain.append(ex.actual(e, fs))
+            continue
+        if fs.type.base == "derived":
+            diff = fs.type.name + "_diff"
+            stem = f"ad_t{k}"
+            if fs.by_value:
+                L.append(f"{fs.type.name} ad_s{k}[1];")
+                L.append(f"ad_s{k}[0] = {ex(e)};")
+                base, elems = f"ad_s{k}", "1"
+                plain.append(f"ad_s{k}[0]")
+            else:
+                if not isinstance(e, Ref) or e.subs is not None or e.path or e.name not in prog.symbols:
+                    raise bad_input(f"driver: pass '{a}' of '{head}' as a whole local variable of main")
+                s = prog.symbols[e.name]
+                elems = " * ".join(_extent_text(d, ex) for d in s.shape) or "1"
+                base = e.name if s.shape else f"(&{e.name})"
+                plain.append(ex.actual(e, fs))
+            structs[a] = (diff, elems, stem)
+            L.append(f"{diff} {stem}_d[{elems}], {stem}_b[{elems}];")
+            act += _struct_actives(a, base, elems, fs.type, tu.types, stem)
             continue
         if fs.by_value:
             L.append(f"double ad_s{k} = {ex(e)};")
@@ -105,7 +173,7 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
         L.append("double ad_res = 0.0;")
         act.append(_Active(f.result, "(&ad_res)", "1"))
     for k, v in enumerate(act):
-        for suf in ("0", "d", "b", "w", "p"):
+        for suf in ("0", "w", "p") if v.leaf else ("0", "d", "b", "w", "p"):
             L.append(f"double ad_a{k}_{suf}[{v.count}];")
     L += ["double ad_lhs = 0.0, ad_rhs = 0.0, ad_nrm = 0.0, ad_fp = 0.0, ad_fm = 0.0;",
           f"double ad_h = {h!r};", "unsigned long ad_rng = 12345UL;", "long ad_peak, ad_left;", "int ad_k;",
@@ -118,9 +186,9 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
         return (f"{{ ad_rng = ad_rng * 6364136223846793005UL + 1442695040888963407UL; "
                 f"{target} = (double)((ad_rng >> 11) % 1000003UL) / 1000003.0 - 0.5; }}")
     for k, v in enumerate(act):
-        each(k, f"{{ ad_a{k}_0[ad_k] = {v.ptr}[ad_k]; }}")
-        each(k, rnd(f"ad_a{k}_d[ad_k]"))
-        each(k, f"{{ ad_a{k}_p[ad_k] = ad_a{k}_d[ad_k]; }}")
+        each(k, f"{{ ad_a{k}_0[ad_k] = {v.at('ad_k')}; }}")
+        each(k, rnd(v.d(k, "d", "ad_k")))
+        each(k, f"{{ ad_a{k}_p[ad_k] = {v.d(k, 'd', 'ad_k')}; }}")
         each(k, rnd(f"ad_a{k}_w[ad_k]"))
 
     def deriv_args(which: str) -> str:
@@ -128,7 +196,11 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
         out = []
         for a, p in zip(f.args, plain):
             out.append(p)
-            if has_deriv(names, a, f.args):
+            if has_deriv(names, a, f.args) and a in structs:
+                stem = structs[a][2]
+                by_value = f.symbols[a].by_value
+                out.append(f"{stem}_{which}[0]" if by_value and which == "d" else f"{stem}_{which}")
+            elif has_deriv(names, a, f.args):
                 k = next(j for j, v in enumerate(act) if v.formal == a)
                 by_value = f.symbols[a].by_value
                 out.append(f"ad_a{k}_{which}[0]" if by_value and which == "d" else f"ad_a{k}_{which}")
@@ -142,29 +214,29 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
     # tangent
     L.append(f"{head}_d({deriv_args('d')});")
     for k, v in enumerate(act):
-        each(k, f"ad_lhs += ad_a{k}_w[ad_k] * ad_a{k}_d[ad_k];")
+        each(k, f"ad_lhs += ad_a{k}_w[ad_k] * {v.d(k, 'd', 'ad_k')};")
     # adjoint, from the same point
     for k, v in enumerate(act):
-        each(k, f"{{ {v.ptr}[ad_k] = ad_a{k}_0[ad_k]; ad_a{k}_b[ad_k] = ad_a{k}_w[ad_k]; }}")
+        each(k, f"{{ {v.at('ad_k')} = ad_a{k}_0[ad_k]; {v.d(k, 'b', 'ad_k')} = ad_a{k}_w[ad_k]; }}")
     L.append("ad_stack_reset_peak();")
     L.append("ad_c0 = clock();")
     L.append(f"{head}_b({deriv_args('b')});")
     L.append("ad_c1 = clock();")
     for k, v in enumerate(act):
-        each(k, f"{{ ad_rhs += ad_a{k}_b[ad_k] * ad_a{k}_p[ad_k]; ad_nrm += ad_a{k}_b[ad_k] * ad_a{k}_b[ad_k]; }}")
+        each(k, f"{{ ad_rhs += {v.d(k, 'b', 'ad_k')} * ad_a{k}_p[ad_k]; ad_nrm += {v.d(k, 'b', 'ad_k')} * {v.d(k, 'b', 'ad_k')}; }}")
     L += ["ad_peak = (long)ad_stack_peak_bytes();", "ad_left = (long)ad_stack_bytes();"]
     # central differences along D
     call = f"{head}({', '.join(plain)})"
     for sign, tgt in (("+", "ad_fp"), ("-", "ad_fm")):
         for k, v in enumerate(act):
-            each(k, f"{v.ptr}[ad_k] = ad_a{k}_0[ad_k] {sign} ad_h * ad_a{k}_p[ad_k];")
+            each(k, f"{v.at('ad_k')} = ad_a{k}_0[ad_k] {sign} ad_h * ad_a{k}_p[ad_k];")
         L.append("ad_c2 = clock();")
         L.append(("ad_res = " if f.kind == "function" else "") + call + ";")
         L.append("ad_c3 = clock();")
         for k, v in enumerate(act):
-            each(k, f"{tgt} += ad_a{k}_w[ad_k] * {v.ptr}[ad_k];")
+            each(k, f"{tgt} += ad_a{k}_w[ad_k] * {v.at('ad_k')};")
     for k, v in enumerate(act):
-        each(k, f"{v.ptr}[ad_k] = ad_a{k}_0[ad_k];")
+        each(k, f"{v.at('ad_k')} = ad_a{k}_0[ad_k];")
     L.append(f'printf("ADCHECK {head} %.17e %.17e %.17e %.17e\\n", ad_lhs, ad_rhs, '
              '(ad_fp - ad_fm) / (2.0 * ad_h), ad_nrm);')
     L.append(f'printf("ADSTACK {head} %ld %ld\\n", ad_peak, ad_left);')
@@ -174,15 +246,15 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
         deps, indeps = roles
         for k, v in enumerate(act):
             seed = "1.0" if v.formal in deps else "0.0"
-            each(k, f"{{ {v.ptr}[ad_k] = ad_a{k}_0[ad_k]; ad_a{k}_b[ad_k] = {seed}; }}")
+            each(k, f"{{ {v.at('ad_k')} = ad_a{k}_0[ad_k]; {v.d(k, 'b', 'ad_k')} = {seed}; }}")
         L.append(f"{head}_b({deriv_args('b')});")
         for k, v in enumerate(act):
             if v.formal in indeps:
                 L.append(f'printf("ADGRAD {head} {v.formal}\\n");')
-                each(k, f'printf("%.17e\\n", ad_a{k}_b[ad_k]);')
+                each(k, 'printf("%.17e\\n", ' + v.d(k, "b", "ad_k") + ');')
         L.append('printf("ADGRAD-END\\n");')
         for k, v in enumerate(act):
-            each(k, f"{v.ptr}[ad_k] = ad_a{k}_0[ad_k];")
+            each(k, f"{v.at('ad_k')} = ad_a{k}_0[ad_k];")
     L.append("}")
     block.insert(idx, Raw("\n".join(L)))
 

@@ -317,7 +317,8 @@ def _placed_types(tu: TranslationUnit, suffix: str) -> dict:
     for name, td in tu.types.items():
         if records.is_diff_type(td):
             d = clone(td)
-            d.module = derivative_module_name(td.module, suffix)
+            # a C struct has no module: its T_diff sits at file scope
+            d.module = derivative_module_name(td.module, suffix) if td.module else None
             out[name] = d
     return out
 
