@@ -382,7 +382,12 @@ class StmtLowering:
             user_calls += [c for e in stmt_exprs(s) for c in calls_in(e) if not c.intrinsic]
             for c in user_calls:
                 calls = True
-                if any(isinstance(a, Ref) and a.name in names for a in c.args):
+                f = self.funcs.get(c.name)
+                kinds = f.params if f is not None else []
+                # an argument passed by value cannot be changed by the callee
+                if any(isinstance(a, Ref) and a.name in names
+                       and not (k < len(kinds) and kinds[k] == "value")
+                       for k, a in enumerate(c.args)):
                     return True
         if calls and any(self.symbol(nm) is not None and self.symbol(nm).storage == "global"
                          for nm in names):
