@@ -170,6 +170,9 @@ class Reverse:
         temporary and write the argument only if the value changed."""
         out: list[Stmt] = []
         for p in pops:
+            if not isinstance(p, CallStmt) or p.args and isinstance(p.args[0], Ref) and p.args[0].path:
+                out.append(p)       # a record's member (or every element's): never a constant
+                continue
             target = p.args[0]
             s = self.ctx.sym(r, target.name)
             if s is None or s.storage != "arg" or (r.kind == "function" and target.name == r.result) \
