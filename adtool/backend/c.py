@@ -25,13 +25,16 @@ __all__ = ["emit_unit", "emit_routine", "declaration"]
 IND = "    "
 
 
-def emit_unit(tu: TranslationUnit) -> str:
+def emit_unit(tu: TranslationUnit, extra_prototypes: Optional[list[str]] = None) -> str:
+    """extra_prototypes: declarations of functions defined elsewhere (a
+    check driver's derivative routines), after the struct definitions."""
     table = {r.name: r for r in tu.all_routines()}
     glob = CExpr(tu.globals.get, table.get, tu.types)
     from .c_struct import struct_definitions
     structs = struct_definitions(tu.types, glob)
     globals_ = [declaration(s, glob) + ";" for s in tu.globals.values()]
-    protos = [signature(r, glob) + ";" for r in tu.routines if r.kind != "program"]
+    protos = list(extra_prototypes or []) + \
+        [signature(r, glob) + ";" for r in tu.routines if r.kind != "program"]
     # A declared external (externals.py) has a prototype here, its body elsewhere.
     bodies = [emit_routine(r, tu, table) for r in tu.routines if r.declared is None]
     return render("c/unit.j2", includes=tu.includes, structs=structs, globals=globals_,

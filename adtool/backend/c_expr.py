@@ -290,5 +290,7 @@ class CExpr:
                 return f"({ctype(sym.type)} *){a.name}"
             return a.name
         if sym is not None and sym.storage == "arg" and not sym.by_value:
+            if sym.intent == "in" and formal.intent != "in":
+                return f"({ctype(sym.type)} *){a.name}"     # as for arrays above
             return a.name
         return "&" + a.name

@@ -112,12 +112,33 @@ def c_check_many(tu: TranslationUnit, heads: list[tuple[str, Routine, Routine]],
         raise bad_input("no main function to build a driver from")
     out = copy.deepcopy(tu)
     prog = next(r for r in out.routines if r.kind == "program")
+    _diff_types(out, heads)
     table = {r.name: r for r in tu.all_routines()}
     protos = []
     for head, deriv_b, deriv_d in heads:
         _insert_check(tu, prog, table, head, deriv_b, deriv_d, h, roles)
         protos += [_prototype(deriv_b, tu, table), _prototype(deriv_d, tu, table)]
-    return "\n".join(['#include "adstack.h"', "#include <stdio.h>", "#include <time.h>", *protos]) + "\n" + emit_unit(out)
+    return "\n".join(['#include "adstack.h"', "#include <stdio.h>", "#include <time.h>"]) + "\n" + \
+        emit_unit(out, protos)
+
+
+def _diff_types(out: TranslationUnit, heads) -> None:
+    """The T_diff types of the heads' struct arguments, defined in the
+    driver as in the generated files (ir/records.py makes both)."""
+    from ..ir import records
+    before = records.bound()
+    records.bind(out.types)
+    try:
+        for _, deriv_b, deriv_d in heads:
+            for r in (deriv_b, deriv_d):
+                for s in r.arg_symbols():
+                    if s.type.base == "derived" and s.type.name.endswith(records.DIFF_SUFFIX):
+                        primal = s.type.name[:-len(records.DIFF_SUFFIX)]
+                        if primal in out.types:
+                            records.diff_type(out.types[primal] and
+                                              type(s.type)("derived", name=primal))
+    finally:
+        records.bind(before)
 
 
 def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
