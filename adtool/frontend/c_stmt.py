@@ -180,10 +180,15 @@ class StmtLowering:
                 return self.heap_assign(n, sym, span)
             if self.is_alias(sym):
                 return self.alias_set(sym, n.rvalue, span, n.op)
-        return [self.assignment(n, span)]
+        a = self.assignment(n, span)
+        return a if isinstance(a, list) else [a]
 
-    def assignment(self, n, span) -> Assign:
+    def assignment(self, n, span):
         lhs = self.lvalue(n.lvalue, span)
+        if self.ref_type(lhs).base == "derived":
+            if n.op != "=":
+                raise bad_input(f"'{n.op}' on a struct", span)
+            return self.struct_assign(lhs, self.value(n.rvalue), span)
         if n.op == "=":
             rhs = self.value(n.rvalue)
         elif n.op in _COMPOUND:

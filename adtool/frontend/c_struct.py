@@ -21,7 +21,7 @@ from typing import Callable, Optional
 from pycparser import c_ast
 
 from ..diagnostics import AdError, bad_input, unsupported
-from ..ir.nodes import INT4, Dim, Expr, Lit, Part, Ref, Span, Symbol, Type, TypeDef
+from ..ir.nodes import INT4, Assign, Dim, Expr, Lit, Loop, Part, Ref, Span, Symbol, Type, TypeDef
 from .c_types import Declarator, span_of
 
 
@@ -185,6 +185,42 @@ class StructLowering:
         if isinstance(n, c_ast.UnaryOp) and n.op == "*":
             return self.deref(n, span)
         raise unsupported(f"member access of {type(n).__name__}", span)
+
+    def struct_assign(self, lhs: Ref, rhs: Expr, span, depth: int = 0) -> list:
+        """`a = b` of structs, member by member (array members element by
+        element in loops), so that later stages see only assignments of
+        numbers: their derivatives then follow the one rule for those."""
+        if not isinstance(rhs, Ref):
+            raise unsupported("struct assignment from an expression that is not a variable", span)
+        t = self.ref_type(lhs)
+        if self.ref_type(rhs) != t:
+            raise bad_input("assignment between structs of different types", span)
+        out: list = []
+        for name, c in self.typedef(t).components.items():
+            if c.pointer:
+                raise unsupported("assignment of a struct with a pointer member", span,
+                                  f"member '{name}' would alias; assign the other members one by one")
+            idx = []
+            for _ in c.shape:
+                idx.append(self._member_index(depth + len(idx), span))
+            subs = [Ref(i, span=span) for i in idx] or None
+            l = Ref(lhs.name, lhs.subs, list(lhs.path or []) + [Part(name, subs)], span=span)
+            r = Ref(rhs.name, rhs.subs, list(rhs.path or []) + [Part(name, list(subs) if subs else None)],
+                    span=span)
+            body = self.struct_assign(l, r, span, depth + len(idx)) if c.type.base == "derived" \
+                else [Assign(l, r, span=span)]
+            for i, d in zip(idx, c.shape):
+                body = [Loop(i, Lit("0", INT4), d.ub, body=body, span=span)]
+            out.extend(body)
+        return out
+
+    def _member_index(self, depth: int, span) -> str:
+        """A loop index of the front end's own for member copies, one per depth."""
+        if not hasattr(self, "_member_idx"):
+            self._member_idx = []
+        while len(self._member_idx) <= depth:
+            self._member_idx.append(self.hidden_local("ad_m", INT4, span).name)
+        return self._member_idx[depth]
 
     def ref_type(self, e: Ref) -> Type:
         return self.ref_component(e)[0]
