@@ -44,38 +44,76 @@ class _Active:
         return f"ad_a{k}_{suf}[{i}]"
 
 
-def _real_leaves(t, types: dict, prefix: str = "") -> list[tuple[str, int]]:
+def _real_leaves(t, types: dict, pointed, prefix: str = "") -> list[tuple[str, str, bool]]:
     """The real members reachable in a struct of type t, as (C member path,
-    number of values), depth first: what its T_diff holds (ir/records.py)."""
+    number of values, through a pointer), depth first: what its T_diff
+    holds (ir/records.py).  pointed(path) is the extent of the array a
+    pointer member points at, from main's `s.m = array`."""
     out = []
     td = types.get(t.name)
     for c in td.components.values():
+        path = f"{prefix}.{c.name}"
+        if c.pointer:
+            if c.type.base != "real":
+                continue
+            n = pointed(path)
+            if n is None:
+                raise bad_input(f"driver: main does not point '{path[1:]}' of {td.name} at an array")
+            out.append((path, n, True))
+            continue
         n = 1
         for d in c.shape:
             if d.ub is None or not hasattr(d.ub, "text"):
                 raise bad_input(f"driver: member '{c.name}' of {td.name} has no fixed size")
             n *= int(d.ub.text) + 1
         if c.type.base == "derived":
-            inner = _real_leaves(c.type, types, f"{prefix}.{c.name}")
+            inner = _real_leaves(c.type, types, lambda p: None, path)
             if inner and c.shape:
                 raise bad_input(f"driver: array of structs '{c.name}' inside {td.name}")
             out += inner
         elif c.type.base == "real":
             if c.type.kind != 8:
                 raise bad_input(f"driver: member '{c.name}' of {td.name} is not double")
-            out.append((f"{prefix}.{c.name}", n))
+            out.append((path, str(n), False))
     return out
 
 
-def _struct_actives(a: str, base: str, elems: str, t, types: dict, stem: str) -> list[_Active]:
+def _struct_actives(a: str, base: str, elems: str, t, types: dict, stem: str,
+                    pointed) -> tuple[list[_Active], list[str]]:
     """One _Active per real leaf of `elems` structs at `base` (an array of
-    them or one struct variable)."""
-    out = []
-    for path, n in _real_leaves(t, types):
+    them or one struct variable), and the declarations that give the T_diff
+    twins' pointer members arrays to point at."""
+    out, setup = [], []
+    for path, n, ptr in _real_leaves(t, types, pointed):
+        if ptr:
+            if elems != "1":
+                raise bad_input(f"driver: pointer member '{path[1:]}' in an array of structs")
+            name = path[1:].replace(".", "_")
+            for suf in ("d", "b"):
+                setup.append(f"double {stem}_{suf}_{name}[{n}];")
+                setup.append(f"{stem}_{suf}[0]{path} = {stem}_{suf}_{name};")
+
         def leaf(b, i, path=path, n=n):
-            return f"((double *)&({b})[({i}) / {n}]{path})[({i}) % {n}]"
-        out.append(_Active(a, base, f"{elems} * {n}", leaf, stem))
-    return out
+            return f"((double *)&({b})[({i}) / ({n})]{path})[({i}) % ({n})]"
+
+        def pleaf(b, i, path=path):
+            return f"({b})[0]{path}[{i}]"
+        out.append(_Active(a, base, f"{elems} * ({n})", pleaf if ptr else leaf, stem))
+    return out, setup
+
+
+def _pointed(prog: Routine, var: str, ex: CExpr):
+    """path -> extent of the array main points `var.path` at, if it does."""
+    from ..ir.nodes import Assign
+    from ..ir.visit import walk_stmts
+    found = {}
+    for st in walk_stmts(prog.body):
+        if isinstance(st, Assign) and st.lhs.name == var and st.lhs.path and st.lhs.subs is None \
+                and isinstance(st.rhs, Ref) and st.rhs.subs is None and st.rhs.name in prog.symbols:
+            arr = prog.symbols[st.rhs.name]
+            if arr.rank == 1 and arr.shape[0].ub is not None:
+                found["".join("." + p.name for p in st.lhs.path)] = _extent_text(arr.shape[0], ex)
+    return found.get
 
 
 def _find(body: list[Stmt], head: str):
@@ -177,7 +215,10 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
                 plain.append(ex.actual(e, fs))
             structs[a] = (diff, elems, stem)
             L.append(f"{diff} {stem}_d[{elems}], {stem}_b[{elems}];")
-            act += _struct_actives(a, base, elems, fs.type, tu.types, stem)
+            more, setup = _struct_actives(a, base, elems, fs.type, tu.types, stem,
+                                          _pointed(prog, e.name, ex) if isinstance(e, Ref) else (lambda p: None))
+            act += more
+            L += setup
             continue
         if fs.by_value:
             L.append(f"double ad_s{k} = {ex(e)};")

@@ -69,6 +69,8 @@ class CFrontend:
 
     def read(self, paths: list[str]) -> TranslationUnit:
         tu = TranslationUnit("c", list(paths))
+        from ..ir import records
+        records.bind(self.structs.types)    # member types for every type query from here on
         for path in paths:
             pre = preprocess_c(path, read_user_file(path), self.include_dirs, self.defines)
             for inc in pre.includes:

@@ -18,7 +18,6 @@ from ..diagnostics import bad_input, unsupported
 from ..ir import typing as irtyping
 from ..ir.c_intrinsics import C_INT_ONLY, C_TO_IR, POW
 from ..ir.nodes import INT4, INT8, REAL4, REAL8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
-from ..ir.visit import map_expr, walk_expr
 from .c_types import Declarator, span_of
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "/": "/"}
@@ -103,10 +102,6 @@ class ExprLowering:
     # -------------------------------------------------------------- typing
 
     def type_of(self, e: Expr) -> Type:
-        if any(isinstance(x, Ref) and x.path for x in walk_expr(e)):
-            # the type at the end of a member path stands for the member
-            e = map_expr(e, lambda x: Lit("0", self.ref_type(x)) if isinstance(x, Ref) and x.path
-                         else None)
         return irtyping.type_of(e, self.symbol, self._fun_type)
 
     def _fun_type(self, name: str) -> Optional[Type]:
@@ -333,7 +328,11 @@ class ExprLowering:
     def user_args(self, f: FuncInfo, args: list, span) -> list[Expr]:
         if len(args) != len(f.params):
             raise bad_input(f"'{f.name}' takes {len(f.params)} argument(s), given {len(args)}", span)
-        return [self.actual(a, kind) for a, kind in zip(args, f.params)]
+        out = [self.actual(a, kind) for a, kind in zip(args, f.params)]
+        for k, (a, kind) in enumerate(zip(out, f.params)):
+            if kind != "value" and isinstance(a, Ref) and a.path and not _const_param(f, k):
+                self.through_copy(a, span)
+        return out
 
     def actual(self, n, kind: str) -> Expr:
         """An actual argument: pass-by-reference is a fact of the formal, so
@@ -391,3 +390,16 @@ def _over_member(n) -> bool:
     while isinstance(n, c_ast.ArrayRef):
         n = n.name
     return isinstance(n, c_ast.StructRef)
+
+
+def _const_param(f: FuncInfo, k: int) -> bool:
+    """Whether the k-th parameter of a defined function is `const T *`."""
+    if f.node is None:
+        return False
+    try:
+        t = f.node.decl.type.args.params[k].type
+    except (AttributeError, IndexError):
+        return False
+    while isinstance(t, (c_ast.PtrDecl, c_ast.ArrayDecl)):
+        t = t.type
+    return "const" in (getattr(t, "quals", None) or [])

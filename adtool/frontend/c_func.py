@@ -41,6 +41,9 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         self.is_main = False
         self.vla_locals: list[Symbol] = []
         self.errors: list = []          # every error of the function's statements
+        # What only a differentiated function may not do (point a struct
+        # member at an array): errors of the run when a head reaches it.
+        self.deferred: list = []
         self.hidden: set[str] = set()   # locals the front end made (no C name refers to them)
         self.alias_base: dict[str, Optional[str]] = {}   # see c_alias.py
         self.alias_type: dict[str, tuple[str, Type]] = {}
@@ -247,6 +250,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         self.pop_scope()
         if self.errors:
             raise gather(self.errors)
+        r.errors.extend(self.deferred)
         self._check_vla(r)
         return r
 

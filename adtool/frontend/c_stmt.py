@@ -160,7 +160,11 @@ class StmtLowering:
         if isinstance(n, c_ast.ArrayRef):
             return self.element(n, span, partial=False)
         if isinstance(n, c_ast.StructRef):
-            return self.member(n, span)
+            ref = self.member(n, span, whole=True)
+            comp = self.ref_component(ref)[1]
+            if comp.shape and not comp.pointer:
+                raise unsupported("assignment to a whole array member", span, comp.name)
+            return ref
         if isinstance(n, c_ast.UnaryOp) and n.op == "*":
             return self.deref(n, span)
         if isinstance(n, c_ast.UnaryOp) and n.op in ("p++", "p--", "++", "--"):
@@ -185,6 +189,10 @@ class StmtLowering:
 
     def assignment(self, n, span):
         lhs = self.lvalue(n.lvalue, span)
+        comp = self.ref_component(lhs)[1]
+        self.through_copy(lhs, span)
+        if comp is not None and comp.pointer and lhs.path[-1].subs is None:
+            return self.member_pointer(lhs, n, span)
         if self.ref_type(lhs).base == "derived":
             if n.op != "=":
                 raise bad_input(f"'{n.op}' on a struct", span)

@@ -129,7 +129,7 @@ class StructLowering:
     def typedef(self, t: Type) -> TypeDef:
         return self.front.structs.types[t.name]
 
-    def member(self, n, span, partial: bool = False) -> Ref:
+    def member(self, n, span, partial: bool = False, whole: bool = False) -> Ref:
         """`base.f[i]...` / `base->f[i]...`: n is an ArrayRef chain over a
         StructRef (or the StructRef itself)."""
         subs = []
@@ -150,7 +150,7 @@ class StructLowering:
         if len(subs) > comp.rank:
             raise bad_input(f"member '{comp.name}' has {comp.rank} dimensions, indexed with {len(subs)}",
                             span)
-        if len(subs) < comp.rank:
+        if len(subs) < comp.rank and not (whole and not subs):
             if not partial:
                 raise unsupported("array member used as a value", span,
                                   f"'{comp.name}' indexed with fewer subscripts than its "
@@ -213,6 +213,37 @@ class StructLowering:
                 body = [Loop(i, Lit("0", INT4), d.ub, body=body, span=span)]
             out.extend(body)
         return out
+
+    def through_copy(self, ref: Ref, span) -> None:
+        """Writing through a pointer member of a struct passed by value
+        reaches the caller's array, which the IR's by-value argument says
+        it cannot: refused rather than differentiated wrongly."""
+        sym = self.symbol(ref.name)
+        if not ref.path or sym is None or not sym.by_value:
+            return
+        t = sym.type
+        for part in ref.path:
+            comp = self.typedef(t).components[part.name]
+            if comp.pointer:
+                raise unsupported("writing through a pointer member of a struct passed by value", span,
+                                  f"{ref.name}.{part.name}; pass a pointer to the struct")
+            t = comp.type
+
+    def member_pointer(self, lhs: Ref, n, span) -> Assign:
+        """`s.means = a` in a driver or set-up function (a main program
+        that builds the struct): kept for the C output, and an error of the
+        run only if a differentiated function does it -- the IR has no
+        pointers, and an adjoint cannot follow what the member aliases."""
+        if n.op != "=" or not isinstance(n.rvalue, c_ast.ID):
+            raise unsupported("pointer member set from an expression", span, lhs.path[-1].name)
+        sym = self.resolve(n.rvalue.name, span)
+        if sym.rank != 1 or self.is_alias(sym):
+            raise unsupported("pointer member set to something other than a one-dimensional array",
+                              span, lhs.path[-1].name)
+        self.deferred.append(unsupported("pointing a struct member at an array in a differentiated "
+                                         "function", span, f"{lhs.name}.{lhs.path[-1].name}; "
+                                         "set the pointers in the caller"))
+        return Assign(lhs, Ref(sym.name, span=span), span=span)
 
     def _member_index(self, depth: int, span) -> str:
         """A loop index of the front end's own for member copies, one per depth."""
