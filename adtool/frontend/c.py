@@ -186,6 +186,9 @@ class CFrontend:
         if not isinstance(ret, c_ast.TypeDecl):
             raise unsupported("function returning a pointer", span, decl.name)
         rtype = base_type(ret, span, self.typedefs)
+        if rtype.base == "derived":
+            raise unsupported("function returning a struct", span,
+                              f"{decl.name}; return it through a pointer argument")
         params = []
         for p in _params(decl.type):
             if isinstance(p, c_ast.EllipsisParam):
