@@ -252,7 +252,7 @@ def _derivative_globals(tu: TranslationUnit, ctx: DiffContext, act) -> dict[str,
     generated code, zero-initialised like any file-scope variable."""
     out: dict[str, Symbol] = {}
     for name, s in tu.globals.items():
-        if s.type.base in ("real", "complex") and act.is_active_var(Var("global", name)):
+        if records.differentiable(s.type) and act.is_active_var(Var("global", name)):
             d = deriv_symbol(s, name + ctx.suffix)
             d.save = False
             out[d.name] = d
