@@ -106,6 +106,8 @@ def member_record(name: str, ref: Ref, ex: CExpr, span) -> str:
     sym = ex.symbol(ref.name)
     _, comp = ex.component(ref)
     where = ".".join([ref.name] + [p.name for p in ref.path])
+    if span is None or not span.line:
+        span = ref.span if ref.span.line else (sym.span if sym is not None else None)
     if comp is None or comp.pointer or any(d.ub is None or d.assumed for d in comp.shape):
         raise unsupported("recording a member whose size C cannot know", span, where)
     leaf_n = " * ".join(f"({_extent(d, ex)})" for d in comp.shape)
