@@ -504,15 +504,25 @@ def _type_lines(td: TypeDef) -> list[str]:
     """A derived type definition, components in declaration order."""
     out = [f"type :: {td.name}"]
     for c in td.components.values():
-        d = _declaration(c, False)
-        out.append(IND + ", ".join([d["type"]] + d["attrs"]) + f" :: {d['name']}{d['dims']}"
-                   + (f" = {d['init']}" if d["init"] is not None else ""))
+        out.append(IND + _decl_text(_declaration(c, False)))
     out.append(f"end type {td.name}")
     return out
 
 
+def _decl_text(d: dict) -> str:
+    return (", ".join([x for x in [d["type"]] + d["attrs"] if x]) + f" :: {d['name']}{d['dims']}"
+            + (f" = {d['init']}" if d["init"] is not None else ""))
+
+
 def _module_lines(m: Module, types: Iterable[TypeDef] = ()) -> list[str]:
-    decls = [_declaration(s, False) for s in declaration_order(list(m.symbols.values()))]
+    ordered = declaration_order(list(m.symbols.values()))
+    types = list(types)
+    head: list[str] = []
+    if types:
+        # named constants first: type components may be sized by them
+        head = [_decl_text(_declaration(s, False)) for s in ordered if s.is_parameter]
+        ordered = [s for s in ordered if not s.is_parameter]
+    decls = [_declaration(s, False) for s in ordered]
     names = [r.name for r in m.routines]
     procs: list[str] = []
     for k, r in enumerate(m.routines):
@@ -520,11 +530,11 @@ def _module_lines(m: Module, types: Iterable[TypeDef] = ()) -> list[str]:
             procs.append("")
         procs.extend(_shift(_routine_lines(r, siblings=names), 1))
     private = sorted([n for n, s in m.symbols.items() if s.private] +
-                     [r.name for r in m.routines if r.private])
+                     [r.name for r in m.routines if r.private] + [t.name for t in types if t.private])
     if private:     # an access statement has a declaration's shape: `private :: a, b`
         decls.append({"type": "private", "attrs": [], "name": ", ".join(private), "dims": "",
                       "init": None})
     text = render("fortran/module.j2", name=m.name,
                   uses=[_use_line(u) for u in m.uses], decls=decls,
-                  procedures=procs, types=[x for td in types for x in _type_lines(td)])
+                  procedures=procs, types=head + [x for td in types for x in _type_lines(td)])
     return text.rstrip("\n").split("\n")

@@ -111,7 +111,8 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
         prog.symbols[n] = Symbol(n, REAL8)
     prog.symbols["ad_seed"] = Symbol("ad_seed", INT4, shape=[_dim(64)])
     prog.symbols["ad_nseed"] = Symbol("ad_nseed", INT4)
-    prog.symbols["ad_k"] = Symbol("ad_k", INT4)
+    for n in ("ad_k1", "ad_k2", "ad_k3", "ad_k4"):
+        prog.symbols[n] = Symbol(n, INT4)
     prog.symbols["ad_peak"] = Symbol("ad_peak", Symbol("x", _int8()).type)
     prog.symbols["ad_left"] = Symbol("ad_left", Symbol("x", _int8()).type)
     for n in ("ad_c0", "ad_c1", "ad_c2", "ad_c3", "ad_crate"):
@@ -240,22 +241,31 @@ def _record_alias(prog: Routine, t, which: str):
 def _leaves(sym, v: str):
     """(lines before, lines after, accessor of the leaf in a variable
     shaped like v, whether the leaf expression is an array) for each real
-    leaf of v."""
+    leaf of v; arrays of records holding arrays or records are walked
+    element by element."""
     from ..ir import records
     if sym.type.base != "derived":
         return [([], [], lambda n: n, bool(sym.rank))]
     out = []
-    for path, leaf in records.leaves(sym.type, real_only=True):
-        p = "%".join(part.name for part in path)
-        if leaf.type.base == "derived":
-            raise bad_input(f"driver: array of records '{v}%{p}' inside a record")
-        if sym.rank and leaf.rank:
-            if sym.rank > 1:
-                raise bad_input(f"driver: multi-dimensional array of records '{v}'")
-            out.append(([f"do ad_k = 1, size({v})"], ["end do"],
-                        lambda n, p=p: f"{n}(ad_k)%{p}", True))
-        else:
-            out.append(([], [], lambda n, p=p: f"{n}%{p}", bool(sym.rank or leaf.rank)))
+
+    def walk(typ, acc, rank: int, pre: list, post: list, depth: int) -> None:
+        comps = [(n, c) for n, c in records.typedef(typ).components.items()
+                 if records.differentiable(c.type)]
+        if rank and any(c.shape or c.type.base == "derived" for _, c in comps):
+            if rank > 1:
+                raise bad_input(f"driver: multi-dimensional array of records in '{v}'")
+            k = f"ad_k{depth}"
+            pre = pre + [f"do {k} = 1, size({acc(v)})"]
+            post = ["end do"] + post
+            acc = (lambda n, a=acc, k=k: f"{a(n)}({k})")
+            rank = 0
+        for n, c in comps:
+            sub = (lambda x, a=acc, n=n: f"{a(x)}%{n}")
+            if c.type.base == "derived":
+                walk(c.type, sub, rank + c.rank, pre, post, depth + 1)
+            else:
+                out.append((pre, post, sub, bool(rank or c.rank)))
+    walk(sym.type, lambda n: n, sym.rank, [], [], 1)
     return out
 
 

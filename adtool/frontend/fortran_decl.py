@@ -7,7 +7,7 @@ from typing import Optional
 from fparser.two import Fortran2003 as F
 from fparser.two.utils import Base
 
-from ..diagnostics import bad_input, unsupported
+from ..diagnostics import AdError, bad_input, unsupported
 from ..ir.nodes import (INT4, LOGICAL, REAL4, REAL8, ArrayCtor, Bin, Call, Dim, Directive, Expr,
                         Lit, Ref, Routine, Span, Symbol, Type, Un, Use)
 from .fortran_scope import INTRINSIC_MODULES
@@ -176,7 +176,18 @@ class Declarations:
                 u.formats[int(str(st.item.label))] = self._format_text(st)
                 continue
             if isinstance(st, F.Derived_Type_Def):
-                self._derived_type(st, u, module, span)
+                try:
+                    self._derived_type(st, u, module, span)
+                except AdError as err:
+                    # Only code that uses the type fails (a module's other
+                    # types may be all a differentiated routine needs).
+                    if module is None:
+                        raise
+                    from ..ir.nodes import TypeDef
+                    name = _name(st.children[0].children[1])
+                    td = TypeDef(name, {}, module=module, span=span)
+                    td.error = err          # type: ignore[attr-defined]
+                    self.tu.types.setdefault(name, td)
                 continue
             if isinstance(st, F.Type_Declaration_Stmt):
                 tspec, attrs, entities = st.children
@@ -376,11 +387,17 @@ class Declarations:
     def _type_spec(self, tspec) -> Type:
         if isinstance(tspec, F.Declaration_Type_Spec):
             word = str(tspec.children[0]).upper()
-            name = _name(tspec.children[1])
+            spec = tspec.children[1]
+            if isinstance(spec, F.Derived_Type_Spec):       # t(8): type parameters
+                raise unsupported("parameterised derived type", self.span, _name(spec.children[0]))
+            name = _name(spec)
             if word != "TYPE":
                 raise unsupported(f"{word} declaration", self.span, name)
             if name not in self.tu.types:
                 raise bad_input(f"unknown derived type '{name}'", self.span)
+            err = getattr(self.tu.types[name], "error", None)
+            if err is not None and (self.cur is None or self.cur.routine.kind != "module"):
+                raise err
             return Type("derived", 0, name=name)
         if not isinstance(tspec, F.Intrinsic_Type_Spec):
             raise unsupported(f"type '{tspec}'", self.span)

@@ -157,6 +157,9 @@ class Expressions:
         if not isinstance(base, Ref) or base.substring is not None:
             raise unsupported(f"component reference '{n}'", span)
         sym = self.lookup(base.name)
+        td = records.typedef(sym.type) if sym is not None else None
+        if td is not None and getattr(td, "error", None) is not None:
+            raise td.error
         path: list[Part] = []
         for it in items[1:]:
             if sym is None or sym.type.base != "derived":

@@ -168,10 +168,10 @@ class Statements:
                 raise bad_input(f"assignment to PARAMETER '{lhs.name}'", span)
             rhs = self.expr(rhs_node)
             from ..ir import records
-            parts = records.expand_assignment(lhs, rhs, self.lookup, span)
+            parts = records.expand_assignment(lhs, rhs, self.lookup, span, self._fresh_index)
             if parts is not None:
-                for a in parts:
-                    if records.constructors_in(a.rhs):
+                for a in walk_stmts(parts):
+                    if isinstance(a, Assign) and records.constructors_in(a.rhs):
                         raise unsupported("structure constructor inside an expression", span)
                 return parts
             if records.constructors_in(rhs):
@@ -273,6 +273,16 @@ class Statements:
         if isinstance(node, F.Deallocate_Stmt):
             return [Deallocate([_name(x) for x in node.children[0].children], span=span)]
         raise unsupported(type(node).__name__.replace("_", " ").lower(), span)
+
+    def _fresh_index(self) -> str:
+        """A new integer local (the counter of a loop the front end writes)."""
+        syms = self.cur.routine.symbols
+        k = 1
+        while f"ad_i{k}" in syms or self.lookup(f"ad_i{k}") is not None:
+            k += 1
+        name = f"ad_i{k}"
+        syms[name] = Symbol(name, INT4, storage="local", span=self.span)
+        return name
 
     def _statement_function(self, lhs_node, rhs_node) -> bool:
         """`SQ(T) = T*T + 1` where SQ is no array: fparser reads a statement

@@ -140,12 +140,15 @@ def with_path(ref: Ref, more: list[Part]) -> Ref:
     return Ref(ref.name, clone(ref.subs), (clone(ref.path) or []) + clone(more), span=ref.span)
 
 
-def expand_assignment(lhs: Ref, rhs, lookup: Callable[[str], Optional[Symbol]], span) -> Optional[list]:
+def expand_assignment(lhs: Ref, rhs, lookup: Callable[[str], Optional[Symbol]], span,
+                      fresh_index: Optional[Callable[[], str]] = None) -> Optional[list]:
     """A whole-record assignment `s = t` or `s = T(v1, v2)` as one assignment
     per component (records nest: `s%in%x = t%in%x`), so that every later
-    stage sees only assignments of intrinsic types.  None when lhs is not a
+    stage sees only assignments of intrinsic types.  Whole arrays of
+    records whose components are arrays or records go element by element
+    in a loop (fresh_index names its counter).  None when lhs is not a
     record."""
-    from .nodes import Assign, Call
+    from .nodes import Assign, Call, Loop, Lit, INT4
     from ..diagnostics import unsupported
     sym = ref_symbol(lhs, lookup)
     if sym is None or sym.type.base != "derived":
@@ -156,19 +159,43 @@ def expand_assignment(lhs: Ref, rhs, lookup: Callable[[str], Optional[Symbol]], 
         raise unsupported("record assignment from an expression that is not a variable or "
                           "a structure constructor", span)
     many = ref_rank(lhs, lookup) > 0 or (not ctor and ref_rank(rhs, lookup) > 0)
+    nested = any(c.shape or c.type.base == "derived" for c in td.components.values())
+    if many and nested:
+        whole = [x for x in (lhs, rhs) if isinstance(x, Ref)]
+        if fresh_index is None or any(x.subs is not None or x.path or ref_rank(x, lookup) != 1
+                                      or _lower(lookup(x.name)) != _lower(lookup(lhs.name))
+                                      for x in whole):
+            raise unsupported("whole assignment of arrays of records with array or record "
+                              "components (other than whole one-dimensional arrays)", span)
+        k = fresh_index()
+        el_l = Ref(lhs.name, [Ref(k, span=span)], span=span)
+        el_r = Ref(rhs.name, [Ref(k, span=span)], span=span) if isinstance(rhs, Ref) else rhs
+        body = expand_assignment(el_l, el_r, lookup, span, fresh_index)
+        return [Loop(k, Call("lbound", [Ref(lhs.name), Lit("1", INT4)], intrinsic=True),
+                     Call("ubound", [Ref(lhs.name), Lit("1", INT4)], intrinsic=True),
+                     None, body, span=span)]
     out: list = []
     for k, (cname, c) in enumerate(td.components.items()):
         l = with_path(lhs, [Part(cname)])
         r = rhs.args[k] if ctor else with_path(rhs, [Part(cname)])
-        if many and (c.shape or c.type.base == "derived"):
-            raise unsupported("whole assignment of arrays of records with array or record "
-                              "components", span)
         if c.type.base == "derived" and not c.shape:
-            inner = expand_assignment(l, r, lookup, span)
-            out.extend(inner)
+            out.extend(expand_assignment(l, r, lookup, span, fresh_index))
+        elif c.type.base == "derived":
+            raise unsupported("assignment of an array of records inside a record", span, cname)
         else:
             out.append(Assign(l, r, span=span))
     return out
+
+
+def _lower(sym: Optional[Symbol]):
+    """Lower bound of a rank-1 array as written (None: 1)."""
+    if sym is None or not sym.shape:
+        return None
+    lb = sym.shape[0].lb
+    from .nodes import Lit
+    if lb is None or (isinstance(lb, Lit) and lb.text == "1"):
+        return "1"
+    return repr(lb)
 
 
 def constructors_in(e) -> bool:

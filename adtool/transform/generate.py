@@ -284,7 +284,13 @@ def _derivative_modules(tu: TranslationUnit, ctx: DiffContext, act, scopes) -> d
         mods[m.name] = Module(derivative_module_name(m.name, ctx.suffix), syms, uses=[Use(m.name)])
     typed = _derivative_types(tu, ctx.suffix)
     for k, v in mods.items():
-        for other in sorted(typed.get(k, set())):
+        wanted = set(typed.get(k, set()))
+        for d in v.symbols.values():
+            td = records.typedef(tu.types.get(d.type.name) and records.Type(
+                "derived", 0, name=d.type.name[: -len(records.DIFF_SUFFIX)]) or d.type)
+            if td is not None and td.module:
+                wanted.add(td.module)
+        for other in sorted(wanted):
             if other != k:
                 v.uses.append(Use(derivative_module_name(other, ctx.suffix)))
     return {k: v for k, v in mods.items() if v.symbols or k in typed or any(

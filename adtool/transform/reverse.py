@@ -170,8 +170,8 @@ class Reverse:
         temporary and write the argument only if the value changed."""
         out: list[Stmt] = []
         for p in pops:
-            if not isinstance(p, CallStmt) or p.args and isinstance(p.args[0], Ref) and p.args[0].path:
-                out.append(p)       # a record's member (or every element's): never a constant
+            if not isinstance(p, CallStmt) or not isinstance(p.args[0], Ref) or p.args[0].path:
+                out.append(p)        # records: never a literal constant, popped in place
                 continue
             target = p.args[0]
             s = self.ctx.sym(r, target.name)
@@ -412,22 +412,9 @@ class Reverse:
                 continue
             # A record is recorded component by component, every type:
             # what a re-run reads may be an integer or character component.
-            rank = self._rank(t)
-            for path, leaf in records.leaves(typ, real_only=False):
-                if leaf.type.base == "derived":
-                    raise unsupported("recording an array of records inside a record", t.span,
-                                      f"{t.name}%{path[-1].name}")
-                if leaf.allocatable:
-                    raise unsupported("recording an allocatable component", t.span,
-                                      f"{t.name}%{'%'.join(p.name for p in path)}")
-                if rank and leaf.rank:
-                    pu, po = self._push_pop_each(r, t, path)
-                    pushes.extend(pu)
-                    pops[:0] = po
-                else:
-                    pu, po = self._push_pop(r, [records.with_path(t, path)])
-                    pushes.extend(pu)
-                    pops[:0] = po
+            pu, po = self._push_pop_record(r, t, typ)
+            pushes.extend(pu)
+            pops[:0] = po
         refs = plain
         if not refs:
             return pushes, pops
@@ -455,18 +442,42 @@ class Reverse:
                 pops.append(CallStmt(f"ad_pop_{tag}_array", [clone(t), clone(n)]))
         return done_pushes + pushes, list(reversed(pops)) + done_pops
 
-    def _push_pop_each(self, r: Routine, t: Ref, path) -> tuple[list[Stmt], list[Stmt]]:
-        """An array component of every record of a (whole, rank-1) array of
-        records: one push per element, in a loop (Fortran has no array
-        expression for it)."""
-        if t.subs is not None or self._rank(Ref(t.name)) != 1:
-            raise unsupported("recording an array component of a section or multi-dimensional "
-                              "array of records", t.span, t.name)
+    def _push_pop_record(self, r: Routine, t: Ref, typ: Type) -> tuple[list[Stmt], list[Stmt]]:
+        pushes: list[Stmt] = []
+        pops: list[Stmt] = []
+        rank = self._rank(t)
+        for cname, c in records.typedef(typ).components.items():
+            sub = records.with_path(t, [records.Part(cname)])
+            if c.allocatable:
+                raise unsupported("recording an allocatable component", t.span,
+                                  f"{t.name}%{cname}")
+            if rank and (c.shape or c.type.base == "derived"):
+                pu, po = self._push_pop_each(r, t, cname)
+            elif c.type.base == "derived":
+                pu, po = self._push_pop_record(r, sub, c.type)
+            else:
+                pu, po = self._push_pop(r, [sub])
+            pushes.extend(pu)
+            pops[:0] = po
+        return pushes, pops
+
+    def _push_pop_each(self, r: Routine, t: Ref, cname: str) -> tuple[list[Stmt], list[Stmt]]:
+        """A component that is itself an array or a record, of every element
+        of a one-dimensional array of records t: element by element, in a
+        loop (Fortran has no array expression for it)."""
+        last_subs = t.path[-1].subs if t.path else t.subs
+        if last_subs is not None or self._rank(t) != 1:
+            raise unsupported("recording an array or record component of a section or "
+                              "multi-dimensional array of records", t.span, t.name)
         k = self._tmp("ad_k", INT4)
-        elem = Ref(t.name, [Ref(k)], clone(t.path or []) + clone(path), span=t.span)
-        pu, po = self._push_pop(r, [elem])
-        lo = Call("lbound", [Ref(t.name), integer(1)], intrinsic=True)
-        hi = Call("ubound", [Ref(t.name), integer(1)], intrinsic=True)
+        elem = clone(t)
+        if elem.path:
+            elem.path[-1].subs = [Ref(k)]
+        else:
+            elem.subs = [Ref(k)]
+        pu, po = self._push_pop(r, [records.with_path(elem, [records.Part(cname)])])
+        lo = Call("lbound", [clone(t), integer(1)], intrinsic=True)
+        hi = Call("ubound", [clone(t), integer(1)], intrinsic=True)
         return ([Loop(k, lo, hi, None, pu)],
                 [Loop(k, clone(hi), clone(lo), integer(-1), po)])
 

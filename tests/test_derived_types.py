@@ -1,0 +1,102 @@
+"""Derived types through the command line: what is not supported stops the
+run with its name and place (exit 1, nothing written), and only when the
+differentiated code uses it.  The derivatives themselves are checked end to
+end on the dtype_* fixtures (test_derivatives.py) and on
+fixtures/fortran/real (test_fortran_real.py)."""
+import subprocess
+import sys
+
+import pytest
+
+HEAD = """subroutine f(x, y)
+  use m
+  implicit none
+  real(8) :: x, y
+  {decl}
+  {body}
+  y = 2 * x
+end subroutine
+"""
+
+CASES = {
+    "type extension (EXTENDS)": ("""  type base
+    real(8) :: a
+  end type
+  type, extends(base) :: t
+    real(8) :: b
+  end type""", "type(t) :: s", "s%b = x"),
+    "type-bound procedure": ("""  type t
+    real(8) :: a
+  contains
+    procedure, nopass :: get
+  end type""", "type(t) :: s", "s%a = x"),
+    "pointer component": ("""  type t
+    real(8), pointer :: a(:)
+  end type""", "type(t) :: s", ""),
+    "parameterised derived type": ("""  type t(k)
+    integer, kind :: k
+    real(k) :: a
+  end type""", "type(t(8)) :: s", ""),
+    "CLASS declaration": ("""  type t
+    real(8) :: a
+  end type""", "class(t), allocatable :: s", ""),
+}
+
+
+def _module(types: str) -> str:
+    return f"""module m
+  implicit none
+{types}
+contains
+  subroutine get()
+  end subroutine
+end module
+"""
+
+
+def adtool(*args):
+    return subprocess.run([sys.executable, "-m", "adtool", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("what", sorted(CASES))
+def test_unsupported_record_feature_is_named(tmp_path, what):
+    types, decl, body = CASES[what]
+    src = tmp_path / "prog.f90"
+    src.write_text(_module(types) + HEAD.format(decl=decl, body=body))
+    out = tmp_path / "out.f90"
+    p = adtool("differentiate", src, "--head", "f", "-o", out)
+    assert p.returncode == 1, p.stderr
+    assert f"error: unsupported construct: {what}" in p.stderr
+    assert str(src) in p.stderr.split(": error:")[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("what", sorted(CASES))
+def test_unsupported_record_feature_unused_by_the_head_is_left_alone(tmp_path, what):
+    types, _, _ = CASES[what]
+    src = tmp_path / "prog.f90"
+    src.write_text(_module(types) + HEAD.format(decl="", body=""))
+    out = tmp_path / "out.f90"
+    p = adtool("differentiate", src, "--head", "f", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert out.exists()
+
+
+def test_type_defined_in_a_routine_is_named(tmp_path):
+    src = tmp_path / "prog.f90"
+    src.write_text("""subroutine f(x, y)
+  implicit none
+  type t
+    real(8) :: a
+  end type
+  type(t) :: s
+  real(8) :: x, y
+  s%a = x
+  y = 2 * s%a
+end subroutine
+""")
+    p = adtool("differentiate", src, "--head", "f", "-o", tmp_path / "out.f90")
+    assert p.returncode == 1
+    assert f"{src}:3:" in p.stderr
+    assert "unsupported construct: derived type defined outside a module" in p.stderr
