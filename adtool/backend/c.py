@@ -83,8 +83,11 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
     named: set[str] = {x.name for s in stmts for e in stmt_exprs(s) + _bounds(s) for x in refs_in(e)}
     named |= {it.name for s in stmts if isinstance(s, Allocate) for it in s.items}
     named |= {s.var for s in stmts if isinstance(s, Loop)}
-    locals_ = {n for n, s in r.symbols.items() if s.storage in ("local", "result") and not s.save
-               and not (r.kind == "function" and n == r.result)}
+    # A by-value argument is the function's own copy: stores nobody reads
+    # (a derivative's copy of a primal that was overwritten) go like a local's.
+    locals_ = {n for n, s in r.symbols.items()
+               if (s.storage in ("local", "result") or (s.storage == "arg" and s.by_value))
+               and not s.save and not (r.kind == "function" and n == r.result)}
     dead: set[str] = set()
     while True:
         read: set[str] = set()
