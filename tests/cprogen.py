@@ -25,8 +25,9 @@ casts, free), pointer offsets as actual arguments (`h(y + 1, ...)`,
 
 With structs (the default; ADTOOL_C_RANDOM_STRUCTS=0 turns them off) a
 program may define `typedef struct { double a; double v[3]; int k; } PFX_rec`
-and functions taking it by value, by pointer (updating its members) and as
-an array of structs; the head fills local structs and arrays of them from
+and functions taking it by value (sometimes overwriting that copy and a
+by-value scalar), by pointer (updating its members) and as an array of
+structs; the head fills local structs and arrays of them from
 its inputs, copies them whole and reads their members back.
 
     python tests/cprogen.py SEED [--prefix p001_]   # a standalone program
@@ -67,7 +68,7 @@ class _Gen:
         p, rng = self.p, self.rng
         st = "static " if rng.random() < 0.3 else ""
         out = [f"typedef struct {{\n    double a;\n    double v[3];\n    int k;\n}} {p}rec;\n",
-               f"{st}double {p}sv({p}rec q, double c)\n{{\n"
+               f"{st}double {p}sv({p}rec q, double c)\n{{\n" + self.copy_updates() +
                f"    return {self.expr(['q.a', 'q.v[q.k]', 'q.v[0]', 'c'], 2, [])};\n}}\n",
                f"void {p}sp({p}rec *q, double c)\n{{\n    int j;\n    for (j = 0; j < 3; j++)\n"
                f"        q->v[j] = {self.expr(['q->v[j]', 'q->a', 'c', '(*q).v[2]'], 2, [])};\n"
@@ -77,6 +78,15 @@ class _Gen:
                f"        acc = 0.5 * acc + 0.5 * {self.expr(['qs[j].a', 'qs[j].v[1]', 'acc'], 2, [])};\n"
                f"    return acc;\n}}\n"]
         return "\n".join(out)
+
+    def copy_updates(self) -> str:
+        """sv may overwrite its by-value copies (the struct and the scalar):
+        their adjoints are the callee's own, not the caller's."""
+        if self.rng.random() < 0.5:
+            return ""
+        return (f"    q.a = {self.expr(['q.a', 'q.v[1]', 'c'], 2, [])};\n"
+                f"    q.v[q.k] = 0.5 * (q.v[q.k] + q.a);\n"
+                f"    c = {self.expr(['c', 'q.a'], 1, [])};\n")
 
     def struct_block(self, funcs: list[str]) -> list[str]:
         """Local structs in the head: filled, updated through a pointer,
@@ -97,6 +107,7 @@ class _Gen:
                 lines.append(f"        r1 = rs[{rng.randrange(2)}];")
                 lines.append(f"        r1.a = {self.expr(['r1.a', 'r1.v[0]', 't1'], 2, [])};")
                 lines.append(f"        t1 = 0.5 * (t1 + {p}sv(r1, {rng.choice(['t2', 's'])}));")
+                lines.append(f"        t2 = 0.5 * (t2 + r1.{rng.choice(['a', 'v[0]', 'v[2]'])});")
             elif k == 2:
                 lines.append(f"        t2 = {self.expr([f'{p}sa(rs, 2)', 't2'], 1, [])};")
             elif k == 3:
