@@ -94,7 +94,7 @@ def _n(*es) -> frozenset:
 @dataclass
 class Var:
     name: str
-    kind: str                # "real" | "int"
+    kind: str                # "real" | "int" | "char" | "rec" (a record of the program's type)
     rank: int = 0
     intent: Optional[str] = None   # in | out | inout | None (local) | "result"
 
@@ -255,6 +255,11 @@ class Features:
         # every derivative argument the spec names
         # (fixtures/fortran/head_spec_signature.f90).
         self.unconnected = True
+        # Derived types: a module per program defines a record type with a
+        # real scalar, a real array and an integer component; routines get
+        # record locals and helpers an intent(inout) record argument, whose
+        # components the generator uses like any variable.
+        self.records = True
         self.__dict__.update(kw)
 
 
@@ -271,6 +276,14 @@ class RoutineGen:
         self.called = called        # names of helpers called so far (shared)
         self.vars: list[Var] = [a for a in sig.args if a.kind == "real" and not _unconnected(a)]
         self.ints: list[Var] = [a for a in sig.args if a.kind == "int" and a.name != "n"]
+        # records (arguments, then locals): their components are variables
+        self.records: list[str] = []
+        for a in sig.args:
+            if a.kind == "rec":
+                self.vars += [Var(f"{a.name}%c1", "real", 0, a.intent),
+                              Var(f"{a.name}%ca", "real", 1, a.intent)]
+                self.ints.append(Var(f"{a.name}%ci", "int", 0, "in"))
+                self.records.append(a.name)
         # character variables (len=4) the routine may branch on or pass
         self.chars: list[str] = [a.name for a in sig.args if a.kind == "char"]
         self.char_locals: list[str] = []
@@ -613,6 +626,14 @@ class RoutineGen:
                     return None
                 moving = acts[i] = self.ch(cands)
                 taken.add(moving)
+        for i, a in enumerate(callee.args):
+            if a.kind == "rec":
+                parts = lambda r: {r, f"{r}%c1", f"{r}%ca", f"{r}%ci"}  # noqa: E731
+                cands = [r for r in self.records if not (parts(r) & taken)]
+                if not cands:
+                    return None
+                acts[i] = self.ch(cands)
+                taken |= parts(acts[i])
         order = sorted(range(len(callee.args)), key=lambda i: -callee.args[i].rank)
         for i in order:
             a = callee.args[i]
@@ -1006,6 +1027,7 @@ class Program:
     inputs: dict = field(default_factory=dict)    # arg -> value or list of values
     direction: dict = field(default_factory=dict)  # independent -> D
     weight: dict = field(default_factory=dict)     # dependent -> W
+    module: str = ""                # the program's type definitions (Features.records)
 
     @property
     def independents(self):
@@ -1021,7 +1043,7 @@ class Program:
 
     @property
     def text(self) -> str:
-        return "\n".join(r.text for r in self.routines)
+        return "\n".join(([self.module] if self.module else []) + [r.text for r in self.routines])
 
 
 def _wrap(line: str) -> list[str]:
@@ -1072,6 +1094,12 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     if any(a.kind == "char" for c in callees for a in c.args):
         g.char_locals = ["cm"]
         g.chars.append("cm")
+    local_record = feat.records and (any(a.kind == "rec" for c in callees for a in c.args)
+                                     or rng.random() < 0.3)
+    if local_record:
+        g.locals += [Var("rc%c1", "real"), Var("rc%ca", "real", 1)]
+        g.int_locals.append(Var("rc%ci", "int"))
+        g.records.append("rc")
     rname = None
     if sig.kind == "function":
         rname = "res" if result_clause else sig.name
@@ -1184,7 +1212,9 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
             head = f"real(8) function {sig.name}({', '.join(argnames)})"
     else:
         head = f"subroutine {sig.name}({', '.join(argnames)})"
-    decl = ["  implicit none"]
+    prefix = sig.name[: sig.name.rindex("_") + 1]
+    decl = [f"  use {prefix}types"] if g.records else []
+    decl.append("  implicit none")
     if sig.nmode == "param":
         decl.append(f"  integer, parameter :: n = {n}")
     for a in sig.args:
@@ -1192,17 +1222,23 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
             decl.append(f"  integer, intent({a.intent}) :: {a.name}")
         elif a.kind == "char":
             decl.append(f"  character(len=4), intent({a.intent}) :: {a.name}")
+        elif a.kind == "rec":
+            decl.append(f"  type({prefix}rec), intent({a.intent}) :: {a.name}")
     for a in sig.args:
         if a.kind == "real":
             decl.append(_decl_real(rng, [a.name + (dims if a.rank else "")], f", intent({a.intent})"))
     if result_clause and sig.kind == "function":
         decl.append(f"  real(8) :: {rname}")
-    loc = [v.name + (dims if v.rank else "") for v in g.locals if v.name not in alloc]
+    loc = [v.name + (dims if v.rank else "") for v in g.locals if v.name not in alloc
+           and "%" not in v.name]
     if loc:
         decl.append(_decl_real(rng, loc))
     if alloc:
         decl.append(_decl_real(rng, [f"{w}(:)" for w in sorted(alloc)], ", allocatable"))
-    ints = sorted(g.used_loop_names) + sorted(g.used_kw) + [k.name for k in g.int_locals]
+    ints = sorted(g.used_loop_names) + sorted(g.used_kw) + [k.name for k in g.int_locals
+                                                             if "%" not in k.name]
+    if local_record:
+        decl.append(f"  type({prefix}rec) :: rc")
     if ints:
         decl.append(f"  integer :: {', '.join(ints)}")
     if g.logical_locals:
@@ -1251,6 +1287,8 @@ def _rand_args(rng, kind: str, nmode: str, is_head: bool, feat: Features) -> lis
                 args.append(Var("qx", "real", 0, "in"))
     if not is_head and feat.char_modes and rng.random() < 0.3:
         args.append(Var("md", "char", 0, "in"))
+    if not is_head and kind == "subroutine" and feat.records and rng.random() < 0.35:
+        args.append(Var("sr", "rec", 0, "inout"))
     rng.shuffle(args)
     if nmode == "arg":
         if rng.random() < 0.5:
@@ -1294,6 +1332,10 @@ def generate(seed: int, prefix: str = "p_", feat: Optional[Features] = None,
     routines.append(gen_routine(rng, n, head, list(sigs), feat, called, rng.randint(3, budget + 2),
                                 True, common=common))
     p = Program(prefix, seed, n, routines, head)
+    if feat.records:
+        p.module = (f"module {prefix}types\n  implicit none\n  type {prefix}rec\n"
+                    f"    real(8) :: c1\n    real(8) :: ca({n})\n    integer :: ci\n"
+                    f"  end type {prefix}rec\nend module {prefix}types\n")
     for a in head.args:
         if a.kind != "real":
             continue

@@ -100,3 +100,82 @@ end subroutine
     assert p.returncode == 1
     assert f"{src}:3:" in p.stderr
     assert "unsupported construct: derived type defined outside a module" in p.stderr
+
+
+def test_allocatable_real_component_of_an_active_record_is_named(tmp_path):
+    src = tmp_path / "prog.f90"
+    src.write_text("""module m
+  implicit none
+  type field
+    integer :: n
+    real(8), allocatable :: v(:)
+    real(8) :: scale
+  end type
+end module
+subroutine f(s, y)
+  use m
+  implicit none
+  type(field), intent(inout) :: s
+  real(8), intent(out) :: y
+  y = s%scale * sum(s%v)
+end subroutine
+""")
+    out = tmp_path / "out.f90"
+    p = adtool("differentiate", src, "--head", "f(y)/(s)", "-o", out)
+    assert p.returncode == 1, p.stderr
+    assert f"{src}:5:" in p.stderr
+    assert "unsupported construct: allocatable real component of a derived type that carries " \
+           "derivatives (field%v)" in p.stderr
+    assert not out.exists()
+
+
+def test_passive_record_with_allocatable_component_is_fine(tmp_path):
+    src = tmp_path / "prog.f90"
+    src.write_text("""module m
+  implicit none
+  type table
+    integer :: n
+    real(8), allocatable :: v(:)
+  end type
+end module
+subroutine f(t, x, y)
+  use m
+  implicit none
+  type(table), intent(in) :: t
+  real(8), intent(in) :: x
+  real(8), intent(out) :: y
+  y = x * t%v(t%n)
+end subroutine
+""")
+    out = tmp_path / "out.f90"
+    p = adtool("differentiate", src, "--head", "f(y)/(x)", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert "yb * t%v(t%n)" in out.read_text().replace("(yb)", "yb") or "t%v(t%n)" in out.read_text()
+
+
+def test_private_type_needed_by_derivative_code_is_named(tmp_path):
+    src = tmp_path / "prog.f90"
+    src.write_text("""module m
+  implicit none
+  private
+  public :: f
+  type state
+    real(8) :: a
+  end type
+contains
+  subroutine f(x, y)
+    real(8), intent(in) :: x
+    real(8), intent(out) :: y
+    type(state) :: s
+    s%a = x * x
+    y = s%a
+  end subroutine
+end module
+""")
+    out = tmp_path / "out.f90"
+    p = adtool("differentiate", src, "--head", "f(y)/(x)", "-o", out)
+    assert p.returncode == 1, p.stderr
+    assert f"{src}:5:" in p.stderr
+    assert "unsupported construct: PRIVATE derived type used by differentiated code (state)" \
+        in p.stderr
+    assert not out.exists()

@@ -132,7 +132,14 @@ def _build_and_run(progs: list[progen.Program], work: Path, rt) -> dict:
 
     def compile_one(f):
         flags = GEN_FLAGS if f.startswith("deriv") else FLAGS
-        return _run(["gfortran", *flags, "-I", rtdir, "-c", f, "-o", f[:-4] + ".o"], work)
+        # each adjoint file declares the same derivative-type modules
+        # (p_types_diff): their .mod files go apart, or parallel compiles race
+        mods = []
+        if f.startswith("deriv_b_"):
+            (work / f"mod_{f[:-4]}").mkdir(exist_ok=True)
+            mods = ["-J", f"mod_{f[:-4]}"]
+        return _run(["gfortran", *flags, *mods, "-I", rtdir, "-c", f, "-o", f[:-4] + ".o"], work)
+    compile_one(sources.pop(0))      # the programs' modules (record types) come first
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
         list(ex.map(compile_one, sources))
     out: dict = {p.prefix: {} for p in progs}

@@ -98,6 +98,8 @@ class Expressions:
                              span=span)
         if isinstance(n, F.Data_Ref):
             return self._data_ref(n, span)
+        if isinstance(n, F.Proc_Component_Ref):     # `s%a` as an actual argument
+            return self._data_ref(n, span, [n.children[0], n.children[2]])
         if isinstance(n, F.Complex_Literal_Constant):
             texts = [str(p).replace(" ", "").lower() for p in n.items]
             if any("_" in x or not re.fullmatch(r"[+-]?[\d.]+([ed][+-]?\d+)?", x) for x in texts):
@@ -124,13 +126,13 @@ class Expressions:
         """`state(0d0, 1)`: a structure constructor, kept as a call of the
         type's name (normalisation assigns it component by component)."""
         tname = _name(n.items[0])
-        if tname not in self.tu.types:
+        if tname not in self.tu.types or self.lookup(tname) is not None:
             return self._part_ref(n, span)
         td = self.tu.types[tname]
         vals: list[Optional[Expr]] = [None] * len(td.components)
         names = list(td.components)
         for k, a in enumerate(n.items[1].children if n.items[1] is not None else []):
-            if isinstance(a, F.Component_Spec):
+            if isinstance(a, (F.Component_Spec, F.Actual_Arg_Spec)):
                 kw, val = a.children
                 if kw is None:
                     vals[k] = self.expr(val)
@@ -148,15 +150,15 @@ class Expressions:
         call.constructor = True      # type: ignore[attr-defined]
         return call
 
-    def _data_ref(self, n, span: Span) -> Ref:
+    def _data_ref(self, n, span: Span, items: Optional[list] = None) -> Ref:
         """`s(i)%a%b(j)` -> Ref('s', [i], path=[Part('a'), Part('b', [j])])."""
         from ..ir import records
         from ..ir.nodes import Part
-        items = list(n.children)
+        items = list(n.children) if items is None else items
         base = self.expr(items[0])
         if not isinstance(base, Ref) or base.substring is not None:
             raise unsupported(f"component reference '{n}'", span)
-        sym = self.lookup(base.name)
+        sym = records.ref_symbol(base, self.lookup)
         td = records.typedef(sym.type) if sym is not None else None
         if td is not None and getattr(td, "error", None) is not None:
             raise td.error
@@ -179,7 +181,7 @@ class Expressions:
                     raise bad_input(f"component '{cname}' is not an array", span)
                 sub = self._substring(cname, arglist, span).substring
                 path.append(Part(cname))
-                base.path = path
+                base.path = (base.path or []) + path
                 base.substring = sub
                 return base
             if arglist is not None:
@@ -189,7 +191,7 @@ class Expressions:
                                     f"{len(subs)} subscripts", span)
             path.append(Part(cname, subs))
             sym = comp
-        base.path = path
+        base.path = (base.path or []) + path
         return base
 
     def _subscripts(self, arglist) -> list:
@@ -229,6 +231,9 @@ class Expressions:
         arglist = n.items[1] if len(n.items) > 1 else None
         if self.cur is not None and name in self.cur.stmt_funcs:
             return self._inline_statement_function(name, arglist, span)
+        if name in self.tu.types and self.lookup(name) is None and not isinstance(
+                n, F.Intrinsic_Function_Reference):
+            return self._constructor(n, span)
         sym = self.lookup(name)
         if sym is not None and (sym.shape or (sym.type.base == "character" and not sym.external
                                               and self.callable_routine(name) is None)):

@@ -263,6 +263,8 @@ class Statements:
                 raise unsupported("ALLOCATE with type-spec or options", span)
             out = []
             for a in node.children[1].children:
+                if isinstance(a.children[0], F.Data_Ref):
+                    raise unsupported("ALLOCATE of a derived type component", span, str(a.children[0]))
                 name = _name(a.children[0])
                 subs = []
                 for sh in a.children[1].children:
@@ -271,6 +273,9 @@ class Statements:
                 out.append(Ref(name, subs, span=span))
             return [Allocate(out, span=span)]
         if isinstance(node, F.Deallocate_Stmt):
+            for x in node.children[0].children:
+                if isinstance(x, F.Data_Ref):
+                    raise unsupported("DEALLOCATE of a derived type component", span, str(x))
             return [Deallocate([_name(x) for x in node.children[0].children], span=span)]
         raise unsupported(type(node).__name__.replace("_", " ").lower(), span)
 

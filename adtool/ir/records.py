@@ -117,6 +117,10 @@ def diff_type(t: Type) -> Type:
         for cname, c in td.components.items():
             if not differentiable(c.type):
                 continue
+            if c.allocatable:
+                from ..diagnostics import unsupported
+                raise unsupported("allocatable real component of a derived type that carries "
+                                  "derivatives", c.span, f"{td.name}%{cname}")
             d = clone(c)
             d.type = diff_type(c.type)
             d.init = None if c.allocatable else zero_value(c.type)
@@ -155,6 +159,8 @@ def expand_assignment(lhs: Ref, rhs, lookup: Callable[[str], Optional[Symbol]], 
         return None
     td = typedef(sym.type)
     ctor = isinstance(rhs, Call) and getattr(rhs, "constructor", False)
+    if isinstance(rhs, Call) and not ctor and not rhs.intrinsic:
+        return None          # a function returning a record: assigned whole
     if not ctor and not isinstance(rhs, Ref):
         raise unsupported("record assignment from an expression that is not a variable or "
                           "a structure constructor", span)
@@ -213,3 +219,9 @@ def zero_value(t: Type):
     if t.base == "derived":
         return Call(diff_type(t).name, [], intrinsic=False)
     return real(0, t.kind if t.base == "real" else 8)
+
+
+def all_subs(ref: Ref) -> list:
+    """The subscripts of a reference and of every component on its path
+    (`s(i)%a(j)` -> [i, j]): whatever reads indices must see them all."""
+    return list(ref.subs or []) + [x for p in ref.path or [] for x in p.subs or []]

@@ -102,7 +102,8 @@ class DiffContext:
             if e is target:
                 return not in_index
             if isinstance(e, Ref):
-                for s in e.subs or []:
+                from ..ir.records import all_subs
+                for s in all_subs(e):
                     parts = [s.lo, s.hi, s.step] if isinstance(s, Section) else [s]
                     for p in parts:
                         if p is not None and visit(p, True):

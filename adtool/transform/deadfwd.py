@@ -35,6 +35,7 @@ from ..ir.build import integer, trip_count
 from ..ir.nodes import (Assign, Bin, Call, CallStmt, Case, Cycle, Exit, Expr, Goto, If, Lit, Loop, Raw, Ref,
                         Return, Routine, Select, Stmt, TranslationUnit, While)
 from ..ir.visit import calls_in, stmt_exprs, walk_expr, walk_stmts
+from ..ir.records import all_subs
 
 
 class _Names:
@@ -79,7 +80,7 @@ class _Names:
             # the actuals' subscripts are evaluated by any call
             for a in args:
                 if isinstance(a, Ref):
-                    for x in a.subs or []:
+                    for x in all_subs(a):
                         out |= _sub_refs(self, x)
         return out
 
@@ -156,7 +157,7 @@ class _Sweep:
             a = s.args[0]
             if a.subs is None and a.path is None:
                 live = live - {names.var(a.name)}
-            return s, live | {v for x in a.subs or [] for v in _sub_refs(names, x)}
+            return s, live | {v for x in all_subs(a) for v in _sub_refs(names, x)}
         fwd_of = getattr(s, "fwd_of", None)
         if isinstance(s, CallStmt) and fwd_of is not None:
             # f_fwd runs f and pushes what f_bwd will read (globals too): it
@@ -276,7 +277,7 @@ def _reads(names: _Names, s: Stmt) -> set[Var]:
     out: set[Var] = set()
     if isinstance(s, Assign):
         out |= names.refs(s.rhs)
-        for x in s.lhs.subs or []:
+        for x in all_subs(s.lhs):
             out |= _sub_refs(names, x)
         if s.lhs.subs is not None or s.lhs.path is not None:
             out.add(names.var(s.lhs.name))   # a partial write keeps the rest

@@ -194,6 +194,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
             if dmod.uses and not any(u.module == dmod.uses[0].module for u in v.uses):
                 pass
     out.types = _placed_types(ntu, suffix)
+    _no_private_types(ntu, [v for vs in variants.values() for v in vs])
     _order_modules(out)
     out.profile_sites = rev.profile if mode == "reverse" and profile else None
     out.head_roles = {h: (deps, indeps) for h, deps, indeps in act.heads}  # for adtool check
@@ -306,8 +307,8 @@ def _derivative_types(tu: TranslationUnit, suffix: str) -> dict[str, set[str]]:
         if records.is_diff_type(td) or td.module is None:
             continue
         t = records.Type("derived", 0, name=td.name)
-        if not records.differentiable(t):
-            continue
+        if not records.differentiable(t) or _has_real_allocatable(td):
+            continue        # (an error only if differentiated code needs its T_diff)
         records.diff_type(t)
         needs = out.setdefault(td.module, set())
         for c in td.components.values():
@@ -315,6 +316,28 @@ def _derivative_types(tu: TranslationUnit, suffix: str) -> dict[str, set[str]]:
             if inner is not None and records.differentiable(c.type) and inner.module:
                 needs.add(inner.module)
     return out
+
+
+def _no_private_types(tu: TranslationUnit, routines: list[Routine]) -> None:
+    """Derivative code lives outside the user's modules: a PRIVATE type
+    cannot be named there."""
+    from ..diagnostics import unsupported
+    for v in routines:
+        for sym in v.symbols.values():
+            td = records.typedef(sym.type)
+            if td is not None and td.private:
+                raise unsupported("PRIVATE derived type used by differentiated code", td.span,
+                                  td.name)
+
+
+def _has_real_allocatable(td) -> bool:
+    for c in td.components.values():
+        if c.allocatable and records.differentiable(c.type):
+            return True
+        inner = records.typedef(c.type)
+        if inner is not None and _has_real_allocatable(inner):
+            return True
+    return False
 
 
 def _placed_types(tu: TranslationUnit, suffix: str) -> dict:
@@ -455,7 +478,7 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
 
 def _subscripts(a: Ref) -> list:
     out = []
-    for x in a.subs or []:
+    for x in records.all_subs(a):
         out.extend([p for p in ((x.lo, x.hi, x.step) if isinstance(x, Section) else (x,)) if p is not None])
     return out
 

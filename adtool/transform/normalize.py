@@ -34,7 +34,7 @@ from ..diagnostics import bad_input, unsupported
 from ..ir import intrinsics
 from ..ir.nodes import (INT4, LOGICAL, NOSPAN, REAL4, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Cast, Cond, Continue, Cycle, Dim, Exit,
-                        Expr, Goto, If, ImpliedDo, Lit, Loop, Module, Ref,
+                        Expr, Goto, If, ImpliedDo, Lit, Loop, Module, Part, Ref,
                         Return, Routine, Section, Select, Span, Stmt, Stop,
                         Symbol, TranslationUnit, Type, Un, While)
 from ..ir.typing import type_of
@@ -833,7 +833,7 @@ class _Normalizer:
         def fixed_shape(a: Expr) -> bool:
             """size(a), lbound(a)...: a fixed-shape array, or a section of one
             with stable bounds, has the same shape all through the routine."""
-            if not isinstance(a, Ref):
+            if not isinstance(a, Ref) or a.path:
                 return False
             sym = self.lookup(a.name)
             if sym is None or sym.allocatable or sym.pointer or not all(
@@ -917,15 +917,26 @@ class _Normalizer:
             pre.append(Assign(Ref(tmp, span=e.span), e, span=span))
             return Ref(tmp, span=e.span)
 
+        def moving(subs) -> bool:
+            return subs is not None and any(
+                changes(x) if not isinstance(x, Section)
+                else any(p is not None and changes(p) for p in (x.lo, x.hi, x.step))
+                for x in subs)
+
+        def pinned(subs) -> list:
+            return [Section(pin(x.lo), pin(x.hi), pin(x.step)) if isinstance(x, Section)
+                    else pin(x) for x in subs]
+
         out = []
         for a in args:
-            if isinstance(a, Ref) and a.subs is not None and any(
-                    changes(x) if not isinstance(x, Section)
-                    else any(p is not None and changes(p) for p in (x.lo, x.hi, x.step))
-                    for x in a.subs):
+            # subscripts of the variable and of every record component
+            # (`s%a(k)`, `s(k)%a`) alike
+            if isinstance(a, Ref) and (moving(a.subs) or any(moving(p.subs) for p in a.path or [])):
                 a = copy.copy(a)
-                a.subs = [Section(pin(x.lo), pin(x.hi), pin(x.step)) if isinstance(x, Section)
-                          else pin(x) for x in a.subs]
+                if moving(a.subs):
+                    a.subs = pinned(a.subs)
+                if a.path:
+                    a.path = [Part(p.name, pinned(p.subs)) if moving(p.subs) else p for p in a.path]
             out.append(a)
         return out
 

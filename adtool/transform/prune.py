@@ -7,7 +7,9 @@ gfortran -Wall warns about it in code the user compiles.
 """
 from __future__ import annotations
 
-from ..ir.nodes import Allocate, Call, CallStmt, Loop, Ref, Routine
+import re
+
+from ..ir.nodes import Allocate, Call, CallStmt, Loop, Raw, Ref, Routine
 from ..ir.visit import stmt_exprs, walk_expr, walk_stmts
 
 
@@ -28,6 +30,8 @@ def prune_unused(v: Routine) -> None:
             used.update(it.name for it in s.items)
         if isinstance(s, CallStmt):
             used.add(s.name)
+        if isinstance(s, Raw):        # text the transform wrote itself: its names count
+            used.update(re.findall(r"[A-Za-z_]\w*", s.text))
     # Names used inside declarations (bounds, kinds, lengths) stay too.
     changed = True
     while changed:

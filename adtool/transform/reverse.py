@@ -15,38 +15,33 @@ from __future__ import annotations
 
 import copy
 from ..ir.clone import clone
+from ..ir import records
 import math
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..diagnostics import bad_input, unsupported
-from ..analysis.recompute import restorable
 from .index_recompute import needed_again, recomputed_index
-from ..ir import records
 from ..ir.build import add, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
                         Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section, Stop,
-                        Raw, Return, Part, Select, Stmt, Type, Un, Use, While)
+                        Raw, Return, Part, Select, Stmt, Type, Un, While)
 from ..ir.visit import walk_expr
 from .context import DiffContext
 from .deadfwd import drop_dead_forward
 from .prune import prune_unused
 from .rules import rule
 from .tangent import _nest_minmax
-from .association import associated_part
 from .intents import allocated_under_control, relax_written_intents
 from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating
+from .calls import Calls, _call_arg_names
+from .snapshots import Snapshots, _whole_or_part, _zero_assign
+from .sweeps import Sweeps
 
 
-@dataclass
-class Sweeps:
-    fwd: list[Stmt] = field(default_factory=list)
-    bwd: list[Stmt] = field(default_factory=list)   # in execution order of the backward sweep
-
-
-class Reverse:
-    """Builds the reverse variants of one routine at a time."""
+class Reverse(Snapshots, Calls):
+    """Builds the reverse variants of one routine at a time (snapshots and
+    recording in snapshots.py, calls in calls.py)."""
 
     def __init__(self, ctx: DiffContext, calls: CallPlanner, mode_of: Callable[[Routine, object], str],
                  rw, written_anywhere: set):
@@ -186,76 +181,6 @@ class Reverse:
         """What r's backward sweep reads, under the facts set so far."""
         return self._reads_of(self._first_pass(r))
 
-    def _allocation_snapshot(self, r: Routine, v: Routine) -> tuple[list[Stmt], list[Stmt]]:
-        """Local allocatable arrays die with f_fwd; f_bwd re-creates them (and
-        their adjoints) with the bounds they had, recorded as integers."""
-        pushes: list[Stmt] = []
-        pops: list[Stmt] = []
-        for name, s in r.symbols.items():
-            if s.storage != "local" or not s.allocatable:
-                continue
-            active = self.ctx.active(r, name)
-            # (Arrays given to adjoint calls count: a checkpointed call pops
-            # its snapshot into them.)
-            if name not in (self.needed or set()) and name not in self.call_args and not active:
-                continue
-            bounds = []
-            for k in range(1, s.rank + 1):
-                for fn in ("lbound", "ubound"):
-                    bounds.append(Call(fn, [Ref(name), integer(k)], intrinsic=True))
-            tmps = [self._tmp(f"ad_{name}_bound", INT4) for _ in bounds]
-            for b in bounds:
-                pushes.append(CallStmt("ad_push_integer4", [b]))
-            pop_part = [CallStmt("ad_pop_integer4", [Ref(t)]) for t in reversed(tmps)]
-            subs = [Section(Ref(tmps[2 * k]), Ref(tmps[2 * k + 1])) for k in range(s.rank)]
-            items = [Ref(name, clone(subs))]
-            if active:
-                items.append(Ref(self.ctx.dname(r, name), clone(subs)))
-            pop_part.append(Allocate(items))
-            if active:
-                pop_part.append(_zero_assign(Ref(self.ctx.dname(r, name)), s.type))
-            pops = pop_part + pops
-            for t in tmps:
-                v.symbols[t] = self.out.symbols[t]
-        return pushes, pops
-
-    def _guard_formal_restores(self, r: Routine, v: Routine, pops: list[Stmt]) -> list[Stmt]:
-        """f_bwd restores its arguments' values from f_fwd's exit, but an
-        argument may be associated with a constant in the caller: pop into a
-        temporary and write the argument only if the value changed."""
-        out: list[Stmt] = []
-        for p in pops:
-            if not isinstance(p, CallStmt) or not isinstance(p.args[0], Ref) or p.args[0].path:
-                out.append(p)        # records: never a literal constant, popped in place
-                continue
-            target = p.args[0]
-            s = self.ctx.sym(r, target.name)
-            if s is None or s.storage != "arg" or (r.kind == "function" and target.name == r.result) \
-                    or (r.name, target.name) not in self.constant_actual:
-                out.append(p)
-                continue
-            rank = s.rank
-            if rank and self.ctx.tu.language == "c":
-                # C arrays are never literal constants: pop in place
-                out.append(p)
-                continue
-            tmp = self.ctx.fresh(v, f"ad_{target.name}_exit", clone(s.type),
-                                 [Dim(None, None, True)] * rank if rank else None)
-            if rank:
-                v.symbols[tmp].allocatable = True
-                out.append(Raw(f"allocate({tmp}, mold={target.name})"))
-                out.append(CallStmt(p.name, [Ref(tmp), Call("size", [Ref(tmp)], [("kind", integer(8))],
-                                                                intrinsic=True)]))
-                cond = Call("any", [Bin("!=", Ref(tmp), Ref(target.name))], intrinsic=True)
-            else:
-                out.append(CallStmt(p.name, [Ref(tmp)] + p.args[1:]))
-                cond = Bin("!=", Ref(tmp), Ref(target.name)) if s.type.base != "logical" \
-                    else Bin("neqv", Ref(tmp), Ref(target.name))
-            out.append(If([(cond, [Assign(Ref(target.name), Ref(tmp))])]))
-            if rank:
-                out.append(Deallocate([tmp]))
-        return out
-
     def _reset_result(self, r: Routine) -> list[Stmt]:
         if r.kind != "function":
             return []
@@ -345,198 +270,6 @@ class Reverse:
             else:
                 out.append(Assign(Ref(n), real(0, t.kind)))
         return out
-
-    def _exit_snapshot(self, r: Routine, bwd: list[Stmt]) -> list[str]:
-        """What f_bwd reads that may not survive until it runs: every needed
-        local, and needed arguments/globals that something writes.  A name
-        the backward sweep overwrites whole (typically by popping its
-        recorded value) before any read needs no exit value."""
-        out = []
-        formals_passed = {n for n in self._in_place_args(bwd) if n in r.args}
-        killed = self._killed_before_read(bwd)
-        for name in sorted((set(self.needed or ()) | formals_passed) - killed):
-            s = self.ctx.sym(r, name)
-            if s is None or s.is_parameter or s.external:
-                continue
-            if s.storage == "arg" and (r.name, name) in self.stable:
-                continue                 # nobody changes it: f_bwd sees the same value
-            if s.storage in ("local", "result", "arg"):
-                # Locals die with the call; arguments may be overwritten by the
-                # caller before f_bwd runs.
-                out.append(name)
-            elif self.ctx.scopes.var(r.name, name) in self.written:
-                out.append(name)
-        # Generated temporaries read by the backward sweep are locals too.
-        for name in sorted(self.needed or ()):
-            if self.ctx.sym(r, name) is None and name in self.out.symbols:
-                out.append(name)
-        return out
-
-    def _in_place_args(self, bwd: list[Stmt]) -> set[str]:
-        """Variables the backward sweep passes to adjoint calls that expect
-        to find them in place: every argument of a joint call (its snapshot
-        leaves out formals the routine never writes, see _written_here), and
-        the arguments of a split call whose formal is in self.stable;
-        otherwise f_bwd restores its input itself."""
-        from ..ir.visit import walk_stmts as _walk
-        out: set[str] = set()
-        for s in _walk(bwd):
-            primal = getattr(s, "primal_call", None)
-            if not isinstance(s, CallStmt) or s.name.startswith(("ad_push", "ad_pop", "ad_prof")):
-                continue
-            if primal is None:
-                out.update(a.name for a in s.args if isinstance(a, Ref))
-                continue
-            callee = self.ctx.tu.routine(primal[0])
-            joint = s.name != primal[0] + "_bwd"
-            for f, a in zip(callee.args if callee else [], primal[1]):
-                if isinstance(a, Ref) and (joint or (primal[0], f) in self.stable):
-                    out.add(a.name)
-        return out
-
-    def _killed_before_read(self, bwd: list[Stmt]) -> set[str]:
-        """Names the straight-line head of the backward sweep sets whole
-        (pop into the whole variable, or whole assignment not reading it)
-        before anything reads them."""
-        killed: set[str] = set()
-        read: set[str] = set()
-        for st in bwd:
-            reads = self._reads_of([st])
-            if isinstance(st, CallStmt) and st.name.startswith("ad_pop") and st.args \
-                    and isinstance(st.args[0], Ref) and st.args[0].subs is None \
-                    and st.args[0].path is None:
-                name = st.args[0].name
-                read |= reads - {name}
-                if name not in read:
-                    killed.add(name)
-                continue
-            if isinstance(st, Assign) and st.lhs.subs is None and st.lhs.path is None \
-                    and st.lhs.name not in reads and not getattr(st, "sets_loop_index", False):
-                read |= reads
-                if st.lhs.name not in read:
-                    killed.add(st.lhs.name)
-                continue
-            if not isinstance(st, (CallStmt, Assign)):
-                # Anything else (loops, branches, adjoint calls): stop here;
-                # what follows may read anything.
-                break
-            read |= reads
-            if isinstance(st, CallStmt) and not st.name.startswith("ad_"):
-                break
-        return killed
-
-    # ================================================================ recording
-
-    def _record(self, r: Routine, targets: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
-        """push before an overwrite / pop after its adjoint, for needed targets only."""
-        return self._push_pop(r, self._recorded(targets))
-
-    def _recorded(self, targets: list[Ref]) -> list[Ref]:
-        if self.needed is None:
-            return []
-        return [t for t in targets if t.name in self.needed and self._may_hold_value(t.name)]
-
-    def _may_hold_value(self, name: str) -> bool:
-        """False for a local nothing can have written yet: its old value is
-        garbage nobody reads, so recording it costs memory for nothing."""
-        if name in self._wr:
-            return True
-        s = self.ctx.sym(self.r, name)
-        if s is None:
-            return name not in self.out.symbols     # generated temporaries start empty
-        return not (s.storage == "local" and not s.save and s.init is None)
-
-    def _note_writes(self, stmts: list[Stmt]) -> None:
-        from ..ir.visit import walk_stmts as _walk
-        for x in _walk(stmts):
-            if isinstance(x, Assign):
-                self._wr.add(x.lhs.name)
-            elif isinstance(x, (Loop,)):
-                self._wr.add(x.var)
-            elif isinstance(x, CallStmt):
-                self._wr.update(a.name for a in x.args if isinstance(a, Ref))
-            elif isinstance(x, Allocate):
-                self._wr.update(i.name for i in x.items)
-
-    def _push_pop(self, r: Routine, refs: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
-        pushes: list[Stmt] = []
-        pops: list[Stmt] = []
-        plain: list[Ref] = []
-        for t in refs:
-            typ = self._type(t)
-            if typ.base != "derived":
-                plain.append(t)
-                continue
-            # A record is recorded component by component, every type:
-            # what a re-run reads may be an integer or character component.
-            pu, po = self._push_pop_record(r, t, typ)
-            pushes.extend(pu)
-            pops[:0] = po
-        refs = plain
-        if not refs:
-            return pushes, pops
-        done_pushes, done_pops = pushes, pops
-        pushes, pops = [], []
-        for t in refs:
-            typ = self._type(t)
-            rank = self._rank(t)
-            tag = _type_tag(typ, t)
-            if rank == 0:
-                if tag in ("logical", "character"):
-                    pushes.append(CallStmt(f"ad_push_{tag}", [clone(t)]))
-                    pops.append(CallStmt(f"ad_pop_{tag}", [clone(t)]))
-                else:
-                    pushes.append(CallStmt(f"ad_push_{tag}", [clone(t)]))
-                    pops.append(CallStmt(f"ad_pop_{tag}", [clone(t)]))
-            else:
-                s = self._sym(t.name)
-                if s is not None and t.subs is None and s.shape and s.shape[-1].ub is None \
-                        and not s.shape[-1].assumed:
-                    raise unsupported("recording an assumed-size array (declare its size)",
-                                      s.span, t.name)
-                n = Call("size", [clone(t)], [("kind", integer(8))], intrinsic=True)
-                pushes.append(CallStmt(f"ad_push_{tag}_array", [clone(t), n]))
-                pops.append(CallStmt(f"ad_pop_{tag}_array", [clone(t), clone(n)]))
-        return done_pushes + pushes, list(reversed(pops)) + done_pops
-
-    def _push_pop_record(self, r: Routine, t: Ref, typ: Type) -> tuple[list[Stmt], list[Stmt]]:
-        pushes: list[Stmt] = []
-        pops: list[Stmt] = []
-        rank = self._rank(t)
-        for cname, c in records.typedef(typ).components.items():
-            sub = records.with_path(t, [records.Part(cname)])
-            if c.allocatable:
-                raise unsupported("recording an allocatable component", t.span,
-                                  f"{t.name}%{cname}")
-            if rank and (c.shape or c.type.base == "derived"):
-                pu, po = self._push_pop_each(r, t, cname)
-            elif c.type.base == "derived":
-                pu, po = self._push_pop_record(r, sub, c.type)
-            else:
-                pu, po = self._push_pop(r, [sub])
-            pushes.extend(pu)
-            pops[:0] = po
-        return pushes, pops
-
-    def _push_pop_each(self, r: Routine, t: Ref, cname: str) -> tuple[list[Stmt], list[Stmt]]:
-        """A component that is itself an array or a record, of every element
-        of a one-dimensional array of records t: element by element, in a
-        loop (Fortran has no array expression for it)."""
-        last_subs = t.path[-1].subs if t.path else t.subs
-        if last_subs is not None or self._rank(t) != 1:
-            raise unsupported("recording an array or record component of a section or "
-                              "multi-dimensional array of records", t.span, t.name)
-        k = self._tmp("ad_k", INT4)
-        elem = clone(t)
-        if elem.path:
-            elem.path[-1].subs = [Ref(k)]
-        else:
-            elem.subs = [Ref(k)]
-        pu, po = self._push_pop(r, [records.with_path(elem, [records.Part(cname)])])
-        lo = Call("lbound", [clone(t), integer(1)], intrinsic=True)
-        hi = Call("ubound", [clone(t), integer(1)], intrinsic=True)
-        return ([Loop(k, lo, hi, None, pu)],
-                [Loop(k, clone(hi), clone(lo), integer(-1), po)])
 
     def _sym(self, name: str):
         s = self.ctx.sym(self.r, name)
@@ -1024,191 +757,6 @@ class Reverse:
                Loop(k, integer(1), Ref(cnt), None, body.bwd)]
         return Sweeps(fwd, bwd)
 
-    # ---------------------------------------------------------------- calls
-
-    def call(self, s: Stmt, name: str, args: list[Expr], result: Optional[Ref] = None) -> Sweeps:
-        r = self.r
-        ctx = self.ctx
-        callee = ctx.tu.routine(name)
-        # Caller-side recording: what the call may overwrite and our backward sweep reads.
-        outs = self._call_outputs(name, args, result)
-        push_t, pop_t = self._record(r, outs)
-        if result is not None:
-            primal: Stmt = Assign(clone(result), Call(name, clone(args)), span=s.span)
-        else:
-            primal = CallStmt(name, clone(args), span=s.span)
-        if callee is None or name not in self.calls.diff:
-            kill = []
-            if result is not None and ctx.is_real(r, result) and ctx.active(r, result.name):
-                # a passive value overwrites an active variable: its adjoint dies here
-                kill = [_zero_assign(ctx.dref(r, result), self._type(result))]
-            return Sweeps(push_t + [primal], pop_t + kill)
-        pre: list[Stmt] = []
-        after: list[Stmt] = []
-        adj_args = self.calls.derivative_actuals(r, self.out, callee, args, pre, result, after)
-        if result is not None:
-            # f_b(x, xb, fb): the primal result itself is not an argument of the adjoint.
-            del adj_args[-2]
-        post: list[Stmt] = list(after)
-        if result is not None and ctx.active(r, result.name):
-            post.append(_zero_assign(ctx.dref(r, result), self._type(result)))
-        mode = self.mode_of(r, s)
-        prof = self._profile_ids(s, mode)
-        if mode == "split":
-            fargs = clone(args) + ([clone(result)] if result is not None else [])
-            fcall = CallStmt(name + "_fwd", fargs, span=s.span)
-            fcall.fwd_of = (name, clone(args))                # for deadfwd.py
-            fwd = push_t + _profiled(prof, 0, [fcall])
-            # Temporaries f_bwd does not restore itself (see _formal_facts).
-            again = self._reevaluate([a for f, a in zip(callee.args, args) if (name, f) in self.stable])
-            adj = CallStmt(name + "_bwd", adj_args, span=s.span)
-            adj.primal_call = (name, clone(args))      # for deadfwd.py
-            bwd = again + pre + _profiled(prof, 2, [adj]) + post + pop_t
-            return Sweeps(fwd, bwd)
-        snap = self._snapshot(callee, args)
-        # Inputs re-evaluated from their expressions need no snapshot.
-        again = self._reevaluate([x for x in snap if restorable(self.restorable, r.name, x) is not None])
-        snap = [x for x in snap if restorable(self.restorable, r.name, x) is None]
-        # Inputs our backward sweep reads anyway are recorded before every
-        # overwrite and restored after it: unless the call writes them, they
-        # hold at f_b what they held at the call, snapshot or not.
-        if self.needed is not None:
-            by_call = {o.name for o in outs}
-            snap = [x for x in snap if x.name not in self.needed or x.name in by_call
-                    or self.ctx.sym(r, x.name) is None]
-        # A value both recorded (the call overwrites it, our backward sweep
-        # reads it) and snapshotted (the call reads it) goes on the stack
-        # once: popped to restore the call's input, pushed back for the
-        # duration of f_b, popped again after it.
-        kept = self._recorded(outs)
-        both = [x for x in snap if any(_same_ref(x, k) for k in kept)]
-        if both:
-            push_t, pop_t = self._push_pop(r, [k for k in kept if not any(_same_ref(k, x) for x in both)])
-            snap = [x for x in snap if not any(_same_ref(x, b) for b in both)]
-        push_b, pop_b = self._push_pop(r, both)
-        push_s, pop_s = self._push_pop(r, snap)
-        fwd = push_t + _profiled(prof, 1, push_b + push_s) + _profiled(prof, 0, [primal])
-        adj = CallStmt(name + "_b", adj_args, span=s.span)
-        adj.primal_call = (name, clone(args))          # for deadfwd.py
-        bwd = _profiled(prof, 2, pop_s + pop_b + clone(push_b) + again + pre + [adj]) \
-            + post + pop_b + pop_t
-        return Sweeps(fwd, bwd)
-
-    def _reevaluate(self, actuals: list[Expr]) -> list[Stmt]:
-        """Assign again the argument temporaries among actuals that can be
-        re-evaluated (analysis/recompute.py), for an adjoint call."""
-        out: list[Stmt] = []
-        for a in actuals:
-            e = restorable(self.restorable, self.r.name, a)
-            if e is not None and not any(x.lhs.name == a.name for x in out):
-                out.append(Assign(Ref(a.name), e))
-        return out
-
-    def _profile_ids(self, s: Stmt, mode: str) -> Optional[int]:
-        """With profiling on, each call site gets three runtime site ids:
-        base (its forward-sweep call), base+1 (its snapshot), base+2 (its
-        adjoint call); the table maps them back to caller/callee#k."""
-        if self.profile is None or self.needed is None:
-            return None
-        node = s.rhs if isinstance(s, Assign) else s
-        key = getattr(node, "site_key", None) or f"{self.r.name}/{node.name}"
-        if key not in self.profile:
-            self.profile[key] = {"id": 3 * (len(self.profile) + 1), "mode": mode,
-                                 "caller": self.r.name, "callee": node.name}
-        return self.profile[key]["id"]
-
-    def _map_formal(self, callee: Routine, args: list[Expr], var) -> Optional[Ref]:
-        """The caller-side expression for a callee Var (formal or global)."""
-        r = self.r
-        if var.scope == callee.name:
-            if var.name in callee.args:
-                a = args[callee.args.index(var.name)]
-                if isinstance(a, Ref):
-                    return associated_part(a, callee.symbols.get(var.name), self._sym(a.name),
-                                           callee, args)
-            return None
-        for local, sym, v in self.ctx.scopes.visible(r.name):
-            if v == var and not sym.is_parameter:
-                return Ref(local)
-        # A global the caller cannot name: bring it in under a private alias.
-        return self._alias_global(var)
-
-    def _alias_global(self, var) -> Optional[Ref]:
-        """A global the callee touches but the caller cannot name: bring it
-        into the generated routine under a private alias (use-rename for a
-        module variable, a copy of the COMMON declaration otherwise)."""
-        out = self.out
-        if var.is_module:
-            mod = var.scope.split(":", 1)[1]
-            alias = f"ad_{mod}_{var.name}"
-            if alias not in self._alias_syms:
-                out.uses.append(Use(mod, [alias], [(alias, var.name)]))
-                s = clone(self.ctx.tu.module(mod).symbols[var.name])
-                s.name = alias
-                self._alias_syms[alias] = s
-            return Ref(alias)
-        if var.is_common:
-            blk = var.scope.split(":", 1)[1]
-            k = int(var.name.rsplit("#", 1)[1])
-            if blk not in out.commons:
-                decl = next((rt for rt in self.ctx.tu.all_routines() if blk in rt.commons), None)
-                if decl is None:
-                    raise unsupported(f"COMMON /{blk}/ is declared nowhere", self.r.span)
-                members = []
-                for j, m in enumerate(decl.commons[blk], start=1):
-                    s = clone(decl.symbols[m])
-                    s.name = f"ad_{blk}_{j}"
-                    out.symbols[s.name] = s
-                    self._alias_syms[s.name] = s
-                    members.append(s.name)
-                out.commons[blk] = members
-            return Ref(out.commons[blk][k - 1])
-        return None
-
-    def _call_outputs(self, name: str, args: list[Expr], result: Optional[Ref]) -> list[Ref]:
-        callee = self.ctx.tu.routine(name)
-        outs: list[Ref] = []
-        if result is not None:
-            outs.append(_whole_or_part(result))
-        if callee is None:
-            # Unknown to us (cannot happen past the call-graph check); assume it writes its arguments.
-            return outs + [_whole_or_part(a) for a in args if isinstance(a, Ref)]
-        summ = self.rw.summary(callee.name)
-        for v in sorted(summ.writes, key=str):
-            ref = self._map_formal(callee, args, v)
-            if ref is not None and ref.name not in {o.name for o in outs}:
-                outs.append(ref)
-        return outs
-
-    def _snapshot(self, callee: Routine, args: list[Expr]) -> list[Ref]:
-        """use(C) ∩ (out(C) ∪ written anywhere): the callee's inputs that may
-        have changed by the time its adjoint re-runs it."""
-        summ = self.rw.summary(callee.name)
-        out: list[Ref] = []
-        for v in sorted(summ.use, key=str):
-            ref = self._map_formal(callee, args, v)
-            if ref is None:
-                continue
-            if v not in summ.writes and not self._written_here(ref.name):
-                continue
-            s = self._sym(ref.name)
-            if s is not None and s.is_parameter:
-                continue
-            if all(not _same_ref(ref, o) for o in out):
-                out.append(ref)
-        return out
-
-    def _written_here(self, name: str) -> bool:
-        """May `name` (as seen from the routine being differentiated) change
-        anywhere in the differentiated program?"""
-        sym = self.ctx.sym(self.r, name)
-        if sym is None:
-            return True          # a generated temporary or an alias: be safe
-        # A formal the routine (and its callees) never writes keeps its value
-        # for the whole invocation; between f_fwd and f_bwd the exit snapshot
-        # puts it back (see _exit_snapshot).
-        return self.ctx.scopes.var(self.r.name, name) in self.written
-
     # ---------------------------------------------------------------- TBR
 
     def _reads_of(self, bwd: list[Stmt]) -> set[str]:
@@ -1226,7 +774,7 @@ class Reverse:
 
         def add_indices(e: Expr) -> None:
             if isinstance(e, Ref):
-                for sub in e.subs or []:
+                for sub in (e.subs or []) + [x for p in e.path or [] for x in p.subs or []]:
                     for p in ([sub.lo, sub.hi, sub.step] if isinstance(sub, Section) else [sub]):
                         if p is not None:
                             add_expr(p)
@@ -1276,23 +824,6 @@ class Reverse:
                     visit(s.body)
         visit(bwd)
         return {n for n in names if n not in dnames or n in self.r.symbols}
-
-
-def _call_arg_names(bwd: list[Stmt]) -> set[str]:
-    """Variables the backward sweep passes to adjoint calls."""
-    from ..ir.visit import walk_stmts as _walk
-    out: set[str] = set()
-    for s in _walk(bwd):
-        if isinstance(s, CallStmt) and not s.name.startswith(("ad_push", "ad_pop", "ad_prof")):
-            out.update(a.name for a in s.args if isinstance(a, Ref))
-    return out
-
-
-def _profiled(base: Optional[int], offset: int, stmts: list[Stmt]) -> list[Stmt]:
-    if base is None or not stmts:
-        return stmts
-    sid = integer(base + offset)
-    return [CallStmt("ad_prof_enter", [sid])] + stmts + [CallStmt("ad_prof_exit", [clone(sid)])]
 
 
 def _without_start(s: Stmt) -> Stmt:
@@ -1350,30 +881,3 @@ def _is_one(e: Expr) -> bool:
 
 def _constant(e: Optional[Expr]) -> bool:
     return e is None or isinstance(e, Lit) or (isinstance(e, Un) and isinstance(e.operand, Lit))
-
-
-def _whole_or_part(ref: Ref) -> Ref:
-    return Ref(ref.name, clone(ref.subs), clone(ref.path), span=ref.span)
-
-
-def _same_ref(a: Ref, b: Ref) -> bool:
-    return a == b
-
-
-def _zero_assign(target: Ref, typ: Type) -> Assign:
-    from ..ir.records import zero_value
-    return Assign(clone(target), zero_value(typ))
-
-
-def _type_tag(t: Type, where: Ref) -> str:
-    if t.base == "real":
-        return {4: "real4", 8: "real8"}.get(t.kind) or _bad(t, where)
-    if t.base == "integer":
-        return {4: "integer4", 8: "integer8"}.get(t.kind) or _bad(t, where)
-    if t.base in ("logical", "character"):
-        return t.base
-    return _bad(t, where)
-
-
-def _bad(t: Type, where: Ref):
-    raise unsupported(f"recording a value of type {t}", where.span, where.name)

@@ -151,8 +151,11 @@ class CallPlanner:
             if not formal_active:
                 continue
             if isinstance(actual, Ref) and ctx.active(r, actual.name):
-                if post is not None and actual.name in seen and \
-                        (ctx.rank_of(r, actual) > 0 or seen[actual.name] > 0 or actual in seen_refs) \
+                key = _storage(actual)
+                shared = [k for k in seen if _overlap(k, key)]
+                if post is not None and shared and \
+                        (ctx.rank_of(r, actual) > 0 or max(seen[k] for k in shared) > 0
+                         or actual in seen_refs) \
                         and not self._may_share(callee, formal, read_only.get(actual.name)):
                     # The same variable reaches two active formals: the
                     # adjoints would alias (and a section's copy-out would
@@ -173,7 +176,7 @@ class CallPlanner:
                         continue
                     out_args.append(self._alias_temp(r, out, actual, pre, post))
                     continue
-                seen[actual.name] = max(seen.get(actual.name, 0), ctx.rank_of(r, actual))
+                seen[key] = max(seen.get(key, 0), ctx.rank_of(r, actual))
                 reads = self._may_share(callee, formal, True)
                 read_only[actual.name] = read_only.get(actual.name, True) and reads
                 if reads:
@@ -205,12 +208,13 @@ class CallPlanner:
                     post: list[Stmt]) -> Ref:
         from ..ir.nodes import Deallocate
         ctx = self.ctx
-        t = ctx.sym(r, actual.name).type
+        t = ctx.type_of(r, actual)
         rank = ctx.rank_of(r, actual)
         if rank:
-            name = self._array_like(out, f"ad_{actual.name}{ctx.suffix}_alias", t, actual, rank, pre)
+            name = self._array_like(out, f"ad_{actual.name}{ctx.suffix}_alias", records.diff_type(t),
+                                    actual, rank, pre)
         else:
-            name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}_alias", t)
+            name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}_alias", records.diff_type(t))
         target = ctx.dref(r, actual)
         pre.append(zero(Ref(name), t))
         post.append(Assign(clone(target), Bin("+", clone(target), Ref(name))))
@@ -231,8 +235,21 @@ class CallPlanner:
 
     def _zero_temp(self, r: Routine, out: Routine, callee: Routine, formal: str,
                    actual: Expr, pre: list[Stmt]) -> Ref:
+        from ..ir.nodes import Call, Deallocate, If
         ctx = self.ctx
         fsym = callee.symbols[formal]
+        if isinstance(actual, Ref) and actual.path:
+            t = ctx.type_of(r, actual)
+            rank = ctx.rank_of(r, actual)
+            if rank == 0:
+                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(t))
+            else:
+                name = self._array_like(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(t),
+                                        actual, rank, pre)
+                pre.insert(len(pre) - 1, If([(Call("allocated", [Ref(name)], intrinsic=True),
+                                              [Deallocate([name])])]))
+            pre.append(zero(Ref(name), t))
+            return Ref(name)
         if isinstance(actual, Ref):
             asym = ctx.sym(r, actual.name)
             whole = actual.subs is None
@@ -242,17 +259,18 @@ class CallPlanner:
                 if fsym.rank > 0 and not whole:
                     raise unsupported("array element passed to an array argument that is active "
                                       "in the callee while passive here", actual.span)
-                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", t)
+                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(t))
                 pre.append(zero(Ref(name), t))
                 return Ref(name)
             if asym is not None and whole and all(d.ub is not None and not d.assumed for d in asym.shape):
-                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", asym.type, clone(asym.shape))
+                name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(asym.type),
+                                 clone(asym.shape))
                 pre.append(zero(Ref(name), asym.type))
                 return Ref(name)
         if fsym.rank == 0:
             t = ctx.type_of(r, actual)
             t = t if t.base == "real" else fsym.type
-            name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", t)
+            name = ctx.fresh(out, f"ad_tmp{ctx.suffix}", records.diff_type(t))
             pre.append(zero(Ref(name), t))
             return Ref(name)
         # Any other passive array (a section, an assumed-shape or allocatable
@@ -262,7 +280,8 @@ class CallPlanner:
         if rank == 0:
             raise unsupported("array element passed to an array argument that is active "
                               "in the callee while passive here", actual.span)
-        name = self._array_like(out, f"ad_tmp{ctx.suffix}", fsym.type, actual, rank, pre)
+        name = self._array_like(out, f"ad_tmp{ctx.suffix}", records.diff_type(fsym.type), actual,
+                                rank, pre)
         pre.insert(len(pre) - 1, If([(Call("allocated", [Ref(name)], intrinsic=True),
                                       [Deallocate([name])])]))
         pre.append(zero(Ref(name), fsym.type))
@@ -278,7 +297,7 @@ class CallPlanner:
                                           span=call.span)]
                 d = self.ctx.dref(r, result)
                 if d is not None:       # a passive value overwrites an active variable
-                    out.append(zero(d, self.ctx.sym(r, result.name).type))
+                    out.append(zero(d, self.ctx.type_of(r, result)))
                 return out
             n = clone(call)
             n.directives = []
@@ -286,6 +305,16 @@ class CallPlanner:
         pre: list[Stmt] = []
         args = self.derivative_actuals(r, out, callee, call.args, pre, result)
         return pre + [CallStmt(callee.name + "_d", args, span=call.span)]
+
+
+def _storage(a: Ref) -> str:
+    """Which storage an actual names, as far as aliasing goes: the variable,
+    or one component of a record (`s%a%x`, disjoint from `s%b` and `s%a%y`)."""
+    return "%".join([a.name] + [p.name for p in a.path]) if a.path else a.name
+
+
+def _overlap(k1: str, k2: str) -> bool:
+    return k1 == k2 or k1.startswith(k2 + "%") or k2.startswith(k1 + "%")
 
 
 def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt]:
