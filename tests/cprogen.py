@@ -23,6 +23,13 @@ casts, free), pointer offsets as actual arguments (`h(y + 1, ...)`,
 `h(&w[2], ...)`) and local pointers walking an array (`xp = &x[1]; xp +=
 1; *(xp + 1)`).
 
+With structs (the default; ADTOOL_C_RANDOM_STRUCTS=0 turns them off) a
+program may define `typedef struct { double a; double v[3]; int k; } PFX_rec`
+and functions taking it by value (sometimes overwriting that copy and a
+by-value scalar), by pointer (updating its members) and as an array of
+structs; the head fills local structs and arrays of them from
+its inputs, copies them whole and reads their members back.
+
     python tests/cprogen.py SEED [--prefix p001_]   # a standalone program
 """
 from __future__ import annotations
@@ -51,6 +58,67 @@ class _Gen:
     def __init__(self, rng: random.Random, prefix: str):
         self.rng = rng
         self.p = prefix
+        self.rec = False            # the program defines PFX_rec and its functions
+
+    # ------------------------------------------------------------ structs
+
+    def struct_functions(self) -> str:
+        """PFX_rec and three functions: by value (sv), by pointer (sp), an
+        array of them (sa).  Members stay in [-2, 2] like every value."""
+        p, rng = self.p, self.rng
+        st = "static " if rng.random() < 0.3 else ""
+        out = [f"typedef struct {{\n    double a;\n    double v[3];\n    int k;\n}} {p}rec;\n",
+               f"{st}double {p}sv({p}rec q, double c)\n{{\n" + self.copy_updates() +
+               f"    return {self.expr(['q.a', 'q.v[q.k]', 'q.v[0]', 'c'], 2, [])};\n}}\n",
+               f"void {p}sp({p}rec *q, double c)\n{{\n    int j;\n    for (j = 0; j < 3; j++)\n"
+               f"        q->v[j] = {self.expr(['q->v[j]', 'q->a', 'c', '(*q).v[2]'], 2, [])};\n"
+               f"    q->a = {self.expr(['q->a', 'q->v[q->k]', 'c'], 2, [])};\n}}\n",
+               f"double {p}sa(const {p}rec *qs, int m)\n{{\n    double acc = 0.0;\n    int j;\n"
+               f"    for (j = 0; j < m; j++)\n"
+               f"        acc = 0.5 * acc + 0.5 * {self.expr(['qs[j].a', 'qs[j].v[1]', 'acc'], 2, [])};\n"
+               f"    return acc;\n}}\n"]
+        return "\n".join(out)
+
+    def copy_updates(self) -> str:
+        """sv may overwrite its by-value copies (the struct and the scalar):
+        their adjoints are the callee's own, not the caller's."""
+        if self.rng.random() < 0.5:
+            return ""
+        return (f"    q.a = {self.expr(['q.a', 'q.v[1]', 'c'], 2, [])};\n"
+                f"    q.v[q.k] = 0.5 * (q.v[q.k] + q.a);\n"
+                f"    c = {self.expr(['c', 'q.a'], 1, [])};\n")
+
+    def struct_block(self, funcs: list[str]) -> list[str]:
+        """Local structs in the head: filled, updated through a pointer,
+        copied whole, passed by value and as an array, read back."""
+        p, rng = self.p, self.rng
+        lines = ["    {", f"        {p}rec rs[2], r1;", "        int j;",
+                 "        for (j = 0; j < 2; j++) {",
+                 f"            rs[j].a = {self.expr(['x[j]', 't1', 'y[j + 1]'], 2, funcs)};",
+                 f"            rs[j].k = {rng.choice(['j + 1', '2 - j', '1'])};"]
+        for m in range(3):
+            lines.append(f"            rs[j].v[{m}] = {self.expr(['x[j + 1]', 'w[j]', 't2', 'rs[j].a'], 2, [])};")
+        lines.append("        }")
+        for _ in range(rng.randrange(1, 4)):
+            k = rng.randrange(5)
+            if k == 0:
+                lines.append(f"        {p}sp(&rs[{rng.randrange(2)}], {rng.choice(['t1', 't2', 's'])});")
+            elif k == 1:
+                lines.append(f"        r1 = rs[{rng.randrange(2)}];")
+                lines.append(f"        r1.a = {self.expr(['r1.a', 'r1.v[0]', 't1'], 2, [])};")
+                lines.append(f"        t1 = 0.5 * (t1 + {p}sv(r1, {rng.choice(['t2', 's'])}));")
+                lines.append(f"        t2 = 0.5 * (t2 + r1.{rng.choice(['a', 'v[0]', 'v[2]'])});")
+            elif k == 2:
+                lines.append(f"        t2 = {self.expr([f'{p}sa(rs, 2)', 't2'], 1, [])};")
+            elif k == 3:
+                lines.append(f"        y[{rng.randrange(N)}] = 0.5 * (y[{rng.randrange(N)}] + "
+                             f"rs[{rng.randrange(2)}].v[rs[{rng.randrange(2)}].k]);")
+            else:
+                lines.append(f"        {p}sp(&rs[1], rs[0].a);")
+                lines.append(f"        t1 = {self.expr(['rs[1].a', 'rs[0].v[2]', 't1'], 2, [])};")
+        lines.append(f"        t2 = 0.5 * (t2 + {self.expr(['rs[0].a', 'rs[1].v[1]', 't2'], 2, [])});")
+        lines.append("    }")
+        return lines
 
     # ------------------------------------------------------------ expressions
 
@@ -128,6 +196,7 @@ class _Gen:
                  "    for (i = 0; i < n; i++)",
                  f"        w[i] = {self.expr(['x[i]', 't1', 'y[i]'], 2, funcs)};"]
         nheap = 0
+        used_rec = False
         for _ in range(rng.randrange(2, 6)):
             kind = rng.randrange(10)
             if kind == 7:
@@ -152,6 +221,10 @@ class _Gen:
                 off = rng.randrange(1, 3)
                 actual = f"{arr} + {off}" if rng.random() < 0.5 else f"&{arr}[{off}]"
                 lines.append(f"    {h}({actual}, {rng.choice(scal)}, &{rng.choice(['t1', 't2'])}, n - {off});")
+                continue
+            if self.rec and rng.random() < 0.25:
+                lines += self.struct_block(funcs)
+                used_rec = True
                 continue
             if kind == 9:
                 # a local pointer into an array, walked
@@ -190,6 +263,8 @@ class _Gen:
                     f"(0.75 + 0.1 * {self.expr(['t1', 'y[4]'], 1, [])})"
                 lines.append(f"    t2 = 0.5 * t2;")
                 lines.append(f"    t2 {op} {rhs};")
+        if self.rec and not used_rec:
+            lines += self.struct_block(funcs)
         lines += ["    for (i = 0; i < n; i++)",
                   f"        y[i] = 0.5 * (y[i] + {self.expr(['w[i]', 't1', 't2', 'x[i]'], 2, funcs)});",
                   f"    *r = {self.expr(['t1', 't2', 'y[0]', 'w[2]', 's'], 3, funcs)};"]
@@ -201,12 +276,26 @@ def leaves_arrays(leaves: list[str]) -> str:
     return " ".join(leaves)
 
 
-def generate(seed: int, prefix: str = "p000_") -> Program:
+def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> Program:
+    """structs: None reads ADTOOL_C_RANDOM_STRUCTS (on unless "0")."""
+    import os
+    if structs is None:
+        structs = os.environ.get("ADTOOL_C_RANDOM_STRUCTS", "1") != "0"
     rng = random.Random(seed)
     g = _Gen(rng, prefix)
     funcs = [f"{prefix}f{k}" for k in range(rng.randrange(0, 3))]
     helpers = [f"{prefix}h{k}" for k in range(rng.randrange(0, 3))]
-    parts = [g.function(f) for f in funcs]
+    parts = []
+    if structs:
+        # a random stream of its own, so that the programs without structs
+        # stay what they were for the same seed
+        sub = random.Random(seed * 7919 + 1)
+        if sub.random() < 0.6:
+            g.rec = True
+            g.rng = sub
+            parts.append(g.struct_functions())
+            g.rng = rng
+    parts += [g.function(f) for f in funcs]
     parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
     parts.append(g.head(funcs, helpers))
     xs = ", ".join(lit(rng) for _ in range(N))

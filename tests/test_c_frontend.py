@@ -176,7 +176,11 @@ def test_spans_follow_includes(tmp_path):
     ("void f(double *x, int k)\n{\n    switch (k) { case 1: x[0] = 1.0; case 2: x[1] = 2.0; break; }\n}\n",
      "switch fall-through", 3),
     ("void f(double *x)\n{\n    goto out;\n    out: x[0] = 1.0;\n}\n", "goto", 3),
-    ("struct s { double a; };\nvoid f(struct s *p) { p->a = 1.0; }\n", "struct", 2),
+    ("struct s { int a : 3; double b; };\nvoid f(struct s *p) { p->b = 1.0; }\n", "bit-field", 1),
+    ("typedef struct { double a; } T;\nvoid f(double *p) { T q = {1.0}; *p = q.a; }\n",
+     "initialiser of a struct", 2),
+    ("struct s { struct s *next; double b; };\nvoid f(struct s *p) { p->b = 1.0; }\n",
+     "pointer to a struct as a struct member", 1),
     ("void f(double *x, int n)\n{\n    x[0] = (double)(n & 1);\n}\n", "bitwise operator", 3),
     ("void f(double *x)\n{\n    x[0] = floor(x[1]);\n}\n", "call of 'floor'", 3),
 ])

@@ -25,14 +25,19 @@ __all__ = ["emit_unit", "emit_routine", "declaration"]
 IND = "    "
 
 
-def emit_unit(tu: TranslationUnit) -> str:
+def emit_unit(tu: TranslationUnit, extra_prototypes: Optional[list[str]] = None) -> str:
+    """extra_prototypes: declarations of functions defined elsewhere (a
+    check driver's derivative routines), after the struct definitions."""
     table = {r.name: r for r in tu.all_routines()}
-    glob = CExpr(tu.globals.get, table.get)
+    glob = CExpr(tu.globals.get, table.get, tu.types)
+    from .c_struct import struct_definitions
+    structs = struct_definitions(tu.types, glob)
     globals_ = [declaration(s, glob) + ";" for s in tu.globals.values()]
-    protos = [signature(r, glob) + ";" for r in tu.routines if r.kind != "program"]
+    protos = list(extra_prototypes or []) + \
+        [signature(r, glob) + ";" for r in tu.routines if r.kind != "program"]
     # A declared external (externals.py) has a prototype here, its body elsewhere.
     bodies = [emit_routine(r, tu, table) for r in tu.routines if r.declared is None]
-    return render("c/unit.j2", includes=tu.includes, globals=globals_,
+    return render("c/unit.j2", includes=tu.includes, structs=structs, globals=globals_,
                   prototypes=protos, routines=[b.rstrip("\n") for b in bodies])
 
 
@@ -44,13 +49,14 @@ def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None,
     table = table if table is not None else {x.name: x for x in tu.all_routines()}
     if r.contains:
         raise unsupported("internal procedures in C output", r.span)
-    ex = CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n), table.get)
+    ex = CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n), table.get, tu.types)
     dead, named = _uses(r) if r.kind != "program" else (set(), set(r.symbols))
     for s in list(r.symbols.values()):
         if heap_length(s) and s.name in named:       # the heap array's length variable
             named.add(heap_length(s))
             dead.discard(heap_length(s))
-    locals_ = [declaration(s, ex) + (" = 0" if zero_locals and not s.shape and s.init is None
+    locals_ = [declaration(s, ex) + ((" = {0}" if s.type.base == "derived" else " = 0")
+                                      if zero_locals and not s.shape and s.init is None
                                       and not s.save else "") + ";"
                for s in r.symbols.values()
                if s.storage in ("local", "result") and s.name in named and s.name not in dead]
@@ -77,8 +83,11 @@ def _uses(r: Routine) -> tuple[set[str], set[str]]:
     named: set[str] = {x.name for s in stmts for e in stmt_exprs(s) + _bounds(s) for x in refs_in(e)}
     named |= {it.name for s in stmts if isinstance(s, Allocate) for it in s.items}
     named |= {s.var for s in stmts if isinstance(s, Loop)}
-    locals_ = {n for n, s in r.symbols.items() if s.storage in ("local", "result") and not s.save
-               and not (r.kind == "function" and n == r.result)}
+    # A by-value argument is the function's own copy: stores nobody reads
+    # (a derivative's copy of a primal that was overwritten) go like a local's.
+    locals_ = {n for n, s in r.symbols.items()
+               if (s.storage in ("local", "result") or (s.storage == "arg" and s.by_value))
+               and not s.save and not (r.kind == "function" and n == r.result)}
     dead: set[str] = set()
     while True:
         read: set[str] = set()

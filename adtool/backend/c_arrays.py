@@ -13,7 +13,7 @@ from typing import Optional
 
 from ..diagnostics import unsupported
 from ..ir.intrinsics import lookup
-from ..ir.nodes import Assign, Bin, Call, Expr, Ref, Symbol, INT4
+from ..ir.nodes import Assign, Bin, Call, Expr, Lit, Part, Ref, Symbol, INT4
 from ..ir.visit import map_expr
 from .c_expr import CExpr, is_zero_lb
 
@@ -78,6 +78,8 @@ def runtime_call(name: str, args: list[Expr], ex: CExpr, span) -> str:
     if name.endswith("_array"):
         if not args or not isinstance(args[0], Ref):
             raise unsupported(f"'{name}' of an expression in C output", span)
+        if args[0].path:
+            return member_record(name, args[0], ex, span)
         sym = ex.symbol(args[0].name)
         n = element_count(sym, args[0], ex)
         return f"{name}({_base_address(sym, args[0], ex)}, {n});"
@@ -91,6 +93,45 @@ def runtime_call(name: str, args: list[Expr], ex: CExpr, span) -> str:
         else:
             out.append(ex(a))
     return f"{name}({', '.join(out)});"
+
+
+def member_record(name: str, ref: Ref, ex: CExpr, span) -> str:
+    """Push or pop a member path as a whole: an array member of one struct
+    (`ad_push_real8_array(&s.x[0], 3)`), or a member of every struct of an
+    array of structs (`ps[:].m`, Fortran's strided `ps%m`), one element
+    after the other -- popped in the reverse order of the pushes."""
+    from .c import _extent
+    pop = name.startswith("ad_pop")
+    scalar = name[:-len("_array")]
+    sym = ex.symbol(ref.name)
+    _, comp = ex.component(ref)
+    where = ".".join([ref.name] + [p.name for p in ref.path])
+    if span is None or not span.line:
+        span = ref.span if ref.span.line else (sym.span if sym is not None else None)
+    if comp is None or comp.pointer or any(d.ub is None or d.assumed for d in comp.shape):
+        raise unsupported("recording a member whose size C cannot know", span, where)
+    leaf_n = " * ".join(f"({_extent(d, ex)})" for d in comp.shape)
+
+    def one(r: Ref, e: CExpr) -> str:
+        if comp.shape and r.path[-1].subs is None:
+            first = Ref(r.name, r.subs, r.path[:-1] + [Part(r.path[-1].name, [Lit("0", INT4)] * comp.rank)])
+            return f"{name}({e.actual(first, Symbol('target', comp.type))}, {leaf_n});"
+        if pop:
+            return f"{scalar}({e.actual(r, Symbol('target', comp.type))});"
+        return f"{scalar}({e(r)});"
+    if any(p.subs is None for p in ref.path[:-1]):
+        raise unsupported("recording a member of an array member in C output", span, where)
+    if ref.subs is not None or sym is None or not sym.shape:
+        return one(ref, ex)
+    if sym.rank != 1:
+        raise unsupported("recording a member of a multi-dimensional array of structs in C output",
+                          span, where)
+    n = element_count(sym, Ref(ref.name), ex)
+    k = "ad_rk"
+    body = one(Ref(ref.name, [Ref(k)], ref.path, span=ref.span), _with_indices(ex, [k]))
+    if pop:
+        return f"for (int {k} = {n} - 1; {k} >= 0; {k}--) {body}"
+    return f"for (int {k} = 0; {k} < {n}; {k}++) {body}"
 
 
 def array_assign(s: Assign, sym: Symbol, ex: CExpr, level: int) -> list[str]:
@@ -142,4 +183,4 @@ def _with_indices(ex: CExpr, idx: list[str]) -> CExpr:
         if n in idx:
             return Symbol(n, INT4)
         return ex.symbol(n)
-    return CExpr(symbol, ex.routine)
+    return CExpr(symbol, ex.routine, ex.types)

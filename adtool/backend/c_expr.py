@@ -14,7 +14,8 @@ from typing import Callable, Optional
 from ..diagnostics import unsupported
 from ..ir import typing as irtyping
 from ..ir.c_intrinsics import IR_TO_C_INT, IR_TO_C_REAL
-from ..ir.nodes import Bin, Call, Cast, Cond, Expr, Lit, Ref, Routine, Section, Symbol, Type, Un
+from ..ir.nodes import Bin, Call, Cast, Cond, Expr, Lit, Ref, Routine, Section, Symbol, Type, TypeDef, Un
+from ..ir.visit import map_expr, walk_expr
 
 __all__ = ["CExpr", "ctype", "c_string_literal"]
 
@@ -34,6 +35,8 @@ def ctype(t: Type) -> str:
         return "int"
     if t.base == "void":
         return "void"
+    if t.base == "derived":
+        return t.name          # the C spelling: `Prior` or `struct particle` (frontend/c_struct.py)
     raise unsupported(f"type {t} in C output", None)
 
 
@@ -58,9 +61,11 @@ class CExpr:
     """Prints expressions inside one routine."""
 
     def __init__(self, symbol: Callable[[str], Optional[Symbol]],
-                 routine: Callable[[str], Optional[Routine]]) -> None:
+                 routine: Callable[[str], Optional[Routine]],
+                 types: Optional[dict[str, TypeDef]] = None) -> None:
         self.symbol = symbol
         self.routine = routine
+        self.types = types if types is not None else {}
 
     def type_of(self, e: Expr) -> Type:
         def fun_type(name: str) -> Optional[Type]:
@@ -68,7 +73,25 @@ class CExpr:
             if r is None or r.result is None:
                 return None
             return r.symbols[r.result].type
+        if any(isinstance(x, Ref) and x.path for x in walk_expr(e)):
+            # the type at the end of a member path stands for the member
+            e = map_expr(e, lambda x: Lit("0", self.component(x)[0]) if isinstance(x, Ref) and x.path
+                         else None)
         return irtyping.type_of(e, self.symbol, fun_type)
+
+    def component(self, e: Ref) -> tuple[Type, Optional[Symbol]]:
+        """The type at the end of e's member path, and the member there."""
+        sym = self.symbol(e.name)
+        if sym is None:
+            raise unsupported(f"'{e.name}' not declared in C output", e.span)
+        t, comp = sym.type, None
+        for part in e.path or []:
+            td = self.types.get(t.name) if t.base == "derived" else None
+            if td is None or part.name not in td.components:
+                raise unsupported(f"member '{part.name}' of {t} in C output", e.span)
+            comp = td.components[part.name]
+            t = comp.type
+        return t, comp
 
     def __call__(self, e: Expr) -> str:
         return self.p(e)[0]
@@ -120,14 +143,31 @@ class CExpr:
         return t, (UNARY if t.startswith("-") else PRIMARY)
 
     def ref(self, e: Ref) -> tuple[str, int]:
-        if e.path:
-            raise unsupported("struct member in C output", e.span)
         sym = self.symbol(e.name)
+        by_pointer = sym is not None and sym.storage == "arg" and not sym.by_value and not sym.shape
+        if e.path:
+            return self.designator(e, sym, by_pointer), PRIMARY
         if e.subs is None:
-            if sym is not None and sym.storage == "arg" and not sym.by_value and not sym.shape:
+            if by_pointer:
                 return f"*{e.name}", UNARY
             return e.name, PRIMARY
         return e.name + self.subscripts(e, sym), PRIMARY
+
+    def designator(self, e: Ref, sym: Optional[Symbol], by_pointer: bool) -> str:
+        """`s[i].a.b[j]`, or `p->a` for a struct reached through pointer p."""
+        text = e.name
+        if e.subs is not None:
+            text += self.subscripts(e, sym)
+        sep = "->" if by_pointer and e.subs is None else "."
+        for k, part in enumerate(e.path):
+            _, comp = self.component(Ref(e.name, e.subs, e.path[:k + 1]))
+            text += sep + part.name
+            sep = "."
+            if part.subs is not None:
+                text += self.subscripts(Ref(part.name, part.subs, span=e.span), comp)
+            elif comp.shape and k < len(e.path) - 1:
+                raise unsupported("member of an array member without subscripts in C output", e.span)
+        return text
 
     def subscripts(self, e: Ref, sym: Optional[Symbol]) -> str:
         if sym is None or len(e.subs) != sym.rank:
@@ -158,6 +198,8 @@ class CExpr:
         return f"{lt} {op} {rt}", prec
 
     def call(self, e: Call) -> str:
+        if not e.intrinsic and e.name in self.types and not e.args:
+            return f"({e.name}){{0}}"      # a record's zero (ir/records.zero_value): every member 0
         if not e.intrinsic:
             callee = self.routine(e.name)
             if callee is None:
@@ -231,6 +273,12 @@ class CExpr:
         if not isinstance(a, Ref):
             raise unsupported("expression passed by reference in C output", a.span)
         sym = self.symbol(a.name)
+        if a.path:
+            by_pointer = sym is not None and sym.storage == "arg" and not sym.by_value and not sym.shape
+            text = "&" + self.designator(a, sym, by_pointer)
+            if sym is not None and sym.storage == "arg" and sym.intent == "in" and formal.intent != "in":
+                return f"({ctype(self.component(a)[0])} *){text}"
+            return text
         if a.subs is not None:
             if sym is not None and sym.storage == "arg" and sym.intent == "in" and formal.intent != "in":
                 # an element of a const array given to a generated f_bwd (as below)
@@ -242,5 +290,7 @@ class CExpr:
                 return f"({ctype(sym.type)} *){a.name}"
             return a.name
         if sym is not None and sym.storage == "arg" and not sym.by_value:
+            if sym.intent == "in" and formal.intent != "in":
+                return f"({ctype(sym.type)} *){a.name}"     # as for arrays above
             return a.name
         return "&" + a.name

@@ -37,7 +37,9 @@ def emit_derivative_unit(out: TranslationUnit, primal: TranslationUnit, uses_sta
     used = _globals_used(routines, primal)
     unit = TranslationUnit("c", out.files, routines=routines)
     unit.globals = {**{n: primal.globals[n] for n in used}, **out.globals}
-    glob = CExpr(unit.globals.get, table.get)
+    # The user's structs, then the derivative types the transform added.
+    unit.types = {**primal.types, **{n: t for n, t in out.types.items() if n not in primal.types}}
+    glob = CExpr(unit.globals.get, table.get, unit.types)
 
     decls = []
     for n in used:
@@ -56,7 +58,7 @@ def emit_derivative_unit(out: TranslationUnit, primal: TranslationUnit, uses_sta
         if f.static:
             continue                  # replaced by its _nodiff copy
         protos.append(signature(f, CExpr(lambda n, f=f: f.symbols.get(n) or primal.globals.get(n),
-                                         table.get)) + ";")
+                                         table.get, unit.types)) + ";")
     protos += [signature(r, glob) + ";" for r in routines]
 
     bodies = [emit_routine(r, unit, table, zero_locals=True).rstrip("\n") for r in routines]
@@ -65,7 +67,9 @@ def emit_derivative_unit(out: TranslationUnit, primal: TranslationUnit, uses_sta
         includes.append("#include <math.h>")
     if uses_stack:
         includes.append(RUNTIME_HEADER)
-    return render("c/unit.j2", includes=includes, globals=decls, prototypes=protos, routines=bodies)
+    from .c_struct import struct_definitions
+    return render("c/unit.j2", includes=includes, structs=struct_definitions(unit.types, glob),
+                  globals=decls, prototypes=protos, routines=bodies)
 
 
 def _refuse_fortran_only(v: Routine) -> None:

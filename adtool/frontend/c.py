@@ -21,7 +21,8 @@ from .c_expr import FuncInfo
 from .c_func import FunctionLowering
 from .c_pre import EXTENT_PREFIX, FAKE_LIBC, preprocess_c
 from .c_stmt import parse_pragma
-from .c_types import Declarator, base_type, span_of
+from .c_struct import StructReader
+from .c_types import Declarator, TypeNames, base_type, span_of
 from .parse_cache import ParseCache
 from .source import read_user_file
 
@@ -54,7 +55,8 @@ class CFrontend:
         self.cache = cache or ParseCache(None)
         self.include_dirs = include_dirs
         self.defines = defines
-        self.typedefs: dict[str, Type] = {}
+        self.typedefs: dict[str, Type] = TypeNames()
+        self.structs = StructReader(self.typedefs, lambda x: Lit("0", INT4))
         self.globals: dict[str, Symbol] = {}
         self.funcs: dict[str, FuncInfo] = {}
         self.defs: list[tuple[c_ast.FuncDef, list[Directive]]] = []
@@ -67,6 +69,8 @@ class CFrontend:
 
     def read(self, paths: list[str]) -> TranslationUnit:
         tu = TranslationUnit("c", list(paths))
+        from ..ir import records
+        records.bind(self.structs.types)    # member types for every type query from here on
         for path in paths:
             pre = preprocess_c(path, read_user_file(path), self.include_dirs, self.defines)
             for inc in pre.includes:
@@ -82,6 +86,7 @@ class CFrontend:
         self._classify_pointers()
         self._declared_only(tu)
         tu.globals = self.globals
+        tu.types = self.structs.types
         for fd, dirs in self.defs:
             try:
                 tu.routines.append(FunctionLowering(self, fd, dirs).lower())
@@ -98,6 +103,7 @@ class CFrontend:
         pending: list[Directive] = []
         extents: list = []
         glob = FunctionLowering(self, None, [])
+        self.structs.value = glob.value
         for n in ast.ext:
             if not _user(n):
                 continue
@@ -126,6 +132,7 @@ class CFrontend:
             name = getattr(n, "name", None)
             try:
                 if isinstance(n, c_ast.Typedef):
+                    self.structs.name_typedef(n)
                     d = Declarator(n.type, span, self.typedefs, glob.value)
                     if d.pointers or d.dims_c:
                         raise unsupported("typedef of a pointer or array type", span, n.name)
@@ -148,6 +155,8 @@ class CFrontend:
     def _global_decl(self, n, span: Span, glob: "FunctionLowering") -> None:
         if isinstance(n.type, (c_ast.Struct, c_ast.Union, c_ast.Enum)):
             base_type(c_ast.TypeDecl(None, [], None, n.type), span, self.typedefs)
+            if n.name is None:
+                return                  # `struct tag {...};` defines a type only
         if isinstance(n.type, c_ast.FuncDecl):
             self.prototypes.setdefault(n.name, n)   # the definition, if any, is what we read
             return
@@ -163,6 +172,8 @@ class CFrontend:
                      save="static" in (n.storage or []))
         glob.set_shape(sym, d, n.init, span)
         if n.init is not None:
+            if sym.type.base == "derived":
+                raise unsupported("initialiser of a struct", span, n.name)
             sym.init = glob.static_init(n.init, sym, d, span)
         self.globals[n.name] = sym
 
@@ -175,6 +186,9 @@ class CFrontend:
         if not isinstance(ret, c_ast.TypeDecl):
             raise unsupported("function returning a pointer", span, decl.name)
         rtype = base_type(ret, span, self.typedefs)
+        if rtype.base == "derived":
+            raise unsupported("function returning a struct", span,
+                              f"{decl.name}; return it through a pointer argument")
         params = []
         for p in _params(decl.type):
             if isinstance(p, c_ast.EllipsisParam):
@@ -291,6 +305,8 @@ def _pointer_use(body, name: str) -> dict:
             if isinstance(parent, c_ast.ArrayRef) and parent.name is n:
                 use["index"] = True
             elif isinstance(parent, c_ast.UnaryOp) and parent.op == "*":
+                use["deref"] = True
+            elif isinstance(parent, c_ast.StructRef) and parent.name is n and parent.type == "->":
                 use["deref"] = True
         if isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID) and n.args is not None:
             for j, a in enumerate(n.args.exprs):

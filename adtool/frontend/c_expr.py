@@ -151,7 +151,9 @@ class ExprLowering:
         if isinstance(n, c_ast.ExprList):
             raise unsupported("comma operator", span)
         if isinstance(n, c_ast.StructRef):
-            raise unsupported("struct member", span)
+            return self.member(n, span)
+        if isinstance(n, c_ast.InitList):
+            raise unsupported("braced initialiser list in an expression", span)
         if isinstance(n, c_ast.CompoundLiteral):
             raise unsupported("compound literal", span)
         raise unsupported(f"expression {type(n).__name__}", span)
@@ -189,6 +191,8 @@ class ExprLowering:
             subs.append(self.value(base.subscript))
             base = base.name
         subs.reverse()
+        if isinstance(base, c_ast.StructRef):
+            return self.member(n, span, partial)
         if not isinstance(base, c_ast.ID):
             raise unsupported("pointer arithmetic", span, "indexing something that is not an array name")
         sym = self.resolve(base.name, span)
@@ -324,7 +328,11 @@ class ExprLowering:
     def user_args(self, f: FuncInfo, args: list, span) -> list[Expr]:
         if len(args) != len(f.params):
             raise bad_input(f"'{f.name}' takes {len(f.params)} argument(s), given {len(args)}", span)
-        return [self.actual(a, kind) for a, kind in zip(args, f.params)]
+        out = [self.actual(a, kind) for a, kind in zip(args, f.params)]
+        for k, (a, kind) in enumerate(zip(out, f.params)):
+            if kind != "value" and isinstance(a, Ref) and a.path and not _const_param(f, k):
+                self.through_copy(a, span)
+        return out
 
     def actual(self, n, kind: str) -> Expr:
         """An actual argument: pass-by-reference is a fact of the formal, so
@@ -339,8 +347,9 @@ class ExprLowering:
                 if sym.rank:
                     raise unsupported("address of an array", span, f"pass '{target.name}' itself")
                 return Ref(sym.name, span=span)
-            if isinstance(target, c_ast.ArrayRef):
-                return self.element(target, span, partial=False)
+            if isinstance(target, (c_ast.ArrayRef, c_ast.StructRef)):
+                return self.element(target, span, partial=False) if isinstance(target, c_ast.ArrayRef) \
+                    else self.member(target, span)
             raise unsupported("address-of operator", span, "of something other than a variable or element")
         if isinstance(n, c_ast.ID):
             sym = self.resolve(n.name, span)
@@ -349,6 +358,11 @@ class ExprLowering:
             if sym.rank or is_pointer(sym):
                 return Ref(sym.name, span=span)
             raise unsupported("value passed to a pointer parameter", span, n.name)
+        if isinstance(n, (c_ast.ArrayRef, c_ast.StructRef)) and _over_member(n):
+            ref = self.member(n, span, partial=True)
+            if ref.path[-1].subs is None:
+                raise unsupported("value passed to a pointer parameter", span, ref.path[-1].name)
+            return ref
         if isinstance(n, c_ast.ArrayRef):
             return self.element(n, span, partial=True) if self._is_partial(n, span) else \
                 self._bad_actual(span)
@@ -369,3 +383,23 @@ class ExprLowering:
 
     def _bad_actual(self, span):
         raise unsupported("value passed to a pointer parameter", span)
+
+
+def _over_member(n) -> bool:
+    """n is a member access, maybe indexed: `s.a`, `p->a[i]`."""
+    while isinstance(n, c_ast.ArrayRef):
+        n = n.name
+    return isinstance(n, c_ast.StructRef)
+
+
+def _const_param(f: FuncInfo, k: int) -> bool:
+    """Whether the k-th parameter of a defined function is `const T *`."""
+    if f.node is None:
+        return False
+    try:
+        t = f.node.decl.type.args.params[k].type
+    except (AttributeError, IndexError):
+        return False
+    while isinstance(t, (c_ast.PtrDecl, c_ast.ArrayDecl)):
+        t = t.type
+    return "const" in (getattr(t, "quals", None) or [])

@@ -20,12 +20,14 @@ from ..ir.visit import refs_in, walk_stmts
 from .c_expr import ExprLowering
 from .c_alias import AliasLowering, pointer_kind
 from .c_heap import HeapLowering, is_heap_call, is_null
+from .c_struct import StructLowering
 from .c_swap import SwapLowering
 from .c_stmt import StmtLowering
 from .c_types import Declarator, span_of
 
 
-class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, SwapLowering):
+class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, SwapLowering,
+                       StructLowering):
     def __init__(self, front, fd, directives: list[Directive]) -> None:
         self.front = front
         self.funcs = front.funcs
@@ -39,6 +41,9 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         self.is_main = False
         self.vla_locals: list[Symbol] = []
         self.errors: list = []          # every error of the function's statements
+        # What only a differentiated function may not do (point a struct
+        # member at an array): errors of the run when a head reaches it.
+        self.deferred: list = []
         self.hidden: set[str] = set()   # locals the front end made (no C name refers to them)
         self.alias_base: dict[str, Optional[str]] = {}   # see c_alias.py
         self.alias_type: dict[str, tuple[str, Type]] = {}
@@ -167,7 +172,12 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             raise unsupported("extern declaration inside a function", span, n.name)
         if isinstance(n.type, c_ast.FuncDecl):
             raise unsupported("function declaration inside a function", span, n.name)
-        if isinstance(n.type, (c_ast.Struct, c_ast.Union, c_ast.Enum)):
+        if isinstance(n.type, c_ast.Struct):
+            # `struct t {...};` in a block: a type like any other (the
+            # generated file defines it at file scope)
+            self.typedefs.struct_type(n.type, span)
+            return []
+        if isinstance(n.type, (c_ast.Union, c_ast.Enum)):
             raise unsupported(type(n.type).__name__.lower(), span)
         d = Declarator(n.type, span, self.typedefs, self.value)
         if d.pointers:
@@ -183,6 +193,8 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             self.vla_locals.append(sym)
         if n.init is None:
             return []
+        if sym.type.base == "derived":
+            raise unsupported("initialiser of a struct", span, f"assign the members of '{n.name}'")
         if static:
             sym.init = self.static_init(n.init, sym, d, span)
             return []
@@ -238,6 +250,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         self.pop_scope()
         if self.errors:
             raise gather(self.errors)
+        r.errors.extend(self.deferred)
         self._check_vla(r)
         return r
 

@@ -159,6 +159,12 @@ class StmtLowering:
             return Ref(sym.name, span=span)
         if isinstance(n, c_ast.ArrayRef):
             return self.element(n, span, partial=False)
+        if isinstance(n, c_ast.StructRef):
+            ref = self.member(n, span, whole=True)
+            comp = self.ref_component(ref)[1]
+            if comp.shape and not comp.pointer:
+                raise unsupported("assignment to a whole array member", span, comp.name)
+            return ref
         if isinstance(n, c_ast.UnaryOp) and n.op == "*":
             return self.deref(n, span)
         if isinstance(n, c_ast.UnaryOp) and n.op in ("p++", "p--", "++", "--"):
@@ -178,10 +184,19 @@ class StmtLowering:
                 return self.heap_assign(n, sym, span)
             if self.is_alias(sym):
                 return self.alias_set(sym, n.rvalue, span, n.op)
-        return [self.assignment(n, span)]
+        a = self.assignment(n, span)
+        return a if isinstance(a, list) else [a]
 
-    def assignment(self, n, span) -> Assign:
+    def assignment(self, n, span):
         lhs = self.lvalue(n.lvalue, span)
+        comp = self.ref_component(lhs)[1]
+        self.through_copy(lhs, span)
+        if comp is not None and comp.pointer and lhs.path[-1].subs is None:
+            return self.member_pointer(lhs, n, span)
+        if self.ref_type(lhs).base == "derived":
+            if n.op != "=":
+                raise bad_input(f"'{n.op}' on a struct", span)
+            return self.struct_assign(lhs, self.value(n.rvalue), span)
         if n.op == "=":
             rhs = self.value(n.rvalue)
         elif n.op in _COMPOUND:
@@ -380,7 +395,12 @@ class StmtLowering:
             user_calls += [c for e in stmt_exprs(s) for c in calls_in(e) if not c.intrinsic]
             for c in user_calls:
                 calls = True
-                if any(isinstance(a, Ref) and a.name in names for a in c.args):
+                f = self.funcs.get(c.name)
+                kinds = f.params if f is not None else []
+                # an argument passed by value cannot be changed by the callee
+                if any(isinstance(a, Ref) and a.name in names
+                       and not (k < len(kinds) and kinds[k] == "value")
+                       for k, a in enumerate(c.args)):
                     return True
         if calls and any(self.symbol(nm) is not None and self.symbol(nm).storage == "global"
                          for nm in names):

@@ -57,15 +57,26 @@ def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type
     raise unsupported(f"type '{' '.join(names)}'", span)
 
 
+class TypeNames(dict):
+    """Typedef names to types, and (struct_type) the reader of struct
+    specifiers, which the front end sets: every declarator reaches structs
+    through the one table it already passes around."""
+    struct_type = None
+
+
 def base_type(node, span: Span, typedefs: dict[str, Type]) -> Type:
-    """The element type under a TypeDecl (struct, union, enum rejected)."""
+    """The element type under a TypeDecl (union and enum rejected; a struct
+    through typedefs.struct_type)."""
     t = node.type
     if isinstance(t, c_ast.IdentifierType):
         return scalar_type(t.names, span, typedefs)
     if isinstance(t, c_ast.Union):
         raise unsupported("union", span)
     if isinstance(t, c_ast.Struct):
-        raise unsupported("struct", span)
+        structs = getattr(typedefs, "struct_type", None)
+        if structs is None:
+            raise unsupported("struct", span)
+        return structs(t, span)
     if isinstance(t, c_ast.Enum):
         raise unsupported("enum", span)
     raise unsupported(f"type {type(t).__name__}", span)

@@ -95,6 +95,9 @@ class _Infer:
             return None if b is None else Bin(e.op, b, clone(e.right))
         if isinstance(e, Bin) and e.op == "+" and isinstance(e.left, Lit):
             return self._bound(r, Bin("+", e.right, e.left), loops)
+        if isinstance(e, Call) and e.intrinsic and e.name == "max" and e.args:
+            bs = [self._bound(r, a, loops) for a in e.args]
+            return None if any(b is None for b in bs) else _max(_flat_max(bs))
         if self._invariant(r, e):
             return clone(e)
         return None
@@ -113,7 +116,7 @@ class _Infer:
                 for k, a in enumerate(args):
                     if isinstance(a, Ref) and a.name == p and a.subs is None:
                         passed.add(id(a))
-                        c = self._through_call(r, name, k, args)
+                        c = self._through_call(r, name, k, args, loops)
                         if c is None:
                             return None
                         out.append(c)
@@ -150,7 +153,11 @@ class _Infer:
         q = self.tu.routine(name)
         return q is not None and k < len(q.args) and q.symbols[q.args[k]].rank >= 1
 
-    def _through_call(self, r: Routine, name: str, k: int, args: list[Expr]) -> Optional[Expr]:
+    def _through_call(self, r: Routine, name: str, k: int, args: list[Expr],
+                      loops: Optional[dict] = None) -> Optional[Expr]:
+        """The callee's extent of its k-th formal in the caller's terms: its
+        largest value over the caller's enclosing loops (a callee that
+        touches p[0..i] from inside `for i < n` touches p[0..n-1])."""
         q = self.tu.routine(name)
         if q is None or k >= len(q.args):
             return None
@@ -170,7 +177,7 @@ class _Infer:
                 return clone(actual[x.name])
             return None
         e = map_expr(clone(e), sub)
-        return e if self._bound(r, e, {}) is not None and self._invariant(r, e) else None
+        return self._bound(r, e, loops or {})
 
 
 def _simplify(e: Expr) -> Expr:
@@ -192,6 +199,13 @@ def _simplify(e: Expr) -> Expr:
             return Bin("+" if c > 0 else "-", base, integer(abs(c)))
         return None
     return map_expr(e, fold)
+
+
+def _flat_max(es: list[Expr]) -> list[Expr]:
+    out: list[Expr] = []
+    for e in es:
+        out += _flat_max(e.args) if isinstance(e, Call) and e.intrinsic and e.name == "max" else [e]
+    return out
 
 
 def _max(cands: list[Expr]) -> Expr:

@@ -253,7 +253,7 @@ def _derivative_globals(tu: TranslationUnit, ctx: DiffContext, act) -> dict[str,
     generated code, zero-initialised like any file-scope variable."""
     out: dict[str, Symbol] = {}
     for name, s in tu.globals.items():
-        if s.type.base in ("real", "complex") and act.is_active_var(Var("global", name)):
+        if records.differentiable(s.type) and act.is_active_var(Var("global", name)):
             d = deriv_symbol(s, name + ctx.suffix)
             d.save = False
             out[d.name] = d
@@ -345,7 +345,7 @@ def _placed_types(tu: TranslationUnit, suffix: str) -> dict:
     for name, td in tu.types.items():
         if records.is_diff_type(td):
             d = clone(td)
-            # (a C struct has no module: its T_diff sits next to the generated code)
+            # a C struct has no module: its T_diff sits at file scope
             d.module = derivative_module_name(td.module, suffix) if td.module else None
             out[name] = d
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from ..ir.clone import clone
+from ..ir import records
 import math
 from typing import Callable, Optional
 
@@ -24,7 +25,7 @@ from ..ir.build import add, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
                         Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section, Stop,
-                        Raw, Select, Stmt, Type, Un, While)
+                        Raw, Return, Part, Select, Stmt, Type, Un, While)
 from ..ir.visit import walk_expr
 from .context import DiffContext
 from .deadfwd import drop_dead_forward
@@ -110,6 +111,61 @@ class Reverse(Snapshots, Calls):
                 results.append(self._finish(bw, r, "_bwd"))
         return results
 
+    def _by_value_copies(self, v: Routine, r: Routine) -> None:
+        """A C argument passed by value is the callee's own copy: when the
+        routine overwrites it, the adjoint of that copy must not be the
+        caller's adjoint (`*ab`), which holds contributions of the caller's
+        other uses that the reset at the overwrite would wipe out.  The
+        adjoint sweep works on a local starting at zero, added to the
+        caller's adjoint on the way out."""
+        from ..analysis.readwrite import summaries
+        from ..ir.visit import child_blocks, refs_in, stmt_exprs, walk_stmts
+        ctx, sc = self.ctx, self.ctx.scopes
+        writes = summaries(sc)[r.name].writes
+        for a in r.args:
+            s = r.symbols[a]
+            if not s.by_value or not ctx.active(r, a) or sc.var(r.name, a) not in writes:
+                continue
+            dn = ctx.dname(r, a)
+            if dn not in v.args:
+                continue
+            local = ctx.fresh(v, f"ad_{dn}_copy", clone(v.symbols[dn].type))
+            for st in walk_stmts(v.body):
+                for e in stmt_exprs(st):
+                    for x in refs_in(e):
+                        if x.name == dn:
+                            x.name = local
+            add = self._add_back(v, s.type, Ref(dn), Ref(local))
+
+            def before_returns(body: list[Stmt]) -> list[Stmt]:
+                out: list[Stmt] = []
+                for st in body:
+                    for blk in child_blocks(st):
+                        blk[:] = before_returns(blk)
+                    if isinstance(st, Return):
+                        out.extend(clone(add))
+                    out.append(st)
+                return out
+            v.body = [_zero_assign(Ref(local), s.type)] + before_returns(v.body) + add
+
+    def _add_back(self, v: Routine, t: Type, target: Ref, local: Ref) -> list[Stmt]:
+        """target += local, member by member for a struct (array members in loops)."""
+        if t.base != "derived":
+            return [Assign(target, Bin("+", clone(target), local))]
+        out: list[Stmt] = []
+        for path, leaf in records.leaves(t, real_only=True):
+            if leaf.type.base == "derived":
+                raise unsupported("array of structs inside a struct passed by value and overwritten",
+                                  leaf.span, leaf.name)
+            idx = [self.ctx.fresh(v, "ad_m", INT4) for _ in leaf.shape]
+            last = Part(path[-1].name, [Ref(i) for i in idx] or None)
+            tgt = records.with_path(target, path[:-1] + [last])
+            body: list[Stmt] = [Assign(tgt, Bin("+", clone(tgt), records.with_path(local, path[:-1] + [last])))]
+            for i, d in zip(idx, leaf.shape):
+                body = [Loop(i, clone(d.lb) if d.lb is not None else integer(0), clone(d.ub), None, body)]
+            out.extend(body)
+        return out
+
     def _first_pass(self, r: Routine) -> list[Stmt]:
         """The backward sweep built without recording: what it reads decides
         what the real sweeps record."""
@@ -132,6 +188,8 @@ class Reverse(Snapshots, Calls):
         return []
 
     def _finish(self, v: Routine, r: Routine, suffix: str, primal_only: bool = False) -> Routine:
+        if r.language == "c" and suffix in ("_b", "_bwd"):
+            self._by_value_copies(v, r)
         if r.kind == "function" and suffix in ("_b", "_bwd"):
             # f_b(x, xb, fb): the primal result is a local, its adjoint the last argument.
             v.args = [a for a in v.args if a != r.result]
