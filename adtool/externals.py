@@ -244,6 +244,9 @@ def _routine(e: External, caller: Routine, site, tu: TranslationUnit, scopes) ->
     if len(args) != len(e.intents):
         raise bad_input(f"'{e.name}' is declared with {len(e.intents)} arguments "
                         f"({e.span.file}:{e.span.line}) but called with {len(args)}", where)
+    iface = _explicit_interface(tu, e.name) if tu.language == "fortran" else None
+    if iface is not None:
+        return _from_interface(e, iface, tu)
     if site.is_function and e.result is None and tu.language == "fortran":
         raise bad_input(f"'{e.name}' is called as a function: declare its result type "
                         f"(result = \"real(8)\") in [externals.{e.name}]", e.span)
@@ -262,6 +265,46 @@ def _routine(e: External, caller: Routine, site, tu: TranslationUnit, scopes) ->
         r.result = proto.result if proto is not None else e.name
         rtype = proto.symbols[proto.result].type if proto is not None else e.result
         syms[r.result] = Symbol(r.result, rtype, storage="result", span=e.span)
+    r.body = _body(e, r, tu.language)
+    r.declared = e
+    return r
+
+
+def _explicit_interface(tu: TranslationUnit, name: str) -> Optional[Routine]:
+    """The user's INTERFACE body for a routine without source, if any."""
+    owners = list(tu.modules) + tu.all_routines()
+    for o in owners:
+        for blk in o.interfaces:
+            for b in blk.bodies:
+                if b.name == name:
+                    return b
+    return None
+
+
+def _from_interface(e: External, iface: Routine, tu: TranslationUnit) -> Routine:
+    """Types, kinds and shapes from the explicit interface; intents from the
+    declaration, which must agree with those the interface states."""
+    import copy as _copy
+    if len(iface.args) != len(e.intents):
+        raise bad_input(f"[externals.{e.name}] declares {len(e.intents)} arguments but its "
+                        f"INTERFACE ({iface.span.file}:{iface.span.line}) has {len(iface.args)}",
+                        e.span)
+    r = _copy.deepcopy(iface)
+    r.interfaces = []
+    r.module = None                # an external routine, wherever its interface is
+    for a, intent in zip(r.args, e.intents):
+        s = r.symbols[a]
+        if s.intent is not None and s.intent != intent:
+            raise bad_input(f"[externals.{e.name}] gives argument '{a}' intent {intent}, its "
+                            f"INTERFACE says intent({s.intent})", e.span)
+        if s.optional:
+            raise unsupported("external routine without source with OPTIONAL arguments (the "
+                              "generated code would call your derivative by keyword)",
+                              iface.span, a)
+        s.intent = intent
+    if r.kind == "function" and e.result is None:
+        e.result = r.symbols[r.result].type
+    r.span = e.span
     r.body = _body(e, r, tu.language)
     r.declared = e
     return r

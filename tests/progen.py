@@ -261,6 +261,14 @@ class Features:
         # record locals and helpers an intent(inout) record argument, whose
         # components the generator uses like any variable.
         self.records = True
+        # Issue 9, section 2: the head also calls, through a module
+        # <prefix>mod, a subroutine with OPTIONAL arguments (present or
+        # omitted, positionally or by keyword) and a generic name over a
+        # scalar and an array specific (fixtures/fortran/optional_args.f90,
+        # generic_interface.f90).  Drawn from a generator of its own, so the
+        # rest of each program is the same with these on or off.
+        self.optional_args = True
+        self.generic_iface = True
         self.__dict__.update(kw)
 
 
@@ -1163,6 +1171,14 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
                 e = g.func_call(c, 1)
                 body.append(f"{tgt.name} = 0.5d0 * {tgt.name} + 0.5d0 * {e.text}")
 
+    module_text, use_line = "", []
+    if is_head and (feat.optional_args or feat.generic_iface):
+        orng = random.Random(hash(rng.getstate()[1][:4]))    # does not advance rng
+        module_text, calls = _module_calls(orng, g, sig.name[: -len("head")], feat)
+        if module_text:
+            body += calls
+            use_line = [f"  use {sig.name[: -len('head')]}mod"]
+
     # every output also depends directly on an input (the head: so the
     # gradient check is never vacuous; a helper: see Features.passive_calls)
     if is_head:
@@ -1215,7 +1231,7 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     else:
         head = f"subroutine {sig.name}({', '.join(argnames)})"
     prefix = sig.name[: sig.name.rindex("_") + 1]
-    decl = [f"  use {prefix}types"] if g.records else []
+    decl = use_line + ([f"  use {prefix}types"] if g.records else [])
     decl.append("  implicit none")
     if sig.nmode == "param":
         decl.append(f"  integer, parameter :: n = {n}")
@@ -1255,7 +1271,94 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     end = f"end {sig.kind} {sig.name}"
     lines = [head] + decl + ["  " + x for x in body] + [end]
     text = "\n".join(y for x in lines for y in _wrap(x)) + "\n"
-    return Routine(sig, text)
+    return Routine(sig, module_text + text)
+
+
+def _module_calls(r: random.Random, g: "RoutineGen", pre: str, feat: Features):
+    """A module <pre>mod (a subroutine with OPTIONAL arguments, a generic
+    name over a scalar and an array specific) and calls of it for the
+    head's body, after its statements: (module text, call lines), or ("",
+    []) when the head has nothing to pass.  Every routine keeps its values
+    bounded (contractions of y plus bounded terms)."""
+    ins = [v.name for v in g.vars if v.rank == 0 and v.intent in ("in", "inout")
+           and not _unconnected(v)]
+    outs = [v.name for v in g.scalars(writable=True) if v.intent not in ("global", "result")
+            and not _unconnected(v)]
+    ain = [v.name for v in g.vars if v.rank == 1 and v.intent != "global"]
+    aout = [v.name for v in g.arrays(writable=True) if v.intent != "global"]
+    if not ins or not outs:
+        return "", []
+
+    def c(lo=0.2, hi=0.6) -> str:
+        return lit(round(r.uniform(lo, hi), 2))
+    procs: list[str] = []
+    calls: list[str] = []
+    iface: list[str] = []
+    if feat.optional_args:
+        procs += [f"subroutine {pre}o1(x, y, s, w)",
+                  "  real(8), intent(in) :: x",
+                  "  real(8), intent(inout) :: y",
+                  "  real(8), intent(in), optional :: s",
+                  "  real(8), intent(inout), optional :: w",
+                  f"  y = {c()} * y + {c()} * sin(x)",
+                  "  if (present(s)) then",
+                  f"    y = y + {c()} * s * cos(x)",
+                  "  end if",
+                  "  if (present(w)) then",
+                  f"    w = {c()} * w + {c()} * sin(y)",
+                  f"    y = y - {c()} * sin(w)",
+                  "  end if",
+                  f"end subroutine {pre}o1"]
+        for _ in range(r.randint(1, 3)):
+            # what the call writes (y, w) is given to no other argument
+            y = r.choice(outs)
+            w = r.choice([o for o in outs if o != y] or [None]) if r.random() < 0.5 else None
+            free = [v for v in ins if v not in (y, w)]
+            if not free:
+                continue
+            x = r.choice(free)
+            s = r.choice(free) if r.random() < 0.5 else None
+            form = r.random()
+            if form < 0.3:              # every argument by keyword, shuffled
+                kw = [f"x={x}", f"y={y}"] + ([f"s={s}"] if s else []) + ([f"w={w}"] if w else [])
+                r.shuffle(kw)
+                calls.append(f"call {pre}o1({', '.join(kw)})")
+            else:                       # positional up to the first omitted one
+                a = [x, y]
+                if s:
+                    a.append(s)
+                    if w:
+                        a.append(w if r.random() < 0.5 else f"w={w}")
+                elif w:
+                    a.append(f"w={w}")
+                calls.append(f"call {pre}o1({', '.join(a)})")
+    if feat.generic_iface:
+        iface = [f"interface {pre}g", f"  module procedure {pre}g1, {pre}g2",
+                 f"end interface {pre}g"]
+        procs += [f"subroutine {pre}g1(x, y)",
+                  "  real(8), intent(in) :: x",
+                  "  real(8), intent(inout) :: y",
+                  f"  y = {c()} * y + {c()} * cos(x)",
+                  f"end subroutine {pre}g1",
+                  f"subroutine {pre}g2(a, b)",
+                  "  real(8), intent(in) :: a(:)",
+                  "  real(8), intent(inout) :: b(:)",
+                  f"  b = {c()} * b + {c()} * sin(a)",
+                  f"end subroutine {pre}g2"]
+        y = r.choice(outs)
+        free = [v for v in ins if v != y]
+        if free:
+            calls.append(f"call {pre}g({r.choice(free)}, {y})")
+        pairs = [(a, b) for a in ain for b in aout if a != b]
+        if pairs:
+            a, b = r.choice(pairs)
+            calls.append(f"call {pre}g({a}, {b})")
+        r.shuffle(calls)
+    if not calls:
+        return "", []
+    mod = [f"module {pre}mod", "  implicit none"] + ["  " + x for x in iface] + ["contains"]
+    mod += ["  " + x for x in procs] + [f"end module {pre}mod", ""]
+    return "\n".join(mod) + "\n", calls
 
 
 def _rand_args(rng, kind: str, nmode: str, is_head: bool, feat: Features) -> list[Var]:

@@ -20,6 +20,8 @@ STRICT_C = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
 CASES = {
     "fortran": (EXT / "model.f90", EXT / "ext.toml", EXT / "ext_lib.f90"),
     "c": (EXT / "c" / "model.c", EXT / "c" / "ext.toml", EXT / "c" / "ext_lib.c"),
+    # the same library called through explicit interfaces (a module of them, a block)
+    "fortran-interfaces": (EXT / "model_iface.f90", EXT / "ext.toml", EXT / "ext_lib.f90"),
 }
 
 
@@ -40,7 +42,7 @@ def test_hand_written_derivatives_of_externals_check(lang, mode, tmp_path):
 @pytest.mark.parametrize("lang", sorted(CASES))
 def test_generated_code_calls_the_users_derivatives_and_compiles_strictly(lang, tmp_path):
     model, decl, _ = CASES[lang]
-    ext = ".f90" if lang == "fortran" else ".c"
+    ext = ".f90" if lang.startswith("fortran") else ".c"
     adtool("runtime", tmp_path / "rt")
     for mode in ("reverse", "tangent"):
         out = tmp_path / f"m_{mode}{ext}"
@@ -52,9 +54,12 @@ def test_generated_code_calls_the_users_derivatives_and_compiles_strictly(lang, 
         assert f"squash{suffix}(" in text and f"sfun{suffix}(" in text
         # no body is generated for an external, only calls (and C prototypes)
         assert f"subroutine squash{suffix}" not in text.lower()
-        if lang == "fortran":
+        if lang.startswith("fortran"):
             subprocess.run(["gfortran", "-c", str(tmp_path / "rt" / "adstack_mod.f90"), "-o",
                             str(tmp_path / "adstack_mod.o"), f"-J{tmp_path}"], check=True)
+            # the user's modules (the generated code uses them)
+            subprocess.run(["gfortran", "-c", str(model), "-o", str(tmp_path / "model.o"),
+                            f"-J{tmp_path}"], check=True)
             cmd = ["gfortran", *STRICT_F, f"-I{tmp_path}", "-c", str(out), "-o", str(out) + ".o"]
         else:
             cmd = ["gcc", *STRICT_C, f"-I{tmp_path / 'rt'}", "-c", str(out), "-o", str(out) + ".o"]
@@ -135,3 +140,30 @@ def test_plan_show_reads_plan_externals_and_says_joint(tmp_path):
     assert any("model/step#1" in l and "split" in l for l in lines)
     assert any("step/squash#1" in l and "joint  (external routine, always joint)" in l
                for l in lines)
+
+
+@pytest.mark.parametrize("mode", ["joint", "split"])
+def test_assumed_shape_library_routine_through_its_interface(mode, tmp_path):
+    """The INTERFACE gives the arguments' shapes; the generated code gets
+    interface bodies for the user's derivatives (assumed-shape dummies need
+    one) and compiles strictly."""
+    model, decl, lib = EXT / "model_shape.f90", EXT / "shape.toml", EXT / "shape_lib.f90"
+    p = adtool("check", model, "--head", "model(cost)/(x)", "--externals", decl, "--with", lib,
+               "--default-mode", mode, "--json", "r.json", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    import json
+    checks = {c["name"]: c for c in json.loads((tmp_path / "r.json").read_text())["checks"]}
+    assert checks["dot-product test"]["values"]["rel"] < 1e-12
+    assert checks["finite differences"]["values"]["rel"] < 1e-7
+    adtool("runtime", tmp_path / "rt")
+    subprocess.run(["gfortran", "-c", str(tmp_path / "rt" / "adstack_mod.f90"), "-o",
+                    str(tmp_path / "adstack_mod.o"), f"-J{tmp_path}"], check=True)
+    subprocess.run(["gfortran", "-c", str(model), "-o", str(tmp_path / "model.o"),
+                    f"-J{tmp_path}"], check=True)
+    for m in ("reverse", "tangent"):
+        out = tmp_path / f"m_{m}.f90"
+        assert adtool("differentiate", model, "--head", "model(cost)/(x)", "--externals", decl,
+                      "--mode", m, "--default-mode", mode, "-o", out).returncode == 0
+        c = subprocess.run(["gfortran", *STRICT_F, f"-I{tmp_path}", "-c", str(out), "-o",
+                            str(out) + ".o"], capture_output=True, text=True, cwd=tmp_path)
+        assert c.returncode == 0, c.stderr

@@ -139,9 +139,9 @@ def _build_and_run(progs: list[progen.Program], work: Path, rt) -> dict:
             (work / f"mod_{f[:-4]}").mkdir(exist_ok=True)
             mods = ["-J", f"mod_{f[:-4]}"]
         return _run(["gfortran", *flags, *mods, "-I", rtdir, "-c", f, "-o", f[:-4] + ".o"], work)
-    compile_one(sources.pop(0))      # the programs' modules (record types) come first
+    compile_one(sources[0])      # the programs' modules (record types, p_mod) come first
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
-        list(ex.map(compile_one, sources))
+        list(ex.map(compile_one, sources[1:]))
     out: dict = {p.prefix: {} for p in progs}
     for mode in MODES:
         exe = f"check_{mode}"

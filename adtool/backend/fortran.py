@@ -15,7 +15,7 @@ from typing import Iterable, Optional
 
 from ..diagnostics import bad_input, unsupported
 from ..ir.nodes import (Allocate, Assign, CallStmt, Continue, Cycle, Deallocate,
-                        Dim, Directive, Exit, Goto, If, Loop, Module, Print, Raw,
+                        Dim, Directive, Exit, Goto, If, Interface, Loop, Module, Print, Raw,
                         Return, Routine, Select, Stmt, Stop, Symbol,
                         TranslationUnit, TypeDef, Use, While)
 from ..ir.visit import refs_in
@@ -31,7 +31,11 @@ MAX_LINE = 132
 
 # ---------------------------------------------------------------- public API
 
-def emit_unit(tu: TranslationUnit) -> str:
+def emit_unit(tu: TranslationUnit, others: Optional[TranslationUnit] = None) -> str:
+    """Fortran text of tu; `others` holds routines tu calls without
+    defining them (the user's, for generated code)."""
+    from .keywords import spell_omitted_arguments
+    spell_omitted_arguments(tu, others)
     parts = [_fold_text(_module_lines(m, [t for t in tu.types.values() if t.module == m.name]))
              for m in tu.modules]
     parts += [_fold_text(_routine_lines(r)) for r in tu.routines]
@@ -212,7 +216,8 @@ class _Stmts:
         if isinstance(s, Assign):
             return line(f"{fexpr(s.lhs)} = {fexpr(s.rhs)}")
         if isinstance(s, CallStmt):
-            return line(f"call {s.name}({', '.join(fexpr(a) for a in s.args)})")
+            name = s.via[1] if s.via is not None and s.via[0] == s.name else s.name
+            return line(f"call {name}({', '.join(fexpr(a) for a in s.args)})")
         if isinstance(s, If):
             return self.if_(s, level)
         if isinstance(s, Loop):
@@ -420,6 +425,10 @@ def _declaration(s: Symbol, is_arg: bool, fortran_args: bool = True) -> dict:
         attrs.append(f"intent({s.intent.replace(' ', '').lower()})")
     if is_arg and s.by_value and fortran_args:
         attrs.append("value")
+    if is_arg and s.optional:
+        attrs.append("optional")
+    if s.target and not s.is_parameter:
+        attrs.append("target")
     if s.allocatable:
         attrs.append("allocatable")
     if s.pointer:
@@ -489,7 +498,7 @@ def _routine_lines(r: Routine, siblings: Iterable[str] = (),
         contained.extend(_shift(_routine_lines(c, host=r), 1))
     ctx = dict(name=r.name, directives=_directive_lines(r.directives, 0),
                uses=[_use_line(u) for u in r.uses], decls=decls,
-               commons=commons, body=body, contained=contained)
+               commons=commons + _interface_lines(r.interfaces), body=body, contained=contained)
     if r.kind == "program":
         text = render("fortran/program.j2", **ctx)
     else:
@@ -498,6 +507,20 @@ def _routine_lines(r: Routine, siblings: Iterable[str] = (),
         text = render("fortran/routine.j2", kind=r.kind, args=r.args,
                       result=res, **ctx)
     return text.rstrip("\n").split("\n")
+
+
+def _interface_lines(blocks: list[Interface]) -> list[str]:
+    """INTERFACE blocks, as lines of the specification part (after the
+    declarations)."""
+    out: list[str] = []
+    for b in blocks:
+        out.append(f"interface {b.name}" if b.name else "interface")
+        if b.procedures:
+            out.append(f"{IND}module procedure {', '.join(b.procedures)}")
+        for body in b.bodies:
+            out.extend(x for x in _shift(_routine_lines(body), 1) if x.strip())
+        out.append(f"end interface {b.name}" if b.name else "end interface")
+    return out
 
 
 def _type_lines(td: TypeDef) -> list[str]:
@@ -536,5 +559,6 @@ def _module_lines(m: Module, types: Iterable[TypeDef] = ()) -> list[str]:
                       "init": None})
     text = render("fortran/module.j2", name=m.name,
                   uses=[_use_line(u) for u in m.uses], decls=decls,
-                  procedures=procs, types=head + [x for td in types for x in _type_lines(td)])
+                  procedures=procs, types=head + [x for td in types for x in _type_lines(td)],
+                  interfaces=_interface_lines(m.interfaces))
     return text.rstrip("\n").split("\n")

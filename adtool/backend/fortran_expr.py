@@ -11,7 +11,7 @@ import re
 from typing import Optional
 
 from ..diagnostics import unsupported
-from ..ir.nodes import (ArrayCtor, Bin, Call, Cast, Cond, Expr, ImpliedDo, Lit,
+from ..ir.nodes import (ArrayCtor, Bin, Call, Cast, Cond, Expr, ImpliedDo, Keyword, Lit,
                         Ref, Section, Subscript, Type, Un)
 
 __all__ = ["fexpr", "ftype", "fsubscript", "fstring", "BIN_OPS"]
@@ -178,9 +178,12 @@ def _p(e: Expr) -> tuple[str, int, bool]:
     if isinstance(e, Un):
         return _un(e)
     if isinstance(e, Call):
-        return f"{e.name}({_args(e.args, e.kwargs)})", PRIMARY, False
+        name = e.via[1] if e.via is not None and e.via[0] == e.name else e.name
+        return f"{name}({_args(e.args, e.kwargs)})", PRIMARY, False
     if isinstance(e, Cast):
         return _cast(e), PRIMARY, False
+    if isinstance(e, Keyword):
+        return f"{e.name}={fexpr(e.value)}", PRIMARY, False
     if isinstance(e, Cond):
         return (f"merge({fexpr(e.then)}, {fexpr(e.else_)}, {fexpr(e.cond)})",
                 PRIMARY, False)

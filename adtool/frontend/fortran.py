@@ -10,7 +10,10 @@ order).  Each concern lives in its own module as a mixin of
 FortranFrontend, sharing `self.cur` (the unit being lowered) and
 `self.span`: fortran_decl (pass 2, specification parts), fortran_stmt
 (pass 3, bodies), fortran_expr (expressions), fortran_scope (name
-resolution), fortran_tree (fparser2 and its tree helpers).
+resolution), fortran_iface (interfaces, generic names, optional
+arguments: how a call finds its procedure), fortran_pointer (pointers
+replaced by their targets), fortran_tree (fparser2 and its
+tree helpers).
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from ..diagnostics import AdError, bad_input, unsupported
 from ..ir.nodes import Directive, Module, Routine, Span, TranslationUnit
 from .fortran_decl import Declarations
 from .fortran_expr import Expressions
+from .fortran_iface import Interfaces
+from .fortran_pointer import Pointers
 from .fortran_scope import Scope
 from .fortran_stmt import Statements
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, parse_directive
@@ -30,7 +35,7 @@ from .parse_cache import ParseCache
 from .source import SourceText, is_fixed_form, load
 
 
-class FortranFrontend(Declarations, Scope, Statements, Expressions):
+class FortranFrontend(Interfaces, Pointers, Declarations, Scope, Statements, Expressions):
     """Lowers a set of Fortran files into one TranslationUnit."""
 
     def __init__(self, include_dirs: list[str] | None = None, defines: list[str] | None = None,
@@ -44,6 +49,9 @@ class FortranFrontend(Declarations, Scope, Statements, Expressions):
         records.bind(self.tu.types)
         self.units: list[_Unit] = []
         self.module_units: dict[str, tuple[Module, SourceText, object, Optional[dict]]] = {}
+        self.generic_names: dict[str, dict[str, list[str]]] = {}    # scope -> generic -> specifics
+        self.explicit_interfaces: dict[str, list[Routine]] = {}      # interface bodies by name
+        self.resolved_via: Optional[tuple[str, str]] = None          # of the last call resolved
         self.span = Span("<none>", 0)
         self.cur: Optional[_Unit] = None
 
@@ -73,6 +81,7 @@ class FortranFrontend(Declarations, Scope, Statements, Expressions):
                 self._lower_body(u)
             except AdError as err:
                 u.routine.errors.append(err)
+        self.drop_pointer_symbols()
         return self.tu
 
     # -------------------------------------------------------------- pass 1: units

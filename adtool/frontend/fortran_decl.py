@@ -193,7 +193,8 @@ class Declarations:
                 tspec, attrs, entities = st.children
                 typ = self._type_spec(tspec)
                 attr = {"shape": None, "intent": None, "parameter": False, "save": False,
-                        "external": False, "allocatable": False}
+                        "external": False, "allocatable": False, "optional": False,
+                        "target": False, "pointer": False}
                 for a in (attrs.children if attrs is not None else []):
                     s = str(a).upper()
                     if isinstance(a, F.Intent_Attr_Spec):
@@ -208,6 +209,8 @@ class Declarations:
                         attr["external"] = True
                     elif s == "ALLOCATABLE":
                         attr["allocatable"] = True
+                    elif s in ("OPTIONAL", "TARGET", "POINTER"):
+                        attr[s.lower()] = True
                     elif s in ("INTRINSIC", "PUBLIC", "PRIVATE"):
                         continue        # access: see _access
                     else:
@@ -230,6 +233,10 @@ class Declarations:
                     sym.save = sym.save or attr["save"]
                     sym.external = attr["external"]
                     sym.allocatable = attr["allocatable"]
+                    sym.optional = sym.optional or attr["optional"]
+                    sym.target = sym.target or attr["target"]
+                    if attr["pointer"]:
+                        self.declare_pointer(sym, storage, span)
                     init = ent.children[3]
                     if init is not None:
                         val = self.expr(init.children[1])
@@ -290,6 +297,10 @@ class Declarations:
                     get(_name(nm), span).intent = intent
             elif isinstance(st, F.Access_Stmt):
                 continue                # applied by _access once every name is known
+            elif isinstance(st, (F.Optional_Stmt, F.Target_Stmt, F.Pointer_Stmt)):
+                self.optional_or_target(st, get, span)
+            elif isinstance(st, F.Interface_Block):
+                self.interface_block(u, st, span)
             elif isinstance(st, F.Data_Stmt):
                 params_pending.append((st, span))
             elif isinstance(st, F.Allocatable_Stmt):

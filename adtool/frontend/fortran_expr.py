@@ -267,49 +267,34 @@ class Expressions:
                 raise bad_input(f"'{name}' is not an array", span)
             else:
                 args.append(self.expr(a))
+        specific = self.specific_function(name, args, kwargs, span)
+        if specific is not None:
+            name, args = specific
+            return Call(name, args, [], intrinsic=False, span=span, via=self.resolved_via)
         target = self.callable_routine(name)
         if target is not None or (sym is not None and (sym.external or sym.storage != "arg")):
             if target is not None and target.kind != "function":
                 raise bad_input(f"subroutine '{name}' used as a function", span)
-            args = self.positional(name, args, kwargs)
+            name, args = self.resolve_call(name, args, kwargs, span)
             if sym is None and target is None:
                 pass
             if target is None and sym is not None and not sym.external:
                 sym.external = True
-            return Call(name, args, [], intrinsic=False, span=span)
+            return Call(name, args, [], intrinsic=False, span=span, via=self.resolved_via)
         spec = intrinsics.lookup(name)
         if spec is not None:
             generic = intrinsics.SPECIFIC.get(name, name)
             return Call(generic, args, kwargs, intrinsic=True, span=span)
         if sym is not None and sym.storage == "arg":
             raise unsupported(f"dummy procedure '{name}'", span)
+        if self.explicit_interface(name) is not None:      # an INTERFACE body says what it is
+            name, args = self.resolve_call(name, args, kwargs, span)
+            return Call(name, args, [], intrinsic=False, span=span)
         # Undeclared, not intrinsic, not defined here: an implicit external function.
         t = self._implicit_type(name, span)
         sym = Symbol(name, t, storage="local", external=True, implicit=True, span=span)
         self.cur.routine.symbols[name] = sym
         return Call(name, args, [], intrinsic=False, span=span)
-
-    def positional(self, callee: str, args: list[Expr], kwargs: list[tuple[str, Expr]]) -> list[Expr]:
-        """Keyword actual arguments of a call to a user routine, put in the
-        positions of the formals they name (`call rhs(u, dt=0.1d0)`)."""
-        if not kwargs:
-            return args
-        target = self.callable_routine(callee)
-        if target is None:
-            raise bad_input(f"keyword arguments in a call to '{callee}', whose source is not given",
-                            self.span)
-        slots: list[Optional[Expr]] = list(args) + [None] * (len(target.args) - len(args))
-        for kw, val in kwargs:
-            if kw not in target.args:
-                raise bad_input(f"'{callee}' has no argument '{kw}'", self.span)
-            k = target.args.index(kw)
-            if slots[k] is not None:
-                raise bad_input(f"argument '{kw}' of '{callee}' given twice", self.span)
-            slots[k] = val
-        if any(s is None for s in slots):
-            missing = [a for a, s in zip(target.args, slots) if s is None]
-            raise unsupported("call omitting an OPTIONAL argument", self.span, ", ".join(missing))
-        return slots
 
     def _substring(self, name: str, arglist, span: Span) -> Ref:
         """`task(1:2)`: a substring of a character scalar (passive data)."""
@@ -356,7 +341,7 @@ class Expressions:
         return type_of(e, lambda n: self.lookup(n), self._fun_type)
 
     def _fun_type(self, name: str) -> Optional[Type]:
-        r = self.callable_routine(name)
+        r = self.callable_routine(name) or self.explicit_interface(name)
         if r is not None and r.result:
             return r.symbols[r.result].type if r.result in r.symbols else None
         sym = self.lookup(name)

@@ -67,6 +67,8 @@ class Statements:
         for s in walk_stmts(r.body):
             if any(records.constructors_in(e) for e in stmt_exprs(s)):
                 raise unsupported("structure constructor outside an assignment", s.span)
+        self.resolve_pointers(r)
+        self.host_pointers_unused(r)
         if r.kind == "function" and r.result not in r.symbols:
             raise bad_input(f"function '{r.name}' has no result", r.span)
         labels = {s.label for s in walk_stmts(r.body) if s.label is not None}
@@ -177,15 +179,18 @@ class Statements:
             if records.constructors_in(rhs):
                 raise unsupported("structure constructor inside an expression", span)
             return [Assign(lhs, rhs, span=span)]
+        if isinstance(node, F.Pointer_Assignment_Stmt):
+            return self.pointer_assignment(node, span)
         if isinstance(node, F.Call_Stmt):
             name = _name(node.children[0])
-            args = self._actual_args(node.children[1], name)
+            name, args = self._actual_args(node.children[1], name)
             sym = self.lookup(name)
             if sym is not None and not sym.external and sym.storage == "arg":
                 raise unsupported("call of a dummy procedure argument", span)
             if sym is not None and sym.external and sym.implicit:
                 sym.type = Type("void", 0)     # EXTERNAL under implicit typing, CALLed: a subroutine
-            return [CallStmt(name, [a for a in args if not isinstance(a, tuple)], span=span)]
+            return [CallStmt(name, [a for a in args if not isinstance(a, tuple)], span=span,
+                             via=self.resolved_via)]
         if isinstance(node, F.If_Stmt):
             cond = self.expr(node.children[0])
             inner = self.stmt(node.children[1])
@@ -518,9 +523,9 @@ class Statements:
             return ImpliedDo([self._io_item(o) for o in objs.children], var, lo, hi, step, span=self.span)
         return self.expr(it)
 
-    def _actual_args(self, lst, callee: str) -> list:
+    def _actual_args(self, lst, callee: str) -> tuple[str, list]:
         if lst is None:
-            return []
+            return self.resolve_call(callee, [], [], self.span)
         out = []
         kwargs: list[tuple[str, Expr]] = []
         for a in lst.children:
@@ -533,7 +538,7 @@ class Statements:
                     continue
                 a = val
             out.append(self.expr(a))
-        return self.positional(callee, out, kwargs)
+        return self.resolve_call(callee, out, kwargs, self.span)
 
     def _implicit_local(self, name: str) -> Symbol:
         t = self._implicit_type(name, self.span)

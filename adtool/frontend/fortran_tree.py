@@ -61,7 +61,6 @@ _UNSUPPORTED_NAMES = {
     "Assigned_Goto_Stmt": "assigned GOTO",
     "Entry_Stmt": "ENTRY statement",
     "Equivalence_Stmt": "EQUIVALENCE",
-    "Pointer_Assignment_Stmt": "pointer assignment",
     "Forall_Construct": "FORALL construct",
     "Forall_Stmt": "FORALL statement",
     "Read_Stmt": "READ statement",
@@ -70,14 +69,10 @@ _UNSUPPORTED_NAMES = {
     "Pause_Stmt": "PAUSE statement",
     "Assign_Stmt": "ASSIGN statement",
     "Namelist_Stmt": "NAMELIST",
-    "Interface_Block": "INTERFACE block",
     "Block_Data": "BLOCK DATA",
     "Associate_Construct": "ASSOCIATE construct",
     "Select_Type_Construct": "SELECT TYPE construct",
     "Inquire_Stmt": "INQUIRE statement",
-    "Pointer_Stmt": "POINTER statement",
-    "Target_Stmt": "TARGET statement",
-    "Optional_Stmt": "OPTIONAL statement",
 }
 # fparser versions differ in which classes exist; keep those present.
 _UNSUPPORTED_STMTS = {getattr(F, k): v for k, v in _UNSUPPORTED_NAMES.items() if hasattr(F, k)}

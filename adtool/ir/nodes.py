@@ -102,6 +102,8 @@ class Symbol:
     by_value: bool = False                # C scalar argument passed by value
     implicit: bool = False                # typed by Fortran implicit rules
     private: bool = False                 # PRIVATE module entity (not visible to `use`)
+    optional: bool = False                # OPTIONAL dummy argument (may be absent)
+    target: bool = False                  # Fortran TARGET attribute
     span: "Span" = NOSPAN
 
     @property
@@ -184,6 +186,27 @@ class Call(Expr):
     args: list[Expr] = field(default_factory=list)
     kwargs: list[tuple[str, Expr]] = field(default_factory=list)
     intrinsic: bool = False
+    # (specific, generic): the call was written with a generic name that
+    # the front end resolved to `specific`; a call of that specific is
+    # spelled with the generic (which is visible where the user wrote it,
+    # the specific may be PRIVATE).  A derivative call has another name.
+    via: Optional[tuple[str, str]] = field(default=None, kw_only=True, compare=False)
+
+
+@dataclass
+class Absent(Expr):
+    """The actual argument of an OPTIONAL dummy that the call omits: calls
+    keep one positional slot per formal, this marks an empty one (derivative
+    actuals of an absent argument are absent too)."""
+
+
+@dataclass
+class Keyword(Expr):
+    """`name=value` in an actual argument list: what follows an omitted
+    optional argument is passed by keyword (made from Absent slots just
+    before output, by transform/optional_args.py)."""
+    name: str
+    value: Expr
 
 
 @dataclass
@@ -244,6 +267,7 @@ class Assign(Stmt):
 class CallStmt(Stmt):
     name: str
     args: list[Expr] = field(default_factory=list)
+    via: Optional[tuple[str, str]] = field(default=None, kw_only=True, compare=False)   # see Call
 
 
 @dataclass
@@ -377,6 +401,19 @@ class TypeDef:
 
 
 @dataclass
+class Interface:
+    """A Fortran INTERFACE block kept for output: a generic `name` (None:
+    a block of explicit interfaces) over module procedures named in
+    `procedures` and the explicit interfaces in `bodies` (routines without
+    statements).  Calls already name the specific procedure (the front end
+    resolves generic names); the block is re-emitted so that the code
+    around them still compiles."""
+    name: Optional[str]
+    procedures: list[str] = field(default_factory=list)
+    bodies: list["Routine"] = field(default_factory=list)
+
+
+@dataclass
 class Routine:
     """kind: 'subroutine' | 'function' | 'program'.  `args` are the formal
     argument names in order; each has a Symbol in `symbols`.  A function's
@@ -405,6 +442,7 @@ class Routine:
     # carry: (where, text), for a warning when the routine is differentiated.
     ignored_directives: list[tuple[Span, str]] = field(default_factory=list)
     private: bool = False                     # PRIVATE module procedure
+    interfaces: list[Interface] = field(default_factory=list)   # INTERFACE blocks of its spec
 
     def arg_symbols(self) -> list[Symbol]:
         return [self.symbols[a] for a in self.args]
@@ -424,6 +462,7 @@ class Module:
     routines: list[Routine] = field(default_factory=list)
     uses: list[Use] = field(default_factory=list)
     span: Span = NOSPAN
+    interfaces: list[Interface] = field(default_factory=list)
 
 
 @dataclass

@@ -25,6 +25,10 @@ def bind(types: dict[str, TypeDef]) -> None:
     _types = types
 
 
+def bound() -> dict[str, TypeDef]:
+    return _types
+
+
 def typedef(t: Type) -> Optional[TypeDef]:
     if t.base != "derived":
         return None

@@ -6,7 +6,7 @@ import copy
 from typing import Callable, Iterator
 
 from .nodes import (ArrayCtor, Assign, Part, Bin, Call, CallStmt, Case, Cast, Cond,
-                    Expr, If, ImpliedDo, Lit, Loop, Print, Ref, Return,
+                    Expr, If, ImpliedDo, Keyword, Lit, Loop, Print, Ref, Return,
                     Section, Select, Stmt, Stop, Un, While)
 
 
@@ -59,8 +59,8 @@ def sub_exprs(e: Expr) -> list[Expr]:
         return [e.operand]
     if isinstance(e, Call):
         return list(e.args) + [v for _, v in e.kwargs]
-    if isinstance(e, Cast):
-        return [e.operand]
+    if isinstance(e, (Cast, Keyword)):
+        return [e.operand] if isinstance(e, Cast) else [e.value]
     if isinstance(e, Cond):
         return [e.cond, e.then, e.else_]
     if isinstance(e, ArrayCtor):
@@ -148,6 +148,8 @@ def map_expr(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
         e.kwargs = [(k, map_expr(v, fn)) for k, v in e.kwargs]
     elif isinstance(e, Cast):
         e.operand = map_expr(e.operand, fn)
+    elif isinstance(e, Keyword):
+        e.value = map_expr(e.value, fn)
     elif isinstance(e, Cond):
         e.cond, e.then, e.else_ = (map_expr(x, fn) for x in (e.cond, e.then, e.else_))
     elif isinstance(e, ArrayCtor):

@@ -28,10 +28,11 @@ class Calls:
         # Caller-side recording: what the call may overwrite and our backward sweep reads.
         outs = self._call_outputs(name, args, result)
         push_t, pop_t = self._record(r, outs)
+        via = getattr(s, "via", None) or getattr(getattr(s, "rhs", None), "via", None)
         if result is not None:
-            primal: Stmt = Assign(clone(result), Call(name, clone(args)), span=s.span)
+            primal: Stmt = Assign(clone(result), Call(name, clone(args), via=via), span=s.span)
         else:
-            primal = CallStmt(name, clone(args), span=s.span)
+            primal = CallStmt(name, clone(args), span=s.span, via=via)
         if callee is None or name not in self.calls.diff:
             kill = []
             if result is not None and ctx.is_real(r, result) and ctx.active(r, result.name):

@@ -73,6 +73,9 @@ class Snapshots:
                 # C arrays are never literal constants: pop in place
                 out.append(p)
                 continue
+            if s.optional:          # pushed only if present (transform/optional_args.py)
+                whole = out
+                out = []
             tmp = self.ctx.fresh(v, f"ad_{target.name}_exit", clone(s.type),
                                  [Dim(None, None, True)] * rank if rank else None)
             if rank:
@@ -88,6 +91,9 @@ class Snapshots:
             out.append(If([(cond, [Assign(Ref(target.name), Ref(tmp))])]))
             if rank:
                 out.append(Deallocate([tmp]))
+            if s.optional:
+                whole.append(If([(Call("present", [Ref(target.name)], intrinsic=True), out)]))
+                out = whole
         return out
 
     def _exit_snapshot(self, r: Routine, bwd: list[Stmt]) -> list[str]:

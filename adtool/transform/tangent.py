@@ -123,11 +123,21 @@ class Tangent:
             out.extend(self.stmt(r, out_r, s))
         return out
 
+    def _broadcast_into(self, r: Routine, out_r: Routine, d: Ref, tan: Expr, value: Expr) -> list[Stmt]:
+        from ..backend.fortran_expr import fexpr
+        from ..ir.nodes import Raw
+        t = self.ctx.sym(r, d.name) or out_r.symbols[d.name]
+        tmp = self.ctx.fresh(out_r, f"{d.name}_scalar", clone(t.type))
+        return [Assign(Ref(tmp), tan),
+                If([(Call("allocated", [Ref(d.name)], intrinsic=True), [Deallocate([d.name])])]),
+                Raw(f"allocate({d.name}, mold={fexpr(value)})"),
+                Assign(clone(d), Ref(tmp))]
+
     def stmt(self, r: Routine, out_r: Routine, s: Stmt) -> list[Stmt]:
         ctx = self.ctx
         if isinstance(s, Assign):
             if isinstance(s.rhs, Call) and not s.rhs.intrinsic:
-                call = CallStmt(s.rhs.name, s.rhs.args, span=s.span)
+                call = CallStmt(s.rhs.name, s.rhs.args, span=s.span, via=s.rhs.via)
                 return self.calls.tangent_call(r, out_r, call, result=s.lhs)
             d = ctx.dref(r, s.lhs) if ctx.is_real(r, s.lhs) else None
             whole_alloc = is_whole_allocatable(ctx, r, s.lhs, s.rhs)
@@ -138,6 +148,10 @@ class Tangent:
             k = self._kind(r, s.lhs)
             if whole_alloc:
                 tan = t if t is not None else Bin("*", real(0, k), clone(s.rhs))
+                if ctx.rank_of(r, tan, lambda n: ctx.sym(r, n) or out_r.symbols.get(n)) == 0:
+                    # only a scalar part is active (w = 0.5d0 * (v - t), v passive): the
+                    # tangent takes the value's shape and the scalar is broadcast into it
+                    return self._broadcast_into(r, out_r, d, tan, s.rhs) + primal
                 return reallocating(d, tan, ctx, r, out_r) + primal
             return [Assign(d, t if t is not None else real(0, k), span=s.span)] + primal
         if isinstance(s, CallStmt):

@@ -15,7 +15,7 @@ from typing import Optional
 from ..diagnostics import unsupported
 from ..ir import records
 from ..ir.build import real
-from ..ir.nodes import (Allocate, Assign, Bin, CallStmt, Dim, Expr, Ref, Routine, Section,
+from ..ir.nodes import (Absent, Allocate, Assign, Bin, CallStmt, Dim, Expr, Ref, Routine, Section,
                         Stmt, Symbol, Use)
 from .context import DiffContext, deriv_symbol
 
@@ -83,6 +83,8 @@ class CallPlanner:
         out.body = []
         out.directives = []
         out.contains = []
+        out.private = False        # callers outside the module call the variant of a PRIVATE one
+        out.interfaces = list(r.interfaces)
         out.uses = clone(r.uses)
         out.commons = clone(r.commons)
         self._global_derivatives(r, out)
@@ -132,7 +134,7 @@ class CallPlanner:
         ctx = self.ctx
         if len(actuals) != len(callee.args):
             raise unsupported(f"call of '{callee.name}' with {len(actuals)} arguments "
-                              f"(it has {len(callee.args)}; optional arguments are not supported)",
+                              f"(it has {len(callee.args)})",
                               actuals[0].span if actuals else callee.span)
         out_args: list[Expr] = []
         # Distinct scalar elements of one array may share it by reference (each
@@ -149,6 +151,9 @@ class CallPlanner:
             out_args.append(clone(actual))
             formal_active = ctx.active(callee, formal) or formal == callee.result
             if not formal_active:
+                continue
+            if isinstance(actual, Absent):          # an omitted optional argument
+                out_args.append(Absent(span=actual.span))
                 continue
             if isinstance(actual, Ref) and ctx.active(r, actual.name):
                 key = _storage(actual)
@@ -293,8 +298,8 @@ class CallPlanner:
         callee = self.ctx.tu.routine(call.name)
         if callee is None or call.name not in self.diff:
             if result is not None:
-                out: list[Stmt] = [Assign(clone(result), Call(call.name, clone(call.args)),
-                                          span=call.span)]
+                out: list[Stmt] = [Assign(clone(result), Call(call.name, clone(call.args),
+                                                              via=call.via), span=call.span)]
                 d = self.ctx.dref(r, result)
                 if d is not None:       # a passive value overwrites an active variable
                     out.append(zero(d, self.ctx.type_of(r, result)))
