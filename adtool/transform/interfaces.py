@@ -68,6 +68,11 @@ def interface_body(r: Routine) -> Routine:
     return out
 
 
+def _has_user_interface(tu: TranslationUnit, name: str) -> bool:
+    owners = list(tu.modules) + tu.all_routines()
+    return any(b.name == name for o in owners for blk in o.interfaces for b in blk.bodies)
+
+
 def _declared_in_modules(tu: TranslationUnit) -> set[str]:
     return {b.name for m in tu.modules for blk in m.interfaces for b in blk.bodies}
 
@@ -86,7 +91,14 @@ def add_variant_interfaces(out: TranslationUnit, tu: TranslationUnit) -> None:
                 continue
             callee = out.routine(name)      # a generated variant (the user's own calls
             if callee is None and name in users:        # keep their blocks), or the user's
-                callee = copy.copy(users[name])         # derivative of a routine without source
+                # derivative of a routine without source: its shapes are known only
+                # when the user gave the primal an INTERFACE; a TOML declaration alone
+                # says nothing of them, and an interface made up here (assumed shape)
+                # would pass descriptors to the user's explicit-shape dummies
+                primal = users[name].declared
+                if primal is None or not _has_user_interface(tu, primal.name):
+                    continue
+                callee = copy.copy(users[name])
                 callee.declared = None
             if not _is_external(callee) or not _needs_interface(callee):
                 continue
