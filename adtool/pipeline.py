@@ -166,8 +166,19 @@ def generate(opts: Options):
     return f"! {origin}\n" + emit_unit(out, tu), out
 
 
+def _check_output_target(opts: Options) -> None:
+    """Refuse an output place we could not write to before doing the work,
+    as bad input rather than an OSError at the final rename."""
+    if opts.output and os.path.isdir(opts.output):
+        raise bad_input(f"-o {opts.output}: is a directory (give a file name, or use "
+                        f"--output-dir {opts.output})")
+    if opts.output_dir and os.path.exists(opts.output_dir) and not os.path.isdir(opts.output_dir):
+        raise bad_input(f"--output-dir {opts.output_dir}: exists and is not a directory")
+
+
 def differentiate(opts: Options) -> str:
     from . import deps
+    _check_output_target(opts)
     with deps.recording() as read:
         text, out = generate(opts)
     path = output_path(opts)

@@ -51,6 +51,14 @@ def test_recursion_is_reported(tmp_path):
     assert not (tmp_path / "out.f90").exists()
 
 
+def test_output_place_that_cannot_be_written_is_bad_input(tmp_path):
+    p = adtool("differentiate", FIX / "orbit.f", "--head", "orbit", "-o", tmp_path)
+    assert p.returncode == 2 and "is a directory" in p.stderr and "internal error" not in p.stderr
+    (tmp_path / "f").write_text("")
+    p = adtool("differentiate", FIX / "orbit.f", "--head", "orbit", "--output-dir", tmp_path / "f")
+    assert p.returncode == 2 and "not a directory" in p.stderr
+
+
 def test_differentiate_writes_stem_b_in_output_dir(tmp_path):
     p = adtool("differentiate", FIX / "orbit.f", "--head", "orbit", "--output-dir", tmp_path)
     assert p.returncode == 0, p.stderr
