@@ -98,6 +98,9 @@ _el("sinh", lambda a, k: [call("cosh", a[0])])
 _el("cosh", lambda a, k: [call("sinh", a[0])])
 _el("tanh", lambda a, k: [sub(_one(k), _sq(call("tanh", a[0])))])
 _el("erf", lambda a, k: [mul(real(2 / math.sqrt(math.pi), k), call("exp", neg(_sq(a[0]))))])
+_el("erfc", lambda a, k: [mul(real(-2 / math.sqrt(math.pi), k), call("exp", neg(_sq(a[0]))))])
+_el("modulo", lambda a, k: [_one(k), neg(call("floor", div(a[0], a[1])))])
+_el("dprod", lambda a, k: [call("dble", a[1]), call("dble", a[0])])
 _el("log1p", lambda a, k: [div(_one(k), add(_one(k), a[0]))])
 _el("expm1", lambda a, k: [call("exp", a[0])])
 _el("hypot", lambda a, k: [div(a[0], call("hypot", a[0], a[1])), div(a[1], call("hypot", a[0], a[1]))])
@@ -122,7 +125,8 @@ for _p in ("int", "nint", "floor", "ceiling", "size", "lbound", "ubound", "kind"
            "range", "precision", "maxexponent", "minexponent", "bit_size", "storage_size",
            "new_line", "selected_char_kind", "extends_type_of", "same_type_as"):
     E[_p] = Rule("passive")
-for _p in ("scan", "verify", "lge", "lgt", "lle", "llt"):     # character inquiries
+for _p in ("scan", "verify", "lge", "lgt", "lle", "llt",      # character inquiries
+           "trim", "adjustl", "adjustr", "repeat", "char", "achar"):
     E[_p] = Rule("passive")
 
 
