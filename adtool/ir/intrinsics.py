@@ -101,9 +101,10 @@ def bind(name: str, args: list, kwargs: list, is_logical=None) -> dict:
     return out
 
 
-def result_rank(name: str, args: list, kwargs: list, rank, is_logical=None):
+def result_rank(name: str, args: list, kwargs: list, rank, is_logical=None, lookup=None):
     """Rank of an array intrinsic's result from its actuals (rank(e) gives
-    an actual's rank); None when the table does not know the intrinsic."""
+    an actual's rank, lookup(name) a Symbol); None when the table does not
+    know the intrinsic or cannot tell (reshape to a shape of unknown length)."""
     name = name.lower()
     if name not in SIGNATURES:
         return None
@@ -126,10 +127,7 @@ def result_rank(name: str, args: list, kwargs: list, rank, is_logical=None):
     if name == "spread":
         return r0 + 1
     if name == "reshape":
-        shp = b.get("shape")
-        items = getattr(shp, "items", None)
-        return len(items) if items is not None and not any(
-            type(i).__name__ == "ImpliedDo" for i in items) else 1
+        return _shape_length(b.get("shape"), rank, lookup)
     if name in ("cshift", "eoshift"):
         return r0
     if name == "pack":
@@ -138,6 +136,25 @@ def result_rank(name: str, args: list, kwargs: list, rank, is_logical=None):
         return rank(b["mask"])
     if name == "transfer":
         return 1 if "size" in b or rank(b["mold"]) > 0 else 0
+    return None
+
+
+def _shape_length(shp, rank, lookup):
+    """How many elements a reshape's shape= vector has: a constructor's
+    items, shape(v)'s rank of v, a variable's declared constant extent."""
+    from .nodes import ArrayCtor, Call, ImpliedDo, Lit, Ref
+    if isinstance(shp, ArrayCtor) and not any(isinstance(i, ImpliedDo) for i in shp.items):
+        return len(shp.items)
+    if isinstance(shp, Call) and shp.name.lower() == "shape" and shp.args:
+        return rank(shp.args[0])
+    if isinstance(shp, Ref) and shp.subs is None and not shp.path and lookup is not None:
+        sym = lookup(shp.name)
+        shape = getattr(sym, "shape", None)
+        if shape and len(shape) == 1:
+            d = shape[0]
+            lb = d.lb.text if isinstance(d.lb, Lit) else ("1" if d.lb is None else None)
+            if isinstance(d.ub, Lit) and lb is not None:
+                return int(d.ub.text) - int(lb) + 1
     return None
 
 

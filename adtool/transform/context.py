@@ -72,7 +72,10 @@ class DiffContext:
             spec = intrinsics.lookup(e.name)
             if e.name.lower() in intrinsics.SIGNATURES:
                 logical = lambda x: type_of(x, lookup, self.fun_type).base == "logical"  # noqa: E731
-                return intrinsics.result_rank(e.name, e.args, e.kwargs, rank, logical) or 0
+                rr = intrinsics.result_rank(e.name, e.args, e.kwargs, rank, logical, lookup)
+                # unknown only for a reshape to a shape= of unknown length,
+                # refused where it is differentiated (rules.bind_call)
+                return rr if rr is not None else 1
             if spec is not None and spec.elemental:
                 return max([rank(a) for a in e.args] + [0])
             return 0

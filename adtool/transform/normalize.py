@@ -429,9 +429,12 @@ class _Normalizer:
             if spec.elemental:
                 return max(ranks)
             if e.name.lower() in intrinsics.SIGNATURES:
-                return intrinsics.result_rank(
+                rr = intrinsics.result_rank(
                     e.name, e.args, e.kwargs, self.rank_of,
-                    lambda x: self.type_of(x).base == "logical") or 0
+                    lambda x: self.type_of(x).base == "logical", self.lookup)
+                # unknown only for a reshape to a shape= of unknown length,
+                # refused where it is differentiated (rules.bind_call)
+                return rr if rr is not None else 1
             if e.name == "shape":
                 return 1
             return 0

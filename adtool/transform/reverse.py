@@ -538,7 +538,7 @@ class Reverse(Snapshots, Calls):
                 return []
             if rl.kind == "linear":
                 try:
-                    b, rk = bind_call(e2, self._type, self._rank)
+                    b, rk = bind_call(e2, self._type, self._rank, self._sym)
                     if self._rank(seed) == 0 and self._rank(e2) > 0:
                         # a scalar seed from an enclosing reduction reaches
                         # every element of this array-valued call

@@ -296,10 +296,8 @@ def _reshape_adjoint(b: dict, n: str, s: Expr, k: int, rk: dict) -> Expr:
         inv = [order.index(j) + 1 for j in range(1, len(order) + 1)]
         if isinstance(shp, ArrayCtor) and len(shp.items) == len(order):
             permuted: Expr = ArrayCtor([_c(shp.items[o - 1]) for o in order])
-        elif isinstance(shp, Ref) and shp.subs is None and not shp.path:
-            permuted = Ref(shp.name, [ArrayCtor([integer(o) for o in order])])
-        else:
-            raise RuleError("reshape with order= and a shape= that is neither a constructor nor a variable")
+        else:           # the seed has the result's shape
+            permuted = ArrayCtor([call("size", _c(s), dim=integer(o)) for o in order])
         s = call("reshape", s, permuted, order=ArrayCtor([integer(j) for j in inv]))
     return call("reshape", s, call("shape", _c(b["source"])), pad=ArrayCtor([real(0, k)]))
 
@@ -377,7 +375,7 @@ def _transfer_refused(*_a) -> Expr:
 E["transfer"] = _linear(_transfer_refused, _transfer_refused, ("source",))
 
 
-def bind_call(e, type_of, rank_of) -> tuple[dict, dict]:
+def bind_call(e, type_of, rank_of, lookup) -> tuple[dict, dict]:
     """The actuals of an array-intrinsic call by dummy name, and their
     ranks; type_of settles sum(x, mask) against sum(x, dim)."""
     from ..ir import intrinsics
@@ -386,6 +384,10 @@ def bind_call(e, type_of, rank_of) -> tuple[dict, dict]:
                             lambda x: type_of(x).base == "logical")
     except ValueError as err:
         raise RuleError(str(err))
+    if e.name.lower() == "reshape" and \
+            intrinsics.result_rank(e.name, e.args, e.kwargs, rank_of, None, lookup) is None:
+        raise RuleError("reshape to a shape= whose length is not known at compile time "
+                        "(a constructor, shape(v) or a fixed-size array is)")
     return b, {n: rank_of(a) for n, a in b.items()}
 
 

@@ -88,8 +88,11 @@ class Tangent:
         raise unsupported(f"expression {type(e).__name__}", e.span)
 
     def _linear(self, r: Routine, e: Call, rl) -> Optional[Expr]:
-        b, rk = bind_call(e, lambda x: self.ctx.type_of(r, x),
-                          lambda x: self.ctx.rank_of(r, x))
+        try:
+            b, rk = bind_call(e, lambda x: self.ctx.type_of(r, x),
+                              lambda x: self.ctx.rank_of(r, x), lambda n: self.ctx.sym(r, n))
+        except RuleError as err:
+            raise unsupported(str(err), e.span)
         d = {}
         for n, a in b.items():
             t = self.texpr(r, a) if self.ctx.is_real(r, a) else None
