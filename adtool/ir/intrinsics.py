@@ -151,10 +151,23 @@ def _shape_length(shp, rank, lookup):
         sym = lookup(shp.name)
         shape = getattr(sym, "shape", None)
         if shape and len(shape) == 1:
-            d = shape[0]
-            lb = d.lb.text if isinstance(d.lb, Lit) else ("1" if d.lb is None else None)
-            if isinstance(d.ub, Lit) and lb is not None:
-                return int(d.ub.text) - int(lb) + 1
+            lb = 1 if shape[0].lb is None else _const(shape[0].lb, lookup)
+            ub = _const(shape[0].ub, lookup)
+            if lb is not None and ub is not None:
+                return ub - lb + 1
+    return None
+
+
+def _const(e, lookup):
+    """An integer literal or named constant's value, else None."""
+    from .nodes import Lit, Ref
+    if isinstance(e, Ref) and e.subs is None and not e.path:
+        e = getattr(lookup(e.name), "value", None)
+    if isinstance(e, Lit) and e.type.base == "integer":
+        try:
+            return int(e.text.split("_")[0])
+        except ValueError:
+            return None
     return None
 
 
