@@ -269,6 +269,13 @@ class Features:
         # rest of each program is the same with these on or off.
         self.optional_args = True
         self.generic_iface = True
+        # Issue 9, section 2: array intrinsics on active arrays inside
+        # reductions - cshift/eoshift of the reduced operand, sum with
+        # mask=, sum of pack, product, spread, maxval/minval with dim=
+        # (fixtures/fortran/intrinsics_arrays.f90).  Their choices come from
+        # a generator of their own, so with this off the programs are the
+        # same as before.
+        self.array_intrinsics = True
         self.__dict__.update(kw)
 
 
@@ -313,6 +320,7 @@ class RoutineGen:
         self.next_label = 100
         self.loop_name_count = 0
         # values known to depend on the head's independents at every call
+        self.arng = random.Random(hash(rng.getstate()[1][:4]) + 9)   # does not advance rng
         self.sources: list[Var] = [a for a in sig.args if a.kind == "real" and a.intent == "in"
                                    and not _unconnected(a)]
         if sig.name.endswith("head"):
@@ -562,10 +570,15 @@ class RoutineGen:
             a = self.leaf(cnt)
             if not a.arr:
                 return a
+        if self.f.array_intrinsics and self.arng.random() < 0.3:
+            a = self._shifted(a, cnt)
         if k == "sum":
+            if self.f.array_intrinsics and self.arng.random() < 0.4:
+                return self._array_reduction(a, cnt)
             return E(f"sum({a.text})", cnt * a.b, cnt * a.l, a.names, atom=True)
         if k in ("maxval", "minval"):
-            return E(f"{k}({a.text})", a.b, a.l, a.names, atom=True)
+            dim = ", dim=1" if self.f.array_intrinsics and self.arng.random() < 0.3 else ""
+            return E(f"{k}({a.text}{dim})", a.b, a.l, a.names, atom=True)
         b = self.expr(max(d - 2, 0), cnt)
         if not b.arr:
             b = self.leaf(cnt)
@@ -573,6 +586,35 @@ class RoutineGen:
                 return E(f"sum({a.text})", cnt * a.b, cnt * a.l, a.names, atom=True)
         return E(f"dot_product({a.text}, {b.text})", cnt * a.b * b.b,
                  cnt * (a.l * b.b + a.b * b.l), _n(a, b), atom=True)
+
+    def _shifted(self, a: E, cnt: int) -> E:
+        """a rotated or shifted (zero fill) by a few places: same count,
+        same bounds."""
+        sh = self.arng.choice([1, -1, 2])
+        if abs(sh) >= cnt:
+            return a
+        fn = self.arng.choice(["cshift", "eoshift"])
+        kw = self.arng.choice(["", "shift=", "dim=1, shift="])
+        return E(f"{fn}({a.text}, {kw}{sh})", a.b, a.l, a.names, atom=True, arr=True)
+
+    def _array_reduction(self, a: E, cnt: int) -> E:
+        """A reduction of a through a masked, packed, spread or multiplied
+        form.  Masks compare a with a constant: their jumps, like kinks,
+        are only hit by accident."""
+        k = self.arng.choice(["mask", "pack", "spread", "product"])
+        c = round(self.arng.uniform(-0.5, 0.5), 2) or 0.17
+        if k == "mask":
+            return E(f"sum({a.text}, mask={a.p()} > {lit(c)})", cnt * a.b, cnt * a.l, a.names,
+                     atom=True)
+        if k == "pack":
+            return E(f"sum(pack({a.text}, {a.p()} < {lit(c)}))", cnt * a.b, cnt * a.l, a.names,
+                     atom=True)
+        if k == "spread":
+            d = self.arng.choice([1, 2])
+            return E(f"0.5d0 * sum(spread({a.text}, {d}, 2))", cnt * a.b, cnt * a.l, a.names)
+        # factors in [0.9, 1.1]: never zero, the product stays moderate
+        return E(f"product(1.0d0 + 0.1d0 * tanh({a.text}))", 1.1 ** cnt,
+                 cnt * 0.1 * 1.1 ** (cnt - 1) * a.l, a.names, atom=True)
 
     def anchored(self, d: int) -> E:
         """A bounded expression that references a varied value."""

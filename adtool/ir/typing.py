@@ -71,6 +71,9 @@ def type_of(e: Expr, lookup: Callable[[str], Optional[Symbol]],
             return t(e.args[0]) if e.args else REAL4
         if rule == "arg2":
             return t(e.args[0])
+        if rule == "mold":
+            mold = dict(e.kwargs).get("mold") or (e.args[1] if len(e.args) > 1 else None)
+            return t(mold) if mold is not None else REAL4
         if rule == "real8":
             return REAL8
         if rule == "real4":

@@ -70,16 +70,12 @@ class DiffContext:
             if not e.intrinsic:
                 return 0
             spec = intrinsics.lookup(e.name)
-            if e.name == "matmul":
-                a, b = (rank(x) for x in e.args[:2])
-                return 2 if a == 2 and b == 2 else 1
-            if e.name == "transpose":
-                return 2
-            if spec is not None and spec.reduction:
-                if any(k == "dim" for k, _ in e.kwargs) or (e.name in ("sum", "product", "maxval", "minval")
-                                                           and len(e.args) > 1):
-                    return max(0, rank(e.args[0]) - 1)
-                return 0
+            if e.name.lower() in intrinsics.SIGNATURES:
+                logical = lambda x: type_of(x, lookup, self.fun_type).base == "logical"  # noqa: E731
+                rr = intrinsics.result_rank(e.name, e.args, e.kwargs, rank, logical, lookup)
+                # unknown only for a reshape to a shape= of unknown length,
+                # refused where it is differentiated (rules.bind_call)
+                return rr if rr is not None else 1
             if spec is not None and spec.elemental:
                 return max([rank(a) for a in e.args] + [0])
             return 0

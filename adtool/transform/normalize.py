@@ -428,21 +428,14 @@ class _Normalizer:
                 return 0
             if spec.elemental:
                 return max(ranks)
-            kw = dict(e.kwargs)
-            if spec.reduction:
-                has_dim = "dim" in kw or (e.name != "dot_product" and len(e.args) > 1
-                                          and self.type_of(e.args[1]).base == "integer")
-                return max(ranks[0] - 1, 0) if has_dim else 0
-            if e.name == "matmul" and len(ranks) > 1:
-                return ranks[0] + ranks[1] - 2
-            if e.name == "spread":
-                return ranks[0] + 1
-            if e.name == "reshape" and len(e.args) > 1:
-                a = e.args[1]
-                return len(a.items) if isinstance(a, ArrayCtor) else 1
-            if e.name in ("transpose", "cshift", "eoshift"):
-                return ranks[0]
-            if e.name in ("pack", "shape"):
+            if e.name.lower() in intrinsics.SIGNATURES:
+                rr = intrinsics.result_rank(
+                    e.name, e.args, e.kwargs, self.rank_of,
+                    lambda x: self.type_of(x).base == "logical", self.lookup)
+                # unknown only for a reshape to a shape= of unknown length,
+                # refused where it is differentiated (rules.bind_call)
+                return rr if rr is not None else 1
+            if e.name == "shape":
                 return 1
             return 0
         return 0

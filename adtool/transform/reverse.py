@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 from ..diagnostics import bad_input, unsupported
 from .index_recompute import needed_again, recomputed_index
-from ..ir.build import add, div, integer, mul, neg, real, trip_count
+from ..ir.build import add, call, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
                         Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section, Stop,
@@ -30,7 +30,7 @@ from ..ir.visit import walk_expr
 from .context import DiffContext
 from .deadfwd import drop_dead_forward
 from .prune import prune_unused
-from .rules import rule
+from .rules import RuleError, bind_call, rule
 from .tangent import _nest_minmax
 from .intents import allocated_under_control, relax_written_intents
 from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating
@@ -528,6 +528,8 @@ class Reverse(Snapshots, Calls):
             if not e.intrinsic:
                 raise unsupported("call of a differentiated function inside an expression "
                                   "that could not be hoisted", e.span)
+            if self._type(e).base not in ("real", "complex"):
+                return []           # an integer, logical or character result is flat
             e2 = _nest_minmax(e)
             rl = rule(e2.name)
             if rl is None:
@@ -535,17 +537,24 @@ class Reverse(Snapshots, Calls):
             if rl.kind == "passive":
                 return []
             if rl.kind == "linear":
-                nargs = 2 if e2.name in ("dot_product", "matmul") else 1
-                if len(e2.args) != nargs or e2.kwargs:
-                    raise unsupported(f"{e2.name} with dim/mask arguments in reverse mode", e.span)
-                ranks = [self._rank(a) for a in e2.args]
-                if e2.name == "matmul" and ranks == [1, 1]:
-                    raise unsupported("matmul of two vectors", e.span)
-                out = []
-                for i, a in enumerate(e2.args):
-                    if self._expr_active(a):
-                        out.extend(self.adjoint(a, rl.adjoint(e2.args, i, seed, ranks), ranks[i], a))
-                return out
+                try:
+                    b, rk = bind_call(e2, self._type, self._rank, self._sym)
+                    if self._rank(seed) == 0 and self._rank(e2) > 0:
+                        # a scalar seed from an enclosing reduction reaches
+                        # every element of this array-valued call
+                        seed = call("reshape", ArrayCtor([seed]), call("shape", clone(e2)),
+                                    pad=ArrayCtor([clone(seed)]))
+                    out = []
+                    for n, a in b.items():
+                        if not (self._expr_active(a) and self._type(a).base in ("real", "complex")):
+                            continue
+                        if n not in rl.diff:
+                            raise RuleError(f"{e2.name} with an active {n}= argument")
+                        out.extend(self.adjoint(a, rl.adjoint(b, n, clone(seed), self._kind(e), rk),
+                                                rk[n], a))
+                    return out
+                except RuleError as err:
+                    raise unsupported(str(err), e.span)
             k = self._kind(e)
             parts = rl.partials(e2.args, k)
             pairs = [(p, a) for p, a in zip(parts, e2.args) if p is not None and self._expr_active(a)]

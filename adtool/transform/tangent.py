@@ -18,7 +18,7 @@ from ..ir.nodes import (Allocate, ArrayCtor, Deallocate, Assign, Bin, Call, Call
                         Un, While)
 from .context import DiffContext
 from .prune import prune_unused
-from .rules import rule
+from .rules import RuleError, bind_call, rule
 from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating, zero
 
 
@@ -71,6 +71,8 @@ class Tangent:
                     return None
                 return Call(e.name, [t] + clone(e.args[1:]), clone(e.kwargs),
                             intrinsic=True)
+            if self.ctx.type_of(r, e).base not in ("real", "complex"):
+                return None         # an integer, logical or character result is flat
             args = _nest_minmax(e)
             rl = rule(args.name)
             if rl is None:
@@ -80,17 +82,30 @@ class Tangent:
             if rl.kind == "passive":
                 return None
             if rl.kind == "linear":
-                nargs = 2 if args.name in ("dot_product", "matmul") else 1
-                if len(args.args) != nargs or args.kwargs:
-                    raise unsupported(f"{args.name} with dim/mask arguments", e.span)
-                d = [self.texpr(r, a) for a in args.args]
-                if all(x is None for x in d):
-                    return None
-                d = [self._broadcast(r, args.name, a, x) for a, x in zip(args.args, d)]
-                return rl.tangent(args.args, d)
+                return self._linear(r, args, rl)
             k = self._kind(r, e)
             return self._combine(r, rl.partials(args.args, k), args.args)
         raise unsupported(f"expression {type(e).__name__}", e.span)
+
+    def _linear(self, r: Routine, e: Call, rl) -> Optional[Expr]:
+        try:
+            b, rk = bind_call(e, lambda x: self.ctx.type_of(r, x),
+                              lambda x: self.ctx.rank_of(r, x), lambda n: self.ctx.sym(r, n))
+        except RuleError as err:
+            raise unsupported(str(err), e.span)
+        d = {}
+        for n, a in b.items():
+            t = self.texpr(r, a) if self.ctx.is_real(r, a) else None
+            if t is not None and n not in rl.diff:
+                raise unsupported(f"{e.name} with an active {n}= argument", e.span)
+            if t is not None:
+                d[n] = self._broadcast(r, e.name, a, t)
+        if not d:
+            return None
+        try:
+            return rl.tangent(b, d, self._kind(r, e), rk)
+        except RuleError as err:
+            raise unsupported(str(err), e.span)
 
     def _broadcast(self, r: Routine, name: str, arg: Expr, d: Optional[Expr]) -> Optional[Expr]:
         """An array argument whose tangent is a scalar (active only through a
