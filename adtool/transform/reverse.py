@@ -681,9 +681,12 @@ class Reverse(Snapshots, Calls):
         nothing to reverse) the plain loop as the whole answer.
         (push_v, pop_v, body, plain-or-None)."""
         push_v, pop_v = self._record(self.r, [Ref(s.var)])
-        # Later iterations see everything the body writes.
+        # Later iterations see everything the body writes, except arrays
+        # whose every write in the body is an element subscripted by this
+        # loop's index: each trip writes its own element, so the value it
+        # overwrites was written by no earlier trip.
         self._wr.add(s.var)
-        self._note_writes(s.body)
+        self._note_writes(s.body, fresh_per_trip=s.var)
         self._loop_vars.append(s.var)
         try:
             body = self.block(s.body)

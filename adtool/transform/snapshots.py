@@ -203,10 +203,13 @@ class Snapshots:
             return name not in self.out.symbols     # generated temporaries start empty
         return not (s.storage == "local" and not s.save and s.init is None)
 
-    def _note_writes(self, stmts: list[Stmt]) -> None:
+    def _note_writes(self, stmts: list[Stmt], fresh_per_trip: Optional[str] = None) -> None:
         from ..ir.visit import walk_stmts as _walk
+        fresh = _fresh_per_trip(stmts, fresh_per_trip) if fresh_per_trip else set()
         for x in _walk(stmts):
             if isinstance(x, Assign):
+                if x.lhs.name in fresh:
+                    continue
                 self._wr.add(_written_key(x.lhs) or x.lhs.name)
             elif isinstance(x, (Loop,)):
                 self._wr.add(x.var)
@@ -332,6 +335,42 @@ class Snapshots:
         # for the whole invocation; between f_fwd and f_bwd the exit snapshot
         # puts it back (see _exit_snapshot).
         return self.ctx.scopes.var(self.r.name, name) in self.written
+
+
+def _fresh_per_trip(body: list[Stmt], var: str) -> set[str]:
+    """Arrays that a loop body over index `var` writes only as elements
+    subscripted by `var` itself (x(var) = ..., x(j, var) = ...), with `var`
+    unchanged by the body: no trip overwrites what an earlier trip wrote."""
+    from ..ir.visit import calls_in, walk_expr, walk_stmts as _walk
+    from ..ir.nodes import Select, While
+    ok: dict[str, bool] = {}
+    for x in _walk(body):
+        if isinstance(x, Assign):
+            lhs = x.lhs
+            own = lhs.path is None and lhs.subs is not None and any(
+                isinstance(d, Ref) and d.name == var and d.subs is None and d.path is None
+                for d in lhs.subs)
+            ok[lhs.name] = ok.get(lhs.name, True) and own
+            if lhs.name == var:
+                return set()
+            for c in calls_in(x.rhs):
+                if not c.intrinsic:
+                    for a in c.args:       # a function may write its arguments
+                        for y in walk_expr(a):
+                            if isinstance(y, Ref):
+                                ok[y.name] = False
+        elif isinstance(x, CallStmt):
+            for a in x.args:
+                if isinstance(a, Ref):
+                    ok[a.name] = False
+                    if a.name == var:
+                        return set()
+        elif isinstance(x, Loop) and x.var == var:
+            return set()
+        elif not isinstance(x, (If, Loop, Select, While)) and hasattr(x, "items"):
+            for i in x.items:
+                ok[getattr(i, "name", "")] = False
+    return {n for n, good in ok.items() if good}
 
 
 def _written_key(ref: Ref) -> Optional[str]:
