@@ -70,13 +70,33 @@ def run(prog: Path, args: list[str], env=None) -> dict:
     return progs.parse(out)
 
 
+RUNS = 3
+
+
+def timed(prog: Path, args: list[str]) -> dict:
+    """The machine is shared: one run's time can be off by tens of percent
+    when another job starts, so the adjoint time is the median of RUNS
+    separate runs (the peak does not vary)."""
+    res = [run(prog, args) for _ in range(RUNS)]
+    out = dict(res[0])
+    for k in ("ADJOINT_TIME", "PRIMAL_TIME"):
+        if k in out:
+            out[k] = statistics.median(r[k] for r in res)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--programs", default=",".join(progs.programs()))
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per measurement (nrep)")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="separate timed runs per measurement; the median is reported")
     ap.add_argument("--work", default="/tmp/adtool-bench-planner")
     ap.add_argument("--out", help="also write the markdown table here")
     a = ap.parse_args(argv)
+    global RUNS
+    RUNS = max(1, a.runs)
+    load0 = os.getloadavg()
     from adtool.checkpoint import costmodel as cm
     from adtool.checkpoint import planner
 
@@ -114,11 +134,11 @@ def main(argv=None) -> int:
             runs.append({"sites": str(prog.parent / "adj.sites.json"),
                          "profile": str(prog.parent / "prof.json")})
         os.environ.pop("ADTOOL_PROFILE", None)
-        base = run(build(d / "split", src, info, ["--default-mode", "split"], rts["plain"], False),
+        base = timed(build(d / "split", src, info, ["--default-mode", "split"], rts["plain"], False),
                    [str(a.repeat), *args[1:]])
         runs[0]["adjoint_time_s"] = base["ADJOINT_TIME"]
         runs[0]["primal_time_s"] = base["PRIMAL_TIME"]
-        joint = run(build(d / "joint", src, info, ["--default-mode", "joint"], rts["plain"],
+        joint = timed(build(d / "joint", src, info, ["--default-mode", "joint"], rts["plain"],
                           False), [str(a.repeat), *args[1:]])
         runs[1]["adjoint_time_s"] = joint["ADJOINT_TIME"]
         data = d / "profile_data.json"
@@ -132,7 +152,7 @@ def main(argv=None) -> int:
             plan = d / f"plan{k}.toml"
             plan.write_text(planner.plan_text(head, str(int(budget)), int(budget), c, model,
                                               cm.site_keys(model.root)))
-            res = run(build(d / f"chosen{k}", src, info, ["--checkpoint-file", plan],
+            res = timed(build(d / f"chosen{k}", src, info, ["--checkpoint-file", plan],
                             rts["plain"], False), [str(a.repeat), *args[1:]])
             rows.append((name, int(budget), c, res, model))
             print(f"{name}: budget {budget:.0f} B: predicted {c.peak:.0f} B {c.time:.3f} s; "
@@ -148,6 +168,11 @@ def main(argv=None) -> int:
                      f"| {planner.show_size(c.peak)} | {planner.show_size(mp)} "
                      f"| {100 * (mp - c.peak) / c.peak:+.1f}% | {c.time:.3f} | {mt:.3f} "
                      f"| {100 * (mt - c.time) / c.time:+.1f}% |")
+    load1 = os.getloadavg()
+    lines.append("")
+    lines.append(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in load0)} at the "
+                 f"start, {' '.join(f'{x:.2f}' for x in load1)} at the end; times are the "
+                 f"median of {RUNS} runs of {a.repeat} repeats each")
     table = "\n".join(lines) + "\n"
     print(table)
     if a.out:
