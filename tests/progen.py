@@ -249,6 +249,16 @@ class Features:
         # caller changes after the call: a joint call's snapshot must hold
         # it (fixtures/fortran/snapshot_nonreal.f90);
         self.char_modes = True
+        # (a) through globals: an integer gi in the COMMON block that
+        # helpers read (deeper in the call tree too) and callers change
+        # after calls
+        self.global_ints = True
+        # (b) nested: a local permutation ix used in subscripts, a(ix(k1))
+        # given with k1 to a helper that changes k1
+        self.index_arrays = True
+        # (d) "external s1" statements for the subroutines a routine calls:
+        # the adjoint must not type them (real(4), external :: s1)
+        self.external_stmts = True
         # (c) head outputs that depend on no input (inquiry intrinsics only)
         # and an independent read only by inquiry intrinsics: the head's
         # signature must still follow its spec, and the check driver passes
@@ -316,6 +326,9 @@ class RoutineGen:
         self.array_only = False     # leaves: array sections and constants only
         self.assigned_array: Optional[str] = None   # the array an element assignment writes
         self.logical_locals: list[str] = []
+        self.gints: list[str] = []     # COMMON integers this routine may write
+        self.perm: Optional[str] = None  # a local integer permutation array (ix)
+        self.sub_calls: set = set()      # subroutines this routine calls
         self.loop_names: list = []      # enclosing loops, innermost last: name or None
         self.next_label = 100
         self.loop_name_count = 0
@@ -355,6 +368,8 @@ class RoutineGen:
 
     def index(self) -> str:
         t, lo, hi = self.ch(self.int_sources())
+        if self.perm and self.r.random() < 0.15:
+            return f"{self.perm}({t})"
         r = self.r.random()
         if r < 0.45 or t.isdigit():
             return t
@@ -367,6 +382,14 @@ class RoutineGen:
         if r < 0.92 and lo - 1 >= 1:
             return f"{t} - 1"
         return f"min(n, 2 * {t})"
+
+    def global_ints(self) -> set:
+        return {v.name for v in self.ints if v.intent in ("global", "gin")}
+
+    def global_int_update(self) -> str:
+        t, lo, hi = self.ch(self.int_sources())
+        return f"{self.ch(self.gints)} = " + self.ch([f"mod({t} + {self.r.randint(1, 5)}, n) + 1",
+                                                     f"n + 1 - {t}", f"max(1, {t} - 1)"])
 
     # -- real expressions --------------------------------------------------
     def leaf(self, count: Optional[int]) -> E:
@@ -673,7 +696,7 @@ class RoutineGen:
         for i, a in enumerate(callee.args):
             if a.kind == "int" and a.intent == "inout":
                 cands = [v.name for v in self.int_locals] \
-                    + [v.name for v in self.ints if v.intent == "inout"]
+                    + [v.name for v in self.ints if v.intent == "inout" and v.intent != "global"]
                 if not cands:
                     return None
                 moving = acts[i] = self.ch(cands)
@@ -705,6 +728,8 @@ class RoutineGen:
                         return None
                     kind, v = self.ch(opts)
                     idx = moving if moving and self.r.random() < 0.5 else self.index()
+                    if idx == moving and self.perm and self.r.random() < 0.4:
+                        idx = f"{self.perm}({moving})"     # nested: a(ix(k)), k moved by the call
                     acts[i] = v.name if kind == "s" else f"{v.name}({idx})"
                     taken.add(v.name)
         for i, a in enumerate(callee.args):
@@ -717,7 +742,8 @@ class RoutineGen:
                     pass            # chosen above
                 else:
                     # never the variable given to kk in the same call (aliasing)
-                    acts[i] = self.ch([x for x in self.int_sources() if x[0] not in taken])[0]
+                    acts[i] = self.ch([x for x in self.int_sources() if x[0] not in taken
+                                       and x[0] not in self.global_ints()])[0]
                 continue
             if a.kind == "char":
                 if not self.chars:
@@ -861,6 +887,7 @@ class RoutineGen:
         if got is None:
             return None
         self.called.add(s.name)
+        self.sub_calls.add(s.name)
         out = [f"call {s.name}({', '.join(got[0])})"]
         # a global the callee may have read, overwritten right after the
         # call: what a joint caller's adjoint liveness must not drop
@@ -868,6 +895,8 @@ class RoutineGen:
         gl = [v for v in self.scalars(writable=True) if v.intent == "global"]
         if gl and self.r.random() < 0.5:
             out.append(f"{self.ch(gl).name} = {self.bounded(self.expr(1)).text}")
+        if self.gints and self.r.random() < 0.5:
+            out.append(self.global_int_update())
         return out
 
     def new_loopvar(self) -> str:
@@ -1015,6 +1044,7 @@ class RoutineGen:
              ("while", 4 if depth < 3 and self.f.while_loops else 0),
              ("exit", 6 if in_loop and self.f.exit_cycle else 0),
              ("int", 5 if self.int_locals else 0),
+             ("gint", 3 if self.gints else 0),
              ("call", 12 if any(c.kind == "subroutine" for c in self.callees) and self.f.subroutine_calls
               and (self.f.calls_in_loops or not in_loop) else 0),
              ("select", 4 if depth < 3 and self.f.select_case else 0),
@@ -1052,6 +1082,8 @@ class RoutineGen:
             return [f"if ({self.cond()}) return"]
         if k == "int":
             return self.int_update()
+        if k == "gint":
+            return [self.global_int_update()]
         if k == "call":
             got = self.call_stmt(d)
             if got:
@@ -1126,6 +1158,11 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
                 common: tuple = ("", [])) -> Routine:
     cname, gvars = common
     use_common = bool(gvars) and (is_head or rng.random() < 0.6)
+    # the COMMON block's integer gi: read by every routine that has the
+    # block (indices, branches, loop bounds), written by subroutines, often
+    # right after a call whose subtree read it (issue 9, class a)
+    gint = [v for v in gvars if v.kind == "int"] if use_common else []
+    gvars = [v for v in gvars if v.kind != "int"]
     if sig.kind == "function":
         # no side effects in functions: they may read the COMMON block only,
         # and call no subroutine that writes it
@@ -1143,6 +1180,11 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     g.int_locals = [Var(f"k{k}", "int") for k in range(1, rng.randint(int(moving), 2) + 1)]
     if feat.logicals and rng.random() < 0.3:
         g.logical_locals = ["lg1"]
+    perm = None
+    if feat.index_arrays and rng.random() < (0.6 if moving else 0.2):
+        perm = list(range(1, n + 1))
+        rng.shuffle(perm)
+        g.perm = "ix"
     if any(a.kind == "char" for c in callees for a in c.args):
         g.char_locals = ["cm"]
         g.chars.append("cm")
@@ -1159,13 +1201,19 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
     g.vars = g.vars + g.locals + ([g.result] if g.result else [])
     if use_common:
         g.vars += gvars
+    g.ints += gint
+    g.gints = [] if sig.kind == "function" else [v.name for v in gint]
 
     # prologue: every local and output gets a value computed from the inputs
     body: list[str] = [f"allocate({w}(n))" for w in sorted(alloc)]
     body += [f"{k.name} = {rng.randint(1, n)}" for k in g.int_locals]
+    if perm:
+        body.append(f"ix = (/ {', '.join(map(str, perm))} /)")
     body += [f"{lg} = .{rng.choice(['true', 'false'])}." for lg in g.logical_locals]
     body += [f"{c} = '{rng.choice(_WORDS)}'" for c in g.char_locals]
     inputs = [v for v in g.vars if v.intent in ("in", "inout")]
+    if is_head:
+        body += [f"{v.name} = {rng.randint(1, n)}" for v in gint]
     if is_head and use_common:
         # the head defines the COMMON block before anything reads it
         for v in gvars:
@@ -1208,6 +1256,7 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
                 if got:
                     body.append(f"call {c.name}({', '.join(got[0])})")
                     called.add(c.name)
+                    g.sub_calls.add(c.name)
             else:
                 tgt = rng.choice(g.scalars(writable=True))
                 e = g.func_call(c, 1)
@@ -1299,6 +1348,8 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
                                                              if "%" not in k.name]
     if local_record:
         decl.append(f"  type({prefix}rec) :: rc")
+    if perm:
+        ints.append(f"ix({n})")
     if ints:
         decl.append(f"  integer :: {', '.join(ints)}")
     if g.logical_locals:
@@ -1307,9 +1358,13 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
         decl.append(f"  character(len=4) :: {', '.join(g.char_locals)}")
     if use_common:
         decl.append(_decl_real(rng, [v.name + (f"({n})" if v.rank else "") for v in gvars]))
-        decl.append(f"  common /{cname}/ {', '.join(v.name for v in gvars)}")
+        if gint:
+            decl.append(f"  integer :: {', '.join(v.name for v in gint)}")
+        decl.append(f"  common /{cname}/ {', '.join(v.name for v in gvars + gint)}")
     if g.fun_decls:
         decl.append(f"  real(8), external :: {', '.join(sorted(g.fun_decls))}")
+    if g.sub_calls and feat.external_stmts and rng.random() < 0.3:
+        decl.append(f"  external {', '.join(sorted(g.sub_calls))}")
     end = f"end {sig.kind} {sig.name}"
     lines = [head] + decl + ["  " + x for x in body] + [end]
     text = "\n".join(y for x in lines for y in _wrap(x)) + "\n"
@@ -1460,6 +1515,8 @@ def generate(seed: int, prefix: str = "p_", feat: Optional[Features] = None,
         gv = [Var("g1", "real", 0, "global")]
         if rng.random() < 0.6:
             gv.append(Var("g2", "real", 1, "global"))
+        if feat.global_ints and rng.random() < 0.6:
+            gv.append(Var("gi", "int", 0, "global"))
         common = (f"{prefix}cm", gv)
     for k in range(nhelp):
         kind = "function" if (rng.random() < 0.4 and feat.function_calls) else "subroutine"

@@ -56,6 +56,16 @@ def split_helpers(p: progen.Program) -> list[str]:
     rng = random.Random(p.seed)
     return [r.sig.name for r in p.routines[:-1] if rng.random() < 0.5]
 FD_TOL = 1e-6
+# Central differences with h = 1e-6 carry a rounding error of about
+# eps * |<W, f>| / h ~ 1e-10 (values are bounded by 2): a gradient that
+# nearly vanishes along D is held to that, not to 1e-6 of itself (as in
+# test_c_random_programs.py).  Seed 9101001008: adjoint 3.96151205e-6,
+# tangent equal to 1e-12, FD 3.96152555e-6 (off by 1.4e-11).
+FD_FLOOR = 1e-10
+
+
+def fd_ok(fd: float, adj: float) -> bool:
+    return abs(fd - adj) <= max(FD_TOL * max(abs(fd), abs(adj)), FD_FLOOR)
 DOT_TOL = 1e-10
 MODE_TOL = 1e-12
 CHECKS = ["-fcheck=bounds", "-ffpe-trap=invalid,zero,overflow"]
@@ -252,7 +262,7 @@ def test_adjoint_matches_fd_and_tangent(b, k, mode, batch_results):
     x = r[mode]
     assert x.left == 0, f"{how}\nthe adjoint left {x.left} bytes on the stack"
     assert rel(x.tangent_dot, x.adjoint_dot) < DOT_TOL, f"{how}\ndot test: {x}"
-    assert rel(x.fd, x.adjoint_dot) < FD_TOL, f"{how}\nadjoint vs FD: {x}"
+    assert fd_ok(x.fd, x.adjoint_dot), f"{how}\nadjoint vs FD: {x}"
 
 
 @pytest.mark.parametrize("b,k", CASES, ids=[f"p{b * PER_BATCH + k:03d}" for b, k in CASES])
@@ -301,7 +311,7 @@ def failure_kind(res) -> str | None:
             tags.append(f"{mode}:stack")
         if rel(x.tangent_dot, x.adjoint_dot) >= DOT_TOL:
             tags.append(f"{mode}:dot")
-        if rel(x.fd, x.adjoint_dot) >= FD_TOL:
+        if not fd_ok(x.fd, x.adjoint_dot):
             tags.append(f"{mode}:fd")
     j = res["joint"]
     for other in ("split", "mixed"):
