@@ -11,7 +11,10 @@ $ADTOOL_PROFILE (default adtool-profile.json):
 
 Site ids come from the generated code; `<output>.sites.json` (written by
 differentiate --profile) maps them to call sites: for a call site with id
-k, k is its forward-sweep call, k+1 its snapshot, k+2 its adjoint call.
+k, k is its forward-sweep call, k+1 what the caller pushes just before it
+(its recording of what the call overwrites, and when joint the snapshot;
+part "snapshot" whatever the mode),
+k+2 its adjoint call with the caller's pops after it.
 `adtool check --profile P` writes the same document with those two joined:
 every runtime entry gains "key" (the call site, "caller/callee#k" as in plan
 files) and "part" ("forward" | "snapshot" | "adjoint"), and the document
@@ -30,7 +33,9 @@ from ..diagnostics import AdError, UNSUPPORTED
 from ..output import write_atomic
 
 PARTS = ("forward", "snapshot", "adjoint")
-IDS = "id = forward-sweep call, id+1 = snapshot, id+2 = adjoint call"
+IDS = ("id = forward-sweep call, id+1 = what the caller pushes before it (its recording "
+       "of what the call overwrites, and the snapshot when joint), id+2 = adjoint call "
+       "with the caller's pops after it")
 
 
 def call_site_table(profile_sites: dict) -> list[dict]:

@@ -38,7 +38,14 @@ class Node:
     snapshot when joint; extra: time added when joint (its subtree's plain
     primal run and the snapshot's push and pop, all calls together); key:
     the plan's name of the site (several nodes may share one, when a
-    routine is reached along several paths: they get one decision)."""
+    routine is reached along several paths: they get one decision);
+    record: bytes the parent itself pushes around one call of a split site
+    (what the call overwrites and the parent's backward sweep or the
+    split callee's _bwd reads), held from before the call until after its
+    adjoint.  When the site is joint the parent's recording around it is
+    part of snapshot (the generated code merges the two), so the parent's
+    own tape is own + Σ_split children record: it depends on the
+    children's modes, linearly."""
     key: str
     own: list[float]
     children: list["Node"] = field(default_factory=list)
@@ -46,6 +53,7 @@ class Node:
     snapshot: float = 0.0
     extra: float = 0.0
     split_tape: float = 0.0      # measured tape per call when split (planner.py)
+    record: float = 0.0
 
     def walk(self):
         yield self
@@ -68,13 +76,24 @@ def _tape(v: Node, joint: set[str], memo: dict) -> float:
 
 
 def _contrib(c: Node, joint: set[str], memo: dict) -> float:
-    return c.snapshot if c.key in joint else _tape(c, joint, memo)
+    """What one call of c leaves on the stack between its forward sweep
+    and its adjoint: when joint the snapshot (with the parent's recording
+    around it), when split the parent's recording plus c's tape."""
+    return c.snapshot if c.key in joint else c.record + _tape(c, joint, memo)
+
+
+def _held(c: Node, joint: set[str]) -> float:
+    """What the parent keeps on the stack while c's adjoint runs, besides
+    the earlier calls' contributions: its recording around a split call.
+    (Around a joint call the snapshot is popped before the adjoint.)"""
+    return 0.0 if c.key in joint else c.record
 
 
 def peak(v: Node, joint: set[str], memo: Optional[dict] = None) -> float:
     """Peak(v) = max(Tape(v), max_j [Σ_{i<=j} m^i + Σ_{l<j} count_l contrib(c_l)
-    + (count_j - 1) contrib(c_j) + Peak(c_j)]): memory is max-plus.  (Plus
-    the repeated siblings that may interleave with a repeated c_j.)"""
+    + (count_j - 1) contrib(c_j) + held(c_j) + Peak(c_j)]): memory is
+    max-plus.  (Plus the repeated siblings that may interleave with a
+    repeated c_j.)"""
     memo = {} if memo is None else memo
     best = _tape(v, joint, memo)
     prefix = 0.0
@@ -82,7 +101,8 @@ def peak(v: Node, joint: set[str], memo: Optional[dict] = None) -> float:
         prefix += v.own[j]
         cj = _contrib(c, joint, memo)
         later = sum(e.count * _contrib(e, joint, memo) for e in _interleaved(v, j))
-        best = max(best, prefix + later + (c.count - 1) * cj + peak(c, joint, memo))
+        best = max(best, prefix + later + (c.count - 1) * cj + _held(c, joint)
+                   + peak(c, joint, memo))
         prefix += c.count * cj
     return best
 
@@ -143,8 +163,9 @@ def _quiet(make):
 
 def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> Optional[set[str]]:
     """One binary per site key; per node continuous tape T, contrib C and
-    peak P with C >= snapshot x, C >= T - M (x) (M: the node's all-split
-    tape, a tight bound), P >= T, P >= prefix_j + (count_j - 1) C_j + P_j.
+    peak P with C >= snapshot x, C >= record + T - M x (M: record plus the
+    largest tape any choice gives the node), P >= T, P >= prefix_j +
+    (count_j - 1) C_j + record_j (1 - x_j) + P_j.
     The constraints only bound T, C, P from below, so a feasible point
     exists exactly when the true peak of the chosen x fits the budget.
     Returns the joint keys, or None when no choice fits."""
@@ -168,8 +189,14 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
             extra[n.key] = extra.get(n.key, 0.0) + n.extra
     for k in keys:
         col[k] = add_col(0.0 if minimise_peak else extra[k], 0.0, 1.0, integer=True)
-    split_tape: dict = {}
-    _tape(root, set(), split_tape)
+    most: dict = {}
+
+    def largest(v: Node) -> float:     # the node's tape, maximised over the choices
+        if id(v) not in most:
+            most[id(v)] = sum(v.own) + sum(c.count * max(c.snapshot, c.record + largest(c))
+                                           for c in v.children)
+        return most[id(v)]
+    largest(root)
     T, C, P = {}, {}, {}
     for n in root.walk():
         T[id(n)] = add_col(0.0, 0.0, inf)
@@ -191,13 +218,15 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
             terms = [(P[id(n)], 1.0), (P[id(c)], -1.0)]
             if c.count > 1:
                 terms.append((C[id(c)], -(c.count - 1)))
+            if c.record:
+                terms.append((col[c.key], c.record))
             terms += [(C[id(e)], -e.count) for e in n.children[:j] + _interleaved(n, j)]
-            row(prefix_own, inf, terms)
+            row(prefix_own + c.record, inf, terms)
         if n is not root:
             x = col[n.key]
             row(0.0, inf, [(C[id(n)], 1.0), (x, -n.snapshot)])
-            m = split_tape[id(n)]
-            row(0.0, inf, [(C[id(n)], 1.0), (T[id(n)], -1.0), (x, m)])
+            m = n.record + most[id(n)]
+            row(n.record, inf, [(C[id(n)], 1.0), (T[id(n)], -1.0), (x, m)])
     if budget is not None:
         h.changeColBounds(P[id(root)], 0.0, float(budget))
     h.run()

@@ -19,11 +19,14 @@ Paths are relative to P.json.  Every call site must be split in some run
 (its tape is measured there: bytes its forward sweep leaves) and joint in
 some run (its snapshot's bytes and the time of its extra plain run); the
 simplest is one run with `--default-mode split` and one with
-`--default-mode joint`.  The model does not know where between its calls a
-routine pushes its own tape (it counts it as pushed before them), nor how
-much more a caller records when a callee changes mode (it takes each
-caller's own tape from the split run): docs/strategies.md, "Planner",
-measures how far off that is.
+`--default-mode joint`.  A caller's recording around each call site (what
+the call overwrites, profiled as the site's id+1 in a split run; merged
+with the snapshot in a joint run) is a per-site term of the caller's tape
+that depends on that site's mode.  The model does not know where between
+its calls a routine pushes the rest of its own tape (it counts it as pushed
+before them), nor whether a callee's mode changes what the caller records
+elsewhere than around that call: docs/strategies.md, "Planner", measures
+how far off that is.
 """
 from __future__ import annotations
 
@@ -176,20 +179,24 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         n_calls = calls_of(s.key)
         per_parent = n_calls / max(invoked.get(s.caller, 1.0), 1.0)
         children = [node(c, k) for c, k in kids]
-        tape = snap = extra = 0.0
+        tape = snap = extra = record = record_time = 0.0
         if sp is not None:
             t, r = sp
             f = r["sites"][t["id"]]
             tape = f["left_bytes"] / max(f["count"], 1)
+            rec = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0})
+            record = rec["left_bytes"] / max(f["count"], 1)
+            record_time = rec["time_s"]
         if jn is not None:
             t, r = jn
             f = r["sites"][t["id"]]
             sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0})
             snap = sn["left_bytes"] / max(f["count"], 1)
-            extra = (f["time_s"] + 2 * sn["time_s"]) / paths[s.key]
-        own = max(0.0, tape - sum(c.count * _split_tape(c) for c in children))
+            # the caller records around a split call too: only the rest is extra
+            extra = (f["time_s"] + 2 * max(0.0, sn["time_s"] - record_time)) / paths[s.key]
+        own = max(0.0, tape - sum(c.count * _split_contrib(c) for c in children))
         return cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
-                       split_tape=tape)
+                       split_tape=tape, record=record)
     kids = [node(s, k) for s, k in tree]
     for what, keys in missing.items():
         if keys:
@@ -199,8 +206,8 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
     split_run = next((r for r in runs if all(t.get("mode") == "split"
                                              for t in r["table"].values()
                                              if t.get("mode") in ("joint", "split"))), None)
-    root_tape = split_run["peak"] if split_run else sum(c.count * _split_tape(c) for c in kids)
-    own = max(0.0, root_tape - sum(c.count * _split_tape(c) for c in kids))
+    root_tape = split_run["peak"] if split_run else sum(c.count * _split_contrib(c) for c in kids)
+    own = max(0.0, root_tape - sum(c.count * _split_contrib(c) for c in kids))
     root = cm.Node(head, [own] + [0.0] * len(kids), kids)
     _calibrate(root, runs, base_time)
     return Model(root, base_time, primal)
@@ -219,8 +226,10 @@ def _calibrate(root: cm.Node, runs: list[dict], base_time: float) -> None:
             n.extra *= f
 
 
-def _split_tape(n: cm.Node) -> float:
-    return n.split_tape
+def _split_contrib(n: cm.Node) -> float:
+    """What one split call of n leaves, as measured: its caller's recording
+    around it (id+1 in a split run) and its tape (id)."""
+    return n.record + n.split_tape
 
 
 # ---------------------------------------------------------------- commands

@@ -54,12 +54,13 @@ class Calls:
             fargs = clone(args) + ([clone(result)] if result is not None else [])
             fcall = CallStmt(name + "_fwd", fargs, span=s.span)
             fcall.fwd_of = (name, clone(args))                # for deadfwd.py
-            fwd = push_t + _profiled(prof, 0, [fcall])
+            # id+1: the caller's own recording around the call (planner.py)
+            fwd = _profiled(prof, 1, push_t) + _profiled(prof, 0, [fcall])
             # Temporaries f_bwd does not restore itself (see _formal_facts).
             again = self._reevaluate([a for f, a in zip(callee.args, args) if (name, f) in self.stable])
             adj = CallStmt(name + "_bwd", adj_args, span=s.span)
             adj.primal_call = (name, clone(args))      # for deadfwd.py
-            bwd = again + pre + _profiled(prof, 2, [adj]) + post + pop_t
+            bwd = again + pre + _profiled(prof, 2, [adj] + post + pop_t)
             return Sweeps(fwd, bwd)
         snap = self._snapshot(callee, args)
         # Inputs re-evaluated from their expressions need no snapshot.
@@ -83,11 +84,11 @@ class Calls:
             snap = [x for x in snap if not any(_same_ref(x, b) for b in both)]
         push_b, pop_b = self._push_pop(r, both)
         push_s, pop_s = self._push_pop(r, snap)
-        fwd = push_t + _profiled(prof, 1, push_b + push_s) + _profiled(prof, 0, [primal])
+        fwd = _profiled(prof, 1, push_t + push_b + push_s) + _profiled(prof, 0, [primal])
         adj = CallStmt(name + "_b", adj_args, span=s.span)
         adj.primal_call = (name, clone(args))          # for deadfwd.py
-        bwd = _profiled(prof, 2, pop_s + pop_b + clone(push_b) + again + pre + [adj]) \
-            + post + pop_b + pop_t
+        bwd = _profiled(prof, 2, pop_s + pop_b + clone(push_b) + again + pre + [adj]
+                        + post + pop_b + pop_t)
         return Sweeps(fwd, bwd)
 
     def _reevaluate(self, actuals: list[Expr]) -> list[Stmt]:
