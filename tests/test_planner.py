@@ -237,3 +237,126 @@ def test_workflow_from_check_profiles(tmp_path):
     rep = json.loads((tmp_path / "r.json").read_text())
     stack = next(c for c in rep["checks"] if c["name"] == "stack")
     assert stack["values"]["peak_bytes"] <= budget
+
+
+OBSERVED = """\
+! simulate observes u after every step: its own backward sweep reads u, so
+! it records u before each call of step that overwrites it.
+module obs_params
+  implicit none
+  integer, parameter :: dp = kind(1.d0)
+  integer, parameter :: nx = 16
+  integer, parameter :: nsteps = 40
+end module obs_params
+
+module obs_kernels
+  use obs_params
+  implicit none
+contains
+
+  subroutine flux(u, kappa, f)
+    real(kind=dp), intent(in) :: u(nx), kappa
+    real(kind=dp), intent(out) :: f(nx)
+    integer :: i
+    f(1) = 0.0_dp
+    do i = 2, nx
+      f(i) = -kappa * (1.0_dp + 0.5_dp * u(i)**2) * (u(i) - u(i-1))
+    end do
+  end subroutine flux
+
+  subroutine step(u, kappa)
+    real(kind=dp), intent(inout) :: u(nx)
+    real(kind=dp), intent(in) :: kappa
+    real(kind=dp) :: f(nx)
+    call flux(u, kappa, f)
+    u(2:nx-1) = u(2:nx-1) - 0.1_dp * (f(3:nx) - f(2:nx-1))
+  end subroutine step
+
+end module obs_kernels
+
+subroutine simulate(u0, kappa, cost)
+  use obs_params
+  use obs_kernels, only: step
+  implicit none
+  real(kind=dp), intent(in) :: u0(nx), kappa
+  real(kind=dp), intent(out) :: cost
+  real(kind=dp) :: u(nx)
+  integer :: n
+  u = u0
+  cost = 0.0_dp
+  do n = 1, nsteps
+    call step(u, kappa)
+    cost = cost + sum(u**3)
+  end do
+end subroutine simulate
+"""
+
+OBS_DRIVER = """\
+program prof
+  use adstack
+  implicit none
+  real(8) :: u0(16), kappa, cost, u0b(16), kappab, costb
+  integer :: i
+  do i = 1, 16
+    u0(i) = 0.05d0 * i
+  end do
+  kappa = 0.8d0
+  u0b = 0.0d0
+  kappab = 0.0d0
+  costb = 1.0d0
+  call simulate_b(u0, u0b, kappa, kappab, cost, costb)
+  call ad_prof_json('prof.json')
+end program prof
+"""
+
+
+def test_caller_recording_depends_on_the_call_sites_mode(tmp_path):
+    """simulate observes u after every step, so it records u before each
+    call of step (which overwrites it): around a split call as its own
+    push, around a joint call merged with step's snapshot (and pushed back
+    while step_b runs).  The model takes that recording as a per-site term
+    of the caller's tape that depends on the site's mode, and predicts the
+    measured peak of all-split, all-joint and each site joint alone
+    byte for byte (counted, not timed)."""
+    pytest.importorskip("highspy")
+    from adtool.checkpoint import planner
+    (tmp_path / "obs.f90").write_text(OBSERVED)
+    run([sys.executable, "-m", "adtool", "runtime", "rt"], tmp_path)
+    (tmp_path / "primal.f90").write_text(
+        emit_unit(primal_unit(read_fortran([str(tmp_path / "obs.f90")]))))
+    (tmp_path / "prof.f90").write_text(OBS_DRIVER)
+    run(["gcc", "-O2", "-DADSTACK_PROFILE", "-c", "rt/adstack.c"], tmp_path)
+    run(["gfortran", "-c", "rt/adstack_mod.f90"], tmp_path)
+    run(["gfortran", "-O1", "-c", "primal.f90"], tmp_path)
+    head = "simulate(cost)/(u0 kappa)"
+
+    def profiled(tag, *plan):
+        run([sys.executable, "-m", "adtool", "differentiate", "obs.f90", "--head", head, *plan,
+             "--profile", "-o", f"{tag}.f90"], tmp_path)
+        run(["gfortran", "-O1", "-o", tag, "primal.o", f"{tag}.f90", "prof.f90", "adstack.o",
+             "adstack_mod.o"], tmp_path)
+        run([f"./{tag}"], tmp_path)
+        (tmp_path / f"{tag}.prof.json").write_text((tmp_path / "prof.json").read_text())
+        prof = json.loads((tmp_path / "prof.json").read_text())
+        return {"sites": f"{tag}.sites.json", "profile": f"{tag}.prof.json"}, prof["peak_bytes"]
+    split, split_peak = profiled("s", "--default-mode", "split")
+    joint, joint_peak = profiled("j", "--default-mode", "joint")
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split, joint]}))
+    model, _ = planner._model([str(tmp_path / "obs.f90")], head, [], [],
+                              str(tmp_path / "data.json"))
+    root = model.root
+    step = next(n for n in root.walk() if n.key.startswith("simulate/step"))
+    assert step.count == 40 and step.record == 16 * 8          # u, per call
+    keys = cm.site_keys(root)
+    assert cm.peak(root, set()) == split_peak
+    assert cm.peak(root, set(keys)) == joint_peak
+    for k in keys:                     # each site joint alone, the others split
+        callee = k.split("/")[1].split("#")[0]
+        _, measured = profiled("m" + callee, "--default-mode", "split", "--joint", callee)
+        assert cm.peak(root, {k}) == measured, k
+    # without the term (the caller's own tape taken whole from the split
+    # run, as before), all-joint counts u twice per step: once in the
+    # caller's tape, once in the snapshot
+    root.own[0] += step.count * step.record
+    step.record = 0.0
+    assert cm.peak(root, set(keys)) >= joint_peak + (step.count - 1) * 16 * 8

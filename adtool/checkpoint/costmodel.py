@@ -84,9 +84,15 @@ def _contrib(c: Node, joint: set[str], memo: dict) -> float:
 
 def _held(c: Node, joint: set[str]) -> float:
     """What the parent keeps on the stack while c's adjoint runs, besides
-    the earlier calls' contributions: its recording around a split call.
-    (Around a joint call the snapshot is popped before the adjoint.)"""
-    return 0.0 if c.key in joint else c.record
+    the earlier calls' contributions: its recording around the call.
+    Around a joint call the snapshot is popped before the adjoint, but
+    what it shares with the recording is pushed back for its duration: the
+    recording again, measured in the split run, at most the snapshot."""
+    return min(c.record, c.snapshot) if c.key in joint else c.record
+
+
+def _held_saving(c: Node) -> float:
+    return c.record - min(c.record, c.snapshot)
 
 
 def peak(v: Node, joint: set[str], memo: Optional[dict] = None) -> float:
@@ -165,7 +171,7 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
     """One binary per site key; per node continuous tape T, contrib C and
     peak P with C >= snapshot x, C >= record + T - M x (M: record plus the
     largest tape any choice gives the node), P >= T, P >= prefix_j +
-    (count_j - 1) C_j + record_j (1 - x_j) + P_j.
+    (count_j - 1) C_j + held_j + P_j (held_j = record_j - s_j x_j, linear).
     The constraints only bound T, C, P from below, so a feasible point
     exists exactly when the true peak of the chosen x fits the budget.
     Returns the joint keys, or None when no choice fits."""
@@ -218,8 +224,8 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
             terms = [(P[id(n)], 1.0), (P[id(c)], -1.0)]
             if c.count > 1:
                 terms.append((C[id(c)], -(c.count - 1)))
-            if c.record:
-                terms.append((col[c.key], c.record))
+            if _held_saving(c):
+                terms.append((col[c.key], _held_saving(c)))
             terms += [(C[id(e)], -e.count) for e in n.children[:j] + _interleaved(n, j)]
             row(prefix_own + c.record, inf, terms)
         if n is not root:
