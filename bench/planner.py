@@ -4,7 +4,8 @@ programs of bench/programs, three memory budgets each.
 
 For each program: two profiled runs (all split, all joint; runtime built
 with -DADSTACK_PROFILE, the profile written at exit by a destructor linked
-in here), plain all-split and all-joint runs for the baseline times (they
+in here) and two with the call tree's levels alternately joint (they
+measure how a routine's own recording changes when its callees are joint), plain all-split and all-joint runs for the baseline times (they
 calibrate the profiled extra times), then for each budget the planner's
 plan is generated, built without profiling and run; its measured stack
 peak and adjoint time are set against the prediction.
@@ -131,6 +132,29 @@ def main(argv=None) -> int:
             prog = build(d / f"prof_{mode}", src, info, ["--default-mode", mode], rts["prof"], True)
             os.environ["ADTOOL_PROFILE"] = str(prog.parent / "prof.json")
             run(prog, ["0", *args[1:]])          # nrep 0: one adjoint call (the check)
+            runs.append({"sites": str(prog.parent / "adj.sites.json"),
+                         "profile": str(prog.parent / "prof.json")})
+        # Two more profiled runs, the call-tree levels alternately joint:
+        # every split site with children has all of them joint in one, which
+        # measures how its own recording changes with its children's modes.
+        data = d / "profile_data.json"
+        data.write_text(json.dumps({"runs": runs}, indent=1))
+        model, head = planner._model([str(src / "model.f90")], info["head"], [], [], str(data))
+        depth: dict[str, int] = {}
+
+        def levels(n, k):
+            for c in n.children:
+                depth.setdefault(c.key, k)
+                levels(c, k + 1)
+        levels(model.root, 1)
+        for parity in (0, 1):
+            plan = d / f"levels{parity}.toml"
+            plan.write_text('default = "split"\n\n[calls]\n' + "".join(
+                f'"{k}" = "joint"\n' for k, v in depth.items() if v % 2 == parity))
+            prog = build(d / f"prof_levels{parity}", src, info, ["--checkpoint-file", plan],
+                         rts["prof"], True)
+            os.environ["ADTOOL_PROFILE"] = str(prog.parent / "prof.json")
+            run(prog, ["0", *args[1:]])
             runs.append({"sites": str(prog.parent / "adj.sites.json"),
                          "profile": str(prog.parent / "prof.json")})
         os.environ.pop("ADTOOL_PROFILE", None)

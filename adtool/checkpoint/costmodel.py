@@ -54,6 +54,7 @@ class Node:
     extra: float = 0.0
     split_tape: float = 0.0      # measured tape per call when split (planner.py)
     record: float = 0.0
+    delta: float = 0.0           # own-tape change when the children are joint (_own_delta)
 
     def walk(self):
         yield self
@@ -69,9 +70,23 @@ def site_keys(root: Node) -> list[str]:
     return list(seen)
 
 
+def _own_delta(v: Node, joint: set[str]) -> float:
+    """A routine's own recording away from its calls may change with its
+    callees' modes too (a joint callee's adjoint reads values a split one's
+    _bwd restores itself): delta, measured with all the children joint,
+    is counted when any child is joint if it adds (erring high when only
+    some are), when all are if it saves.  Linear in the choices through one
+    auxiliary variable per node (_milp)."""
+    if not v.delta or not v.children:
+        return 0.0
+    on = [c.key in joint for c in v.children]
+    return v.delta if (any(on) if v.delta > 0 else all(on)) else 0.0
+
+
 def _tape(v: Node, joint: set[str], memo: dict) -> float:
     if id(v) not in memo:
-        memo[id(v)] = sum(v.own) + sum(c.count * _contrib(c, joint, memo) for c in v.children)
+        memo[id(v)] = sum(v.own) + _own_delta(v, joint) \
+            + sum(c.count * _contrib(c, joint, memo) for c in v.children)
     return memo[id(v)]
 
 
@@ -102,7 +117,7 @@ def peak(v: Node, joint: set[str], memo: Optional[dict] = None) -> float:
     repeated c_j.)"""
     memo = {} if memo is None else memo
     best = _tape(v, joint, memo)
-    prefix = 0.0
+    prefix = _own_delta(v, joint)
     for j, c in enumerate(v.children):
         prefix += v.own[j]
         cj = _contrib(c, joint, memo)
@@ -199,8 +214,8 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
 
     def largest(v: Node) -> float:     # the node's tape, maximised over the choices
         if id(v) not in most:
-            most[id(v)] = sum(v.own) + sum(c.count * max(c.snapshot, c.record + largest(c))
-                                           for c in v.children)
+            most[id(v)] = sum(v.own) + max(0.0, v.delta) \
+                + sum(c.count * max(c.snapshot, c.record + largest(c)) for c in v.children)
         return most[id(v)]
     largest(root)
     T, C, P = {}, {}, {}
@@ -215,13 +230,22 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
         val = [v for _, v in terms]
         h.addRow(lo, hi, len(idx), idx, val)
     for n in root.walk():
-        # T_v - Σ count C_c = Σ own
-        row(sum(n.own), inf, [(T[id(n)], 1.0)] + [(C[id(c)], -c.count) for c in n.children])
+        # T_v - Σ count C_c - delta y = Σ own, y = max (delta > 0) or min
+        # (delta < 0) of the children's x: the bounds below let the solver
+        # take y no further than that, and it gains nothing by less
+        dy = []
+        if n.delta and n.children:
+            y = add_col(0.0, 0.0, 1.0)
+            dy = [(y, -n.delta)]
+            for k in {c.key for c in n.children}:
+                row(0.0, inf, [(y, 1.0), (col[k], -1.0)] if n.delta > 0
+                    else [(col[k], 1.0), (y, -1.0)])
+        row(sum(n.own), inf, [(T[id(n)], 1.0)] + [(C[id(c)], -c.count) for c in n.children] + dy)
         row(0.0, inf, [(P[id(n)], 1.0), (T[id(n)], -1.0)])
         prefix_own = 0.0
         for j, c in enumerate(n.children):
             prefix_own += n.own[j]
-            terms = [(P[id(n)], 1.0), (P[id(c)], -1.0)]
+            terms = [(P[id(n)], 1.0), (P[id(c)], -1.0)] + dy
             if c.count > 1:
                 terms.append((C[id(c)], -(c.count - 1)))
             if _held_saving(c):

@@ -125,6 +125,8 @@ def read_runs(paths) -> tuple[list[dict], float, float]:
         runs.append({"table": {t["key"]: t for t in table},
                      "sites": {s["site"]: s for s in prof.get("sites", [])},
                      "peak": prof.get("peak_bytes", 0),
+                     "total": prof.get("total_bytes", 0),
+                     "timer": _timer_cost(prof.get("sites", [])),
                      "all": modes.pop() if len(modes) == 1 else None,
                      "time": float(r.get("adjoint_time_s", 0.0) or 0.0)})
         if runs[-1]["all"] == "split":
@@ -141,7 +143,9 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
     known = set().union(*(r["table"] for r in runs))
 
     def measured(key: str, mode: str) -> Optional[tuple[dict, dict]]:
-        for r in runs:
+        # the all-split (all-joint) run first: a site's tape is the one
+        # with everything below it split
+        for r in sorted(runs, key=lambda r: r["all"] != mode):
             t = r["table"].get(key)
             if t is not None and t.get("mode") == mode and t["id"] in r["sites"]:
                 return t, r
@@ -184,19 +188,27 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             t, r = sp
             f = r["sites"][t["id"]]
             tape = f["left_bytes"] / max(f["count"], 1)
-            rec = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0})
+            rec = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0, "count": 0})
             record = rec["left_bytes"] / max(f["count"], 1)
-            record_time = rec["time_s"]
+            record_time = max(0.0, rec["time_s"] - r["timer"] * rec["count"])
         if jn is not None:
             t, r = jn
             f = r["sites"][t["id"]]
-            sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0})
+            sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0, "count": 0})
             snap = sn["left_bytes"] / max(f["count"], 1)
-            # the caller records around a split call too: only the rest is extra
-            extra = (f["time_s"] + 2 * max(0.0, sn["time_s"] - record_time)) / paths[s.key]
+            # the caller records around a split call too: only the rest is
+            # extra; the profile's own timer cost is not (_timer_cost)
+            primal_s = max(0.0, f["time_s"] - r["timer"] * f["count"])
+            snap_s = max(0.0, sn["time_s"] - r["timer"] * sn["count"] - record_time)
+            extra = (primal_s + 2 * snap_s) / paths[s.key]
         own = max(0.0, tape - sum(c.count * _split_contrib(c) for c in children))
+        delta = 0.0
+        if children and sp is not None:
+            jc = _own_with_joint_children(s.key, children, runs)
+            if jc is not None:
+                delta = jc - (tape - sum(c.count * _split_contrib(c) for c in children))
         return cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
-                       split_tape=tape, record=record)
+                       split_tape=tape, record=record, delta=delta)
     kids = [node(s, k) for s, k in tree]
     for what, keys in missing.items():
         if keys:
@@ -209,6 +221,9 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
     root_tape = split_run["peak"] if split_run else sum(c.count * _split_contrib(c) for c in kids)
     own = max(0.0, root_tape - sum(c.count * _split_contrib(c) for c in kids))
     root = cm.Node(head, [own] + [0.0] * len(kids), kids)
+    joint_run = next((r for r in runs if r["all"] == "joint"), None)
+    if split_run is not None and joint_run is not None and kids:
+        root.delta = _root_own(joint_run, kids) - _root_own(split_run, kids)
     _calibrate(root, runs, base_time)
     return Model(root, base_time, primal)
 
@@ -224,6 +239,52 @@ def _calibrate(root: cm.Node, runs: list[dict], base_time: float) -> None:
         f = (joint_time - base_time) / total
         for n in root.walk():
             n.extra *= f
+
+
+def _timer_cost(sites: list[dict]) -> float:
+    """What one profiled region costs by itself (the two clock readings
+    and the bookkeeping around them), estimated as the smallest time per
+    entry of the regions entered at least 1000 times: an upper bound,
+    reached by a region around almost no work.  On a leaf called per cell
+    (tens of nanoseconds of work) the timer is most of the measured time,
+    and it is no part of what the unprofiled plan pays."""
+    per = [s["time_s"] / s["count"] for s in sites
+           if s.get("count", 0) >= 1000 and s.get("time_s", 0) > 0]
+    return min(per, default=0.0)
+
+
+def _own_with_joint_children(key: str, kids: list[cm.Node], runs: list[dict]) -> Optional[float]:
+    """A split site's own tape per call (its callee's pushes away from its
+    calls) in a run where every child site is joint: `bench/planner.py`
+    profiles two runs with the call-tree levels alternately joint for it.
+    None when no run has that."""
+    for r in runs:
+        t = r["table"].get(key)
+        if t is None or t.get("mode") != "split" or t["id"] not in r["sites"]:
+            continue
+        ts = [r["table"].get(c.key) for c in kids]
+        if any(c is None or c.get("mode") != "joint" or c["id"] not in r["sites"] for c in ts):
+            continue
+        f = r["sites"][t["id"]]
+        own = f["left_bytes"] / max(f["count"], 1)
+        for n, c in zip(kids, ts):
+            per_call = sum(r["sites"].get(i, {"left_bytes": 0})["left_bytes"]
+                           for i in (c["id"], c["id"] + 1))
+            own -= n.count * per_call / max(r["sites"][c["id"]]["count"], 1)
+        return own
+    return None
+
+
+def _root_own(run: dict, kids: list[cm.Node]) -> float:
+    """The head's own pushes in a run: everything pushed but what its
+    call sites push (forward call, recording or snapshot, adjoint)."""
+    own = run["total"]
+    for key in {c.key for c in kids}:
+        t = run["table"].get(key)
+        if t is not None:
+            for i in (t["id"], t["id"] + 1, t["id"] + 2):
+                own -= run["sites"].get(i, {"pushed_bytes": 0})["pushed_bytes"]
+    return own
 
 
 def _split_contrib(n: cm.Node) -> float:
