@@ -227,6 +227,21 @@ def test_measured_times_calibrate_profiled_extras():
     assert cm.predicted_time(root, {"main/a"}, 3.2) == pytest.approx(3.2 + 2 * 0.46)
 
 
+def test_callees_plain_runs_fit_in_their_callers():
+    """Profiled plain-run times of tiny callees (their timer dominates) are
+    scaled down until they fit in their caller's plain run, top down from
+    the unprofiled primal time."""
+    from adtool.checkpoint.planner import _cap_plain
+    leaf = Node("s/leaf", [0.0], count=1000, extra=3.0 + 0.5, plain=3.0)
+    step = Node("m/step", [0.0, 0.0], [leaf], count=10, extra=2.0 + 0.1, plain=2.0)
+    root = Node("m", [0.0, 0.0], [step])
+    _cap_plain(root, 4.0)                       # step fits: unchanged
+    assert step.plain == 2.0 and step.extra == pytest.approx(2.1)
+    assert leaf.plain == pytest.approx(2.0) and leaf.extra == pytest.approx(2.5)
+    _cap_plain(root, 1.0)
+    assert step.plain == pytest.approx(1.0) and leaf.plain == pytest.approx(1.0)
+
+
 def test_bad_profile_data(tmp_path):
     p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "none.json",
                "--memory", "1MB", cwd=tmp_path)

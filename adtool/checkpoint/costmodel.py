@@ -55,6 +55,7 @@ class Node:
     split_tape: float = 0.0      # measured tape per call when split (planner.py)
     record: float = 0.0
     delta: float = 0.0           # own-tape change when the children are joint (_own_delta)
+    plain: float = 0.0           # the plain-run part of extra (planner.py caps it)
 
     def walk(self):
         yield self

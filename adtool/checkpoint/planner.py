@@ -183,7 +183,7 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         n_calls = calls_of(s.key)
         per_parent = n_calls / max(invoked.get(s.caller, 1.0), 1.0)
         children = [node(c, k) for c, k in kids]
-        tape = snap = extra = record = record_time = 0.0
+        tape = snap = extra = record = record_time = primal_s = 0.0
         if sp is not None:
             t, r = sp
             f = r["sites"][t["id"]]
@@ -208,7 +208,8 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             if jc is not None:
                 delta = jc - (tape - sum(c.count * _split_contrib(c) for c in children))
         return cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
-                       split_tape=tape, record=record, delta=delta)
+                       split_tape=tape, record=record, delta=delta,
+                       plain=primal_s / paths[s.key] if jn is not None else 0.0)
     kids = [node(s, k) for s, k in tree]
     for what, keys in missing.items():
         if keys:
@@ -224,8 +225,25 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
     joint_run = next((r for r in runs if r["all"] == "joint"), None)
     if split_run is not None and joint_run is not None and kids:
         root.delta = _root_own(joint_run, kids) - _root_own(split_run, kids)
+    _cap_plain(root, primal if primal > 0 else float("inf"))
     _calibrate(root, runs, base_time)
     return Model(root, base_time, primal)
+
+
+def _cap_plain(v: cm.Node, most: float) -> None:
+    """A call's plain run contains its callees' plain runs: their profiled
+    times cannot add up to more than its own (the head's: the unprofiled
+    primal time).  They do when the callees are tiny and called per cell,
+    each timed by the profile (_timer_cost takes out an estimate only):
+    those are scaled down to fit.  Top down, so each level fits in what its
+    parent kept."""
+    total = sum(c.plain for c in v.children)
+    f = most / total if total > most else 1.0
+    for c in v.children:
+        if f < 1.0:
+            c.extra -= (1.0 - f) * c.plain
+            c.plain *= f
+        _cap_plain(c, c.plain)
 
 
 def _calibrate(root: cm.Node, runs: list[dict], base_time: float) -> None:
