@@ -19,14 +19,26 @@ Paths are relative to P.json.  Every call site must be split in some run
 (its tape is measured there: bytes its forward sweep leaves) and joint in
 some run (its snapshot's bytes and the time of its extra plain run); the
 simplest is one run with `--default-mode split` and one with
-`--default-mode joint`.  A caller's recording around each call site (what
-the call overwrites, profiled as the site's id+1 in a split run; merged
-with the snapshot in a joint run) is a per-site term of the caller's tape
-that depends on that site's mode.  The model does not know where between
-its calls a routine pushes the rest of its own tape (it counts it as pushed
-before them), nor whether a callee's mode changes what the caller records
-elsewhere than around that call: docs/strategies.md, "Planner", measures
-how far off that is.
+`--default-mode joint`.  The caller's tape is not a constant:
+
+- a caller's recording around each call site (what the call overwrites and
+  its backward sweep or the split callee's _bwd reads; the site's id+1 in
+  a split run, merged with the snapshot in a joint run) is a per-site term
+  that depends on that site's mode;
+- a routine's recording away from its calls may change when its callees
+  are joint (delta): measured when some run has the site split and all its
+  child sites joint (bench/planner.py adds two runs with the call tree's
+  levels alternately joint); counted when any child is joint (all, when it
+  saves).  Without such a run, delta is 0.
+
+All of it stays linear in the choices, so the MILP is exact for the model.
+The model does not know where between its calls a routine pushes the rest
+of its own tape (it counts it as pushed before them), how delta splits
+among several children, nor that a joint routine's forward sweep may
+record less than its split one: docs/strategies.md, "Planner", measures
+how far off that is.  Times: the profile's timer cost per region is taken
+out, callees' plain-run times are capped by their caller's, and the
+extras are scaled so that all-joint is predicted at its measured time.
 """
 from __future__ import annotations
 
