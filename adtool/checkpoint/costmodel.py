@@ -56,6 +56,7 @@ class Node:
     record: float = 0.0
     delta: float = 0.0           # own-tape change when the children are joint (_own_delta)
     plain: float = 0.0           # the plain-run part of extra (planner.py caps it)
+    nested: Optional[float] = None   # extra when the parent site is joint too (None: extra)
 
     def walk(self):
         yield self
@@ -139,9 +140,24 @@ def _interleaved(v: Node, j: int) -> list[Node]:
     return [e for e in v.children[j + 1:] if e.count > 1]
 
 
+def _pairs(root: Node):
+    """(node, parent) for every node below a call site."""
+    for p in root.walk():
+        if p is not root:
+            for c in p.children:
+                yield c, p
+
+
 def predicted_time(root: Node, joint: set[str], base: float = 0.0) -> float:
-    """T = T_split + Σ_{c joint} extra(c): linear in the choices."""
-    return base + sum(n.extra for n in root.walk() if n is not root and n.key in joint)
+    """T = T_split + Σ_{c joint} extra(c), where a joint site under a joint
+    parent costs nested(c) instead: inside the parent's adjoint the
+    generated code skips what of c's plain run the backward sweep never
+    reads.  Linear in the choices and their pairwise products."""
+    t = base + sum(n.extra for n in root.walk() if n is not root and n.key in joint)
+    for c, p in _pairs(root):
+        if c.nested is not None and c.key in joint and p.key in joint:
+            t += c.nested - c.extra
+    return t
 
 
 # ---------------------------------------------------------------- choosing
@@ -211,6 +227,22 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
             extra[n.key] = extra.get(n.key, 0.0) + n.extra
     for k in keys:
         col[k] = add_col(0.0 if minimise_peak else extra[k], 0.0, 1.0, integer=True)
+    if not minimise_peak:
+        # z = x_c x_p where c's cost changes under a joint parent p
+        pair: dict[tuple, float] = {}
+        for c, p in _pairs(root):
+            if c.nested is not None and c.nested != c.extra:
+                pair[(c.key, p.key)] = pair.get((c.key, p.key), 0.0) + c.nested - c.extra
+        for (kc, kp), d in pair.items():
+            if kc == kp:
+                h.changeColCost(col[kc], h.getLp().col_cost_[col[kc]] + d)
+                continue
+            z = add_col(d, 0.0, 1.0)
+            for terms, lo in (([(z, 1.0), (col[kc], -1.0)], -inf), ([(z, 1.0), (col[kp], -1.0)], -inf),
+                              ([(z, 1.0), (col[kc], -1.0), (col[kp], -1.0)], -1.0)):
+                idx = [i for i, _ in terms]
+                val = [v for _, v in terms]
+                h.addRow(lo, 0.0 if lo == -inf else inf, len(idx), idx, val)
     most: dict = {}
 
     def largest(v: Node) -> float:     # the node's tape, maximised over the choices

@@ -186,7 +186,31 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         callee = key.split("/", 1)[1].split("#", 1)[0]
         invoked[callee] = invoked.get(callee, 0.0) + calls_of(key)
 
-    def node(s, kids) -> cm.Node:
+    def under_split_parent(key: str, parent: Optional[str]):
+        """A run where the site is joint and its parent site split (the
+        levels runs of bench/planner.py): its extra plain run there is
+        whole, where under a joint parent the generated code may skip part."""
+        if parent is None:
+            return None
+        for r in runs:
+            t, tp = r["table"].get(key), r["table"].get(parent)
+            if t is not None and tp is not None and t.get("mode") == "joint" \
+                    and tp.get("mode") == "split" and t["id"] in r["sites"]:
+                return t, r
+        return None
+
+    def joint_time(jn, record_time: float) -> tuple[float, float]:
+        """(plain run, extra) per path."""
+        t, r = jn
+        f = r["sites"][t["id"]]
+        sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0, "count": 0})
+        # the caller records around a split call too: only the rest is
+        # extra; the profile's own timer cost is not (_timer_cost)
+        primal_s = max(0.0, f["time_s"] - r["timer"] * f["count"])
+        snap_s = max(0.0, sn["time_s"] - r["timer"] * sn["count"] - record_time)
+        return primal_s / paths[t["key"]], (primal_s + 2 * snap_s) / paths[t["key"]]
+
+    def node(s, kids, parent: Optional[str] = None) -> cm.Node:
         sp, jn = measured(s.key, "split"), measured(s.key, "joint")
         if sp is None:
             missing["split"].append(s.key)
@@ -194,8 +218,9 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             missing["joint"].append(s.key)
         n_calls = calls_of(s.key)
         per_parent = n_calls / max(invoked.get(s.caller, 1.0), 1.0)
-        children = [node(c, k) for c, k in kids]
-        tape = snap = extra = record = record_time = primal_s = 0.0
+        children = [node(c, k, s.key) for c, k in kids]
+        tape = snap = extra = record = record_time = plain = 0.0
+        nested = None
         if sp is not None:
             t, r = sp
             f = r["sites"][t["id"]]
@@ -208,11 +233,11 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             f = r["sites"][t["id"]]
             sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0, "count": 0})
             snap = sn["left_bytes"] / max(f["count"], 1)
-            # the caller records around a split call too: only the rest is
-            # extra; the profile's own timer cost is not (_timer_cost)
-            primal_s = max(0.0, f["time_s"] - r["timer"] * f["count"])
-            snap_s = max(0.0, sn["time_s"] - r["timer"] * sn["count"] - record_time)
-            extra = (primal_s + 2 * snap_s) / paths[s.key]
+            plain, extra = joint_time(jn, record_time)
+            top = under_split_parent(s.key, parent)
+            if top is not None and r["all"] == "joint":
+                nested = extra
+                plain, extra = joint_time(top, record_time)
         own = max(0.0, tape - sum(c.count * _split_contrib(c) for c in children))
         delta = 0.0
         if children and sp is not None:
@@ -221,7 +246,7 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
                 delta = jc - (tape - sum(c.count * _split_contrib(c) for c in children))
         return cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
                        split_tape=tape, record=record, delta=delta,
-                       plain=primal_s / paths[s.key] if jn is not None else 0.0)
+                       plain=plain, nested=nested)
     kids = [node(s, k) for s, k in tree]
     for what, keys in missing.items():
         if keys:
@@ -253,9 +278,13 @@ def _cap_plain(v: cm.Node, most: float) -> None:
     f = most / total if total > most else 1.0
     for c in v.children:
         if f < 1.0:
-            c.extra -= (1.0 - f) * c.plain
+            cut = (1.0 - f) * c.plain
+            if c.nested is not None and c.extra > 0:
+                c.nested *= (c.extra - cut) / c.extra
+            c.extra -= cut
             c.plain *= f
-        _cap_plain(c, c.plain)
+        # a call whose plain run was (nearly) all skipped bounds nothing
+        _cap_plain(c, c.plain if c.plain > 0.01 * most else most)
 
 
 def _calibrate(root: cm.Node, runs: list[dict], base_time: float) -> None:
@@ -264,11 +293,13 @@ def _calibrate(root: cm.Node, runs: list[dict], base_time: float) -> None:
     all-joint adjoint times are given, scale the extras so that all-joint's
     predicted time is its measured one."""
     joint_time = next((r["time"] for r in runs if r["all"] == "joint" and r["time"] > 0), 0.0)
-    total = sum(n.extra for n in root.walk() if n is not root)
+    total = cm.predicted_time(root, set(cm.site_keys(root)))
     if base_time > 0 and joint_time > base_time and total > 0:
         f = (joint_time - base_time) / total
         for n in root.walk():
             n.extra *= f
+            if n.nested is not None:
+                n.nested *= f
 
 
 def _timer_cost(sites: list[dict]) -> float:
