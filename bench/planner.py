@@ -180,6 +180,11 @@ def main(argv=None) -> int:
         joint = timed(build(d / "joint", src, info, ["--default-mode", "joint"], rts["plain"],
                           False), [str(a.repeat), *args[1:]])
         runs[1]["adjoint_time_s"] = joint["ADJOINT_TIME"]
+        for parity in (0, 1):            # the levels plans timed too: they calibrate
+            lv = timed(build(d / f"levels{parity}", src, info,
+                             ["--checkpoint-file", d / f"levels{parity}.toml"], rts["plain"],
+                             False), [str(a.repeat), *args[1:]])
+            runs[2 + parity]["adjoint_time_s"] = lv["ADJOINT_TIME"]
         data = d / "profile_data.json"
         data.write_text(json.dumps({"runs": runs}, indent=1))
         model, head = planner._model([str(src / "model.f90")], info["head"], [], [], str(data))

@@ -244,6 +244,25 @@ def test_callees_plain_runs_fit_in_their_callers():
     assert step.plain == pytest.approx(1.0) and leaf.plain == pytest.approx(1.0)
 
 
+def test_two_factors_for_fine_and_coarse_sites():
+    """Three measured plans besides all-split fit one factor for the sites
+    called per cell (their profiled time mostly the timer's) and one for
+    the others."""
+    from adtool.checkpoint.planner import _calibrate
+    leaf = Node("s/leaf", [0.0], count=1000, extra=1.0, fine=True)
+    step = Node("m/step", [0.0, 0.0], [leaf], count=10, extra=1.0)
+    root = Node("m", [0.0, 0.0], [step])
+
+    def table(*joint):
+        return {k: {"mode": "joint" if k in joint else "split"} for k in ("m/step", "s/leaf")}
+    runs = [{"all": "split", "time": 2.0, "table": table()},
+            {"all": "joint", "time": 2.0 + 0.1 + 0.8, "table": table("m/step", "s/leaf")},
+            {"all": None, "time": 2.0 + 0.8, "table": table("m/step")},
+            {"all": None, "time": 2.0 + 0.1, "table": table("s/leaf")}]
+    _calibrate(root, runs, 2.0)
+    assert leaf.extra == pytest.approx(0.1) and step.extra == pytest.approx(0.8)
+
+
 def test_bad_profile_data(tmp_path):
     p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "none.json",
                "--memory", "1MB", cwd=tmp_path)

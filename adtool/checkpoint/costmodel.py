@@ -57,6 +57,7 @@ class Node:
     delta: float = 0.0           # own-tape change when the children are joint (_own_delta)
     plain: float = 0.0           # the plain-run part of extra (planner.py caps it)
     nested: Optional[float] = None   # extra when the parent site is joint too (None: extra)
+    fine: bool = False           # called per cell: its profiled time is mostly the timer's
 
     def walk(self):
         yield self

@@ -244,9 +244,10 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             jc = _own_with_joint_children(s.key, children, runs)
             if jc is not None:
                 delta = jc - (tape - sum(c.count * _split_contrib(c) for c in children))
-        return cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
-                       split_tape=tape, record=record, delta=delta,
-                       plain=plain, nested=nested)
+        n = cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
+                    split_tape=tape, record=record, delta=delta, plain=plain, nested=nested)
+        n.fine = n_calls > 0 and extra * paths[s.key] / n_calls < 1e-6
+        return n
     kids = [node(s, k) for s, k in tree]
     for what, keys in missing.items():
         if keys:
@@ -288,18 +289,68 @@ def _cap_plain(v: cm.Node, most: float) -> None:
 
 
 def _calibrate(root: cm.Node, runs: list[dict], base_time: float) -> None:
-    """Profiling inflates the measured extra times (every instrumented call
-    inside a plain re-run pays for its timer); when both all-split and
-    all-joint adjoint times are given, scale the extras so that all-joint's
-    predicted time is its measured one."""
-    joint_time = next((r["time"] for r in runs if r["all"] == "joint" and r["time"] > 0), 0.0)
-    total = cm.predicted_time(root, set(cm.site_keys(root)))
-    if base_time > 0 and joint_time > base_time and total > 0:
-        f = (joint_time - base_time) / total
-        for n in root.walk():
-            n.extra *= f
-            if n.nested is not None:
-                n.nested *= f
+    """Profiling inflates the measured extra times, most on the sites called
+    per cell, where the timer costs more than the call (_timer_cost takes
+    out an estimate only).  Runs with a measured (unprofiled) adjoint time
+    besides all-split's fit two factors, one for these fine sites (less
+    than a microsecond per call) and one for the others, by least squares;
+    with one such run (all-joint), one factor for all; none without."""
+    keys = set(cm.site_keys(root))
+    fine = {id(n) for n in root.walk() if n is not root and n.fine}
+    pts = []
+    for r in runs:
+        if r["time"] <= 0 or r["all"] == "split":
+            continue
+        joint = keys if r["all"] == "joint" else \
+            {k for k, t in r.get("table", {}).items() if t.get("mode") == "joint"} & keys
+        if joint:
+            pts.append((r["time"] - base_time, _split_sum(root, joint, fine)))
+    if base_time <= 0 or not pts:
+        return
+    a = b = None
+    if len(pts) >= 2:
+        # least squares for d = a F + b C
+        sff = sum(f * f for _, (f, c) in pts)
+        scc = sum(c * c for _, (f, c) in pts)
+        sfc = sum(f * c for _, (f, c) in pts)
+        sdf = sum(d * f for d, (f, c) in pts)
+        sdc = sum(d * c for d, (f, c) in pts)
+        det = sff * scc - sfc * sfc
+        if det > 1e-12 * max(sff * scc, 1e-300):
+            a = (sdf * scc - sdc * sfc) / det
+            b = (sdc * sff - sdf * sfc) / det
+            if a < 0 or b < 0:
+                a = b = None
+    if a is None:
+        if not any(d > 0 for d, _ in pts):
+            return
+        d, (f, c) = next(p for p in pts if p[0] > 0)
+        if f + c <= 0:
+            return
+        a = b = d / (f + c)
+    for n in root.walk():
+        k = a if id(n) in fine else b
+        n.extra *= k
+        if n.nested is not None:
+            n.nested *= k
+
+
+def _split_sum(root: cm.Node, joint: set, fine: set) -> tuple[float, float]:
+    """The predicted extra time of a plan, as (fine sites' part, others')."""
+    f = c = 0.0
+    for n in root.walk():
+        if n is not root and n.key in joint:
+            if id(n) in fine:
+                f += n.extra
+            else:
+                c += n.extra
+    for n, p in cm._pairs(root):
+        if n.nested is not None and n.key in joint and p.key in joint:
+            if id(n) in fine:
+                f += n.nested - n.extra
+            else:
+                c += n.nested - n.extra
+    return f, c
 
 
 def _timer_cost(sites: list[dict]) -> float:
