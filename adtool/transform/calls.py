@@ -137,6 +137,7 @@ class Calls:
         if var.is_module:
             mod = var.scope.split(":", 1)[1]
             alias = f"ad_{mod}_{var.name}"
+            self._alias_vars[alias] = var
             if alias not in self._alias_syms:
                 out.uses.append(Use(mod, [alias], [(alias, var.name)]))
                 s = clone(self.ctx.tu.module(mod).symbols[var.name])
@@ -158,6 +159,7 @@ class Calls:
                     self._alias_syms[s.name] = s
                     members.append(s.name)
                 out.commons[blk] = members
+            self._alias_vars[out.commons[blk][k - 1]] = var
             return Ref(out.commons[blk][k - 1])
         return None
 

@@ -54,6 +54,8 @@ class Reverse(Snapshots, Calls):
         self.out: Optional[Routine] = None
         self.r: Optional[Routine] = None
         self._alias_syms: dict = {}
+        self._alias_vars: dict = {}              # private alias of a global -> its Var
+        self.adjoint_use: dict = {}              # routine -> Vars its f_b reads first (snapshots.py)
         self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
         self.stable: set = set()                 # (routine, formal) f_bwd finds in place, unrestored
         self.primal_outputs = True               # a head's f_b also computes what its primal returns
@@ -88,8 +90,10 @@ class Reverse(Snapshots, Calls):
             b = clone(base)
             b.name = r.name + "_b"
             fwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
-                                    zero + sw.bwd, keep_outputs=r.name in self.heads and self.primal_outputs)
+                                    zero + sw.bwd, keep_outputs=r.name in self.heads and self.primal_outputs,
+                                    adjoint_use=self.adjoint_use)
             b.body = fwd + zero + sw.bwd + self._reset_result(r)
+            self._note_adjoint_use(r, b.body)
             results.append(self._finish(b, r, "_b"))
         if "fwd" in wanted or "bwd" in wanted:
             exit_vars = self._exit_snapshot(r, sw.bwd)

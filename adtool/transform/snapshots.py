@@ -307,12 +307,37 @@ class Snapshots:
         return ([Loop(k, lo, hi, None, pu)],
                 [Loop(k, clone(hi), clone(lo), integer(-1), po)])
 
+    def _note_adjoint_use(self, r: Routine, body: list[Stmt]) -> None:
+        """use(C_b): what r's joint adjoint f_b (its forward sweep after the
+        dead work is gone, then its backward sweep) reads before writing,
+        among r's formals and the globals, for the snapshots of r's joint
+        call sites.  A linear routine's f_b reads no primal value at all."""
+        from .deadfwd import upward_exposed
+        live = upward_exposed(self.ctx.tu, r, self.ctx.scopes, self.rw.s, body, self.adjoint_use)
+        if live is None:
+            return                      # jumps: the primal's use stands
+        use = set()
+        for v in live:
+            if v.scope == r.name:
+                if v.name in r.args:
+                    use.add(v)
+                elif v.name in self._alias_vars:
+                    use.add(self._alias_vars[v.name])     # a global under a private name
+                elif v.name not in r.symbols and v.name not in self.out.symbols:
+                    return                  # a name we cannot place: be safe
+                continue
+            use.add(v)
+        self.adjoint_use[r.name] = use
+
     def _snapshot(self, callee: Routine, args: list[Expr]) -> list[Ref]:
-        """use(C) ∩ (out(C) ∪ written anywhere): the callee's inputs that may
-        have changed by the time its adjoint re-runs it."""
+        """use(C_b) ∩ (out(C) ∪ written anywhere): the inputs the callee's
+        joint adjoint reads (its forward re-run and backward sweep,
+        _note_adjoint_use; the primal's use when not known) that may have
+        changed by the time it runs."""
         summ = self.rw.summary(callee.name)
         out: list[Ref] = []
-        for v in sorted(summ.use, key=str):
+        use = self.adjoint_use.get(callee.name, summ.use)
+        for v in sorted(use, key=str):
             ref = self._map_formal(callee, args, v)
             if ref is None:
                 continue
