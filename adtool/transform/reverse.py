@@ -56,6 +56,10 @@ class Reverse(Snapshots, Calls):
         self._alias_syms: dict = {}
         self._alias_vars: dict = {}              # private alias of a global -> its Var
         self.adjoint_use: dict = {}              # routine -> Vars its f_b reads first (snapshots.py)
+        self.adjoint_writes: dict = {}           # routine -> Vars its f_b may write
+        self._stmt_reads: dict = {}              # id(statement) -> what its backward sweep reads
+        self._later: Optional[set[str]] = None   # what the backward sweep reads after this point
+        self._after: Optional[set] = None        # Vars written from this point to its adjoint
         self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
         self.stable: set = set()                 # (routine, formal) f_bwd finds in place, unrestored
         self.primal_outputs = True               # a head's f_b also computes what its primal returns
@@ -75,8 +79,18 @@ class Reverse(Snapshots, Calls):
         first = self._first_pass(r)
         # (what the argument facts were decided on stays recorded, whatever
         # this pass finds: see generate.py and analysis/recompute.py)
-        self.needed = self._reads_of(first) | self.assumed_needed.get(r.name, set())
+        reads = self._reads_of(first)
+        self.needed = reads | self.assumed_needed.get(r.name, set())
         self.call_args = _call_arg_names(first)
+        # Recording is decided statement by statement (TBR): a value is
+        # pushed before an overwrite only if the part of the backward sweep
+        # that runs after that overwrite's adjoint reads it (see block).
+        self._later = self.needed - reads
+        # Only f_b (its sweeps run back to back in one call): a call's inputs
+        # can change before its adjoint only by what runs after it in this
+        # routine (see block); f_fwd/f_bwd share these sweeps and let the
+        # caller run in between: anything written anywhere counts there.
+        self._after = None if ("fwd" in wanted or "bwd" in wanted) else set()
         # Pass 2: the real sweeps.
         results = []
         base = self.calls.variant_skeleton(r, "_b")
@@ -175,6 +189,9 @@ class Reverse(Snapshots, Calls):
         what the real sweeps record."""
         self.r = r
         self.needed = None
+        self._later = None
+        self._after = None
+        self._stmt_reads = {}
         self._alias_syms = {}
         self._wr = set()
         self.out = self.calls.variant_skeleton(r, "_b")
@@ -300,8 +317,29 @@ class Reverse(Snapshots, Calls):
         again: list[Stmt] = []   # integer indices assigned again, not recorded
         k = 0
         closed = -1          # index of the statement whose END closed a region
+        ctx = self._later    # read after this block's backward sweep (None: first pass)
+        before: set[str] = set()   # read by the backward sweeps of the statements so far
+        ctx_after = self._after
+        if ctx_after is not None:
+            from ..analysis.readwrite import block_writes
+            suffix = [set() for _ in range(len(body) + 1)]
+            for j in range(len(body) - 1, -1, -1):
+                suffix[j] = suffix[j + 1] | block_writes([body[j]], self.r, self.ctx.scopes, self.rw.s)
         while k < len(body):
             s = body[k]
+            start = k
+            if ctx is not None:
+                # An overwrite here is undone after the backward sweeps of
+                # this statement and of those before it run (and, around
+                # this block, what runs after it: a loop's other trips).
+                own = self._own_reads(body, k)
+                self._later = ctx | before | own
+                before |= own
+            if ctx_after is not None:
+                # Written between this statement and its adjoint: it, what
+                # follows it here, and what follows this block (for a loop
+                # body: the whole loop, its other trips).
+                self._after = ctx_after | suffix[k]
             if any(d.name == "CHECKPOINT-START" for d in s.directives):
                 end = _region_end(body, k)
                 sw = self.region(body[k:end])
@@ -322,9 +360,37 @@ class Reverse(Snapshots, Calls):
                     sw = self.stmt(s)
                 self._note_writes([s])
                 k += 1
+            if self.needed is None:
+                reads = self._reads_of(sw.bwd) | self._in_place_split_args(sw.bwd)
+                for x in body[start:k]:
+                    self._stmt_reads[id(x)] = reads
             out.fwd.extend(sw.fwd)
             out.bwd[0:0] = sw.bwd
+        self._later = ctx
+        self._after = ctx_after
         out.bwd[0:0] = [clone(a) for a in needed_again(out.bwd, again)]
+        return out
+
+    def _own_reads(self, body: list[Stmt], k: int) -> set[str]:
+        """What the backward sweep of body[k] (a region: of the region it
+        starts) reads, from the first pass; every needed name if unknown."""
+        got = self._stmt_reads.get(id(body[k]))
+        return got if got is not None else set(self.needed or ())
+
+    def _in_place_split_args(self, bwd: list[Stmt]) -> set[str]:
+        """Actuals of split calls whose formal f_bwd finds in place
+        (self.stable): they hold their value only if every overwrite after
+        the call records them."""
+        from ..ir.visit import walk_stmts as _walk
+        out: set[str] = set()
+        for s in _walk(bwd):
+            primal = getattr(s, "primal_call", None)
+            if not isinstance(s, CallStmt) or primal is None or s.name != primal[0] + "_bwd":
+                continue
+            callee = self.ctx.tu.routine(primal[0])
+            for f, a in zip(callee.args if callee else [], primal[1]):
+                if isinstance(a, Ref) and (primal[0], f) in self.stable:
+                    out.add(a.name)
         return out
 
     def region(self, stmts: list[Stmt]) -> Sweeps:
