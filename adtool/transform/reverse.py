@@ -383,13 +383,16 @@ class Reverse(Snapshots, Calls):
         the call records them."""
         from ..ir.visit import walk_stmts as _walk
         out: set[str] = set()
+        assumed = self.assumed_needed.get(self.r.name, set())
         for s in _walk(bwd):
             primal = getattr(s, "primal_call", None)
             if not isinstance(s, CallStmt) or primal is None or s.name != primal[0] + "_bwd":
                 continue
             callee = self.ctx.tu.routine(primal[0])
             for f, a in zip(callee.args if callee else [], primal[1]):
-                if isinstance(a, Ref) and (primal[0], f) in self.stable:
+                # (generate._formal_facts: an actual the caller's backward
+                # sweep reads; temporaries re-evaluated need no recording)
+                if isinstance(a, Ref) and (primal[0], f) in self.stable and a.name in assumed:
                     out.add(a.name)
         return out
 
