@@ -361,9 +361,12 @@ class Reverse(Snapshots, Calls):
                 self._note_writes([s])
                 k += 1
             if self.needed is None:
-                reads = self._reads_of(sw.bwd) | self._in_place_split_args(sw.bwd)
+                # (+ the subscripts of what it writes: the pops that undo
+                # those writes read them, and this pass has no pops)
+                reads = self._reads_of(sw.bwd) | self._in_place_split_args(sw.bwd) \
+                    | _written_subscript_names(body[start:k])
                 for x in body[start:k]:
-                    self._stmt_reads[id(x)] = reads
+                    self._stmt_reads[id(x)] = (x, reads)
             out.fwd.extend(sw.fwd)
             out.bwd[0:0] = sw.bwd
         self._later = ctx
@@ -375,7 +378,9 @@ class Reverse(Snapshots, Calls):
         """What the backward sweep of body[k] (a region: of the region it
         starts) reads, from the first pass; every needed name if unknown."""
         got = self._stmt_reads.get(id(body[k]))
-        return got if got is not None else set(self.needed or ())
+        if got is None or got[0] is not body[k]:
+            return set(self.needed or ())
+        return got[1]
 
     def _in_place_split_args(self, bwd: list[Stmt]) -> set[str]:
         """Actuals of split calls whose formal f_bwd finds in place
@@ -909,6 +914,31 @@ class Reverse(Snapshots, Calls):
                     visit(s.body)
         visit(bwd)
         return {n for n in names if n not in dnames or n in self.r.symbols}
+
+
+def _written_subscript_names(stmts: list[Stmt]) -> set[str]:
+    """Names in the subscripts of what stmts assign or pass to calls."""
+    from ..ir.visit import walk_stmts as _walk
+    from ..ir.records import all_subs
+    out: set[str] = set()
+    # (indices of loops among stmts: their backward loops set them again)
+    bound = {st.var for st in _walk(stmts) if isinstance(st, Loop)}
+    for st in _walk(stmts):
+        refs = [st.lhs] if isinstance(st, Assign) else \
+            [a for a in st.args if isinstance(a, Ref)] if isinstance(st, CallStmt) else []
+        if isinstance(st, Assign):
+            refs += [a for c in calls_of(st.rhs) for a in c.args if isinstance(a, Ref)]
+        for ref in refs:
+            for x in all_subs(ref):
+                for p in ([x.lo, x.hi, x.step] if isinstance(x, Section) else [x]):
+                    if p is not None:
+                        out.update(y.name for y in walk_expr(p) if isinstance(y, Ref))
+    return out - bound
+
+
+def calls_of(e: Expr) -> list:
+    from ..ir.visit import calls_in
+    return [c for c in calls_in(e) if not c.intrinsic]
 
 
 def _without_start(s: Stmt) -> Stmt:
