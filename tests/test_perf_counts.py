@@ -393,3 +393,21 @@ def test_c_split_keeps_what_the_backward_sweep_reads(mode, pushes, peak, tmp_pat
     assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
     assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
     assert res.stack_left == 0
+
+
+def test_recorded_and_snapshotted_value_is_popped_once(tmp_path):
+    """fixtures/fortran/snapshot_once.f90: x is recorded by top (c writes
+    it, the adjoint of sin(x) before the call reads it) and snapshotted for
+    c_b (which reads it).  c_b writes no x (its re-run of x = 2x is dead),
+    so after one pop x holds the call's input for c_b and for top alike.
+    Before: `pop x; push x; call c_b; pop x` (3 push statements in top_b,
+    stack peak 48 bytes); now one push, one pop (24 bytes)."""
+    from adcheck import Harness
+    h = Harness("snapshot_once", tmp_path)
+    res = h.plan("joint")
+    body = _body((tmp_path / "b1.f90").read_text(), "top_b")
+    assert body.count("call ad_push") == 1 and body.count("call ad_pop") == 1
+    assert res.stack_peak == 24
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.stack_left == 0

@@ -90,10 +90,10 @@ class Calls:
         push_o, pop_o = self._push_pop(r, once)
         push_b, pop_b = self._push_pop(r, both)
         push_s, pop_s = self._push_pop(r, snap)
-        fwd = push_t + _profiled(prof, 1, push_o + push_b + push_s) + _profiled(prof, 0, [primal])
+        fwd = push_t + _profiled(prof, 1, push_b + push_o + push_s) + _profiled(prof, 0, [primal])
         adj = CallStmt(name + "_b", adj_args, span=s.span)
         adj.primal_call = (name, clone(args))          # for deadfwd.py
-        bwd = _profiled(prof, 2, pop_s + pop_b + clone(push_b) + pop_o + again + pre + [adj]) \
+        bwd = _profiled(prof, 2, pop_s + pop_o + pop_b + clone(push_b) + again + pre + [adj]) \
             + post + pop_b + pop_t
         return Sweeps(fwd, bwd)
 

@@ -26,6 +26,7 @@ also reads everything its primal reads, globals included).
 from __future__ import annotations
 
 import copy
+import re
 from ..ir.clone import clone
 from typing import Optional
 
@@ -146,10 +147,17 @@ def upward_exposed(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summar
     """Vars a generated body (of r's variant) may read before writing them,
     as names of r; None when the body has jumps this analysis does not
     follow."""
-    if any(isinstance(x, (Raw, Goto, Return)) for x in walk_stmts(body)):
+    if any(isinstance(x, (Goto, Return)) for x in walk_stmts(body)):
         return None
     names = _Names(tu, r, scopes, summ, adjoint_use)
-    return _Sweep(names, lambda v: True).block(body, set())[1]
+    live = _Sweep(names, lambda v: True).block(body, set())[1]
+    # Raw text (allocate(t, source=e) of a temporary): read every name of
+    # r it mentions, kill nothing (the sweep above passed it by unchanged)
+    for x in walk_stmts(body):
+        if isinstance(x, Raw):
+            live |= {names.var(t) for t in re.findall(r"[A-Za-z_]\w*", x.text)
+                     if scopes.lookup(r.name, t) is not None}
+    return live
 
 
 class _Sweep:

@@ -342,8 +342,8 @@ class Snapshots:
         return out
 
     def _body_writes(self, r: Routine, body: list[Stmt]) -> Optional[set]:
-        """Vars a generated body of r's may write (conservative); None when
-        a call's effects are unknown."""
+        """Vars a generated body of r's may change (conservative): its
+        assignments and calls; None when a call's effects are unknown."""
         from ..ir.visit import calls_in, stmt_exprs, walk_stmts as _walk
         from .deadfwd import _Names
         names = _Names(self.ctx.tu, r, self.ctx.scopes, self.rw.s)
@@ -364,10 +364,9 @@ class Snapshots:
                 return None
             elif isinstance(st, CallStmt):
                 refs = {names.var(a.name) for a in st.args if isinstance(a, Ref)}
-                if st.name.startswith("ad_pop"):
-                    out |= refs
-                    continue
-                if st.name.startswith(("ad_push", "ad_prof")):
+                if st.name.startswith(("ad_push", "ad_pop", "ad_prof")):
+                    # A pop restores what a push of this body took: a
+                    # variable nothing else here writes keeps its value.
                     continue
                 primal = getattr(st, "primal_call", None) or getattr(st, "fwd_of", None)
                 name, args = primal if primal is not None else (st.name, st.args)
@@ -383,8 +382,14 @@ class Snapshots:
                 if w is None:
                     return None
                 out |= w
-            elif isinstance(st, Raw) or not isinstance(st, (If, Loop, Select, While, Print, Continue,
-                                                            Return, Cycle, Exit, Stop)):
+            elif isinstance(st, Raw):
+                import re
+                m = re.fullmatch(r"\s*allocate\((\w+)\s*[(,].*", st.text, re.S)
+                if m is None:
+                    return None
+                out.add(names.var(m.group(1)))     # a temporary made here
+            elif not isinstance(st, (If, Loop, Select, While, Print, Continue, Return, Cycle,
+                                     Exit, Stop)):
                 return None
         return out
 
