@@ -916,14 +916,14 @@ class Reverse(Snapshots, Calls):
         return {n for n in names if n not in dnames or n in self.r.symbols}
 
 
-def _written_subscript_names(stmts: list[Stmt]) -> set[str]:
-    """Names in the subscripts of what stmts assign or pass to calls."""
-    from ..ir.visit import walk_stmts as _walk
+def _written_subscript_names(stmts: list[Stmt], bound: frozenset = frozenset()) -> set[str]:
+    """Names in the subscripts of what stmts assign or pass to calls (but
+    the indices of loops among stmts inside those loops: their backward
+    loops set them again)."""
+    from ..ir.visit import child_blocks
     from ..ir.records import all_subs
     out: set[str] = set()
-    # (indices of loops among stmts: their backward loops set them again)
-    bound = {st.var for st in _walk(stmts) if isinstance(st, Loop)}
-    for st in _walk(stmts):
+    for st in stmts:
         refs = [st.lhs] if isinstance(st, Assign) else \
             [a for a in st.args if isinstance(a, Ref)] if isinstance(st, CallStmt) else []
         if isinstance(st, Assign):
@@ -932,8 +932,12 @@ def _written_subscript_names(stmts: list[Stmt]) -> set[str]:
             for x in all_subs(ref):
                 for p in ([x.lo, x.hi, x.step] if isinstance(x, Section) else [x]):
                     if p is not None:
-                        out.update(y.name for y in walk_expr(p) if isinstance(y, Ref))
-    return out - bound
+                        out.update(y.name for y in walk_expr(p)
+                                   if isinstance(y, Ref) and y.name not in bound)
+        inner = bound | {st.var} if isinstance(st, Loop) else bound
+        for blk in child_blocks(st):
+            out |= _written_subscript_names(blk, inner)
+    return out
 
 
 def calls_of(e: Expr) -> list:
