@@ -62,6 +62,9 @@ class Calls:
             bwd = again + pre + _profiled(prof, 2, [adj]) + post + pop_t
             return Sweeps(fwd, bwd)
         snap = self._snapshot(callee, args)
+        if self.needed is None:
+            by_call = {o.name for o in outs}
+            self._joint_inputs |= {x.name for x in snap if x.name not in by_call}
         # Inputs re-evaluated from their expressions need no snapshot.
         again = self._reevaluate([x for x in snap if restorable(self.restorable, r.name, x) is not None])
         snap = [x for x in snap if restorable(self.restorable, r.name, x) is None]

@@ -58,6 +58,7 @@ class Reverse(Snapshots, Calls):
         self.adjoint_use: dict = {}              # routine -> Vars its f_b reads first (snapshots.py)
         self.adjoint_writes: dict = {}           # routine -> Vars its f_b may write
         self._stmt_reads: dict = {}              # id(statement) -> what its backward sweep reads
+        self._joint_inputs: set = set()          # first pass: inputs of joint calls the calls keep
         self._later: Optional[set[str]] = None   # what the backward sweep reads after this point
         self._after: Optional[set] = None        # Vars written from this point to its adjoint
         self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
@@ -340,6 +341,8 @@ class Reverse(Snapshots, Calls):
                 # follows it here, and what follows this block (for a loop
                 # body: the whole loop, its other trips).
                 self._after = ctx_after | suffix[k]
+            outer_inputs = self._joint_inputs
+            self._joint_inputs = set()
             if any(d.name == "CHECKPOINT-START" for d in s.directives):
                 end = _region_end(body, k)
                 sw = self.region(body[k:end])
@@ -366,7 +369,8 @@ class Reverse(Snapshots, Calls):
                 reads = self._reads_of(sw.bwd) | self._in_place_split_args(sw.bwd) \
                     | _written_subscript_names(body[start:k])
                 for x in body[start:k]:
-                    self._stmt_reads[id(x)] = (x, reads)
+                    self._stmt_reads[id(x)] = (x, reads, set(self._joint_inputs))
+            self._joint_inputs = outer_inputs | self._joint_inputs
             out.fwd.extend(sw.fwd)
             out.bwd[0:0] = sw.bwd
         self._later = ctx
@@ -380,7 +384,11 @@ class Reverse(Snapshots, Calls):
         got = self._stmt_reads.get(id(body[k]))
         if got is None or got[0] is not body[k]:
             return set(self.needed or ())
-        return got[1]
+        # Inputs of joint calls here that the calls leave alone and our
+        # backward sweep reads somewhere anyway: recorded at the overwrites
+        # that follow rather than snapshotted (an overwrite by a joint call
+        # that snapshots them anyway then costs no second copy).
+        return got[1] | (got[2] & (self.needed or set()))
 
     def _in_place_split_args(self, bwd: list[Stmt]) -> set[str]:
         """Actuals of split calls whose formal f_bwd finds in place
