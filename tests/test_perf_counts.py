@@ -159,12 +159,14 @@ HEAT2D = ROOT / "examples" / "heat2d" / "model.f90"
 HEAT2D_HEAD = "simulate(cost)/(t0 kappa qsrc)"
 
 
-@pytest.mark.parametrize("mode,pushes", [("joint", 11), ("split", 9)])
+@pytest.mark.parametrize("mode,pushes", [("joint", 10), ("split", 9)])
 def test_stable_loop_bounds_are_evaluated_again_not_pushed(mode, pushes):
     """heat2d's inner loops run over nx, ny and a stride nobody writes: the
     backward sweep computes their trip counts again.  Before, each loop
     pushed its trip count (and a non-constant step) at every entry:
-    22 push statements in joint mode, 20 in split mode."""
+    22 push statements in joint mode, 20 in split mode.  (Joint 11 -> 10:
+    cost, read by no adjoint that runs after its overwrite, is not
+    recorded; issue 13 item 2.)"""
     text, _ = pipeline.generate(pipeline.Options(files=[str(HEAT2D)], head=HEAT2D_HEAD,
                                                  default_mode=mode))
     assert text.count("call ad_push") == pushes
@@ -293,14 +295,16 @@ def _body(text: str, routine: str) -> str:
     return text.split(f"subroutine {routine}(", 1)[1].split(f"end subroutine {routine}", 1)[0]
 
 
-@pytest.mark.parametrize("mode,routine,pushes,peak", [("joint", "step_b", 2, 6320),
-                                                      ("split", "step_fwd", 1, 28272)])
+@pytest.mark.parametrize("mode,routine,pushes,peak", [("joint", "step_b", 2, 5936),
+                                                      ("split", "step_fwd", 1, 22320)])
 def test_element_written_once_per_trip_is_not_recorded(mode, routine, pushes, peak, tmp_path):
     """fluxsteps' `f(i) = flux(u(i), u(i+1))` over faces: no trip overwrites
     what an earlier trip wrote, and f is a local written nowhere before the
     loop, so f(i)'s old value is garbage nobody reads.  Before, it was pushed
     every face: 3 push statements in step_b (stack peak 6,504 bytes), 2 in
-    step_fwd (33,792 bytes)."""
+    step_fwd (33,792 bytes).  Then 6,320 and 28,272 bytes until u stopped
+    being recorded around every step (simulate reads it only after the
+    loop; issue 13 item 2): 5,936 and 22,320."""
     from adcheck import Harness
     h = Harness("fluxsteps", tmp_path)
     res = h.plan(mode)
@@ -310,4 +314,100 @@ def test_element_written_once_per_trip_is_not_recorded(mode, routine, pushes, pe
     assert res.stack_peak == peak
     assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
     assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0
+
+
+# ------------------------------------------------------------ snapshots and recording (item 2, 3)
+
+def _pushes_by_routine(text: str) -> dict:
+    import re
+    out = {}
+    for m in re.finditer(r"subroutine (\w+)\(.*?end subroutine \1", text, re.S):
+        out[m.group(1)] = m.group(0).count("call ad_push")
+    return out
+
+
+@pytest.mark.parametrize("mode,pushes,peak", [
+    ("joint", {"relax_b": 1, "gs_sweep_b": 0, "smooth_b": 0}, 1920),
+    ("split", {"relax_b": 1, "gs_sweep_fwd": 0, "smooth_fwd": 1}, 3840)])
+def test_snapshot_holds_what_the_adjoint_reads(mode, pushes, peak, tmp_path):
+    """gsweep: a linear Gauss-Seidel sweep and a smoother in a time loop.
+    gs_sweep_b reads no primal value (its statements are linear), so the
+    joint call takes no snapshot of x or b; smooth_b reads x and depth
+    but not b; depth is written once before the loop, never between a call
+    and its adjoint: not snapshotted; x, read by the cost after the loop,
+    is not recorded at each step (nothing that runs after those overwrites'
+    adjoints reads it).  Before: relax_b had 6 push statements (x and b for
+    gs_sweep, x re-pushed around gs_sweep_b, b and depth for smooth, x at
+    the start), stack peak 7,840 bytes; split: 2 in relax_b, 4,000 bytes.
+    Now one array (x, for smooth_b) per step."""
+    from adcheck import Harness
+    h = Harness("gsweep", tmp_path)
+    res = h.plan(mode)
+    text = (tmp_path / "b1.f90").read_text()
+    got = _pushes_by_routine(text)
+    assert {k: got[k] for k in pushes} == pushes
+    assert "ad_push_real8_array(b," not in text and "ad_push_real8_array(depth," not in _body(text, "relax_b")
+    assert res.stack_peak == peak
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0
+
+
+@pytest.mark.parametrize("mode,pushes", [("joint", {"head_b": 1}),
+                                         ("split", {"head_b": 0, "step_fwd": 1})])
+def test_one_copy_of_the_state_per_step(mode, pushes):
+    """bench/programs/issues/redundant_pushes.f90: x is pushed once per time
+    step.  Before, twice in joint mode (the snapshot for step_b and again as
+    the value step overwrites, because the cost after the loop reads x) and
+    three times in split mode (head_b before step_fwd, step_fwd before the
+    assignment and at its exit)."""
+    src = ROOT / "bench" / "programs" / "issues" / "redundant_pushes.f90"
+    text, _ = pipeline.generate(pipeline.Options(files=[str(src)], head="head(f)/(x0)",
+                                                 default_mode=mode))
+    got = _pushes_by_routine(text)
+    assert {k: got[k] for k in pushes} == pushes
+    if mode == "split":
+        assert sum(got.values()) == 1
+
+
+@pytest.mark.parametrize("mode,pushes,peak", [
+    ("joint", {"simulate_b": 1, "step_b": 2, "flux_b": 0}, 5936),
+    ("split", {"simulate_b": 0, "step_fwd": 1, "flux_fwd": 3}, 22320)])
+def test_c_split_keeps_what_the_backward_sweep_reads(mode, pushes, peak, tmp_path):
+    """fixtures/c/fluxsteps.c (a flux function per face, u = unew, time
+    loop, issue 13 item 3).  simulate's backward sweep reads u only in the
+    adjoint of the cost after the loop, which runs before any step's
+    adjoint: the u pushed before each step_fwd (and before u = u0) was
+    popped and never read.  Before: simulate_b 2 push statements, split
+    peak 28,272 bytes (joint 6,320)."""
+    import re
+    from c_adcheck import CHarness
+    h = CHarness("fluxsteps", tmp_path)
+    res = h.plan(mode)
+    text = (tmp_path / "b1.c").read_text()
+    got = {m.group(1): m.group(0).count("ad_push")
+           for m in re.finditer(r"\n(?:static )?void (\w+)\([^;{]*\)\n\{.*?\n\}", text, re.S)}
+    assert {k: got[k] for k in pushes} == pushes
+    assert res.stack_peak == peak
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0
+
+
+def test_recorded_and_snapshotted_value_is_popped_once(tmp_path):
+    """fixtures/fortran/snapshot_once.f90: x is recorded by top (c writes
+    it, the adjoint of sin(x) before the call reads it) and snapshotted for
+    c_b (which reads it).  c_b writes no x (its re-run of x = 2x is dead),
+    so after one pop x holds the call's input for c_b and for top alike.
+    Before: `pop x; push x; call c_b; pop x` (3 push statements in top_b,
+    stack peak 48 bytes); now one push, one pop (24 bytes)."""
+    from adcheck import Harness
+    h = Harness("snapshot_once", tmp_path)
+    res = h.plan("joint")
+    body = _body((tmp_path / "b1.f90").read_text(), "top_b")
+    assert body.count("call ad_push") == 1 and body.count("call ad_pop") == 1
+    assert res.stack_peak == 24
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
     assert res.stack_left == 0

@@ -63,6 +63,9 @@ class Calls:
             bwd = again + pre + _profiled(prof, 2, [adj] + post + pop_t)
             return Sweeps(fwd, bwd)
         snap = self._snapshot(callee, args)
+        if self.needed is None:
+            by_call = {o.name for o in outs}
+            self._joint_inputs |= {x.name for x in snap if x.name not in by_call}
         # Inputs re-evaluated from their expressions need no snapshot.
         again = self._reevaluate([x for x in snap if restorable(self.restorable, r.name, x) is not None])
         snap = [x for x in snap if restorable(self.restorable, r.name, x) is None]
@@ -71,7 +74,8 @@ class Calls:
         # hold at f_b what they held at the call, snapshot or not.
         if self.needed is not None:
             by_call = {o.name for o in outs}
-            snap = [x for x in snap if x.name not in self.needed or x.name in by_call
+            later = self._later if self._later is not None else self.needed
+            snap = [x for x in snap if x.name not in later or x.name in by_call
                     or self.ctx.sym(r, x.name) is None]
         # A value both recorded (the call overwrites it, our backward sweep
         # reads it) and snapshotted (the call reads it) goes on the stack
@@ -82,14 +86,37 @@ class Calls:
         if both:
             push_t, pop_t = self._push_pop(r, [k for k in kept if not any(_same_ref(k, x) for x in both)])
             snap = [x for x in snap if not any(_same_ref(x, b) for b in both)]
+        # When f_b writes none of them (its re-run, after dead-work removal,
+        # leaves them alone), they still hold the call's inputs after it:
+        # one pop restores both.
+        once = [x for x in both if not self._adjoint_may_write(callee, args, x)]
+        both = [x for x in both if not any(_same_ref(x, o) for o in once)]
+        push_o, pop_o = self._push_pop(r, once)
         push_b, pop_b = self._push_pop(r, both)
         push_s, pop_s = self._push_pop(r, snap)
-        fwd = _profiled(prof, 1, push_t + push_b + push_s) + _profiled(prof, 0, [primal])
+        fwd = _profiled(prof, 1, push_t + push_b + push_o + push_s) + _profiled(prof, 0, [primal])
         adj = CallStmt(name + "_b", adj_args, span=s.span)
         adj.primal_call = (name, clone(args))          # for deadfwd.py
-        bwd = _profiled(prof, 2, pop_s + pop_b + clone(push_b) + again + pre + [adj]
+        bwd = _profiled(prof, 2, pop_s + pop_o + pop_b + clone(push_b) + again + pre + [adj]
                         + post + pop_b + pop_t)
         return Sweeps(fwd, bwd)
+
+    def _adjoint_may_write(self, callee: Routine, args: list[Expr], x: Ref) -> bool:
+        """May the joint adjoint callee_b change x (a caller-side name)?"""
+        writes = self.adjoint_writes.get(callee.name)
+        if writes is None:
+            return True
+        xv = self._alias_vars.get(x.name) or self.ctx.scopes.var(self.r.name, x.name)
+        for v in writes:
+            if v.scope == callee.name:
+                if v.name in callee.args:
+                    a = args[callee.args.index(v.name)]
+                    if isinstance(a, Ref) and a.name == x.name:
+                        return True
+                continue
+            if v == xv:
+                return True
+        return False
 
     def _reevaluate(self, actuals: list[Expr]) -> list[Stmt]:
         """Assign again the argument temporaries among actuals that can be
@@ -138,6 +165,7 @@ class Calls:
         if var.is_module:
             mod = var.scope.split(":", 1)[1]
             alias = f"ad_{mod}_{var.name}"
+            self._alias_vars[alias] = var
             if alias not in self._alias_syms:
                 out.uses.append(Use(mod, [alias], [(alias, var.name)]))
                 s = clone(self.ctx.tu.module(mod).symbols[var.name])
@@ -159,6 +187,7 @@ class Calls:
                     self._alias_syms[s.name] = s
                     members.append(s.name)
                 out.commons[blk] = members
+            self._alias_vars[out.commons[blk][k - 1]] = var
             return Ref(out.commons[blk][k - 1])
         return None
 

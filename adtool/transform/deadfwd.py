@@ -26,6 +26,7 @@ also reads everything its primal reads, globals included).
 from __future__ import annotations
 
 import copy
+import re
 from ..ir.clone import clone
 from typing import Optional
 
@@ -41,8 +42,11 @@ from ..ir.records import all_subs
 class _Names:
     """Names of routine r as Vars, and callee effects mapped to them."""
 
-    def __init__(self, tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summaries):
+    def __init__(self, tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summaries,
+                 adjoint_use: Optional[dict] = None):
         self.tu, self.r, self.scopes, self.summ = tu, r, scopes, summ
+        # routine -> Vars its f_b reads before writing (snapshots.adjoint_use)
+        self.adjoint_use = adjoint_use or {}
 
     def var(self, name: str) -> Var:
         return self.scopes.var(self.r.name, name)
@@ -63,7 +67,14 @@ class _Names:
             return None
         callee = self.tu.routine(name)
         out: set[Var] = set()
-        for v in getattr(s, which):
+        if which == "adjoint_use":
+            # what a joint adjoint call f_b reads: f_b's own upward-exposed
+            # reads when known, else what the primal reads
+            which = "use"
+            vs = self.adjoint_use.get(name, s.use)
+        else:
+            vs = getattr(s, which)
+        for v in vs:
             if v.scope == callee.name:
                 if v.name in callee.args:
                     k = callee.args.index(v.name)
@@ -108,9 +119,10 @@ def _sub_refs(names: _Names, x) -> set[Var]:
 
 
 def drop_dead_forward(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summaries,
-                      fwd: list[Stmt], bwd: list[Stmt], keep_outputs: bool) -> list[Stmt]:
+                      fwd: list[Stmt], bwd: list[Stmt], keep_outputs: bool,
+                      adjoint_use: Optional[dict] = None) -> list[Stmt]:
     """fwd without the statements whose results nobody reads."""
-    names = _Names(tu, r, scopes, summ)
+    names = _Names(tu, r, scopes, summ, adjoint_use)
     if any(isinstance(x, (Raw, Goto, Return)) for x in walk_stmts(fwd + bwd)):
         return fwd
     # what the backward sweep reads before writing it (nothing dropped there)
@@ -128,6 +140,24 @@ def drop_dead_forward(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Sum
         return keep_outputs and sym.storage in ("arg", "result")
 
     return _Sweep(names, observable).block(fwd, live)[0]
+
+
+def upward_exposed(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summaries,
+                   body: list[Stmt], adjoint_use: Optional[dict] = None) -> Optional[set[Var]]:
+    """Vars a generated body (of r's variant) may read before writing them,
+    as names of r; None when the body has jumps this analysis does not
+    follow."""
+    if any(isinstance(x, (Goto, Return)) for x in walk_stmts(body)):
+        return None
+    names = _Names(tu, r, scopes, summ, adjoint_use)
+    live = _Sweep(names, lambda v: True).block(body, set())[1]
+    # Raw text (allocate(t, source=e) of a temporary): read every name of
+    # r it mentions, kill nothing (the sweep above passed it by unchanged)
+    for x in walk_stmts(body):
+        if isinstance(x, Raw):
+            live |= {names.var(t) for t in re.findall(r"[A-Za-z_]\w*", x.text)
+                     if scopes.lookup(r.name, t) is not None}
+    return live
 
 
 class _Sweep:
@@ -167,7 +197,9 @@ class _Sweep:
         primal = getattr(s, "primal_call", None)
         if isinstance(s, CallStmt) and primal is not None:
             # an adjoint call reads what the primal call would read first
-            used = names.call_effects(primal[0], primal[1], "use")
+            # (a joint one f_b: what f_b itself reads first, when known)
+            used = names.call_effects(primal[0], primal[1],
+                                      "adjoint_use" if s.name == primal[0] + "_b" else "use")
             # ... and the adjoints it is given, which it accumulates into (an
             # allocatable's adjoint is zeroed in this sweep, where it is made)
             adjoints = {names.var(a.name) for a in s.args

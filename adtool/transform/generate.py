@@ -56,6 +56,30 @@ def _reachable(tu: TranslationUnit, heads: list[str]) -> list[str]:
     return seen
 
 
+def _callees_first(tu: TranslationUnit, names: list[str]) -> list[str]:
+    """names in post-order of the call graph (a routine after the routines
+    it calls; recursion broken where found)."""
+    among = set(names)
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in names:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(_callees(tu.routine(root))))]
+        while stack:
+            n, it = stack[-1]
+            for c in it:
+                if c in among and c not in seen:
+                    seen.add(c)
+                    stack.append((c, iter(_callees(tu.routine(c)))))
+                    break
+            else:
+                stack.pop()
+                order.append(n)
+    return order
+
+
 def _tag_call_sites(tu: TranslationUnit, names: list[str]) -> None:
     """Mark every call of the differentiated routines with its call-site key
     and the directives written before its statement, before normalisation
@@ -140,7 +164,9 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
         rev.assumed_needed = needed
         if profile:
             rev.profile = {}
-        for n in diff:
+        # Callees first: a joint call's snapshot holds what the callee's f_b
+        # reads (rev.adjoint_use), known once that f_b is built.
+        for n in _callees_first(ntu, diff):
             if wanted.get(n) and n not in externals:
                 variants[n] = rev.variants(ntu.routine(n), wanted[n])
 

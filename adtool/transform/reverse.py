@@ -54,6 +54,13 @@ class Reverse(Snapshots, Calls):
         self.out: Optional[Routine] = None
         self.r: Optional[Routine] = None
         self._alias_syms: dict = {}
+        self._alias_vars: dict = {}              # private alias of a global -> its Var
+        self.adjoint_use: dict = {}              # routine -> Vars its f_b reads first (snapshots.py)
+        self.adjoint_writes: dict = {}           # routine -> Vars its f_b may write
+        self._stmt_reads: dict = {}              # id(statement) -> what its backward sweep reads
+        self._joint_inputs: set = set()          # first pass: inputs of joint calls the calls keep
+        self._later: Optional[set[str]] = None   # what the backward sweep reads after this point
+        self._after: Optional[set] = None        # Vars written from this point to its adjoint
         self.profile: Optional[dict] = None     # call-site key -> {id, mode, ...} when profiling
         self.stable: set = set()                 # (routine, formal) f_bwd finds in place, unrestored
         self.primal_outputs = True               # a head's f_b also computes what its primal returns
@@ -73,8 +80,18 @@ class Reverse(Snapshots, Calls):
         first = self._first_pass(r)
         # (what the argument facts were decided on stays recorded, whatever
         # this pass finds: see generate.py and analysis/recompute.py)
-        self.needed = self._reads_of(first) | self.assumed_needed.get(r.name, set())
+        reads = self._reads_of(first)
+        self.needed = reads | self.assumed_needed.get(r.name, set())
         self.call_args = _call_arg_names(first)
+        # Recording is decided statement by statement (TBR): a value is
+        # pushed before an overwrite only if the part of the backward sweep
+        # that runs after that overwrite's adjoint reads it (see block).
+        self._later = self.needed - reads
+        # Only f_b (its sweeps run back to back in one call): a call's inputs
+        # can change before its adjoint only by what runs after it in this
+        # routine (see block); f_fwd/f_bwd share these sweeps and let the
+        # caller run in between: anything written anywhere counts there.
+        self._after = None if ("fwd" in wanted or "bwd" in wanted) else set()
         # Pass 2: the real sweeps.
         results = []
         base = self.calls.variant_skeleton(r, "_b")
@@ -88,8 +105,10 @@ class Reverse(Snapshots, Calls):
             b = clone(base)
             b.name = r.name + "_b"
             fwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
-                                    zero + sw.bwd, keep_outputs=r.name in self.heads and self.primal_outputs)
+                                    zero + sw.bwd, keep_outputs=r.name in self.heads and self.primal_outputs,
+                                    adjoint_use=self.adjoint_use)
             b.body = fwd + zero + sw.bwd + self._reset_result(r)
+            self._note_adjoint_use(r, b.body)
             results.append(self._finish(b, r, "_b"))
         if "fwd" in wanted or "bwd" in wanted:
             exit_vars = self._exit_snapshot(r, sw.bwd)
@@ -171,6 +190,9 @@ class Reverse(Snapshots, Calls):
         what the real sweeps record."""
         self.r = r
         self.needed = None
+        self._later = None
+        self._after = None
+        self._stmt_reads = {}
         self._alias_syms = {}
         self._wr = set()
         self.out = self.calls.variant_skeleton(r, "_b")
@@ -296,8 +318,31 @@ class Reverse(Snapshots, Calls):
         again: list[Stmt] = []   # integer indices assigned again, not recorded
         k = 0
         closed = -1          # index of the statement whose END closed a region
+        ctx = self._later    # read after this block's backward sweep (None: first pass)
+        before: set[str] = set()   # read by the backward sweeps of the statements so far
+        ctx_after = self._after
+        if ctx_after is not None:
+            from ..analysis.readwrite import block_writes
+            suffix = [set() for _ in range(len(body) + 1)]
+            for j in range(len(body) - 1, -1, -1):
+                suffix[j] = suffix[j + 1] | block_writes([body[j]], self.r, self.ctx.scopes, self.rw.s)
         while k < len(body):
             s = body[k]
+            start = k
+            if ctx is not None:
+                # An overwrite here is undone after the backward sweeps of
+                # this statement and of those before it run (and, around
+                # this block, what runs after it: a loop's other trips).
+                own = self._own_reads(body, k)
+                self._later = ctx | before | own
+                before |= own
+            if ctx_after is not None:
+                # Written between this statement and its adjoint: it, what
+                # follows it here, and what follows this block (for a loop
+                # body: the whole loop, its other trips).
+                self._after = ctx_after | suffix[k]
+            outer_inputs = self._joint_inputs
+            self._joint_inputs = set()
             if any(d.name == "CHECKPOINT-START" for d in s.directives):
                 end = _region_end(body, k)
                 sw = self.region(body[k:end])
@@ -318,9 +363,50 @@ class Reverse(Snapshots, Calls):
                     sw = self.stmt(s)
                 self._note_writes([s])
                 k += 1
+            if self.needed is None:
+                # (+ the subscripts of what it writes: the pops that undo
+                # those writes read them, and this pass has no pops)
+                reads = self._reads_of(sw.bwd) | self._in_place_split_args(sw.bwd) \
+                    | _written_subscript_names(body[start:k])
+                for x in body[start:k]:
+                    self._stmt_reads[id(x)] = (x, reads, set(self._joint_inputs))
+            self._joint_inputs = outer_inputs | self._joint_inputs
             out.fwd.extend(sw.fwd)
             out.bwd[0:0] = sw.bwd
+        self._later = ctx
+        self._after = ctx_after
         out.bwd[0:0] = [clone(a) for a in needed_again(out.bwd, again)]
+        return out
+
+    def _own_reads(self, body: list[Stmt], k: int) -> set[str]:
+        """What the backward sweep of body[k] (a region: of the region it
+        starts) reads, from the first pass; every needed name if unknown."""
+        got = self._stmt_reads.get(id(body[k]))
+        if got is None or got[0] is not body[k]:
+            return set(self.needed or ())
+        # Inputs of joint calls here that the calls leave alone and our
+        # backward sweep reads somewhere anyway: recorded at the overwrites
+        # that follow rather than snapshotted (an overwrite by a joint call
+        # that snapshots them anyway then costs no second copy).
+        return got[1] | (got[2] & (self.needed or set()))
+
+    def _in_place_split_args(self, bwd: list[Stmt]) -> set[str]:
+        """Actuals of split calls whose formal f_bwd finds in place
+        (self.stable): they hold their value only if every overwrite after
+        the call records them."""
+        from ..ir.visit import walk_stmts as _walk
+        out: set[str] = set()
+        assumed = self.assumed_needed.get(self.r.name, set())
+        for s in _walk(bwd):
+            primal = getattr(s, "primal_call", None)
+            if not isinstance(s, CallStmt) or primal is None or s.name != primal[0] + "_bwd":
+                continue
+            callee = self.ctx.tu.routine(primal[0])
+            for f, a in zip(callee.args if callee else [], primal[1]):
+                # (generate._formal_facts: an actual the caller's backward
+                # sweep reads; temporaries re-evaluated need no recording)
+                if isinstance(a, Ref) and (primal[0], f) in self.stable and a.name in assumed:
+                    out.add(a.name)
         return out
 
     def region(self, stmts: list[Stmt]) -> Sweeps:
@@ -836,6 +922,35 @@ class Reverse(Snapshots, Calls):
                     visit(s.body)
         visit(bwd)
         return {n for n in names if n not in dnames or n in self.r.symbols}
+
+
+def _written_subscript_names(stmts: list[Stmt], bound: frozenset = frozenset()) -> set[str]:
+    """Names in the subscripts of what stmts assign or pass to calls (but
+    the indices of loops among stmts inside those loops: their backward
+    loops set them again)."""
+    from ..ir.visit import child_blocks
+    from ..ir.records import all_subs
+    out: set[str] = set()
+    for st in stmts:
+        refs = [st.lhs] if isinstance(st, Assign) else \
+            [a for a in st.args if isinstance(a, Ref)] if isinstance(st, CallStmt) else []
+        if isinstance(st, Assign):
+            refs += [a for c in calls_of(st.rhs) for a in c.args if isinstance(a, Ref)]
+        for ref in refs:
+            for x in all_subs(ref):
+                for p in ([x.lo, x.hi, x.step] if isinstance(x, Section) else [x]):
+                    if p is not None:
+                        out.update(y.name for y in walk_expr(p)
+                                   if isinstance(y, Ref) and y.name not in bound)
+        inner = bound | {st.var} if isinstance(st, Loop) else bound
+        for blk in child_blocks(st):
+            out |= _written_subscript_names(blk, inner)
+    return out
+
+
+def calls_of(e: Expr) -> list:
+    from ..ir.visit import calls_in
+    return [c for c in calls_in(e) if not c.intrinsic]
 
 
 def _without_start(s: Stmt) -> Stmt:

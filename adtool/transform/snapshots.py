@@ -13,8 +13,9 @@ from ..ir.clone import clone
 from ..diagnostics import unsupported
 from ..ir import records
 from ..ir.build import integer, real
-from ..ir.nodes import (INT4, Allocate, Assign, Bin, Call, CallStmt, Deallocate, Dim, Expr, If, Loop,
-                        Raw, Ref, Routine, Section, Stmt, Type)
+from ..ir.nodes import (INT4, Allocate, Assign, Bin, Call, CallStmt, Continue, Cycle, Deallocate, Dim,
+                        Exit, Expr, If, Loop, Print, Raw, Ref, Return, Routine, Section, Select, Stmt,
+                        Stop, Type, While)
 
 
 class Snapshots:
@@ -184,7 +185,8 @@ class Snapshots:
     def _recorded(self, targets: list[Ref]) -> list[Ref]:
         if self.needed is None:
             return []
-        return [t for t in targets if t.name in self.needed
+        later = self._later if self._later is not None else self.needed
+        return [t for t in targets if t.name in later
                 and self._may_hold_value(t.name, _written_key(t))]
 
     def _may_hold_value(self, name: str, part: Optional[str] = None) -> bool:
@@ -307,12 +309,99 @@ class Snapshots:
         return ([Loop(k, lo, hi, None, pu)],
                 [Loop(k, clone(hi), clone(lo), integer(-1), po)])
 
+    def _note_adjoint_use(self, r: Routine, body: list[Stmt]) -> None:
+        """use(C_b): what r's joint adjoint f_b (its forward sweep after the
+        dead work is gone, then its backward sweep) reads before writing,
+        among r's formals and the globals, for the snapshots of r's joint
+        call sites.  A linear routine's f_b reads no primal value at all."""
+        from .deadfwd import upward_exposed
+        live = upward_exposed(self.ctx.tu, r, self.ctx.scopes, self.rw.s, body, self.adjoint_use)
+        use = self._as_inputs(r, live) if live is not None else None
+        if use is not None:            # (None: jumps or unknown names, the primal's use stands)
+            self.adjoint_use[r.name] = use
+        writes = self._as_inputs(r, self._body_writes(r, body))
+        if writes is not None:
+            self.adjoint_writes[r.name] = writes
+
+    def _as_inputs(self, r: Routine, vs: Optional[set]) -> Optional[set]:
+        """r's formals and the globals among Vars of r's variant (private
+        aliases of globals mapped back); None if a name cannot be placed."""
+        if vs is None:
+            return None
+        out = set()
+        for v in vs:
+            if v.scope == r.name:
+                if v.name in r.args:
+                    out.add(v)
+                elif v.name in self._alias_vars:
+                    out.add(self._alias_vars[v.name])     # a global under a private name
+                elif v.name not in r.symbols and v.name not in self.out.symbols:
+                    return None
+                continue
+            out.add(v)
+        return out
+
+    def _body_writes(self, r: Routine, body: list[Stmt]) -> Optional[set]:
+        """Vars a generated body of r's may change (conservative): its
+        assignments and calls; None when a call's effects are unknown."""
+        from ..ir.visit import calls_in, stmt_exprs, walk_stmts as _walk
+        from .deadfwd import _Names
+        names = _Names(self.ctx.tu, r, self.ctx.scopes, self.rw.s)
+        out = set()
+        for st in _walk(body):
+            for e in stmt_exprs(st):
+                for c in calls_in(e):
+                    if not c.intrinsic:
+                        w = names.call_effects(c.name, c.args, "writes")
+                        if w is None:
+                            return None
+                        out |= w
+            if isinstance(st, Assign):
+                out.add(names.var(st.lhs.name))
+            elif isinstance(st, Loop):
+                out.add(names.var(st.var))
+            elif isinstance(st, (Allocate, Deallocate)):
+                return None
+            elif isinstance(st, CallStmt):
+                refs = {names.var(a.name) for a in st.args if isinstance(a, Ref)}
+                if st.name.startswith(("ad_push", "ad_pop", "ad_prof")):
+                    # A pop restores what a push of this body took: a
+                    # variable nothing else here writes keeps its value.
+                    continue
+                primal = getattr(st, "primal_call", None) or getattr(st, "fwd_of", None)
+                name, args = primal if primal is not None else (st.name, st.args)
+                if primal is not None and st.name == name + "_b" and name in self.adjoint_writes:
+                    # a joint adjoint call writes what that f_b writes
+                    names.adjoint_use = {name: self.adjoint_writes[name]}
+                    w = names.call_effects(name, args, "adjoint_use")
+                    names.adjoint_use = {}
+                else:
+                    w = names.call_effects(name, args, "writes")
+                    if w is not None and primal is not None:
+                        w = w | refs             # f_bwd / f_b may restore its arguments
+                if w is None:
+                    return None
+                out |= w
+            elif isinstance(st, Raw):
+                import re
+                m = re.fullmatch(r"\s*allocate\((\w+)\s*[(,].*", st.text, re.S)
+                if m is None:
+                    return None
+                out.add(names.var(m.group(1)))     # a temporary made here
+            elif not isinstance(st, (If, Loop, Select, While, Print, Continue, Return, Cycle,
+                                     Exit, Stop)):
+                return None
+        return out
+
     def _snapshot(self, callee: Routine, args: list[Expr]) -> list[Ref]:
-        """use(C) ∩ (out(C) ∪ written anywhere): the callee's inputs that may
-        have changed by the time its adjoint re-runs it."""
+        """use(C_b) ∩ (out(C) ∪ written anywhere): the inputs the callee's
+        joint adjoint reads (its forward re-run and backward sweep,
+        _note_adjoint_use; the primal's use when not known) that may have
+        changed by the time it runs."""
         summ = self.rw.summary(callee.name)
         out: list[Ref] = []
-        for v in sorted(summ.use, key=str):
+        use = self.adjoint_use.get(callee.name, summ.use)
+        for v in sorted(use, key=str):
             ref = self._map_formal(callee, args, v)
             if ref is None:
                 continue
@@ -327,14 +416,20 @@ class Snapshots:
 
     def _written_here(self, name: str) -> bool:
         """May `name` (as seen from the routine being differentiated) change
-        anywhere in the differentiated program?"""
+        between here and the adjoint of what is here (in f_b: what this
+        routine runs from here on, see Reverse.block; otherwise anywhere in
+        the differentiated program)?"""
         sym = self.ctx.sym(self.r, name)
         if sym is None:
             return True          # a generated temporary or an alias: be safe
         # A formal the routine (and its callees) never writes keeps its value
         # for the whole invocation; between f_fwd and f_bwd the exit snapshot
         # puts it back (see _exit_snapshot).
-        return self.ctx.scopes.var(self.r.name, name) in self.written
+        var = self.ctx.scopes.var(self.r.name, name)
+        if self._after is not None:
+            # in f_b: between here and the adjoint only this routine runs
+            return var in self._after
+        return var in self.written
 
 
 def _fresh_per_trip(body: list[Stmt], var: str) -> set[str]:
