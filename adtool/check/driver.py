@@ -118,6 +118,13 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     for n in ("ad_c0", "ad_c1", "ad_c2", "ad_c3", "ad_crate"):
         prog.symbols[n] = Symbol(n, _int8())
     prog.uses.append(_use_adstack())
+    if f.module is not None:
+        # A module procedure's derivatives live in the derivative modules
+        # (interface.md): the program must USE them to call them.
+        from ..ir.nodes import Use
+        from ..transform.generate import derivative_module_name
+        for which, r in (("b", deriv_b), ("d", deriv_d)):
+            prog.uses.append(Use(derivative_module_name(f.module, which), [r.name]))
 
     def call_args(which: str) -> str:
         out = []
