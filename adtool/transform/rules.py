@@ -123,7 +123,12 @@ for _p in ("int", "nint", "floor", "ceiling", "size", "lbound", "ubound", "kind"
            # inquiry intrinsics: about a variable, never its value
            "shape", "allocated", "present", "associated", "is_contiguous", "digits", "radix",
            "range", "precision", "maxexponent", "minexponent", "bit_size", "storage_size",
-           "new_line", "selected_char_kind", "extends_type_of", "same_type_as"):
+           "new_line", "selected_char_kind", "extends_type_of", "same_type_as", "rank",
+           "findloc",
+           # bit manipulation: integers only
+           "iand", "ior", "ieor", "not", "ishft", "ishftc", "ibset", "ibclr", "ibits",
+           "shifta", "shiftl", "shiftr", "merge_bits", "popcnt", "poppar", "leadz",
+           "trailz", "btest"):
     E[_p] = Rule("passive")
 for _p in ("scan", "verify", "lge", "lgt", "lle", "llt",      # character inquiries
            "trim", "adjustl", "adjustr", "repeat", "char", "achar"):
