@@ -11,7 +11,7 @@ from fparser.two.utils import Base, BlockBase
 
 from ..diagnostics import AdError, bad_input, unsupported
 from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Case, Continue, Cycle,
-                        Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print,
+                        Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print, Read,
                         Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, Type,
                         While)
 from ..ir.visit import refs_in, stmt_exprs, walk_stmts
@@ -251,6 +251,8 @@ class Statements:
                 else:
                     extra.append(self._io_spec("WRITE", kw, val, span))
             return [Print(self._io_items(items), unit, fmt, specs=extra, span=span)]
+        if isinstance(node, F.Read_Stmt):
+            return [self._read(node, span)]
         if isinstance(node, (F.Open_Stmt, F.Close_Stmt)):
             word = str(node.children[0]).lower()
             specs = [self._io_spec(word.upper(), str(kw).lower() if kw is not None else "unit", val, span)
@@ -485,6 +487,27 @@ class Statements:
         spec = node.children[1]
         return str(spec)
 
+    def _read(self, node, span: Span) -> Read:
+        ctl, fmt_node, items = node.children
+        unit, fmt = None, None
+        extra: list[tuple[str, Expr]] = []
+        if ctl is None:                       # read fmt, items
+            fmt = self._fmt(fmt_node)
+        else:
+            for k, spec in enumerate(ctl.children):
+                kw, val = (spec.children if isinstance(spec, F.Io_Control_Spec) else (None, spec))
+                kw = str(kw).lower() if kw is not None else ("unit" if k == 0 else "fmt" if k == 1 else "?")
+                if kw == "unit":
+                    unit = None if str(val) == "*" else self.expr(val)
+                elif kw == "fmt":
+                    fmt = self._fmt(val)
+                else:
+                    extra.append(self._io_spec("READ", kw, val, span))
+        out = self._io_items(items)
+        for it in out:
+            _check_read_target(it, span)
+        return Read(out, unit, fmt, specs=extra, span=span)
+
     def _fmt(self, f) -> Optional[str]:
         if f is None or str(f) == "*":
             return None
@@ -547,3 +570,11 @@ class Statements:
         return sym
 
 
+def _check_read_target(e: Expr, span: Span) -> None:
+    """READ stores into variables: each item a variable, an element, a
+    section, or an implied-DO of those."""
+    if isinstance(e, ImpliedDo):
+        for x in e.items:
+            _check_read_target(x, span)
+    elif not isinstance(e, Ref):
+        raise unsupported("READ into an expression that is not a variable", span)

@@ -24,7 +24,7 @@ from .index_recompute import needed_again, recomputed_index
 from ..ir.build import add, call, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
-                        Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section, Stop,
+                        Dim, Expr, If, Lit, Loop, Print, Read, Ref, Routine, Section, Stop,
                         Raw, Return, Part, Select, Stmt, Type, Un, While)
 from ..ir.visit import walk_expr
 from .context import DiffContext
@@ -37,6 +37,8 @@ from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, r
 from .calls import Calls, _call_arg_names
 from .snapshots import Snapshots, _whole_or_part, _zero_assign
 from .sweeps import Sweeps
+from .io_reads import primal_read, zero_read_derivatives
+from ..ir.visit import read_targets
 
 
 class Reverse(Snapshots, Calls):
@@ -85,6 +87,8 @@ class Reverse(Snapshots, Calls):
         sw = self.block(r.body)
         zero = self.calls.zero_local_derivatives(r, base, result_too=False)
         if "b" in wanted:
+            if r.name not in self.heads:
+                _warn_read_rerun(r)
             b = clone(base)
             b.name = r.name + "_b"
             fwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
@@ -390,6 +394,12 @@ class Reverse(Snapshots, Calls):
             return self.loop(s)
         if isinstance(s, While):
             return self.while_(s)
+        if isinstance(s, Read):
+            # The values read are recorded like any overwrite; their
+            # derivatives restart from zero (with the indices of the read).
+            push, pop = self._record(r, [Ref(n) for n in read_targets(s)])
+            zero = zero_read_derivatives(self.ctx, r, s.items, self._type)
+            return Sweeps(push + [primal_read(s)], zero + pop)
         if isinstance(s, (Print, Continue, Stop)):
             n = clone(s)
             n.directives = []
@@ -893,3 +903,15 @@ def _is_one(e: Expr) -> bool:
 
 def _constant(e: Optional[Expr]) -> bool:
     return e is None or isinstance(e, Lit) or (isinstance(e, Un) and isinstance(e.operand, Lit))
+
+
+def _warn_read_rerun(r: Routine) -> None:
+    """A joint adjoint runs its routine again: a READ in it reads again."""
+    from ..diagnostics import warn
+    from ..ir.visit import walk_stmts
+    for s in walk_stmts(r.body):
+        if isinstance(s, Read):
+            warn(f"READ in '{r.name}' runs again when its adjoint re-runs '{r.name}' "
+                 "(joint mode): the unit must give the same values again (reopened or "
+                 f"rewound), or make the call split (--split {r.name}) so it reads once", s.span)
+            return

@@ -13,7 +13,8 @@ from ..ir.clone import clone
 from ..diagnostics import unsupported
 from ..ir import records
 from ..ir.build import integer, real
-from ..ir.nodes import (INT4, Allocate, Assign, Bin, Call, CallStmt, Deallocate, Dim, Expr, If, Loop,
+from ..ir.visit import read_targets
+from ..ir.nodes import (INT4, Allocate, Assign, Bin, Call, CallStmt, Deallocate, Dim, Expr, If, Loop, Read,
                         Raw, Ref, Routine, Section, Stmt, Type)
 
 
@@ -217,6 +218,8 @@ class Snapshots:
                 self._wr.update(_written_key(a) or a.name for a in x.args if isinstance(a, Ref))
             elif isinstance(x, Allocate):
                 self._wr.update(i.name for i in x.items)
+            elif isinstance(x, Read):
+                self._wr.update(read_targets(x))
 
     def _push_pop(self, r: Routine, refs: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
         pushes: list[Stmt] = []
@@ -367,6 +370,11 @@ def _fresh_per_trip(body: list[Stmt], var: str) -> set[str]:
                         return set()
         elif isinstance(x, Loop) and x.var == var:
             return set()
+        elif isinstance(x, Read):
+            if var in read_targets(x):
+                return set()
+            for n in read_targets(x):
+                ok[n] = False
         elif not isinstance(x, (If, Loop, Select, While)) and hasattr(x, "items"):
             for i in x.items:
                 ok[getattr(i, "name", "")] = False
