@@ -236,7 +236,9 @@ def _stmt_effects(s: Stmt, ctx: _Ctx) -> Effects:
             if v is not None:
                 eff.writes.add(v)
     elif isinstance(s, Deallocate):
-        for n in s.names:
+        for x in s.parts:
+            _subs(x, ctx, eff)
+        for n in list(s.names) + [x.name for x in s.parts]:
             v = ctx.var(n)
             if v is not None:
                 eff.writes.add(v)

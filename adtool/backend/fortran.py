@@ -250,7 +250,7 @@ class _Stmts:
         if isinstance(s, Allocate):
             return line(f"allocate({', '.join(fexpr(x) for x in s.items)})")
         if isinstance(s, Deallocate):
-            return line(f"deallocate({', '.join(s.names)})")
+            return line(f"deallocate({', '.join(list(s.names) + [fexpr(x) for x in s.parts])})")
         if isinstance(s, Raw):
             raw = s.text.rstrip("\n").split("\n")
             out = [_labelled(s.label, level, raw[0].strip())]

@@ -270,20 +270,24 @@ class Statements:
                 raise unsupported("ALLOCATE with type-spec or options", span)
             out = []
             for a in node.children[1].children:
-                if isinstance(a.children[0], F.Data_Ref):
-                    raise unsupported("ALLOCATE of a derived type component", span, str(a.children[0]))
-                name = _name(a.children[0])
                 subs = []
                 for sh in a.children[1].children:
                     lo, hi = sh.children
                     subs.append(Section(self.expr(lo), self.expr(hi)) if lo is not None else self.expr(hi))
-                out.append(Ref(name, subs, span=span))
+                if isinstance(a.children[0], F.Data_Ref):
+                    # allocate(s%u(n)): the bounds go on the component's part
+                    ref = self._component_object(a.children[0], span, "ALLOCATE")
+                    ref.path[-1].subs = subs
+                    out.append(ref)
+                else:
+                    out.append(Ref(_name(a.children[0]), subs, span=span))
             return [Allocate(out, span=span)]
         if isinstance(node, F.Deallocate_Stmt):
-            for x in node.children[0].children:
-                if isinstance(x, F.Data_Ref):
-                    raise unsupported("DEALLOCATE of a derived type component", span, str(x))
-            return [Deallocate([_name(x) for x in node.children[0].children], span=span)]
+            objs = node.children[0].children
+            parts = [self._component_object(x, span, "DEALLOCATE") for x in objs
+                     if isinstance(x, F.Data_Ref)]
+            return [Deallocate([_name(x) for x in objs if not isinstance(x, F.Data_Ref)], parts,
+                               span=span)]
         raise unsupported(type(node).__name__.replace("_", " ").lower(), span)
 
     def _fresh_index(self) -> str:
@@ -486,6 +490,16 @@ class Statements:
     def _format_text(self, node) -> str:
         spec = node.children[1]
         return str(spec)
+
+    def _component_object(self, node, span: Span, stmt: str) -> Ref:
+        """An allocatable component named in ALLOCATE/DEALLOCATE (`s%u`,
+        `s(i)%a%v`)."""
+        ref = self._data_ref(node, span)
+        from ..ir import records
+        sym = records.ref_symbol(ref, self.lookup)
+        if sym is None or not sym.allocatable or ref.path[-1].subs is not None:
+            raise bad_input(f"{stmt} of '{node}': not an allocatable component", span)
+        return ref
 
     def _read(self, node, span: Span) -> Read:
         ctl, fmt_node, items = node.children

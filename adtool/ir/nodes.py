@@ -380,7 +380,10 @@ class Allocate(Stmt):
 
 @dataclass
 class Deallocate(Stmt):
+    """deallocate(a, s%u): whole variables by name; allocatable components
+    of records as references (`parts`)."""
     names: list[str]
+    parts: list[Ref] = field(default_factory=list)
 
 
 @dataclass

@@ -406,17 +406,15 @@ class Reverse(Snapshots, Calls):
             n.label = None
             return Sweeps([n], [])
         if isinstance(s, Allocate):
-            for it in s.items:
-                if self.ctx.active(r, it.name):
-                    pass
             fwd = [clone(s)] + allocate_derivatives(self.ctx, r, s)
             return Sweeps(fwd, [])
         if isinstance(s, Deallocate):
             # The backward sweep still needs the arrays: local allocatables are
             # released when the variant returns, as the language does anyway.
-            for n in s.names:
+            for n in list(s.names) + [x.name for x in s.parts]:
                 sym = self.ctx.sym(r, n)
-                if sym is None or sym.storage != "local" or not sym.allocatable:
+                if sym is None or sym.storage != "local" or sym.save \
+                        or not (sym.allocatable or n not in s.names):
                     raise unsupported("DEALLOCATE of a non-local array in a differentiated "
                                       "routine", s.span, n)
             return Sweeps([], [])

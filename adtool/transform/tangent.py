@@ -198,8 +198,9 @@ class Tangent:
         if isinstance(s, Allocate):
             return [clone(s)] + allocate_derivatives(ctx, r, s)
         if isinstance(s, Deallocate):
-            names = list(s.names) + [ctx.dname(r, n) for n in s.names if ctx.active(r, n)]
-            return [Deallocate(names, span=s.span)]
+            from .variants import deallocate_derivatives
+            names, parts = deallocate_derivatives(ctx, r, s)
+            return [Deallocate(names, parts, span=s.span)]
         n = clone(s)
         n.directives = []
         return [n]
