@@ -256,6 +256,10 @@ class Features:
         # (b) nested: a local permutation ix used in subscripts, a(ix(k1))
         # given with k1 to a helper that changes k1
         self.index_arrays = True
+        # whole vector subscripts of active arrays in array expressions,
+        # a(ix): the adjoint scatters the seed element by element (its
+        # sum, before the fix: tests/test_derivatives vector_subscripts)
+        self.vector_subscripts = True
         # (d) "external s1" statements for the subroutines a routine calls:
         # the adjoint must not type them (real(4), external :: s1)
         self.external_stmts = True
@@ -405,6 +409,8 @@ class RoutineGen:
             if secs:
                 s = self.ch(secs)[0]
                 t = a.name if s == ":" else f"{a.name}({s})"
+                if s == ":" and self.perm and self.f.vector_subscripts and self.r.random() < 0.3:
+                    t = f"{a.name}({self.perm})"
                 return E(t, VB, 1.0, frozenset([a.name]), atom=True, arr=True)
         r = self.r.random()
         if r < 0.12:

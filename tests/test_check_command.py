@@ -195,3 +195,15 @@ def test_derivative_argument_is_not_a_neighbouring_formal():
     assert has_deriv(["n", "nt", "x", "xb"], "x", primal)
     assert not has_deriv(["x", "xb", "n", "nb"], "n", primal)
     assert has_deriv(["y", "yb1"], "y", ["y"])
+
+
+@pytest.mark.parametrize("mode", ["joint", "split"])
+def test_module_head_with_zero_factors_in_products(tmp_path, mode):
+    """The head is a module procedure (the check program must USE its
+    derivative modules) and its products have zero factors at the point
+    checked (the partials are products of the other factors, not NaN)."""
+    chk = FIX / "check"
+    p = adtool("check", chk / "product_zero.f90", chk / "product_zero_main.f90",
+               "--head", "prods(y)/(x c)", "--default-mode", mode, cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "nan" not in p.stdout.lower() and "all checks passed" in p.stdout

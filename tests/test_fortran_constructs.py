@@ -48,3 +48,24 @@ def test_called_external_is_a_subroutine_and_written_intent_in_is_inout(tmp_path
     assert ", external ::" not in text      # no implicit type on a CALLed EXTERNAL
     head = text[text.index("subroutine lsqobj_b"):]
     assert "real(8), intent(inout) :: x(n)" in head.split("end subroutine")[0]
+
+
+def test_read_rerun_by_a_joint_adjoint_is_warned(tmp_path):
+    """A joint adjoint runs its routine again, READ included: warned, naming
+    the way out; a split call reads once, no warning."""
+    src = ROOT / "fixtures" / "fortran" / "read_stmt.f90"
+    p = adtool("differentiate", src, "--head", "model(cost)/(x)", "-o", tmp_path / "j.f90")
+    assert p.returncode == 0, p.stderr
+    assert "read_stmt.f90:12:3: warning: READ in 'calib' runs again" in p.stderr, p.stderr
+    assert "--split calib" in p.stderr
+    p = adtool("differentiate", src, "--head", "model(cost)/(x)", "--split", "calib",
+               "-o", tmp_path / "s.f90")
+    assert p.returncode == 0 and "warning" not in p.stderr, p.stderr
+
+
+def test_read_with_end_branch_is_refused_by_name(tmp_path):
+    out = tmp_path / "o.f90"
+    p = adtool("differentiate", CONSTRUCTS / "read_end.f90", "--head", "f(y)/(x)", "-o", out)
+    assert p.returncode == 1, p.stderr
+    assert "read_end.f90:6:3: error: unsupported construct: READ with END=" in p.stderr, p.stderr
+    assert not out.exists()

@@ -21,7 +21,7 @@ from typing import Optional, Union
 import networkx as nx
 
 from ..ir.nodes import (Allocate, Assign, Call, CallStmt, Deallocate, Expr,
-                        Goto, If, ImpliedDo, Loop, Print, Ref, Return, Routine,
+                        Goto, If, ImpliedDo, Loop, Print, Read, Ref, Return, Routine,
                         Select, Stmt, Stop, TranslationUnit, While,
                         Cycle, Exit)
 from ..ir.visit import stmt_exprs, sub_exprs, walk_stmts
@@ -160,6 +160,27 @@ def _io_vars(e: Expr, ctx: _Ctx, eff: Effects) -> None:
             _io_vars(x, ctx, eff)
 
 
+def _read_target(e: Expr, ctx: _Ctx, eff: Effects) -> None:
+    """A READ item is written (its subscripts and an implied-DO's bounds
+    read); a whole variable read in is killed, like an assigned one."""
+    if isinstance(e, ImpliedDo):
+        for b in (e.lo, e.hi, e.step):
+            if b is not None:
+                _expr(b, ctx, eff)
+        v = ctx.var(e.var)
+        if v is not None:
+            eff.writes.add(v)
+        for x in e.items:
+            _read_target(x, ctx, eff)
+    elif isinstance(e, Ref):
+        _subs(e, ctx, eff)
+        v = ctx.var(e.name)
+        if v is not None:
+            eff.writes.add(v)
+            if e.subs is None and not e.path:
+                eff.kills.add(v)
+
+
 # ------------------------------------------------------------------ statements
 
 def _expr_effects(exprs: list[Expr], ctx: _Ctx) -> Effects:
@@ -197,6 +218,11 @@ def _stmt_effects(s: Stmt, ctx: _Ctx) -> Effects:
                 v = ctx.scopes.var(ctx.r, ctx.r.result)
                 eff.writes.add(v)
                 eff.kills.add(v)
+    elif isinstance(s, Read):
+        for x in s.items:
+            _read_target(x, ctx, eff)
+        for x in ([s.unit] if s.unit is not None else []) + [v for _, v in s.specs]:
+            _expr(x, ctx, eff)
     elif isinstance(s, Print):
         for x in s.items:
             _expr(x, ctx, eff)
@@ -210,7 +236,9 @@ def _stmt_effects(s: Stmt, ctx: _Ctx) -> Effects:
             if v is not None:
                 eff.writes.add(v)
     elif isinstance(s, Deallocate):
-        for n in s.names:
+        for x in s.parts:
+            _subs(x, ctx, eff)
+        for n in list(s.names) + [x.name for x in s.parts]:
             v = ctx.var(n)
             if v is not None:
                 eff.writes.add(v)

@@ -241,16 +241,16 @@ class _Stmts:
             return line("continue")
         if isinstance(s, Print):
             specs = "".join(f", {k}={fexpr(v)}" for k, v in s.specs)
-            if s.keyword != "write":
+            if s.keyword not in ("write", "read"):
                 return line(f"{s.keyword}({specs[2:]})")
             unit = "*" if s.unit is None else fexpr(s.unit)
             fmt = "*" if s.fmt is None else fstring(s.fmt)
             items = ", ".join(fexpr(x) for x in s.items)
-            return line(f"write({unit}, {fmt}{specs}) {items}".rstrip())
+            return line(f"{s.keyword}({unit}, {fmt}{specs}) {items}".rstrip())
         if isinstance(s, Allocate):
             return line(f"allocate({', '.join(fexpr(x) for x in s.items)})")
         if isinstance(s, Deallocate):
-            return line(f"deallocate({', '.join(s.names)})")
+            return line(f"deallocate({', '.join(list(s.names) + [fexpr(x) for x in s.parts])})")
         if isinstance(s, Raw):
             raw = s.text.rstrip("\n").split("\n")
             out = [_labelled(s.label, level, raw[0].strip())]

@@ -118,6 +118,13 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
     for n in ("ad_c0", "ad_c1", "ad_c2", "ad_c3", "ad_crate"):
         prog.symbols[n] = Symbol(n, _int8())
     prog.uses.append(_use_adstack())
+    if f.module is not None:
+        # A module procedure's derivatives live in the derivative modules
+        # (interface.md): the program must USE them to call them.
+        from ..ir.nodes import Use
+        from ..transform.generate import derivative_module_name
+        for which, r in (("b", deriv_b), ("d", deriv_d)):
+            prog.uses.append(Use(derivative_module_name(f.module, which), [r.name]))
 
     def call_args(which: str) -> str:
         out = []
@@ -144,7 +151,7 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
         """Lines for every real leaf of v: in the templates {X}(name) is
         that leaf of variable `name` (v itself for a non-record), {T}(e)
         the sum of e over the leaf's elements."""
-        for pre, post, acc, arr in _leaves(prog.symbols[v], v):
+        for pre, post, acc, arr, _ in _leaves(prog.symbols[v], v):
             lines.extend(pre)
             for t in templates:
                 lines.append(_fill(t, acc, arr))
@@ -158,6 +165,12 @@ def check_driver(tu: TranslationUnit, head: str, deriv_b: Routine, deriv_d: Rout
                 L(f"if (allocated({v}{suf})) deallocate({v}{suf})")
                 L(f"allocate({v}{suf}, source={v})")
         L(f"{v}_ad0 = {v}")
+        for pre, post, acc, _, alloc in _leaves(prog.symbols[v], v):
+            if alloc:     # a record's allocatable component: derivatives shaped alike
+                lines.extend(pre)
+                for suf in ("_add", "_adb", "_adt", "_adw", "_adp"):
+                    L(f"if (.not. allocated({acc(v + suf)})) allocate({acc(v + suf)}, mold={acc(v)})")
+                lines.extend(post)
         each(v, f"call random_number({{X}}({v}_add))", f"{{X}}({v}_add) = {{X}}({v}_add) - 0.5d0",
              f"{{X}}({v}_adp) = {{X}}({v}_add)", f"call random_number({{X}}({v}_adw))",
              f"{{X}}({v}_adw) = {{X}}({v}_adw) - 0.5d0")
@@ -237,12 +250,13 @@ def _record_alias(prog: Routine, t, which: str):
 
 def _leaves(sym, v: str):
     """(lines before, lines after, accessor of the leaf in a variable
-    shaped like v, whether the leaf expression is an array) for each real
+    shaped like v, whether the leaf expression is an array, whether it is an
+    allocatable component) for each real
     leaf of v; arrays of records holding arrays or records are walked
     element by element."""
     from ..ir import records
     if sym.type.base != "derived":
-        return [([], [], lambda n: n, bool(sym.rank))]
+        return [([], [], lambda n: n, bool(sym.rank), False)]
     out = []
 
     def walk(typ, acc, rank: int, pre: list, post: list, depth: int) -> None:
@@ -261,7 +275,7 @@ def _leaves(sym, v: str):
             if c.type.base == "derived":
                 walk(c.type, sub, rank + c.rank, pre, post, depth + 1)
             else:
-                out.append((pre, post, sub, bool(rank or c.rank)))
+                out.append((pre, post, sub, bool(rank or c.rank), c.allocatable))
     walk(sym.type, lambda n: n, sym.rank, [], [], 1)
     return out
 

@@ -11,7 +11,7 @@ from fparser.two.utils import Base, BlockBase
 
 from ..diagnostics import AdError, bad_input, unsupported
 from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Case, Continue, Cycle,
-                        Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print,
+                        Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print, Read,
                         Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, Type,
                         While)
 from ..ir.visit import refs_in, stmt_exprs, walk_stmts
@@ -251,6 +251,8 @@ class Statements:
                 else:
                     extra.append(self._io_spec("WRITE", kw, val, span))
             return [Print(self._io_items(items), unit, fmt, specs=extra, span=span)]
+        if isinstance(node, F.Read_Stmt):
+            return [self._read(node, span)]
         if isinstance(node, (F.Open_Stmt, F.Close_Stmt)):
             word = str(node.children[0]).lower()
             specs = [self._io_spec(word.upper(), str(kw).lower() if kw is not None else "unit", val, span)
@@ -268,20 +270,24 @@ class Statements:
                 raise unsupported("ALLOCATE with type-spec or options", span)
             out = []
             for a in node.children[1].children:
-                if isinstance(a.children[0], F.Data_Ref):
-                    raise unsupported("ALLOCATE of a derived type component", span, str(a.children[0]))
-                name = _name(a.children[0])
                 subs = []
                 for sh in a.children[1].children:
                     lo, hi = sh.children
                     subs.append(Section(self.expr(lo), self.expr(hi)) if lo is not None else self.expr(hi))
-                out.append(Ref(name, subs, span=span))
+                if isinstance(a.children[0], F.Data_Ref):
+                    # allocate(s%u(n)): the bounds go on the component's part
+                    ref = self._component_object(a.children[0], span, "ALLOCATE")
+                    ref.path[-1].subs = subs
+                    out.append(ref)
+                else:
+                    out.append(Ref(_name(a.children[0]), subs, span=span))
             return [Allocate(out, span=span)]
         if isinstance(node, F.Deallocate_Stmt):
-            for x in node.children[0].children:
-                if isinstance(x, F.Data_Ref):
-                    raise unsupported("DEALLOCATE of a derived type component", span, str(x))
-            return [Deallocate([_name(x) for x in node.children[0].children], span=span)]
+            objs = node.children[0].children
+            parts = [self._component_object(x, span, "DEALLOCATE") for x in objs
+                     if isinstance(x, F.Data_Ref)]
+            return [Deallocate([_name(x) for x in objs if not isinstance(x, F.Data_Ref)], parts,
+                               span=span)]
         raise unsupported(type(node).__name__.replace("_", " ").lower(), span)
 
     def _fresh_index(self) -> str:
@@ -485,6 +491,37 @@ class Statements:
         spec = node.children[1]
         return str(spec)
 
+    def _component_object(self, node, span: Span, stmt: str) -> Ref:
+        """An allocatable component named in ALLOCATE/DEALLOCATE (`s%u`,
+        `s(i)%a%v`)."""
+        ref = self._data_ref(node, span)
+        from ..ir import records
+        sym = records.ref_symbol(ref, self.lookup)
+        if sym is None or not sym.allocatable or ref.path[-1].subs is not None:
+            raise bad_input(f"{stmt} of '{node}': not an allocatable component", span)
+        return ref
+
+    def _read(self, node, span: Span) -> Read:
+        ctl, fmt_node, items = node.children
+        unit, fmt = None, None
+        extra: list[tuple[str, Expr]] = []
+        if ctl is None:                       # read fmt, items
+            fmt = self._fmt(fmt_node)
+        else:
+            for k, spec in enumerate(ctl.children):
+                kw, val = (spec.children if isinstance(spec, F.Io_Control_Spec) else (None, spec))
+                kw = str(kw).lower() if kw is not None else ("unit" if k == 0 else "fmt" if k == 1 else "?")
+                if kw == "unit":
+                    unit = None if str(val) == "*" else self.expr(val)
+                elif kw == "fmt":
+                    fmt = self._fmt(val)
+                else:
+                    extra.append(self._io_spec("READ", kw, val, span))
+        out = self._io_items(items)
+        for it in out:
+            _check_read_target(it, span)
+        return Read(out, unit, fmt, specs=extra, span=span)
+
     def _fmt(self, f) -> Optional[str]:
         if f is None or str(f) == "*":
             return None
@@ -547,3 +584,11 @@ class Statements:
         return sym
 
 
+def _check_read_target(e: Expr, span: Span) -> None:
+    """READ stores into variables: each item a variable, an element, a
+    section, or an implied-DO of those."""
+    if isinstance(e, ImpliedDo):
+        for x in e.items:
+            _check_read_target(x, span)
+    elif not isinstance(e, Ref):
+        raise unsupported("READ into an expression that is not a variable", span)

@@ -63,7 +63,6 @@ _UNSUPPORTED_NAMES = {
     "Equivalence_Stmt": "EQUIVALENCE",
     "Forall_Construct": "FORALL construct",
     "Forall_Stmt": "FORALL statement",
-    "Read_Stmt": "READ statement",
     "Nullify_Stmt": "NULLIFY statement",
     "Stmt_Function_Stmt": "statement function",
     "Pause_Stmt": "PAUSE statement",

@@ -46,6 +46,13 @@ FORTRAN.update(_t("transfer", "mold", elemental=False))
 FORTRAN.update(_t("any all allocated present", "logical", elemental=False))
 FORTRAN.update(_t("merge", "arg2"))
 FORTRAN.update(_t("trim adjustl adjustr repeat char achar new_line", "char", elemental=False))
+# Bit manipulation (random number generators, hashing, packed flags) and
+# rank/findloc: integer or logical results, never differentiable.
+FORTRAN.update(_t("iand ior ieor not ishft ishftc ibset ibclr ibits shifta shiftl shiftr "
+                  "merge_bits", "arg"))
+FORTRAN.update(_t("popcnt poppar leadz trailz", "int"))
+FORTRAN.update(_t("btest", "logical"))
+FORTRAN.update(_t("rank findloc", "int", elemental=False))
 
 # Specific (type-prefixed) F77 names map onto the generic ones.
 SPECIFIC = {
@@ -69,6 +76,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "any": ("mask", "dim"), "all": ("mask", "dim"),
     "maxloc": ("array", "dim", "mask", "kind", "back"),
     "minloc": ("array", "dim", "mask", "kind", "back"),
+    "findloc": ("array", "value", "dim", "mask", "kind", "back"),
     "dot_product": ("vector_a", "vector_b"), "matmul": ("matrix_a", "matrix_b"),
     "transpose": ("matrix",), "spread": ("source", "dim", "ncopies"),
     "reshape": ("source", "shape", "pad", "order"),
@@ -114,7 +122,7 @@ def result_rank(name: str, args: list, kwargs: list, rank, is_logical=None, look
         return None             # reported where the call is differentiated
     first = b.get(SIGNATURES[name][0])
     r0 = rank(first) if first is not None else 0
-    if name in ("maxloc", "minloc"):
+    if name in ("maxloc", "minloc", "findloc"):
         return max(r0 - 1, 0) if "dim" in b else 1
     if name in ("sum", "product", "maxval", "minval", "norm2", "count", "any", "all"):
         return max(r0 - 1, 0) if "dim" in b else 0

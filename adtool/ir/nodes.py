@@ -363,6 +363,15 @@ class Print(Stmt):
 
 
 @dataclass
+class Read(Print):
+    """read(unit, fmt) items: the items (Refs, ImpliedDos of Refs) are
+    written with values no derivative flows into.  A Print to every pass
+    that only keeps I/O where it is; the analyses and the derivative sweeps
+    see its writes (the targets' derivatives become zero)."""
+    keyword: str = "read"
+
+
+@dataclass
 class Allocate(Stmt):
     """allocate(a(lb:ub, ...), ...): each item is a Ref whose subs are the
     bounds (Sections with lo/hi, or plain upper-bound Exprs)."""
@@ -371,7 +380,10 @@ class Allocate(Stmt):
 
 @dataclass
 class Deallocate(Stmt):
+    """deallocate(a, s%u): whole variables by name; allocatable components
+    of records as references (`parts`)."""
     names: list[str]
+    parts: list[Ref] = field(default_factory=list)
 
 
 @dataclass

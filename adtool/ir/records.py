@@ -118,10 +118,6 @@ def diff_type(t: Type) -> Type:
         for cname, c in td.components.items():
             if not differentiable(c.type):
                 continue
-            if c.allocatable:
-                from ..diagnostics import unsupported
-                raise unsupported("allocatable real component of a derived type that carries "
-                                  "derivatives", c.span, f"{td.name}%{cname}")
             d = clone(c)
             d.type = diff_type(c.type)
             d.init = None if c.allocatable else zero_value(c.type)
@@ -217,6 +213,47 @@ def zero_value(t: Type):
     if t.base == "derived":
         return Call(diff_type(t).name, [], intrinsic=False)
     return real(0, t.kind if t.base == "real" else 8)
+
+
+def has_allocatable(t: Type, _seen: frozenset = frozenset()) -> bool:
+    """Does a record of type t hold an allocatable component that carries
+    derivatives (at any depth)?  Its derivative cannot be zeroed by the
+    constructor: that would deallocate the component."""
+    td = typedef(t)
+    if td is None or t.name in _seen:
+        return False
+    return any((c.allocatable and differentiable(c.type))
+               or has_allocatable(c.type, _seen | {t.name}) for c in td.components.values())
+
+
+def zero_statement(target: Ref, t: Type):
+    """target = 0 for a derivative of primal type t.  A record whose
+    derivative has allocatable components is zeroed component by component,
+    each allocatable one only where it is allocated (kept allocated)."""
+    from .nodes import Assign, Raw
+    if not has_allocatable(t):
+        return Assign(clone(target), zero_value(t))
+    from ..backend.fortran_expr import fexpr
+    lines: list[str] = []
+
+    def walk(prefix: str, tt: Type) -> None:
+        for cname, c in typedef(tt).components.items():
+            if not differentiable(c.type):
+                continue
+            p = f"{prefix}%{cname}"
+            if c.type.base == "derived" and has_allocatable(c.type):
+                if c.shape or c.allocatable:
+                    from ..diagnostics import unsupported
+                    raise unsupported("an array or allocatable record component holding "
+                                      "allocatable components, in a record that carries "
+                                      "derivatives", c.span, p)
+                walk(p, c.type)
+            elif c.allocatable:
+                lines.append(f"if (allocated({p})) {p} = {fexpr(zero_value(c.type))}")
+            else:
+                lines.append(f"{p} = {fexpr(zero_value(c.type))}")
+    walk(fexpr(target), t)
+    return Raw("\n".join(lines))
 
 
 def all_subs(ref: Ref) -> list:

@@ -6,7 +6,7 @@ import copy
 from typing import Callable, Iterator
 
 from .nodes import (ArrayCtor, Assign, Part, Bin, Call, CallStmt, Case, Cast, Cond,
-                    Expr, If, ImpliedDo, Keyword, Lit, Loop, Print, Ref, Return,
+                    Expr, If, ImpliedDo, Keyword, Lit, Loop, Print, Read, Ref, Return,
                     Section, Select, Stmt, Stop, Un, While)
 
 
@@ -165,3 +165,19 @@ def map_expr(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
 
 def is_literal(e: Expr) -> bool:
     return isinstance(e, Lit)
+
+
+def read_targets(s: "Read") -> list[str]:
+    """Every variable a READ stores into, implied-DO counters included."""
+    out: list[str] = []
+
+    def walk(e) -> None:
+        if isinstance(e, ImpliedDo):
+            out.append(e.var)
+            for x in e.items:
+                walk(x)
+        elif isinstance(e, Ref):
+            out.append(e.name)
+    for e in s.items:
+        walk(e)
+    return list(dict.fromkeys(out))

@@ -57,7 +57,8 @@ class DiffContext:
                 return 0
             if e.subs is None:
                 return s.rank
-            return sum(1 for x in e.subs if isinstance(x, Section))
+            # a section, or a vector subscript (x(idx): an integer array)
+            return sum(1 for x in e.subs if isinstance(x, Section) or rank(x) > 0)
         if isinstance(e, (Bin,)):
             return max(rank(e.left), rank(e.right))
         if isinstance(e, (Un, Cast)):

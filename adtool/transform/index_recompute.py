@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..ir.clone import clone
-from ..ir.nodes import Assign, Call, CallStmt, Loop, Ref, Routine, Stmt
-from ..ir.visit import stmt_exprs, walk_expr, walk_stmts
+from ..ir.nodes import Assign, Call, CallStmt, Loop, Read, Ref, Routine, Stmt
+from ..ir.visit import read_targets, stmt_exprs, walk_expr, walk_stmts
 
 
 def recomputed_index(r: Routine, sym, block: list[Stmt], k: int, in_loop: bool,
@@ -76,6 +76,8 @@ def _writes(body: list[Stmt], name: str) -> int:
         elif isinstance(st, Loop) and st.var == name:
             n += 2
         if isinstance(st, CallStmt) and any(isinstance(a, Ref) and a.name == name for a in st.args):
+            n += 2
+        if isinstance(st, Read) and name in read_targets(st):
             n += 2
         for e in stmt_exprs(st):
             for x in walk_expr(e):

@@ -24,7 +24,7 @@ from .index_recompute import needed_again, recomputed_index
 from ..ir.build import add, call, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
-                        Dim, Expr, If, Lit, Loop, Print, Ref, Routine, Section, Stop,
+                        Dim, Expr, If, Lit, Loop, Print, Read, Ref, Routine, Section, Stop,
                         Raw, Return, Part, Select, Stmt, Type, Un, While)
 from ..ir.visit import walk_expr
 from .context import DiffContext
@@ -37,6 +37,8 @@ from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, r
 from .calls import Calls, _call_arg_names
 from .snapshots import Snapshots, _whole_or_part, _zero_assign
 from .sweeps import Sweeps
+from .io_reads import primal_read, zero_read_derivatives
+from ..ir.visit import read_targets
 
 
 class Reverse(Snapshots, Calls):
@@ -69,6 +71,7 @@ class Reverse(Snapshots, Calls):
         self.assumed_needed: dict = {}           # routine -> names kept recorded (generate.py)
         self.constant_actual: set = set()        # (routine, formal) sometimes given a constant
         self._loop_vars: list[str] = []
+        self._loop_depth = 0                     # loops (DO and WHILE) around the statement
         self.call_args: set[str] = set()
         self._seed_depth = 0                     # nesting of _distribute (temporaries per level)
         self._seed_tmps: dict = {}               # (level, kind) -> its temporary, per variant
@@ -102,6 +105,8 @@ class Reverse(Snapshots, Calls):
         sw = self.block(r.body)
         zero = self.calls.zero_local_derivatives(r, base, result_too=False)
         if "b" in wanted:
+            if r.name not in self.heads:
+                _warn_read_rerun(r)
             b = clone(base)
             b.name = r.name + "_b"
             fwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
@@ -476,27 +481,71 @@ class Reverse(Snapshots, Calls):
             return self.loop(s)
         if isinstance(s, While):
             return self.while_(s)
+        if isinstance(s, Read):
+            # The values read are recorded like any overwrite; their
+            # derivatives restart from zero (with the indices of the read).
+            push, pop = self._record(r, [Ref(n) for n in read_targets(s)])
+            zero = zero_read_derivatives(self.ctx, r, s.items, self._type)
+            return Sweeps(push + [primal_read(s)], zero + pop)
         if isinstance(s, (Print, Continue, Stop)):
             n = clone(s)
             n.directives = []
             n.label = None
             return Sweeps([n], [])
         if isinstance(s, Allocate):
-            for it in s.items:
-                if self.ctx.active(r, it.name):
-                    pass
-            fwd = [clone(s)] + allocate_derivatives(self.ctx, r, s)
-            return Sweeps(fwd, [])
+            pre, post = self._reallocation(r, s) if self._loop_depth and r.language == "fortran" \
+                else ([], [])
+            fwd = pre + [clone(s)] + allocate_derivatives(self.ctx, r, s)
+            return Sweeps(fwd, post)
         if isinstance(s, Deallocate):
             # The backward sweep still needs the arrays: local allocatables are
             # released when the variant returns, as the language does anyway.
-            for n in s.names:
+            for n in list(s.names) + [x.name for x in s.parts]:
                 sym = self.ctx.sym(r, n)
-                if sym is None or sym.storage != "local" or not sym.allocatable:
+                if sym is None or sym.storage != "local" or sym.save \
+                        or not (sym.allocatable or n not in s.names):
                     raise unsupported("DEALLOCATE of a non-local array in a differentiated "
                                       "routine", s.span, n)
             return Sweeps([], [])
         raise unsupported(f"{type(s).__name__} statement in a differentiated routine", s.span)
+
+    def _reallocation(self, r: Routine, s: Allocate) -> tuple[list[Stmt], list[Stmt]]:
+        """A local array allocated inside a loop is allocated again on the
+        next trip.  The forward sweep keeps arrays allocated (the backward
+        sweep reads them), so a re-allocation first records the array it
+        replaces (bounds and values, its derivative zeroed) and releases
+        it; the backward sweep, on its way back past the ALLOCATE, puts
+        that array back."""
+        from ..ir.nodes import Dim
+        fwd: list[Stmt] = []
+        bwd: list[Stmt] = []
+        for it in s.items:
+            sym = self.ctx.sym(r, it.name)
+            if it.path or sym is None or sym.storage != "local" or not sym.allocatable:
+                continue
+            a = it.name
+            rank = len(sym.shape)
+            active = self.ctx.active(r, a) and records.differentiable(sym.type)
+            d = self.ctx.dname(r, a) if active else None
+            flag = self._tmp("ad_realloc", LOGICAL)
+            lb = self._tmp(f"ad_{a}_lb", INT4, [Dim(None, integer(rank))])
+            ub = self._tmp(f"ad_{a}_ub", INT4, [Dim(None, integer(rank))])
+            push_v, pop_v = self._push_pop(r, [Ref(a)])
+            push_b, pop_b = self._push_pop(r, [Ref(lb), Ref(ub)])
+            gone = [a] + ([d] if d else [])
+            fwd += [Assign(Ref(flag), Call("allocated", [Ref(a)], intrinsic=True)),
+                    If([(Ref(flag), [Assign(Ref(lb), Call("lbound", [Ref(a)], intrinsic=True)),
+                                     Assign(Ref(ub), Call("ubound", [Ref(a)], intrinsic=True))]
+                         + push_v + push_b + [Deallocate(gone)])]),
+                    CallStmt("ad_push_logical", [Ref(flag)])]
+            bounds = [Section(Ref(lb, [integer(k + 1)]), Ref(ub, [integer(k + 1)]))
+                      for k in range(rank)]
+            back = [Deallocate(gone), Allocate([Ref(a, bounds)])] + pop_v
+            if d:
+                back += [Allocate([Ref(d, clone(bounds))]), _zero_assign(Ref(d), sym.type)]
+            bwd[:0] = [CallStmt("ad_pop_logical", [Ref(flag)]),
+                       If([(Ref(flag), pop_b + back)])]
+        return fwd, bwd
 
     # ---------------------------------------------------------------- assignment
 
@@ -578,6 +627,10 @@ class Reverse(Snapshots, Calls):
             tk, sk = self._type(e), self._type(seed)
             if tk.base == "real" and sk.base == "real" and sk.kind > tk.kind:
                 seed = Call("real", [seed], [("kind", integer(tk.kind))], intrinsic=True)
+            vector = [k for k, x in enumerate(e.subs or []) if not isinstance(x, Section)
+                      and self._rank(x) > 0]
+            if vector:
+                return self._scatter_add(e, target, seed, rank, vector)
             return [Assign(target, add(clone(target), seed))]
         if isinstance(e, Un):
             if e.op == "-":
@@ -649,6 +702,31 @@ class Reverse(Snapshots, Calls):
             # reached only when an item is active (checked on entry)
             raise unsupported("array constructor with active items in reverse mode", e.span)
         raise unsupported(f"expression {type(e).__name__} in reverse mode", e.span)
+
+    def _scatter_add(self, e: Ref, target: Ref, seed: Expr, rank: int, vector: list) -> list[Stmt]:
+        """x(idx) in an expression: its adjoint adds each seed element to
+        xb(idx(k)) one k at a time, since idx may repeat an index (an array
+        assignment xb(idx) = xb(idx) + s would keep one of the repeats)."""
+        if len(vector) > 1 or any(isinstance(x, Section) for x in e.subs) or e.path:
+            raise unsupported("vector subscript of an active array together with other "
+                              "array subscripts or components", e.span, e.name)
+            
+        v = vector[0]
+        k = self._tmp("ad_vk", INT4)
+        if rank > 0 and self._rank(seed) > 0:
+            typ = self._type(e)
+            tmp = self._tmp(f"ad_{e.name}_seed", Type(typ.base, typ.kind), [Dim(None, None, True)])
+            self.out.symbols[tmp].allocatable = True
+            from ..backend.fortran_expr import fexpr
+            head = [Raw(f"allocate({tmp}, source={fexpr(seed)})")]
+            each: Expr = Ref(tmp, [Ref(k)])
+            tail = [Deallocate([tmp])]
+        else:
+            head, each, tail = [], seed, []
+        el = clone(target)
+        el.subs[v] = _index_at(e.subs[v], Ref(k))
+        n = Call("size", [clone(e.subs[v])], intrinsic=True)
+        return head + [Loop(k, integer(1), n, None, [Assign(el, add(clone(el), each))])] + tail
 
     def _distribute(self, pairs: list, seed: Expr, rank: int, extent: Optional[Expr]) -> list[Stmt]:
         """Pass seed * partial to each operand.  A scalar seed that is itself
@@ -774,10 +852,12 @@ class Reverse(Snapshots, Calls):
         self._wr.add(s.var)
         self._note_writes(s.body, fresh_per_trip=s.var)
         self._loop_vars.append(s.var)
+        self._loop_depth += 1
         try:
             body = self.block(s.body)
         finally:
             self._loop_vars.pop()
+            self._loop_depth -= 1
         if body.bwd:
             return push_v, pop_v, body, None
         n = clone(s)
@@ -838,7 +918,11 @@ class Reverse(Snapshots, Calls):
 
     def while_(self, s: While) -> Sweeps:
         self._note_writes(s.body)
-        body = self.block(s.body)
+        self._loop_depth += 1
+        try:
+            body = self.block(s.body)
+        finally:
+            self._loop_depth -= 1
         if not body.bwd:
             n = clone(s)
             n.body = body.fwd
@@ -1008,3 +1092,28 @@ def _is_one(e: Expr) -> bool:
 
 def _constant(e: Optional[Expr]) -> bool:
     return e is None or isinstance(e, Lit) or (isinstance(e, Un) and isinstance(e.operand, Lit))
+
+
+def _warn_read_rerun(r: Routine) -> None:
+    """A joint adjoint runs its routine again: a READ in it reads again."""
+    from ..diagnostics import warn
+    from ..ir.visit import walk_stmts
+    for s in walk_stmts(r.body):
+        if isinstance(s, Read):
+            warn(f"READ in '{r.name}' runs again when its adjoint re-runs '{r.name}' "
+                 "(joint mode): the unit must give the same values again (reopened or "
+                 f"rewound), or make the call split (--split {r.name}) so it reads once", s.span)
+            return
+
+
+def _index_at(sub: Expr, k: Expr) -> Expr:
+    """Element k of a vector subscript: idx -> idx(k); idx(a:b) -> idx(a+k-1)."""
+    if isinstance(sub, Ref) and sub.subs is None and not sub.path:
+        return Ref(sub.name, [k])
+    if isinstance(sub, Ref) and not sub.path and len(sub.subs) == 1 and isinstance(sub.subs[0], Section) \
+            and sub.subs[0].step is None:
+        lo = sub.subs[0].lo if sub.subs[0].lo is not None else Call("lbound", [Ref(sub.name), integer(1)],
+                                                                    intrinsic=True)
+        return Ref(sub.name, [add(clone(lo), add(k, integer(-1)))])
+    raise unsupported("vector subscript that is not an integer array or a section of one",
+                      getattr(sub, "span", None))

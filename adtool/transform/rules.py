@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 from ..ir.build import add, call, div, integer, mul, neg, power, real, sub
 from ..ir.clone import clone
-from ..ir.nodes import ArrayCtor, Bin, Expr, Lit, Ref, Type
+from ..ir.nodes import ArrayCtor, Bin, Expr, Lit, Ref, Type, Un
 
 Partials = list[Optional[Expr]]
 
@@ -123,7 +123,12 @@ for _p in ("int", "nint", "floor", "ceiling", "size", "lbound", "ubound", "kind"
            # inquiry intrinsics: about a variable, never its value
            "shape", "allocated", "present", "associated", "is_contiguous", "digits", "radix",
            "range", "precision", "maxexponent", "minexponent", "bit_size", "storage_size",
-           "new_line", "selected_char_kind", "extends_type_of", "same_type_as"):
+           "new_line", "selected_char_kind", "extends_type_of", "same_type_as", "rank",
+           "findloc",
+           # bit manipulation: integers only
+           "iand", "ior", "ieor", "not", "ishft", "ishftc", "ibset", "ibclr", "ibits",
+           "shifta", "shiftl", "shiftr", "merge_bits", "popcnt", "poppar", "leadz",
+           "trailz", "btest"):
     E[_p] = Rule("passive")
 for _p in ("scan", "verify", "lge", "lgt", "lle", "llt",      # character inquiries
            "trim", "adjustl", "adjustr", "repeat", "char", "achar"):
@@ -187,10 +192,18 @@ E["sum"] = _linear(
 
 
 def _product_factor(b: dict, k: int) -> Expr:
-    """product(x)/x: the partial of a product in each factor.  Division keeps
-    it O(n); a zero factor gives 0/0 = NaN, which the checks would see."""
-    p = call("product", _c(b["array"]), **_opt(b, "dim", "mask"))
-    return div(_expand(b, "array", p), _c(b["array"]))
+    """The partial of a product in each factor: the product of the others.
+    product(x)/x is O(n) but gives 0/0 where a factor is zero, so a zero
+    factor takes the product of the nonzero others when it is the only zero
+    of its reduction, and 0 when there are more."""
+    x = b["array"]
+    nz = Bin("!=", _c(x), real(0, k))
+    sel = (lambda m: Bin("and", m, _c(b["mask"]))) if "mask" in b else (lambda m: m)
+    p = _expand(b, "array", call("product", _c(x), **_opt(b, "dim", "mask")))
+    others = _expand(b, "array", call("product", _c(x), mask=sel(nz), **_opt(b, "dim")))
+    zeros = _expand(b, "array", call("count", sel(Un("not", clone(nz))), **_opt(b, "dim")))
+    lone = _merge(others, real(0, k), Bin("==", zeros, integer(1)))
+    return _merge(div(p, _merge(_c(x), _one(k), clone(nz))), lone, clone(nz))
 
 
 E["product"] = _linear(

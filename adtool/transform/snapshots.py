@@ -13,9 +13,10 @@ from ..ir.clone import clone
 from ..diagnostics import unsupported
 from ..ir import records
 from ..ir.build import integer, real
-from ..ir.nodes import (INT4, Allocate, Assign, Bin, Call, CallStmt, Continue, Cycle, Deallocate, Dim,
-                        Exit, Expr, If, Loop, Print, Raw, Ref, Return, Routine, Section, Select, Stmt,
-                        Stop, Type, While)
+from ..ir.visit import read_targets
+from ..ir.nodes import (INT4, LOGICAL, Allocate, Assign, Bin, Call, CallStmt, Continue, Cycle,
+                        Deallocate, Dim, Exit, Expr, If, Loop, Print, Raw, Read, Ref, Return,
+                        Routine, Section, Select, Stmt, Stop, Type, While)
 
 
 class Snapshots:
@@ -219,6 +220,8 @@ class Snapshots:
                 self._wr.update(_written_key(a) or a.name for a in x.args if isinstance(a, Ref))
             elif isinstance(x, Allocate):
                 self._wr.update(i.name for i in x.items)
+            elif isinstance(x, Read):
+                self._wr.update(read_targets(x))
 
     def _push_pop(self, r: Routine, refs: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
         pushes: list[Stmt] = []
@@ -270,9 +273,11 @@ class Snapshots:
             if not self._may_hold_value(t.name, _written_key(sub)):
                 continue            # a local's component nothing has written yet
             if c.allocatable:
-                raise unsupported("recording an allocatable component", t.span,
-                                  f"{t.name}%{cname}")
-            if rank and (c.shape or c.type.base == "derived"):
+                if rank or c.type.base == "derived":
+                    raise unsupported("recording an allocatable component of an array of "
+                                      "records, or of record type", t.span, f"{t.name}%{cname}")
+                pu, po = self._push_pop_allocatable(r, sub)
+            elif rank and (c.shape or c.type.base == "derived"):
                 pu, po = self._push_pop_each(r, t, cname)
             elif c.type.base == "derived":
                 pu, po = self._push_pop_record(r, sub, c.type)
@@ -281,6 +286,19 @@ class Snapshots:
             pushes.extend(pu)
             pops[:0] = po
         return pushes, pops
+
+    def _push_pop_allocatable(self, r: Routine, sub: Ref) -> tuple[list[Stmt], list[Stmt]]:
+        """An allocatable component is recorded with whether it was
+        allocated: its values only when it was, the flag last so that the
+        pop reads it first.  (The forward sweep never deallocates a local
+        record's components, so it is still allocated at the pop.)"""
+        from ..ir.nodes import If
+        flag = self._tmp("ad_allocated", LOGICAL)
+        is_alloc = Call("allocated", [clone(sub)], intrinsic=True)
+        pu, po = self._push_pop(r, [sub])
+        return ([Assign(Ref(flag), is_alloc), If([(Ref(flag), pu)]),
+                 CallStmt("ad_push_logical", [Ref(flag)])],
+                [CallStmt("ad_pop_logical", [Ref(flag)]), If([(Ref(flag), po)])])
 
     def _push_pop_each(self, r: Routine, t: Ref, cname: str) -> tuple[list[Stmt], list[Stmt]]:
         """A component that is itself an array or a record, of every element
@@ -360,6 +378,8 @@ class Snapshots:
                 out.add(names.var(st.lhs.name))
             elif isinstance(st, Loop):
                 out.add(names.var(st.var))
+            elif isinstance(st, Read):
+                out |= {names.var(n) for n in read_targets(st)}
             elif isinstance(st, (Allocate, Deallocate)):
                 return None
             elif isinstance(st, CallStmt):
@@ -462,6 +482,11 @@ def _fresh_per_trip(body: list[Stmt], var: str) -> set[str]:
                         return set()
         elif isinstance(x, Loop) and x.var == var:
             return set()
+        elif isinstance(x, Read):
+            if var in read_targets(x):
+                return set()
+            for n in read_targets(x):
+                ok[n] = False
         elif not isinstance(x, (If, Loop, Select, While)) and hasattr(x, "items"):
             for i in x.items:
                 ok[getattr(i, "name", "")] = False
@@ -483,8 +508,8 @@ def _same_ref(a: Ref, b: Ref) -> bool:
 
 
 def _zero_assign(target: Ref, typ: Type) -> Assign:
-    from ..ir.records import zero_value
-    return Assign(clone(target), zero_value(typ))
+    from ..ir.records import zero_statement
+    return zero_statement(target, typ)
 
 
 def _type_tag(t: Type, where: Ref) -> str:

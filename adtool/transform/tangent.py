@@ -13,7 +13,8 @@ from typing import Optional
 
 from ..diagnostics import unsupported
 from ..ir.build import add, mul, neg, real
-from ..ir.nodes import (Allocate, ArrayCtor, Deallocate, Assign, Bin, Call, CallStmt, Case, Cast,
+from .io_reads import primal_read, zero_read_derivatives
+from ..ir.nodes import (Read, Allocate, ArrayCtor, Deallocate, Assign, Bin, Call, CallStmt, Case, Cast,
                         Cond, Expr, If, Lit, Loop, Ref, Routine, Select, Stmt,
                         Un, While)
 from .context import DiffContext
@@ -190,11 +191,16 @@ class Tangent:
                            [Case(clone(c.values), self.stmts(r, out_r, c.body)) for c in s.cases],
                            self.stmts(r, out_r, s.default) if s.default is not None else None,
                            span=s.span, label=s.label)]
+        if isinstance(s, Read):
+            from ..ir.typing import type_of
+            return [primal_read(s)] + zero_read_derivatives(
+                ctx, r, s.items, lambda e: type_of(e, lambda n: ctx.sym(r, n), ctx.fun_type))
         if isinstance(s, Allocate):
             return [clone(s)] + allocate_derivatives(ctx, r, s)
         if isinstance(s, Deallocate):
-            names = list(s.names) + [ctx.dname(r, n) for n in s.names if ctx.active(r, n)]
-            return [Deallocate(names, span=s.span)]
+            from .variants import deallocate_derivatives
+            names, parts = deallocate_derivatives(ctx, r, s)
+            return [Deallocate(names, parts, span=s.span)]
         n = clone(s)
         n.directives = []
         return [n]

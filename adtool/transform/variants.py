@@ -24,8 +24,8 @@ def zero(target: Ref, t) -> Assign:
     """target = 0 in the precision of its primal twin (t); a record's
     derivative is zeroed by the derivative type's constructor (every
     component of T_diff is initialised to zero)."""
-    from ..ir.records import zero_value
-    return Assign(target, zero_value(t))
+    from ..ir.records import zero_statement
+    return zero_statement(target, t)
 
 
 class CallPlanner:
@@ -323,14 +323,42 @@ def _overlap(k1: str, k2: str) -> bool:
 
 
 def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt]:
+    """The derivative of each active array allocated alike and zeroed; an
+    allocatable component of an active record (`s%u`) has its derivative
+    component (`sb%u`) when its type carries derivatives."""
+    from ..ir import records
     out: list[Stmt] = []
-    items = [Ref(ctx.dname(r, it.name), clone(it.subs)) for it in s.items
-             if ctx.active(r, it.name)]
-    if items:
-        out.append(Allocate(items, span=s.span))
-        for it, orig in zip(items, [i for i in s.items if ctx.active(r, i.name)]):
-            out.append(zero(Ref(it.name), ctx.sym(r, orig.name).type))
+    pairs = []
+    for it in s.items:
+        if not ctx.active(r, it.name):
+            continue
+        sym = records.ref_symbol(it, lambda n: ctx.sym(r, n))
+        if sym is None or not records.differentiable(sym.type):
+            continue
+        pairs.append((Ref(ctx.dname(r, it.name), clone(it.subs), clone(it.path)), sym))
+    if pairs:
+        out.append(Allocate([d for d, _ in pairs], span=s.span))
+        for d, sym in pairs:
+            whole = clone(d)
+            if whole.path:
+                whole.path[-1].subs = None
+            else:
+                whole.subs = None
+            out.append(zero(whole, sym.type))
     return out
+
+
+def deallocate_derivatives(ctx: DiffContext, r: Routine, s) -> list:
+    """What a DEALLOCATE releases, with the derivatives that were allocated
+    alongside (allocate_derivatives)."""
+    from ..ir import records
+    names = list(s.names) + [ctx.dname(r, n) for n in s.names if ctx.active(r, n)]
+    parts = [clone(x) for x in s.parts]
+    for x in s.parts:
+        sym = records.ref_symbol(x, lambda n: ctx.sym(r, n))
+        if ctx.active(r, x.name) and sym is not None and records.differentiable(sym.type):
+            parts.append(Ref(ctx.dname(r, x.name), clone(x.subs), clone(x.path)))
+    return names, parts
 
 
 def reallocating(target: Ref, value: Expr, ctx: DiffContext, r: Routine, out: Routine) -> list[Stmt]:
