@@ -240,11 +240,11 @@ class Features:
         self.moving_index = True
         # local arrays declared allocatable (allocated at entry): whole-array
         # assignments then reallocate, a scalar one broadcasts
-        # (fixtures/random/allocatable_whole_updates.f90).  Off: on CI's
-        # seeds it exposes an open adtool bug, not fixed yet: seed 4005
-        # (p085_), a split f_bwd pops into w1(k2) with the local k2 never
-        # restored in f_bwd (fixtures/open_bugs/README.md).
-        self.allocatable_locals = False
+        # (fixtures/random/allocatable_whole_updates.f90).  Seed 4005
+        # (p085_) had a split f_bwd pop into w1(k2) with the local k2 never
+        # restored; fixed: the index of a pop is needed too, in joint mode
+        # as well (fixtures/random/split_bwd_pop_index.f90).
+        self.allocatable_locals = True
         # (a) a helper that branches on a character argument md, which the
         # caller changes after the call: a joint call's snapshot must hold
         # it (fixtures/fortran/snapshot_nonreal.f90);
@@ -854,7 +854,7 @@ class RoutineGen:
         a = self.ch(self.arrays(writable=True))
         idx = self.index()
         # b(1) = f(b(n:1:-1)): gfortran copies the section back after the
-        # assignment, undoing it (fixtures/open_bugs/README.md, seed 5018)
+        # assignment, undoing it (seeds 5018, 3001; see copied_back)
         self.assigned_array = a.name
         e = self.bounded(self.expr(d))
         self.assigned_array = None
