@@ -1557,7 +1557,11 @@ def generate(seed: int, prefix: str = "p_", feat: Optional[Features] = None,
         if a.kind != "real":
             continue
         def val():
-            return round(rng.uniform(-1, 1), 3)
+            # six decimals, not three: on the constants' two-decimal grid an
+            # input can sit exactly on a kink, min(a1, a1 + 0.13d0, -0.96d0)
+            # with a1(2) = -0.96 (seed 3018): FD then averages the two
+            # one-sided slopes, AD takes one
+            return round(rng.uniform(-1, 1), 6)
         if a.intent in ("in", "inout"):
             p.inputs[a.name] = [val() for _ in range(n)] if a.rank else val()
             p.direction[a.name] = [round(rng.uniform(-0.5, 0.5), 3) for _ in range(n)] \
