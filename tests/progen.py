@@ -240,11 +240,11 @@ class Features:
         self.moving_index = True
         # local arrays declared allocatable (allocated at entry): whole-array
         # assignments then reallocate, a scalar one broadcasts
-        # (fixtures/random/allocatable_whole_updates.f90).  Off: on CI's
-        # seeds it exposes an open adtool bug, not fixed yet: seed 4005
-        # (p085_), a split f_bwd pops into w1(k2) with the local k2 never
-        # restored in f_bwd (fixtures/open_bugs/README.md).
-        self.allocatable_locals = False
+        # (fixtures/random/allocatable_whole_updates.f90).  Seed 4005
+        # (p085_) had a split f_bwd pop into w1(k2) with the local k2 never
+        # restored; fixed: the index of a pop is needed too, in joint mode
+        # as well (fixtures/random/split_bwd_pop_index.f90).
+        self.allocatable_locals = True
         # (a) a helper that branches on a character argument md, which the
         # caller changes after the call: a joint call's snapshot must hold
         # it (fixtures/fortran/snapshot_nonreal.f90);
@@ -760,7 +760,7 @@ class RoutineGen:
                 if self.f.array_expr_actuals and self.arrays() and self.r.random() < 0.25:
                     for _ in range(10):
                         e = self.bounded(self.expr(max(d - 1, 1), self.n))
-                        if e.arr and not (e.names & taken):
+                        if e.arr and not (e.names & taken) and not self.copied_back(e.text):
                             acts[i] = e.text
                             names |= e.names
                             lip = max(lip, e.l)
@@ -847,11 +847,20 @@ class RoutineGen:
             return [f"{v.name} = 1.0d0 * {e.text}"]
         return [f"{v.name} = {e.text}"]
 
+    def copied_back(self, actual: str) -> bool:
+        """An actual that is a bare section of the array the current
+        assignment writes: gfortran passes it through a copy-in/copy-out
+        temporary (implicit interface) and copies it back after the
+        assignment, undoing it (seeds 5018, 3001; seed 9303012002 got one
+        as an array-expression actual, z1(3) = ... f(t3, z1(n:1:-1), ...))."""
+        return self.assigned_array is not None \
+            and re.fullmatch(rf"{self.assigned_array}\(.*\)", actual) is not None
+
     def assign_element(self, d) -> list[str]:
         a = self.ch(self.arrays(writable=True))
         idx = self.index()
         # b(1) = f(b(n:1:-1)): gfortran copies the section back after the
-        # assignment, undoing it (fixtures/open_bugs/README.md, seed 5018)
+        # assignment, undoing it (seeds 5018, 3001; see copied_back)
         self.assigned_array = a.name
         e = self.bounded(self.expr(d))
         self.assigned_array = None
@@ -864,12 +873,14 @@ class RoutineGen:
         secs = sections(self.n) if self.f.sections else [(":", self.n)]
         s, cnt = self.ch(secs)
         lhs = a.name if s == ":" else f"{a.name}({s})"
+        self.assigned_array = a.name       # a = f(a(n:1:-1)): as in assign_element
         for _ in range(10):
             e = self.bounded(self.expr(d, cnt))
             if self.f.overlapping_sections or a.name not in e.names:
                 break
         else:
             e = self.const()
+        self.assigned_array = None
         return [f"{lhs} = {e.text}"]
 
     def int_update(self) -> list[str]:
@@ -1552,7 +1563,11 @@ def generate(seed: int, prefix: str = "p_", feat: Optional[Features] = None,
         if a.kind != "real":
             continue
         def val():
-            return round(rng.uniform(-1, 1), 3)
+            # six decimals, not three: on the constants' two-decimal grid an
+            # input can sit exactly on a kink, min(a1, a1 + 0.13d0, -0.96d0)
+            # with a1(2) = -0.96 (seed 3018): FD then averages the two
+            # one-sided slopes, AD takes one
+            return round(rng.uniform(-1, 1), 6)
         if a.intent in ("in", "inout"):
             p.inputs[a.name] = [val() for _ in range(n)] if a.rank else val()
             p.direction[a.name] = [round(rng.uniform(-0.5, 0.5), 3) for _ in range(n)] \

@@ -97,12 +97,22 @@ class Reverse(Snapshots, Calls):
         self._after = None if ("fwd" in wanted or "bwd" in wanted) else set()
         # Pass 2: the real sweeps.
         results = []
-        base = self.calls.variant_skeleton(r, "_b")
-        self._alias_syms = {}
-        self._wr = set()
-        self.out = base
-        self._seed_tmps = {}
-        sw = self.block(r.body)
+        while True:
+            base = self.calls.variant_skeleton(r, "_b")
+            self._alias_syms = {}
+            self._wr = set()
+            self.out = base
+            self._seed_tmps = {}
+            sw = self.block(r.body)
+            # Recording adds reads of its own: a pop into w(k) reads k, which
+            # the first pass (no pops) never saw.  Unless k is needed too, a
+            # later overwrite of k is not recorded (the pop lands in another
+            # element: wrong adjoint, joint mode too) and f_bwd does not get
+            # k back from f_fwd (garbage index).  Again until nothing grows.
+            more = self._reads_of(sw.bwd) - self.needed
+            if not more:
+                break
+            self.needed |= more
         zero = self.calls.zero_local_derivatives(r, base, result_too=False)
         if "b" in wanted:
             if r.name not in self.heads:
