@@ -293,20 +293,84 @@ def _body(text: str, routine: str) -> str:
     return text.split(f"subroutine {routine}(", 1)[1].split(f"end subroutine {routine}", 1)[0]
 
 
-@pytest.mark.parametrize("mode,routine,pushes,peak", [("joint", "step_b", 2, 6320),
+@pytest.mark.parametrize("mode,routine,pushes,peak", [("joint", "step_b", 0, 5952),
                                                       ("split", "step_fwd", 1, 28272)])
 def test_element_written_once_per_trip_is_not_recorded(mode, routine, pushes, peak, tmp_path):
     """fluxsteps' `f(i) = flux(u(i), u(i+1))` over faces: no trip overwrites
     what an earlier trip wrote, and f is a local written nowhere before the
     loop, so f(i)'s old value is garbage nobody reads.  Before, it was pushed
     every face: 3 push statements in step_b (stack peak 6,504 bytes), 2 in
-    step_fwd (33,792 bytes)."""
+    step_fwd (33,792 bytes).  (step_b's other two pushes, u(i) and u(i+1)
+    before each flux, went with adjoint liveness: see below; 6,320 bytes.)"""
     from adcheck import Harness
     h = Harness("fluxsteps", tmp_path)
     res = h.plan(mode)
     text = (tmp_path / "b1.f90").read_text()
     assert _body(text, routine).count("call ad_push") == pushes
     assert "ad_push_real8(f(i))" not in text
+    assert res.stack_peak == peak
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0
+
+
+# ------------------------------------------------------------ adjoint liveness
+
+def _forward_sweeps(monkeypatch, **opts) -> dict:
+    """routine -> (statements, push statements) in the forward sweep of its
+    joint f_b, as deadfwd.py leaves it."""
+    from adtool.ir.nodes import CallStmt
+    from adtool.ir.visit import walk_stmts
+    from adtool.transform import reverse
+    got = {}
+    real = reverse.drop_dead_forward
+
+    def spy(tu, r, *a, **k):
+        fwd, bwd = real(tu, r, *a, **k)
+        stmts = list(walk_stmts(fwd))
+        got[r.name] = (len(stmts), sum(isinstance(x, CallStmt) and x.name.startswith("ad_push")
+                                       for x in stmts))
+        return fwd, bwd
+    monkeypatch.setattr(reverse, "drop_dead_forward", spy)
+    pipeline.generate(pipeline.Options(**opts))
+    return got
+
+
+FLUX = str(ROOT / "fixtures" / "fortran" / "fluxsteps.f90")
+
+
+@pytest.mark.parametrize("head,fwd", [("simulate(u cost)/(u0 dt)", 3), ("simulate(u cost)/(u0)", 0)])
+def test_joint_step_runs_no_dead_forward_work(head, fwd, monkeypatch):
+    """fluxsteps' step_b (issue 13 item 1): the backward sweep reads u(i) and
+    u(i+1) only right after popping them, so the new u (`u = unew`), unew
+    and the pushes that protected u from it are dead: the pops restored the
+    values u already holds, and go with their pushes.  With dt active the
+    backward sweep reads f (dt's adjoint), so the fluxes stay; with dt
+    passive nothing is left, as in Tapenade's step_b.  Before: 10 statements
+    and 2 pushes (u(i), u(i+1) per face) either way."""
+    got = _forward_sweeps(monkeypatch, files=[FLUX], head=head, default_mode="joint")
+    assert got["step"] == (fwd, 0)
+    assert got["simulate"] == (6, 2)       # the head keeps its primal outputs
+
+
+def test_joint_step_forward_sweep_text(tmp_path):
+    text, _ = pipeline.generate(pipeline.Options(files=[FLUX], head="simulate(u cost)/(u0 dt)",
+                                                 default_mode="joint"))
+    body = _body(text, "step_b")
+    assert "u = unew" not in body and "unew(1) = u(1)" not in body and "unew(i) = u(i)" not in body
+    assert "call ad_push" not in body and "call ad_pop" not in body
+    assert body.count("flux(u(i), u(i + 1))") == 1     # f feeds dtb
+
+
+@pytest.mark.parametrize("indeps,mode,peak", [(["u0", "dt"], "joint", 5952), (["u0"], "joint", 5952),
+                                              (["u0"], "split", 22512)])
+def test_dead_forward_work_gradients(indeps, mode, peak, tmp_path):
+    """FD and dot-product tests with what step_b no longer does; stack peak
+    pinned (before, joint: 6,320 bytes)."""
+    from adcheck import Harness, fixture_table
+    fix = dict(fixture_table()["fluxsteps"], independents=indeps)
+    h = Harness("fluxsteps", tmp_path, fix)
+    res = h.plan(mode)
     assert res.stack_peak == peak
     assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
     assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output

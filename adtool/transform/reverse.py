@@ -87,9 +87,11 @@ class Reverse(Snapshots, Calls):
         if "b" in wanted:
             b = clone(base)
             b.name = r.name + "_b"
-            fwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
-                                    zero + sw.bwd, keep_outputs=r.name in self.heads and self.primal_outputs)
-            b.body = fwd + zero + sw.bwd + self._reset_result(r)
+            fwd, bwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
+                                         zero + sw.bwd,
+                                         keep_outputs=r.name in self.heads and self.primal_outputs,
+                                         aliases=frozenset(self._alias_syms))
+            b.body = fwd + bwd + self._reset_result(r)
             results.append(self._finish(b, r, "_b"))
         if "fwd" in wanted or "bwd" in wanted:
             exit_vars = self._exit_snapshot(r, sw.bwd)
