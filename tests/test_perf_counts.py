@@ -375,3 +375,63 @@ def test_dead_forward_work_gradients(indeps, mode, peak, tmp_path):
     assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
     assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
     assert res.stack_left == 0
+
+
+SQUARE_F90 = """\
+subroutine square(n, x)
+  implicit none
+  integer, intent(in) :: n
+  real(8), intent(inout) :: x(n)
+  integer :: i
+  do i = 1, n
+    x(i) = x(i) * x(i)
+  end do
+end subroutine square
+
+subroutine run(n, x, cost)
+  implicit none
+  integer, intent(in) :: n
+  real(8), intent(inout) :: x(n)
+  real(8), intent(out) :: cost
+  integer :: k
+  do k = 1, 3
+    call square(n, x)
+    x = 0.5d0 * x + 0.25d0
+  end do
+  cost = sum(x)
+end subroutine run
+
+program main
+  implicit none
+  real(8) :: x(5), cost
+  x = (/0.1d0, 0.2d0, 0.3d0, 0.4d0, 0.5d0/)
+  call run(5, x, cost)
+  print *, cost
+end program main
+"""
+
+
+@pytest.mark.parametrize("mode,peak", [("joint", 120), ("split", 240)])
+def test_element_updated_in_place_needs_no_forward_sweep(mode, peak, monkeypatch, tmp_path):
+    """square_b: `x(i) = x(i) * x(i)` over i, pushed and popped per element.
+    Each trip writes its own element, so the push of the next trip does not
+    read what this trip wrote: the update is dead (a callee's primal outputs
+    are not needed), the pushes then protect nothing, and square_b's
+    forward sweep is empty; its backward sweep reads x untouched.  Before:
+    3 statements (the loop, the push, the update), 1 push.  The stack peak
+    is run_b's (square_b runs while run_b's recording is popped): 120 bytes
+    joint, 240 split, before and after."""
+    from adcheck import Harness
+    src = tmp_path / "square.f90"
+    src.write_text(SQUARE_F90)
+    if mode == "joint":
+        got = _forward_sweeps(monkeypatch, files=[str(src)], head="run(cost)/(x)", default_mode="joint")
+        assert got["square"] == (0, 0)
+    fix = {"files": [src.name], "base": str(tmp_path), "head": "run",
+           "independents": ["x"], "dependents": ["cost"]}
+    h = Harness("square", tmp_path / "w", fix)
+    res = h.plan(mode)
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0
+    assert res.stack_peak == peak

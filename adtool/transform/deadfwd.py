@@ -33,6 +33,12 @@ stands for the value of its subscripts where it is read: any statement that
 may change one of them (or anything unknown, or a loop boundary) turns it
 back into its whole array.
 
+Element per trip.  In `do i: push x(i); x(i) = x(i) * x(i)` the push of
+the next trip reads x at the next i, which this trip's update does not
+write when every write of x in the body is at the one key x(.., i, ..)
+(_fresh_keys): a later trip's read of that key is not a reason to keep
+this trip's write (_Next), so the update is as dead as its results.
+
 Idle pairs.  Once dead statements are gone, a variable may be left with
 pushes and pops but no write between them: nothing after its first push in
 the forward sweep, and nothing but those pops in the backward sweep, writes
@@ -80,9 +86,34 @@ def _key(x) -> tuple:
     return (repr(x),)
 
 
+@dataclass(frozen=True)
+class _Next:
+    """At the end of a trip of loop `loop`: the next trips read array var
+    at key, the element subscripted by the loop's index, which no write of
+    this trip (all of them at that key) reaches (see _fresh_keys)."""
+    var: Var
+    key: tuple
+    loop: int
+
+
 def _vars(live: set) -> set[Var]:
     """The variables live, whole or through an element."""
-    return {x.var if isinstance(x, _Elem) else x for x in live}
+    return {x.var if isinstance(x, (_Elem, _Next)) else x for x in live}
+
+
+def _live_write(live: set, writes: set[Var], s: Stmt, names: "_Names") -> bool:
+    """Does a candidate's write reach a read?  A later trip's read of the
+    element its own trip writes (_Next) does not."""
+    hit = writes & {x.var if isinstance(x, _Elem) else x for x in live if not isinstance(x, _Next)}
+    if hit:
+        return True
+    nxt = [x for x in live if isinstance(x, _Next) and x.var in writes]
+    if not nxt:
+        return False
+    if not isinstance(s, Assign) or _user_calls(s.rhs):
+        return True
+    el = names.elem(s.lhs)
+    return el is None or any(x.var != el.var or x.key != el.key for x in nxt)
 
 
 def _widen(live: set, written: Optional[set[Var]]) -> set:
@@ -394,7 +425,10 @@ class _Sweep:
                     live = live - {el}
             return s, live | {x for sub in all_subs(a) for x in _sub_refs(names, sub)}
         if isinstance(s, CallStmt) and s.name.startswith(("ad_push", "ad_prof")):
-            return s, live | _all_refs(names, s)
+            reads: set = set()
+            for k, a in enumerate(s.args):
+                reads |= names.reads(a) if k == 0 and _is_push(s) else names.refs(a)
+            return s, live | reads
         fwd_of = getattr(s, "fwd_of", None)
         if isinstance(s, CallStmt) and fwd_of is not None:
             # f_fwd runs f and pushes what f_bwd will read (globals too): it
@@ -413,7 +447,7 @@ class _Sweep:
             return s, live | adjoints | (used if used is not None else _all_refs(names, s))
         writes = _writes(names, s)
         if writes is not None:
-            if not (writes & _vars(live)) and not any(self.observable(v) for v in writes):
+            if not _live_write(live, writes, s, names) and not any(self.observable(v) for v in writes):
                 return None, live
             live = _widen(live, writes)
             if isinstance(s, Assign) and s.lhs.subs is None and s.lhs.path is None:
@@ -466,12 +500,25 @@ class _Sweep:
             # do not cross a loop's boundary
             live = _widen(live, None)
             end = set(live) | (head if isinstance(s, While) else set())
+            fresh = _fresh_keys(names, s) if isinstance(s, Loop) else {}
+
+            def carried(lin: set) -> set:
+                # what a trip reads first, as the end of the trip before sees it
+                out = set()
+                for x in lin:
+                    if isinstance(x, _Elem) and fresh.get(x.var) == x.key:
+                        out.add(_Next(x.var, x.key, id(s)))
+                    else:
+                        out.add(x.var if isinstance(x, _Elem) else x)
+                return out
             while True:
                 body, lin = self.block(s.body, end)
-                grown = end | _widen(lin, None)
+                grown = end | carried(lin)
                 if grown == end:
                     break
                 end = grown
+            # before the loop, the first trip's reads are of the whole array
+            end = {x.var if isinstance(x, _Next) and x.loop == id(s) else x for x in end}
             n = copy.copy(s)
             n.body = body
             if isinstance(s, Loop):
@@ -483,6 +530,48 @@ class _Sweep:
                 return n, (end - {index}) | head
             return n, end | head
         return s, _widen(live, None) | _all_refs(names, s)
+
+
+def _fresh_keys(names: _Names, s: Loop) -> dict:
+    """Arrays every write of which in the loop's body (pops included) is
+    the element at one key holding the bare loop index among its
+    subscripts, with the index unchanged by the body: each trip writes
+    elements no other trip touches, so a later trip's read at that key is
+    of a value from before the loop.  Var -> key."""
+    index = names.var(s.var)
+    keys: dict = {}
+    bad: set = set()
+
+    def element_write(ref: Ref) -> None:
+        v = names.var(ref.name)
+        el = names.elem(ref)
+        if el is None or not any(isinstance(x, Ref) and x.name == s.var and not x.subs and x.path is None
+                                 for x in ref.subs):
+            bad.add(v)
+        elif keys.setdefault(v, el.key) != el.key:
+            bad.add(v)
+    for x in walk_stmts(s.body):
+        if isinstance(x, Assign):
+            for c in _user_calls(x.rhs):
+                w = names.call_effects(c.name, c.args, "writes")
+                if w is None or index in w:
+                    return {}
+                bad |= w
+            if names.var(x.lhs.name) == index:
+                return {}
+            element_write(x.lhs)
+        elif _is_pop(x):
+            if names.var(x.args[0].name) == index:
+                return {}
+            element_write(x.args[0])
+        elif isinstance(x, CallStmt) and x.name.startswith(("ad_push", "ad_prof")):
+            continue
+        else:
+            w = _may_write(names, x)
+            if w is None or index in w:
+                return {}
+            bad |= w
+    return {v: k for v, k in keys.items() if v not in bad}
 
 
 def _final_index(s: Loop) -> Assign:
