@@ -295,7 +295,7 @@ def _body(text: str, routine: str) -> str:
     return text.split(f"subroutine {routine}(", 1)[1].split(f"end subroutine {routine}", 1)[0]
 
 
-@pytest.mark.parametrize("mode,routine,pushes,peak", [("joint", "step_b", 2, 5936),
+@pytest.mark.parametrize("mode,routine,pushes,peak", [("joint", "step_b", 0, 5760),
                                                       ("split", "step_fwd", 1, 22320)])
 def test_element_written_once_per_trip_is_not_recorded(mode, routine, pushes, peak, tmp_path):
     """fluxsteps' `f(i) = flux(u(i), u(i+1))` over faces: no trip overwrites
@@ -304,7 +304,9 @@ def test_element_written_once_per_trip_is_not_recorded(mode, routine, pushes, pe
     every face: 3 push statements in step_b (stack peak 6,504 bytes), 2 in
     step_fwd (33,792 bytes).  Then 6,320 and 28,272 bytes until u stopped
     being recorded around every step (simulate reads it only after the
-    loop; issue 13 item 2): 5,936 and 22,320."""
+    loop; issue 13 item 2): 5,936 and 22,320; step_b's two other pushes,
+    u(i) and u(i+1) before each flux, went with adjoint liveness (item 1,
+    below): 5,760 joint."""
     from adcheck import Harness
     h = Harness("fluxsteps", tmp_path)
     res = h.plan(mode)
@@ -411,3 +413,128 @@ def test_recorded_and_snapshotted_value_is_popped_once(tmp_path):
     assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
     assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
     assert res.stack_left == 0
+
+# ------------------------------------------------------------ adjoint liveness
+
+def _forward_sweeps(monkeypatch, **opts) -> dict:
+    """routine -> (statements, push statements) in the forward sweep of its
+    joint f_b, as deadfwd.py leaves it."""
+    from adtool.ir.nodes import CallStmt
+    from adtool.ir.visit import walk_stmts
+    from adtool.transform import reverse
+    got = {}
+    real = reverse.drop_dead_forward
+
+    def spy(tu, r, *a, **k):
+        fwd, bwd = real(tu, r, *a, **k)
+        stmts = list(walk_stmts(fwd))
+        got[r.name] = (len(stmts), sum(isinstance(x, CallStmt) and x.name.startswith("ad_push")
+                                       for x in stmts))
+        return fwd, bwd
+    monkeypatch.setattr(reverse, "drop_dead_forward", spy)
+    pipeline.generate(pipeline.Options(**opts))
+    return got
+
+
+FLUX = str(ROOT / "fixtures" / "fortran" / "fluxsteps.f90")
+
+
+@pytest.mark.parametrize("head,fwd", [("simulate(u cost)/(u0 dt)", 3), ("simulate(u cost)/(u0)", 0)])
+def test_joint_step_runs_no_dead_forward_work(head, fwd, monkeypatch):
+    """fluxsteps' step_b (issue 13 item 1): the backward sweep reads u(i) and
+    u(i+1) only right after popping them, so the new u (`u = unew`), unew
+    and the pushes that protected u from it are dead: the pops restored the
+    values u already holds, and go with their pushes.  With dt active the
+    backward sweep reads f (dt's adjoint), so the fluxes stay; with dt
+    passive nothing is left, as in Tapenade's step_b.  Before: 10 statements
+    and 2 pushes (u(i), u(i+1) per face) either way."""
+    got = _forward_sweeps(monkeypatch, files=[FLUX], head=head, default_mode="joint")
+    assert got["step"] == (fwd, 0)
+    # the head keeps its primal outputs (u is no longer pushed around each
+    # step: simulate reads it only after the loop, issue 13 item 2)
+    assert got["simulate"] == (5, 1)
+
+
+def test_joint_step_forward_sweep_text(tmp_path):
+    text, _ = pipeline.generate(pipeline.Options(files=[FLUX], head="simulate(u cost)/(u0 dt)",
+                                                 default_mode="joint"))
+    body = _body(text, "step_b")
+    assert "u = unew" not in body and "unew(1) = u(1)" not in body and "unew(i) = u(i)" not in body
+    assert "call ad_push" not in body and "call ad_pop" not in body
+    assert body.count("flux(u(i), u(i + 1))") == 1     # f feeds dtb
+
+
+@pytest.mark.parametrize("indeps,mode,peak", [(["u0", "dt"], "joint", 5760), (["u0"], "joint", 5760),
+                                              (["u0"], "split", 16560)])
+def test_dead_forward_work_gradients(indeps, mode, peak, tmp_path):
+    """FD and dot-product tests with what step_b no longer does; stack peak
+    pinned (before, joint: 6,320 bytes; 5,952 with liveness alone, 5,760
+    with the recording of item 2 too; split 22,512 -> 16,560)."""
+    from adcheck import Harness, fixture_table
+    fix = dict(fixture_table()["fluxsteps"], independents=indeps)
+    h = Harness("fluxsteps", tmp_path, fix)
+    res = h.plan(mode)
+    assert res.stack_peak == peak
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0
+
+
+SQUARE_F90 = """\
+subroutine square(n, x)
+  implicit none
+  integer, intent(in) :: n
+  real(8), intent(inout) :: x(n)
+  integer :: i
+  do i = 1, n
+    x(i) = x(i) * x(i)
+  end do
+end subroutine square
+
+subroutine run(n, x, cost)
+  implicit none
+  integer, intent(in) :: n
+  real(8), intent(inout) :: x(n)
+  real(8), intent(out) :: cost
+  integer :: k
+  do k = 1, 3
+    call square(n, x)
+    x = 0.5d0 * x + 0.25d0
+  end do
+  cost = sum(x)
+end subroutine run
+
+program main
+  implicit none
+  real(8) :: x(5), cost
+  x = (/0.1d0, 0.2d0, 0.3d0, 0.4d0, 0.5d0/)
+  call run(5, x, cost)
+  print *, cost
+end program main
+"""
+
+
+@pytest.mark.parametrize("mode,peak", [("joint", 120), ("split", 240)])
+def test_element_updated_in_place_needs_no_forward_sweep(mode, peak, monkeypatch, tmp_path):
+    """square_b: `x(i) = x(i) * x(i)` over i, pushed and popped per element.
+    Each trip writes its own element, so the push of the next trip does not
+    read what this trip wrote: the update is dead (a callee's primal outputs
+    are not needed), the pushes then protect nothing, and square_b's
+    forward sweep is empty; its backward sweep reads x untouched.  Before:
+    3 statements (the loop, the push, the update), 1 push.  The stack peak
+    is run_b's (square_b runs while run_b's recording is popped): 120 bytes
+    joint, 240 split, before and after."""
+    from adcheck import Harness
+    src = tmp_path / "square.f90"
+    src.write_text(SQUARE_F90)
+    if mode == "joint":
+        got = _forward_sweeps(monkeypatch, files=[str(src)], head="run(cost)/(x)", default_mode="joint")
+        assert got["square"] == (0, 0)
+    fix = {"files": [src.name], "base": str(tmp_path), "head": "run",
+           "independents": ["x"], "dependents": ["cost"]}
+    h = Harness("square", tmp_path / "w", fix)
+    res = h.plan(mode)
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0
+    assert res.stack_peak == peak

@@ -22,21 +22,117 @@ Candidates are assignments and plain calls of primal routines, at any depth
 of loops and branches; pushes, calls of split forward routines and anything
 unknown are kept and read whatever they mention (a split forward routine
 also reads everything its primal reads, globals included).
+
+Elements.  `pop u(i); call flux_b(u(i), ...)` reads the popped value, not
+what u held at the end of the forward sweep: liveness tracks an element read
+(`u(i)`, scalar subscripts, for a scalar formal) apart from its array, and
+a pop into that very reference kills it.  Without that, u is live at the
+end of the forward sweep and its last update (`u = unew`, and all that
+feeds it) is kept only for values that the pops then replace.  An element
+stands for the value of its subscripts where it is read: any statement that
+may change one of them (or anything unknown, or a loop boundary) turns it
+back into its whole array.
+
+Element per trip.  In `do i: push x(i); x(i) = x(i) * x(i)` the push of
+the next trip reads x at the next i, which this trip's update does not
+write when every write of x in the body is at the one key x(.., i, ..)
+(_fresh_keys): a later trip's read of that key is not a reason to keep
+this trip's write (_Next), so the update is as dead as its results.
+
+Idle pairs.  Once dead statements are gone, a variable may be left with
+pushes and pops but no write between them: nothing after its first push in
+the forward sweep, and nothing but those pops in the backward sweep, writes
+it.  Then every pop puts back the value already there (pops restore what
+their push saved, same reference): the pushes and pops go, and liveness
+runs again (the backward sweep's reads now reach the forward sweep).
 """
 from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 from ..ir.clone import clone
 from typing import Optional
 
 from ..analysis.readwrite import Summaries
 from ..analysis.scope import Scopes, Var
 from ..ir.build import integer, trip_count
-from ..ir.nodes import (Assign, Bin, Call, CallStmt, Case, Cycle, Exit, Expr, Goto, If, Lit, Loop, Raw, Ref,
-                        Return, Routine, Select, Stmt, TranslationUnit, While)
+from ..ir.nodes import (Allocate, Assign, Bin, Call, CallStmt, Case, Cycle, Deallocate, Exit, Expr, Goto, If,
+                        ImpliedDo, Lit, Loop, Print, Raw, Ref, Return, Routine, Section, Select, Stmt, Stop, Continue,
+                        TranslationUnit, While)
 from ..ir.visit import calls_in, stmt_exprs, walk_expr, walk_stmts
 from ..ir.records import all_subs
+
+
+@dataclass(frozen=True)
+class _Elem:
+    """One element of an array read where its subscripts hold their current
+    values (`u(i)`, key: the subscripts' structure); deps: the variables
+    those subscripts read."""
+    var: Var
+    key: tuple
+    deps: frozenset
+
+
+def _key(x) -> tuple:
+    """A hashable structural key of an expression (spans ignored)."""
+    if isinstance(x, list):
+        return ("[",) + tuple(_key(i) for i in x)
+    if isinstance(x, (str, int, float, bool, type(None))):
+        return (x,)
+    if hasattr(x, "__dataclass_fields__"):
+        return (type(x).__name__,) + tuple(
+            _key(getattr(x, f.name)) for f in x.__dataclass_fields__.values()
+            if f.compare and f.name != "span")
+    return (repr(x),)
+
+
+@dataclass(frozen=True)
+class _Next:
+    """At the end of a trip of loop `loop`: the next trips read array var
+    at key, the element subscripted by the loop's index, which no write of
+    this trip (all of them at that key) reaches (see _fresh_keys)."""
+    var: Var
+    key: tuple
+    loop: int
+
+
+def _vars(live: set) -> set[Var]:
+    """The variables live, whole or through an element."""
+    return {x.var if isinstance(x, (_Elem, _Next)) else x for x in live}
+
+
+def _live_write(live: set, writes: set[Var], s: Stmt, names: "_Names") -> bool:
+    """Does a candidate's write reach a read?  A later trip's read of the
+    element its own trip writes (_Next) does not."""
+    hit = writes & {x.var if isinstance(x, _Elem) else x for x in live if not isinstance(x, _Next)}
+    if hit:
+        return True
+    nxt = [x for x in live if isinstance(x, _Next) and x.var in writes]
+    if not nxt:
+        return False
+    if not isinstance(s, Assign) or _user_calls(s.rhs):
+        return True
+    el = names.elem(s.lhs)
+    return el is None or any(x.var != el.var or x.key != el.key for x in nxt)
+
+
+def _widen(live: set, written: Optional[set[Var]]) -> set:
+    """Elements whose subscripts a statement may change (written None: any)
+    stand for their whole array from there on."""
+    if not any(isinstance(x, _Elem) for x in live):
+        return live
+    out = set()
+    for x in live:
+        if isinstance(x, _Elem) and (written is None or x.deps & written):
+            out.add(x.var)
+        else:
+            out.add(x)
+    return out
+
+
+def _kill_whole(live: set, v: Var) -> set:
+    return {x for x in live if x != v and not (isinstance(x, _Elem) and x.var == v)}
 
 
 class _Names:
@@ -54,19 +150,52 @@ class _Names:
     def refs(self, e: Expr) -> set[Var]:
         return {self.var(x.name) for x in walk_expr(e) if isinstance(x, Ref)}
 
+    def elem(self, x: Ref) -> Optional[_Elem]:
+        """x as an element read (scalar subscripts, no component, no user
+        function in them); None for anything else."""
+        if not x.subs or x.path is not None or x.substring is not None:
+            return None
+        if any(isinstance(s, Section) for s in x.subs):
+            return None
+        deps: set[Var] = set()
+        for s in x.subs:
+            for y in walk_expr(s):
+                if isinstance(y, (Call, ImpliedDo)) and not getattr(y, "intrinsic", False):
+                    return None
+                if isinstance(y, Ref):
+                    deps.add(self.var(y.name))
+        sym = self.scopes.symbol(self.r.name, x.name)
+        if sym is None or sym.rank != len(x.subs) or sym.pointer:
+            return None
+        return _Elem(self.var(x.name), _key(x.subs), frozenset(deps))
+
+    def reads(self, e: Expr) -> set:
+        """What evaluating e reads: element reads as elements (inside an
+        implied do, whose index is its own, everything whole)."""
+        if any(isinstance(x, ImpliedDo) for x in walk_expr(e)):
+            return set(self.refs(e))
+        out: set = set()
+        for x in walk_expr(e):
+            if isinstance(x, Ref):
+                el = self.elem(x)
+                out.add(el if el is not None else self.var(x.name))
+        return out
+
     def summary(self, name: str):
         if self.tu.routine(name) is None:
             return None
         return self.summ.get(name)
 
-    def call_effects(self, name: str, args: list[Expr], which: str) -> Optional[set[Var]]:
+    def call_effects(self, name: str, args: list[Expr], which: str,
+                     elements: bool = False) -> Optional[set]:
         """Vars a call of `name` reads ('use') or writes ('writes'), in the
-        caller's terms; None when the routine is unknown."""
+        caller's terms; None when the routine is unknown.  elements: an
+        element given for a scalar formal is read as an element."""
         s = self.summary(name)
         if s is None:
             return None
         callee = self.tu.routine(name)
-        out: set[Var] = set()
+        out: set = set()
         if which == "adjoint_use":
             # what a joint adjoint call f_b reads: f_b's own upward-exposed
             # reads when known, else what the primal reads
@@ -84,7 +213,9 @@ class _Names:
                             if isinstance(a, Ref):
                                 out.add(self.var(a.name))
                         else:
-                            out |= self.refs(a)
+                            formal = callee.symbols.get(v.name)
+                            scalar = formal is not None and formal.rank == 0 and not formal.pointer
+                            out |= self.reads(a) if elements and scalar else self.refs(a)
                 continue
             out.add(v)
         if which == "use":
@@ -120,13 +251,17 @@ def _sub_refs(names: _Names, x) -> set[Var]:
 
 def drop_dead_forward(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summaries,
                       fwd: list[Stmt], bwd: list[Stmt], keep_outputs: bool,
-                      adjoint_use: Optional[dict] = None) -> list[Stmt]:
-    """fwd without the statements whose results nobody reads."""
+                      adjoint_use: Optional[dict] = None,
+                      aliases: frozenset = frozenset()) -> tuple[list[Stmt], list[Stmt]]:
+    """(fwd, bwd) without the statements whose results nobody reads, and
+    without the pushes and pops left with nothing to restore.  adjoint_use:
+    what each routine's f_b reads first (snapshots.adjoint_use).  aliases:
+    generated names under which the routine sees a global (module or
+    COMMON variable) its own scope cannot name; they are never unpaired.
+    The lists given are not changed."""
     names = _Names(tu, r, scopes, summ, adjoint_use)
     if any(isinstance(x, (Raw, Goto, Return)) for x in walk_stmts(fwd + bwd)):
-        return fwd
-    # what the backward sweep reads before writing it (nothing dropped there)
-    live = _Sweep(names, lambda v: True).block(bwd, set())[1]
+        return fwd, bwd
 
     def observable(v: Var) -> bool:
         if v.scope != r.name:
@@ -139,7 +274,134 @@ def drop_dead_forward(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Sum
             return True
         return keep_outputs and sym.storage in ("arg", "result")
 
-    return _Sweep(names, observable).block(fwd, live)[0]
+    for _ in range(8):
+        # what the backward sweep reads before writing it (nothing dropped there)
+        live = _Sweep(names, lambda v: True).block(bwd, set())[1]
+        fwd = _Sweep(names, observable).block(fwd, live)[0]
+        idle = _idle_pairs(names, fwd, bwd, aliases)
+        if not idle:
+            break
+        fwd, bwd = _without_pairs(names, fwd, idle), _without_pairs(names, bwd, idle)
+    return fwd, bwd
+
+
+def _is_push(s: Stmt) -> bool:
+    return isinstance(s, CallStmt) and s.name.startswith("ad_push") and bool(s.args) \
+        and isinstance(s.args[0], Ref)
+
+
+def _is_pop(s: Stmt) -> bool:
+    return isinstance(s, CallStmt) and s.name.startswith("ad_pop") and bool(s.args) \
+        and isinstance(s.args[0], Ref)
+
+
+def _may_write(names: _Names, s: Stmt) -> Optional[set[Var]]:
+    """What one statement (not its nested ones) may write; None: anything."""
+    if isinstance(s, Assign):
+        out = {names.var(s.lhs.name)}
+        for c in _user_calls(s.rhs):
+            w = names.call_effects(c.name, c.args, "writes")
+            if w is None:
+                return None
+            out |= w
+        return out
+    if isinstance(s, CallStmt):
+        if s.name.startswith(("ad_push", "ad_prof")):
+            return set()
+        if _is_pop(s):
+            return {names.var(s.args[0].name)}
+        primal = getattr(s, "primal_call", None) or getattr(s, "fwd_of", None)
+        if primal is None:
+            primal = (s.name, s.args) if not s.name.startswith("ad_") else None
+        if primal is None:
+            return None
+        w = names.call_effects(primal[0], primal[1], "writes")
+        if w is None:
+            return None
+        if s.name == primal[0] + "_bwd":
+            # f_bwd puts back what f_fwd left (its exit snapshot): whatever
+            # it is given, and globals its primal reads
+            used = names.call_effects(primal[0], primal[1], "use") or set()
+            return w | used | {names.var(a.name) for a in s.args if isinstance(a, Ref)}
+        if getattr(s, "fwd_of", None) is not None:
+            # f_fwd: the primal's writes, and a function's result, given last
+            return w | {names.var(a.name) for a in s.args if isinstance(a, Ref)}
+        if s.name != primal[0]:
+            # f_b re-runs the primal (its writes) and adds to the adjoints
+            w = w | {names.var(a.name) for a in s.args
+                     if isinstance(a, Ref) and a.name not in names.r.symbols}
+        return w
+    if isinstance(s, Loop):
+        return {names.var(s.var)}
+    if isinstance(s, (If, Select, While, Exit, Cycle, Print, Stop, Continue)):
+        return set()
+    if isinstance(s, Allocate):
+        return {names.var(i.name) for i in s.items}
+    if isinstance(s, Deallocate):
+        return {names.var(n) for n in s.names}
+    return None
+
+
+def _idle_pairs(names: _Names, fwd: list[Stmt], bwd: list[Stmt], aliases) -> set[Var]:
+    """Variables pushed and popped (same number of push and pop statements)
+    that nothing writes from their first push in the forward sweep on, nor
+    anything but their pops in the backward sweep."""
+    pushed: dict[Var, int] = {}
+    popped: dict[Var, int] = {}
+    for s in walk_stmts(fwd + bwd):
+        if _is_push(s):
+            v = names.var(s.args[0].name)
+            pushed[v] = pushed.get(v, 0) + 1
+        elif _is_pop(s):
+            v = names.var(s.args[0].name)
+            popped[v] = popped.get(v, 0) + 1
+    cands = {v for v, n in pushed.items() if popped.get(v) == n and v.name not in aliases}
+    if not cands:
+        return set()
+    # from the first top-level statement holding a push of each on
+    seen: set[Var] = set()
+    blocked: set[Var] = set()
+    for top in fwd:
+        inner = list(walk_stmts([top]))
+        seen |= {names.var(x.args[0].name) for x in inner if _is_push(x)} & cands
+        for x in inner:
+            w = _may_write(names, x)
+            if w is None:
+                return set()
+            blocked |= w & seen
+    for x in walk_stmts(bwd):
+        if _is_pop(x):
+            continue
+        w = _may_write(names, x)
+        if w is None:
+            return set()
+        blocked |= w
+    return cands - blocked
+
+
+def _without_pairs(names: _Names, stmts: list[Stmt], idle: set[Var]) -> list[Stmt]:
+    """stmts without the pushes and pops of idle variables (new nodes where
+    something inside changes)."""
+    out: list[Stmt] = []
+    for s in stmts:
+        if (_is_push(s) or _is_pop(s)) and names.var(s.args[0].name) in idle:
+            continue
+        if isinstance(s, If):
+            n = copy.copy(s)
+            n.branches = [(c, _without_pairs(names, b, idle)) for c, b in s.branches]
+            n.else_ = _without_pairs(names, s.else_, idle) if s.else_ is not None else None
+            s = n
+        elif isinstance(s, Select):
+            n = copy.copy(s)
+            n.cases = [Case(c.values, _without_pairs(names, c.body, idle)) for c in s.cases]
+            n.default = _without_pairs(names, s.default, idle) if s.default is not None else None
+            s = n
+        elif isinstance(s, (Loop, While)):
+            n = copy.copy(s)
+            n.body = _without_pairs(names, s.body, idle)
+            s = n
+        out.append(s)
+    return out
 
 
 def upward_exposed(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summaries,
@@ -150,7 +412,8 @@ def upward_exposed(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summar
     if any(isinstance(x, (Goto, Return)) for x in walk_stmts(body)):
         return None
     names = _Names(tu, r, scopes, summ, adjoint_use)
-    live = _Sweep(names, lambda v: True).block(body, set())[1]
+    live = {x.var if isinstance(x, _Elem) else x
+            for x in _Sweep(names, lambda v: True).block(body, set())[1]}
     # Raw text (allocate(t, source=e) of a temporary): read every name of
     # r it mentions, kill nothing (the sweep above passed it by unchanged)
     for x in walk_stmts(body):
@@ -164,13 +427,13 @@ class _Sweep:
     """Backward liveness over the structured forward sweep, dropping dead
     candidates on the way.  Loops iterate to a fixpoint (a value read in
     the next trip is live at the end of this one); a loop with EXIT or
-    CYCLE inside is kept whole."""
+    CYCLE inside is kept whole.  Live sets hold Vars and _Elems."""
 
     def __init__(self, names: _Names, observable):
         self.names = names
         self.observable = observable
 
-    def block(self, stmts: list[Stmt], live: set[Var]) -> tuple[list[Stmt], set[Var]]:
+    def block(self, stmts: list[Stmt], live: set) -> tuple[list[Stmt], set]:
         out: list[Stmt] = []
         live = set(live)
         for s in reversed(stmts):
@@ -180,47 +443,60 @@ class _Sweep:
         out.reverse()
         return out, live
 
-    def stmt(self, s: Stmt, live: set[Var]) -> tuple[Optional[Stmt], set[Var]]:
+    def stmt(self, s: Stmt, live: set) -> tuple[Optional[Stmt], set]:
         names = self.names
-        if isinstance(s, CallStmt) and s.name.startswith("ad_pop") and s.args \
-                and isinstance(s.args[0], Ref):
+        if _is_pop(s):
             a = s.args[0]
+            v = names.var(a.name)
+            live = _widen(live, {v})
             if a.subs is None and a.path is None:
-                live = live - {names.var(a.name)}
-            return s, live | {v for x in all_subs(a) for v in _sub_refs(names, x)}
+                live = _kill_whole(live, v)
+            else:
+                el = names.elem(a)
+                if el is not None:
+                    live = live - {el}
+            return s, live | {x for sub in all_subs(a) for x in _sub_refs(names, sub)}
+        if isinstance(s, CallStmt) and s.name.startswith(("ad_push", "ad_prof")):
+            reads: set = set()
+            for k, a in enumerate(s.args):
+                reads |= names.reads(a) if k == 0 and _is_push(s) else names.refs(a)
+            return s, live | reads
         fwd_of = getattr(s, "fwd_of", None)
         if isinstance(s, CallStmt) and fwd_of is not None:
             # f_fwd runs f and pushes what f_bwd will read (globals too): it
             # reads whatever f reads, not only the names its actuals mention
             used = names.call_effects(fwd_of[0], fwd_of[1], "use")
-            return s, live | _all_refs(names, s) | (used or set())
+            return s, _widen(live, _may_write(names, s)) | _all_refs(names, s) | (used or set())
         primal = getattr(s, "primal_call", None)
         if isinstance(s, CallStmt) and primal is not None:
             # an adjoint call reads what the primal call would read first
             # (a joint one f_b: what f_b itself reads first, when known)
             used = names.call_effects(primal[0], primal[1],
-                                      "adjoint_use" if s.name == primal[0] + "_b" else "use")
+                                      "adjoint_use" if s.name == primal[0] + "_b" else "use",
+                                      elements=True)
             # ... and the adjoints it is given, which it accumulates into (an
             # allocatable's adjoint is zeroed in this sweep, where it is made)
             adjoints = {names.var(a.name) for a in s.args
                         if isinstance(a, Ref) and a.name not in names.r.symbols}
+            live = _widen(live, _may_write(names, s))
             return s, live | adjoints | (used if used is not None else _all_refs(names, s))
         writes = _writes(names, s)
         if writes is not None:
-            if not (writes & live) and not any(self.observable(v) for v in writes):
+            if not _live_write(live, writes, s, names) and not any(self.observable(v) for v in writes):
                 return None, live
+            live = _widen(live, writes)
             if isinstance(s, Assign) and s.lhs.subs is None and s.lhs.path is None:
-                live = live - {names.var(s.lhs.name)}     # written whole
+                live = _kill_whole(live, names.var(s.lhs.name))     # written whole
             return s, live | _reads(names, s)
         if isinstance(s, If):
             branches = []
             out = set(live) if s.else_ is None else set()
-            conds: set[Var] = set()
+            conds: set = set()
             for c, b in s.branches:
                 nb, lin = self.block(b, live)
                 branches.append((c, nb))
                 out |= lin
-                conds |= names.refs(c)
+                conds |= names.reads(c)
             else_ = None
             if s.else_ is not None:
                 else_, lin = self.block(s.else_, live)
@@ -248,20 +524,36 @@ class _Sweep:
                 return None, live
             n = copy.copy(s)
             n.cases, n.default = cases, default
-            return n, out | names.refs(s.expr)
+            return n, out | names.reads(s.expr)
         if isinstance(s, (Loop, While)) and not any(isinstance(x, (Exit, Cycle))
                                                     for x in walk_stmts(s.body)):
             head: set[Var] = set()
             for e in ([s.lo, s.hi, s.step] if isinstance(s, Loop) else [s.cond]):
                 if e is not None:
                     head |= names.refs(e)
+            # trips change the index and whatever the body writes: elements
+            # do not cross a loop's boundary
+            live = _widen(live, None)
             end = set(live) | (head if isinstance(s, While) else set())
+            fresh = _fresh_keys(names, s) if isinstance(s, Loop) else {}
+
+            def carried(lin: set) -> set:
+                # what a trip reads first, as the end of the trip before sees it
+                out = set()
+                for x in lin:
+                    if isinstance(x, _Elem) and fresh.get(x.var) == x.key:
+                        out.add(_Next(x.var, x.key, id(s)))
+                    else:
+                        out.add(x.var if isinstance(x, _Elem) else x)
+                return out
             while True:
                 body, lin = self.block(s.body, end)
-                grown = end | lin
+                grown = end | carried(lin)
                 if grown == end:
                     break
                 end = grown
+            # before the loop, the first trip's reads are of the whole array
+            end = {x.var if isinstance(x, _Next) and x.loop == id(s) else x for x in end}
             n = copy.copy(s)
             n.body = body
             if isinstance(s, Loop):
@@ -272,7 +564,49 @@ class _Sweep:
                     return _final_index(s), (live - {index}) | head
                 return n, (end - {index}) | head
             return n, end | head
-        return s, live | _all_refs(names, s)
+        return s, _widen(live, None) | _all_refs(names, s)
+
+
+def _fresh_keys(names: _Names, s: Loop) -> dict:
+    """Arrays every write of which in the loop's body (pops included) is
+    the element at one key holding the bare loop index among its
+    subscripts, with the index unchanged by the body: each trip writes
+    elements no other trip touches, so a later trip's read at that key is
+    of a value from before the loop.  Var -> key."""
+    index = names.var(s.var)
+    keys: dict = {}
+    bad: set = set()
+
+    def element_write(ref: Ref) -> None:
+        v = names.var(ref.name)
+        el = names.elem(ref)
+        if el is None or not any(isinstance(x, Ref) and x.name == s.var and not x.subs and x.path is None
+                                 for x in ref.subs):
+            bad.add(v)
+        elif keys.setdefault(v, el.key) != el.key:
+            bad.add(v)
+    for x in walk_stmts(s.body):
+        if isinstance(x, Assign):
+            for c in _user_calls(x.rhs):
+                w = names.call_effects(c.name, c.args, "writes")
+                if w is None or index in w:
+                    return {}
+                bad |= w
+            if names.var(x.lhs.name) == index:
+                return {}
+            element_write(x.lhs)
+        elif _is_pop(x):
+            if names.var(x.args[0].name) == index:
+                return {}
+            element_write(x.args[0])
+        elif isinstance(x, CallStmt) and x.name.startswith(("ad_push", "ad_prof")):
+            continue
+        else:
+            w = _may_write(names, x)
+            if w is None or index in w:
+                return {}
+            bad |= w
+    return {v: k for v, k in keys.items() if v not in bad}
 
 
 def _final_index(s: Loop) -> Assign:
@@ -305,10 +639,10 @@ def _writes(names: _Names, s: Stmt) -> Optional[set[Var]]:
     return None
 
 
-def _reads(names: _Names, s: Stmt) -> set[Var]:
-    out: set[Var] = set()
+def _reads(names: _Names, s: Stmt) -> set:
+    out: set = set()
     if isinstance(s, Assign):
-        out |= names.refs(s.rhs)
+        out |= names.reads(s.rhs)
         for x in all_subs(s.lhs):
             out |= _sub_refs(names, x)
         if s.lhs.subs is not None or s.lhs.path is not None:

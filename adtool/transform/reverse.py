@@ -119,10 +119,12 @@ class Reverse(Snapshots, Calls):
                 _warn_read_rerun(r)
             b = clone(base)
             b.name = r.name + "_b"
-            fwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
-                                    zero + sw.bwd, keep_outputs=r.name in self.heads and self.primal_outputs,
-                                    adjoint_use=self.adjoint_use)
-            b.body = fwd + zero + sw.bwd + self._reset_result(r)
+            fwd, bwd = drop_dead_forward(self.ctx.tu, r, self.ctx.scopes, self.rw.s, sw.fwd,
+                                         zero + sw.bwd,
+                                         keep_outputs=r.name in self.heads and self.primal_outputs,
+                                         adjoint_use=self.adjoint_use,
+                                         aliases=frozenset(self._alias_syms))
+            b.body = fwd + bwd + self._reset_result(r)
             self._note_adjoint_use(r, b.body)
             results.append(self._finish(b, r, "_b"))
         if "fwd" in wanted or "bwd" in wanted:
