@@ -220,7 +220,7 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         per_parent = n_calls / max(invoked.get(s.caller, 1.0), 1.0)
         children = [node(c, k, s.key) for c, k in kids]
         tape = snap = extra = record = record_time = plain = 0.0
-        nested = None
+        nested = held = None
         if sp is not None:
             t, r = sp
             f = r["sites"][t["id"]]
@@ -233,6 +233,10 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             f = r["sites"][t["id"]]
             sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0, "count": 0})
             snap = sn["left_bytes"] / max(f["count"], 1)
+            # what of the recording is pushed back while f_b runs (id+3;
+            # absent: nothing is, every shared value popped once)
+            held = r["sites"].get(t["id"] + 3, {"left_bytes": 0})["left_bytes"] \
+                / max(f["count"], 1)
             plain, extra = joint_time(jn, record_time)
             top = under_split_parent(s.key, parent)
             if top is not None and r["all"] == "joint":
@@ -245,7 +249,8 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             if jc is not None:
                 delta = jc - (tape - sum(c.count * _split_contrib(c) for c in children))
         n = cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
-                    split_tape=tape, record=record, delta=delta, plain=plain, nested=nested)
+                    split_tape=tape, record=record, delta=delta, plain=plain, nested=nested,
+                    held=held)
         n.fine = n_calls > 0 and extra * paths[s.key] / n_calls < 1e-6
         return n
     kids = [node(s, k) for s, k in tree]
