@@ -24,7 +24,10 @@ simplest is one run with `--default-mode split` and one with
 - a caller's recording around each call site (what the call overwrites and
   its backward sweep or the split callee's _bwd reads; the site's id+1 in
   a split run, merged with the snapshot in a joint run) is a per-site term
-  that depends on that site's mode;
+  that depends on that site's mode; around a joint call, what of it is
+  pushed back while f_b runs (id+3: only what f_b may write) is measured
+  in a run with the site's subtree all joint and counted for plans where
+  it is, the whole shared part otherwise;
 - a routine's recording away from its calls may change when its callees
   are joint (delta): measured when some run has the site split and all its
   child sites joint (bench/planner.py adds two runs with the call tree's
@@ -234,9 +237,13 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0, "count": 0})
             snap = sn["left_bytes"] / max(f["count"], 1)
             # what of the recording is pushed back while f_b runs (id+3;
-            # absent: nothing is, every shared value popped once)
-            held = r["sites"].get(t["id"] + 3, {"left_bytes": 0})["left_bytes"] \
-                / max(f["count"], 1)
+            # absent: nothing is, every shared value popped once), kept
+            # only from a run with the site's whole subtree joint: what
+            # f_b writes depends on the modes below (costmodel._held)
+            below = {d.key for c in children for d in c.walk()}
+            if all(r["table"].get(k, {}).get("mode") == "joint" for k in below):
+                held = r["sites"].get(t["id"] + 3, {"left_bytes": 0})["left_bytes"] \
+                    / max(f["count"], 1)
             plain, extra = joint_time(jn, record_time)
             top = under_split_parent(s.key, parent)
             if top is not None and r["all"] == "joint":
