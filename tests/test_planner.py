@@ -385,8 +385,10 @@ end program prof
 def test_caller_recording_depends_on_the_call_sites_mode(tmp_path):
     """simulate observes u after every step, so it records u before each
     call of step (which overwrites it): around a split call as its own
-    push, around a joint call merged with step's snapshot (and pushed back
-    while step_b runs).  The model takes that recording as a per-site term
+    push, around a joint call merged with step's snapshot (pushed back
+    while step_b runs only if step_b may write u: with flux joint too,
+    step_b leaves u alone and one pop restores it; with flux split it
+    does not).  The model takes that recording as a per-site term
     of the caller's tape that depends on the site's mode, and predicts the
     measured peak of all-split, all-joint and each site joint alone
     byte for byte (counted, not timed)."""
@@ -419,6 +421,7 @@ def test_caller_recording_depends_on_the_call_sites_mode(tmp_path):
     root = model.root
     step = next(n for n in root.walk() if n.key.startswith("simulate/step"))
     assert step.count == 40 and step.record == 16 * 8          # u, per call
+    assert step.held == 0                  # all-joint: u popped once, not pushed back
     keys = cm.site_keys(root)
     assert cm.peak(root, set()) == split_peak
     assert cm.peak(root, set(keys)) == joint_peak
