@@ -241,7 +241,10 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             # only from a run with the site's whole subtree joint: what
             # f_b writes depends on the modes below (costmodel._held)
             below = {d.key for c in children for d in c.walk()}
-            if all(r["table"].get(k, {}).get("mode") == "joint" for k in below):
+            # (a profile from before id+3, ids spaced by 3, has another
+            # site there: unmeasured)
+            spaced = all(u.get("id") != t["id"] + 3 for u in r["table"].values())
+            if spaced and all(r["table"].get(k, {}).get("mode") == "joint" for k in below):
                 held = r["sites"].get(t["id"] + 3, {"left_bytes": 0})["left_bytes"] \
                     / max(f["count"], 1)
             plain, extra = joint_time(jn, record_time)
