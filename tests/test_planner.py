@@ -176,7 +176,8 @@ def test_sizes(text, n):
 
 
 def test_mode_dependent_terms_stay_exact():
-    """The caller's recording around a split call (record), its own
+    """The caller's recording around a split call (record) and what of it
+    is pushed back during a joint adjoint (held, by the subtree's modes), its own
     tape's change when its callees are joint (delta, adding or saving),
     and a joint site's extra time under a joint parent (nested, less or
     more): the MILP's optimum is the brute force's on every budget."""
@@ -185,9 +186,10 @@ def test_mode_dependent_terms_stay_exact():
 
     def tree(d):
         l1 = Node("s/l1", [40.0], count=3, snapshot=6.0, extra=0.2, record=5.0, nested=0.05)
-        l2 = Node("s/l2", [25.0], count=2, snapshot=30.0, extra=0.1, record=10.0, nested=0.3)
+        l2 = Node("s/l2", [25.0], count=2, snapshot=30.0, extra=0.1, record=10.0, nested=0.3,
+                  held=0.0)
         s = Node("m/s", [20.0, 0.0, 0.0], [l1, l2], count=4, snapshot=12.0, extra=0.5,
-                 record=12.0, delta=d)
+                 record=12.0, delta=d, held=3.0)
         o = Node("m/o", [8.0], snapshot=2.0, extra=0.05)
         return Node("m", [3.0, 0.0, 0.0], [s, o], delta=-d / 2)
     for d in (15.0, -15.0):
@@ -195,6 +197,12 @@ def test_mode_dependent_terms_stay_exact():
         keys = cm.site_keys(root)
         plans = [set(c) for r in range(len(keys) + 1) for c in itertools.combinations(keys, r)]
         assert cm.peak(root, {"s/l1"}) - cm.peak(root, set()) != 0
+        # held: the recording pushed back during a joint adjoint, measured
+        # with the site's subtree all joint, the bound otherwise
+        s = root.children[0]
+        assert cm._held(s, {"m/s", "s/l1", "s/l2"}) == 3.0
+        assert cm._held(s, {"m/s", "s/l1"}) == 12.0
+        assert cm._held(s.children[1], {"s/l2"}) == 0.0
         assert cm.predicted_time(root, {"m/s", "s/l1"}) == pytest.approx(0.5 + 0.05)
         for budget in range(0, 1000, 7):
             fits = [cm.predicted_time(root, p) for p in plans if cm.peak(root, p) <= budget]
@@ -377,8 +385,10 @@ end program prof
 def test_caller_recording_depends_on_the_call_sites_mode(tmp_path):
     """simulate observes u after every step, so it records u before each
     call of step (which overwrites it): around a split call as its own
-    push, around a joint call merged with step's snapshot (and pushed back
-    while step_b runs).  The model takes that recording as a per-site term
+    push, around a joint call merged with step's snapshot (pushed back
+    while step_b runs only if step_b may write u: with flux joint too,
+    step_b leaves u alone and one pop restores it; with flux split it
+    does not).  The model takes that recording as a per-site term
     of the caller's tape that depends on the site's mode, and predicts the
     measured peak of all-split, all-joint and each site joint alone
     byte for byte (counted, not timed)."""
@@ -411,6 +421,7 @@ def test_caller_recording_depends_on_the_call_sites_mode(tmp_path):
     root = model.root
     step = next(n for n in root.walk() if n.key.startswith("simulate/step"))
     assert step.count == 40 and step.record == 16 * 8          # u, per call
+    assert step.held == 0                  # all-joint: u popped once, not pushed back
     keys = cm.site_keys(root)
     assert cm.peak(root, set()) == split_peak
     assert cm.peak(root, set(keys)) == joint_peak

@@ -14,7 +14,10 @@ differentiate --profile) maps them to call sites: for a call site with id
 k, k is its forward-sweep call, k+1 what the caller pushes just before it
 (its recording of what the call overwrites, and when joint the snapshot;
 part "snapshot" whatever the mode),
-k+2 its adjoint call with the caller's pops after it.
+k+2 its adjoint call with the caller's pops after it, k+3 (inside k+2,
+joint calls only) what of the recording the caller pushes back for the
+duration of the adjoint (a value both recorded and snapshotted that f_b
+may write; one f_b leaves alone is popped once and not pushed back).
 `adtool check --profile P` writes the same document with those two joined:
 every runtime entry gains "key" (the call site, "caller/callee#k" as in plan
 files) and "part" ("forward" | "snapshot" | "adjoint"), and the document
@@ -32,10 +35,11 @@ from typing import Optional
 from ..diagnostics import AdError, UNSUPPORTED
 from ..output import write_atomic
 
-PARTS = ("forward", "snapshot", "adjoint")
+PARTS = ("forward", "snapshot", "adjoint", "held")
 IDS = ("id = forward-sweep call, id+1 = what the caller pushes before it (its recording "
        "of what the call overwrites, and the snapshot when joint), id+2 = adjoint call "
-       "with the caller's pops after it")
+       "with the caller's pops after it, id+3 (inside id+2, joint only) = what of the "
+       "recording the caller pushes back for the adjoint's duration")
 
 
 def call_site_table(profile_sites: dict) -> list[dict]:

@@ -58,6 +58,8 @@ class Node:
     plain: float = 0.0           # the plain-run part of extra (planner.py caps it)
     nested: Optional[float] = None   # extra when the parent site is joint too (None: extra)
     fine: bool = False           # called per cell: its profiled time is mostly the timer's
+    held: Optional[float] = None     # recording pushed back during a joint adjoint, measured
+                                     #   with the whole subtree joint (_held; None: unmeasured)
 
     def walk(self):
         yield self
@@ -103,14 +105,39 @@ def _contrib(c: Node, joint: set[str], memo: dict) -> float:
 def _held(c: Node, joint: set[str]) -> float:
     """What the parent keeps on the stack while c's adjoint runs, besides
     the earlier calls' contributions: its recording around the call.
-    Around a joint call the snapshot is popped before the adjoint, but
-    what it shares with the recording is pushed back for its duration: the
-    recording again, measured in the split run, at most the snapshot."""
-    return min(c.record, c.snapshot) if c.key in joint else c.record
+    Around a joint call the snapshot is popped before the adjoint; what it
+    shares with the recording is pushed back for its duration only when
+    c's adjoint may write it (otherwise one pop restores both and nothing
+    is pushed back).  Whether c_b writes it depends on what dead-work
+    removal leaves of c's re-run, so on the modes below c: held, measured
+    in the all-joint run (the site's id+3, planner.py), is counted when
+    c's whole subtree is joint as it was there; otherwise (or unmeasured)
+    all of the shared part, the recording at most the snapshot, erring
+    high.  Linear in the choices through one auxiliary variable per node
+    (_milp)."""
+    if c.key not in joint:
+        return c.record
+    if c.held is not None and all(d.key in joint for d in c.walk()):
+        return _held_low(c)
+    return _held_high(c)
+
+
+def _held_high(c: Node) -> float:
+    return min(c.record, c.snapshot)
+
+
+def _held_low(c: Node) -> float:
+    """held when c's subtree is all joint (never above the bound)."""
+    return _held_high(c) if c.held is None else min(c.held, _held_high(c))
 
 
 def _held_saving(c: Node) -> float:
-    return c.record - min(c.record, c.snapshot)
+    """held_j = record - s1 x_j - s2 y_j (y_j: all of c's subtree joint)."""
+    return c.record - _held_high(c)
+
+
+def _held_saving_subtree(c: Node) -> float:
+    return _held_high(c) - _held_low(c)
 
 
 def peak(v: Node, joint: set[str], memo: Optional[dict] = None) -> float:
@@ -204,7 +231,8 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
     """One binary per site key; per node continuous tape T, contrib C and
     peak P with C >= snapshot x, C >= record + T - M x (M: record plus the
     largest tape any choice gives the node), P >= T, P >= prefix_j +
-    (count_j - 1) C_j + held_j + P_j (held_j = record_j - s_j x_j, linear).
+    (count_j - 1) C_j + held_j + P_j (held_j = record_j - s_j x_j - s'_j y_j,
+    linear, y_j <= x_d for every site d below c_j: _held).
     The constraints only bound T, C, P from below, so a feasible point
     exists exactly when the true peak of the chosen x fits the budget.
     Returns the joint keys, or None when no choice fits."""
@@ -284,6 +312,14 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
                 terms.append((C[id(c)], -(c.count - 1)))
             if _held_saving(c):
                 terms.append((col[c.key], _held_saving(c)))
+            if _held_saving_subtree(c):
+                # y <= x_d for every site d of c's subtree: y = 1 only when
+                # all are joint (the solver gains by taking it as large as
+                # it may)
+                y = add_col(0.0, 0.0, 1.0)
+                for k in {d.key for d in c.walk()}:
+                    row(0.0, inf, [(col[k], 1.0), (y, -1.0)])
+                terms.append((y, _held_saving_subtree(c)))
             terms += [(C[id(e)], -e.count) for e in n.children[:j] + _interleaved(n, j)]
             row(prefix_own + c.record, inf, terms)
         if n is not root:

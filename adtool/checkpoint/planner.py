@@ -24,7 +24,10 @@ simplest is one run with `--default-mode split` and one with
 - a caller's recording around each call site (what the call overwrites and
   its backward sweep or the split callee's _bwd reads; the site's id+1 in
   a split run, merged with the snapshot in a joint run) is a per-site term
-  that depends on that site's mode;
+  that depends on that site's mode; around a joint call, what of it is
+  pushed back while f_b runs (id+3: only what f_b may write) is measured
+  in a run with the site's subtree all joint and counted for plans where
+  it is, the whole shared part otherwise;
 - a routine's recording away from its calls may change when its callees
   are joint (delta): measured when some run has the site split and all its
   child sites joint (bench/planner.py adds two runs with the call tree's
@@ -220,7 +223,7 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         per_parent = n_calls / max(invoked.get(s.caller, 1.0), 1.0)
         children = [node(c, k, s.key) for c, k in kids]
         tape = snap = extra = record = record_time = plain = 0.0
-        nested = None
+        nested = held = None
         if sp is not None:
             t, r = sp
             f = r["sites"][t["id"]]
@@ -233,6 +236,17 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             f = r["sites"][t["id"]]
             sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0, "count": 0})
             snap = sn["left_bytes"] / max(f["count"], 1)
+            # what of the recording is pushed back while f_b runs (id+3;
+            # absent: nothing is, every shared value popped once), kept
+            # only from a run with the site's whole subtree joint: what
+            # f_b writes depends on the modes below (costmodel._held)
+            below = {d.key for c in children for d in c.walk()}
+            # (a profile from before id+3, ids spaced by 3, has another
+            # site there: unmeasured)
+            spaced = all(u.get("id") != t["id"] + 3 for u in r["table"].values())
+            if spaced and all(r["table"].get(k, {}).get("mode") == "joint" for k in below):
+                held = r["sites"].get(t["id"] + 3, {"left_bytes": 0})["left_bytes"] \
+                    / max(f["count"], 1)
             plain, extra = joint_time(jn, record_time)
             top = under_split_parent(s.key, parent)
             if top is not None and r["all"] == "joint":
@@ -245,7 +259,8 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             if jc is not None:
                 delta = jc - (tape - sum(c.count * _split_contrib(c) for c in children))
         n = cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
-                    split_tape=tape, record=record, delta=delta, plain=plain, nested=nested)
+                    split_tape=tape, record=record, delta=delta, plain=plain, nested=nested,
+                    held=held)
         n.fine = n_calls > 0 and extra * paths[s.key] / n_calls < 1e-6
         return n
     kids = [node(s, k) for s, k in tree]

@@ -206,6 +206,6 @@ def _profile_site(rev, s: Loop, snaps: int) -> int:
         return -1
     key = f"{rev.r.name}:{s.span.line}"
     if key not in rev.profile:
-        rev.profile[key] = {"id": 3 * (len(rev.profile) + 1), "mode": "binomial",
+        rev.profile[key] = {"id": 4 * (len(rev.profile) + 1), "mode": "binomial",
                             "caller": rev.r.name, "line": s.span.line, "snapshots": snaps}
     return rev.profile[key]["id"]

@@ -97,8 +97,10 @@ class Calls:
         fwd = _profiled(prof, 1, push_t + push_b + push_o + push_s) + _profiled(prof, 0, [primal])
         adj = CallStmt(name + "_b", adj_args, span=s.span)
         adj.primal_call = (name, clone(args))          # for deadfwd.py
-        bwd = _profiled(prof, 2, pop_s + pop_o + pop_b + clone(push_b) + again + pre + [adj]
-                        + post + pop_b + pop_t)
+        # id+3: what of the recording is pushed back for the duration of f_b
+        # (both, not once): the caller's part of the stack while f_b runs
+        bwd = _profiled(prof, 2, pop_s + pop_o + pop_b + _profiled(prof, 3, clone(push_b))
+                        + again + pre + [adj] + post + pop_b + pop_t)
         return Sweeps(fwd, bwd)
 
     def _adjoint_may_write(self, callee: Routine, args: list[Expr], x: Ref) -> bool:
@@ -129,15 +131,18 @@ class Calls:
         return out
 
     def _profile_ids(self, s: Stmt, mode: str) -> Optional[int]:
-        """With profiling on, each call site gets three runtime site ids:
-        base (its forward-sweep call), base+1 (its snapshot), base+2 (its
-        adjoint call); the table maps them back to caller/callee#k."""
+        """With profiling on, each call site gets four runtime site ids:
+        base (its forward-sweep call), base+1 (the caller's recording and
+        the snapshot), base+2 (its adjoint call and the pops after it),
+        base+3 (inside base+2: what of the recording a joint call pushes
+        back for the duration of f_b); the table maps them back to
+        caller/callee#k."""
         if self.profile is None or self.needed is None:
             return None
         node = s.rhs if isinstance(s, Assign) else s
         key = getattr(node, "site_key", None) or f"{self.r.name}/{node.name}"
         if key not in self.profile:
-            self.profile[key] = {"id": 3 * (len(self.profile) + 1), "mode": mode,
+            self.profile[key] = {"id": 4 * (len(self.profile) + 1), "mode": mode,
                                  "caller": self.r.name, "callee": node.name}
         return self.profile[key]["id"]
 
