@@ -249,7 +249,7 @@ static size_t array_bytes(int64_t n, size_t elem, const char *fn)
     return (size_t)n * elem;
 }
 
-void ad_stack_push_array_(const void *a, int64_t n, size_t elem, const char *fn)
+void ad_stack_push_array_(void *a, int64_t n, size_t elem, const char *fn)
 {
     ad_stack_push_bytes(a, array_bytes(n, elem, fn));
 }

@@ -128,8 +128,11 @@ extern struct ad_stack_hot ad_stack_hot_;
 void ad_stack_push_bytes(const void *p, size_t n);
 void ad_stack_pop_bytes(void *p, size_t n);
 /* Out-of-line array paths: element count checked (n < 0 or a byte count
-   that overflows is an error naming fn), then push/pop_bytes. */
-void ad_stack_push_array_(const void *a, int64_t n, size_t elem, const char *fn);
+   that overflows is an error naming fn), then push/pop_bytes.  The push
+   takes a non-const pointer only so that gcc's -Wmaybe-uninitialized stays
+   quiet when generated code records a local array nothing wrote yet (a
+   checkpoint taken before the array's first write): a is only read. */
+void ad_stack_push_array_(void *a, int64_t n, size_t elem, const char *fn);
 void ad_stack_pop_array_(void *a, int64_t n, size_t elem, const char *fn);
 
 #if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)
@@ -216,6 +219,15 @@ ADSTACK_SCALAR_ void ad_pop_integer4(int32_t *v) { ad_stack_take_(v, sizeof *v);
 ADSTACK_SCALAR_ void ad_push_integer8(int64_t v) { ad_stack_put_(&v, sizeof v); }
 ADSTACK_SCALAR_ void ad_pop_integer8(int64_t *v) { ad_stack_take_(v, sizeof *v); }
 
+/* A checkpoint may record a local array before anything wrote it (its
+   old value is garbage nobody reads, but it is copied all the same); the
+   inline copy must not make gcc -Wall warn about that in user builds. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 /* Arrays: the common case (0 < n and the bytes fit in the current block)
    is one memcpy, which the compiler expands inline when n is a constant;
    everything else (n <= 0, block changes, profiling builds) goes out of
@@ -233,7 +245,7 @@ ADSTACK_SCALAR_ void ad_pop_integer8(int64_t *v) { ad_stack_take_(v, sizeof *v);
             s_->total += (int64_t)b_;                                        \
             memcpy(t_, (a), b_);                                             \
         } else {                                                             \
-            ad_stack_push_array_((a), (n), (elem), fn);                      \
+            ad_stack_push_array_((void *)(a), (n), (elem), fn);                      \
         }                                                                    \
     } while (0)
 #define ADSTACK_ARRAY_POP_(a, n, elem, fn)                                    \
@@ -269,6 +281,10 @@ ADSTACK_SCALAR_ void ad_push_integer8_array(const int64_t *a, int64_t n)
 { ADSTACK_ARRAY_PUSH_(a, n, sizeof *a, "ad_push_integer8_array"); }
 ADSTACK_SCALAR_ void ad_pop_integer8_array(int64_t *a, int64_t n)
 { ADSTACK_ARRAY_POP_(a, n, sizeof *a, "ad_pop_integer8_array"); }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /* Normalised to 0/1 so that any nonzero Fortran .true. (some compilers use
    -1) comes back as a value every compiler reads as true. */
