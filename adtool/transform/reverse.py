@@ -20,7 +20,7 @@ import math
 from typing import Callable, Optional
 
 from ..diagnostics import bad_input, unsupported
-from .index_recompute import needed_again, recomputed_index
+from .index_recompute import inverted_counter, needed_again, recomputed_index
 from ..ir.build import add, call, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
@@ -418,6 +418,11 @@ class Reverse(Snapshots, Calls):
         r = self.r
         ctx = self.ctx
         push, pop = self._record(r, [_whole_or_part(s.lhs)])
+        if push:
+            undo = inverted_counter(r, ctx.sym(r, s.lhs.name), s)
+            if undo is not None:
+                # k = k + 1: undone by k = k - 1, no push (inverted_counter)
+                return Sweeps([Assign(clone(s.lhs), clone(s.rhs), span=s.span)], [undo])
         lhs_active = ctx.is_real(r, s.lhs) and ctx.active(r, s.lhs.name)
         if is_whole_allocatable(ctx, r, s.lhs, s.rhs):
             fwd = push + reallocating(s.lhs, s.rhs, ctx, r, self.out)
