@@ -29,6 +29,7 @@ from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
 from ..ir.visit import map_expr, walk_expr
 from .context import DiffContext
 from .deadfwd import drop_dead_forward
+from .dead_records import drop_dead_records
 from .prune import prune_unused
 from .rules import RuleError, bind_call, rule
 from .tangent import _nest_minmax
@@ -85,6 +86,7 @@ class Reverse(Snapshots, Calls):
         self._seed_tmps = {}
         self._call_tmps = {}
         sw = self.block(r.body)
+        sw.fwd, sw.bwd = drop_dead_records(base, sw.fwd, sw.bwd)
         zero = self.calls.zero_local_derivatives(r, base, result_too=False)
         if "b" in wanted:
             b = clone(base)
