@@ -174,7 +174,9 @@ def measure(name: str, case: dict, mode: str, rounds: int, target: float, work: 
     sh(cc + ["-I", "rt", "-c", "adj.c", "-o", "adj.o"], d)
     sh(cc + ["-c", "drv.c", "-o", "drv.o"], d)
     sh(["gcc", "-o", "bench", "drv.o", "prim.o", "adj.o", "rt.o", "-lm"], d)
-    tp = float(sh(["./bench", "1"], d).split()[0])
+    # K from the fastest of three single calls: one call timed on a loaded
+    # machine can take many times its share and leave K far too small.
+    tp = min(float(sh(["./bench", "1"], d).split()[0]) for _ in range(3))
     k = max(1, int(target / max(tp, 1e-7)))
     runs = []
     for _ in range(rounds):
