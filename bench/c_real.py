@@ -7,9 +7,15 @@ with -O2 (its own main renamed away), the adjoint adtool generates (joint,
 then split) is compiled apart with -O2, and a driver times K primal calls
 and K adjoint calls (inputs reset before every call, seeds set, adjoints
 zeroed, in both loops alike), K chosen so the primal loop takes about
---target seconds; the median over --rounds rounds is reported.
+--target seconds; the median over --rounds rounds is reported, as wall
+time and as the ratio of the process's CPU times (the column to read on a
+loaded machine: time spent waiting for a core is not counted).
 
     python3 bench/c_real.py [--rounds 5] [--target 0.3] [--out bench/results.md]
+                            [--tool DIR]
+
+--tool DIR generates the adjoints with the adtool (and runtime) of another
+checkout, e.g. the branch point, for before/after tables.
 
 With --out, the table is appended to that file under its own heading.
 """
@@ -24,7 +30,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+TOOL = ROOT
+if "--tool" in sys.argv:
+    TOOL = Path(sys.argv[sys.argv.index("--tool") + 1]).resolve()
+sys.path.insert(0, str(TOOL))
 
 from adtool.pipeline import Options, generate          # noqa: E402
 from adtool.runtime_files import install_runtime       # noqa: E402
@@ -113,29 +122,32 @@ DRIVER = """#define _POSIX_C_SOURCE 199309L
 #include <math.h>
 #include <time.h>
 %(protos)s
-static double now(void)
+static double clk(clockid_t c)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(c, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
+static double now(void) { return clk(CLOCK_MONOTONIC); }
+static double cpu(void) { return clk(CLOCK_PROCESS_CPUTIME_ID); }
 int main(int argc, char **argv)
 {
     int K = argc > 1 ? atoi(argv[1]) : 1;
 %(setup)s
     %(primal)s
     { %(adjoint)s }
-    double t0 = now();
+    double t0 = now(), c0 = cpu();
     for (int it = 0; it < K; it++) {
         %(primal)s
     }
-    double tp = now() - t0;
+    double tp = now() - t0, cp = cpu() - c0;
     t0 = now();
+    c0 = cpu();
     for (int it = 0; it < K; it++) {
         %(adjoint)s
     }
-    double ta = now() - t0;
-    printf("%%.6e %%.6e %%g\\n", tp, ta, sink);
+    double ta = now() - t0, ca = cpu() - c0;
+    printf("%%.6e %%.6e %%.6e %%.6e %%g\\n", tp, ta, cp, ca, sink);
     return 0;
 }
 """
@@ -148,7 +160,7 @@ def sh(cmd, cwd):
     return p.stdout
 
 
-def measure(name: str, case: dict, mode: str, rounds: int, target: float, work: Path) -> tuple[float, float, int]:
+def measure(name: str, case: dict, mode: str, rounds: int, target: float, work: Path) -> tuple[float, float, int, float]:
     src = ROOT / "fixtures" / "c" / "real" / case["file"]
     d = work / f"{name}_{mode}"
     d.mkdir(parents=True)
@@ -162,15 +174,20 @@ def measure(name: str, case: dict, mode: str, rounds: int, target: float, work: 
     sh(cc + ["-I", "rt", "-c", "adj.c", "-o", "adj.o"], d)
     sh(cc + ["-c", "drv.c", "-o", "drv.o"], d)
     sh(["gcc", "-o", "bench", "drv.o", "prim.o", "adj.o", "rt.o", "-lm"], d)
-    tp, _, _ = map(float, sh(["./bench", "1"], d).split())
+    # K from the fastest of three single calls: one call timed on a loaded
+    # machine can take many times its share and leave K far too small.
+    tp = min(float(sh(["./bench", "1"], d).split()[0]) for _ in range(3))
     k = max(1, int(target / max(tp, 1e-7)))
-    ratios = []
+    runs = []
     for _ in range(rounds):
-        tp, ta, _ = map(float, sh(["./bench", str(k)], d).split())
-        ratios.append((tp, ta))
-    tp = statistics.median(r[0] for r in ratios) / k
-    ta = statistics.median(r[1] for r in ratios) / k
-    return tp, ta, k
+        runs.append([float(v) for v in sh(["./bench", str(k)], d).split()[:4]])
+    tp = statistics.median(r[0] for r in runs) / k
+    ta = statistics.median(r[1] for r in runs) / k
+    # CPU time of the process: what a loaded, shared machine disturbs least
+    # (time spent waiting for a core is not counted); median of the
+    # per-run ratios.
+    cpu_ratio = statistics.median(r[3] / r[2] for r in runs)
+    return tp, ta, k, cpu_ratio
 
 
 def main() -> None:
@@ -178,22 +195,27 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--target", type=float, default=0.3)
     ap.add_argument("--out")
+    ap.add_argument("--tool", help="checkout whose adtool generates the adjoints")
     a = ap.parse_args()
-    rows = ["| fixture | size | mode | calls per run | primal [s/call] | adjoint [s/call] | ratio |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| fixture | size | mode | calls per run | primal [s/call] | adjoint [s/call] | ratio "
+            "| ratio (CPU time) |",
+            "|---|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="adtool-bench-") as tmp:
         for name, case in CASES.items():
             for mode in ("joint", "split"):
-                tp, ta, k = measure(name, case, mode, a.rounds, a.target, Path(tmp))
-                rows.append(f"| {name} | {case['size']} | {mode} | {k} | {tp:.3e} | {ta:.3e} | {ta / tp:.2f} |")
+                tp, ta, k, cr = measure(name, case, mode, a.rounds, a.target, Path(tmp))
+                rows.append(f"| {name} | {case['size']} | {mode} | {k} | {tp:.3e} | {ta:.3e} | {ta / tp:.2f} "
+                            f"| {cr:.2f} |")
                 print(rows[-1], flush=True)
     if a.out:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=TOOL, capture_output=True,
                              text=True).stdout.strip()
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         with open(a.out, "a") as fh:
             fh.write("\n## C fixtures in the style of the AD benchmarks (issue 10)\n\n"
                      f"Measured with `python3 bench/c_real.py --rounds {a.rounds}` (gcc -O2, medians over "
-                     f"{a.rounds} runs of K calls; adtool commit {rev}).\n\n" + "\n".join(rows) + "\n")
+                     f"{a.rounds} runs of K calls; adtool commit {rev}; load average after: {load}).\n\n"
+                     + "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

@@ -538,3 +538,155 @@ def test_element_updated_in_place_needs_no_forward_sweep(mode, peak, monkeypatch
     assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
     assert res.stack_left == 0
     assert res.stack_peak == peak
+
+# ------------------------------------------------------------ counters undone
+
+COUNTER_C = r"""
+#include <stdio.h>
+
+/* k walks a packed lower triangle: written once before the loops, then
+   only k = k + 1; the backward sweep undoes each step (k = k - 1). */
+static void packed(int n, const double *L, const double *x, double *y)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        y[i] = 0.0;
+        for (int j = 0; j <= i; j++) {
+            y[i] = y[i] + L[k] * x[j] * x[j];
+            k = k + 1;
+        }
+    }
+}
+
+/* m is reset inside the loop: its old value is still recorded. */
+static void rows(int n, const double *L, double *z)
+{
+    for (int i = 0; i < n; i++) {
+        int m = i * (i + 1) / 2;
+        z[i] = 0.0;
+        for (int j = 0; j <= i; j++) {
+            z[i] = z[i] + L[m] * L[m];
+            m = m + 1;
+        }
+    }
+}
+
+void tri(int n, const double *L, const double *x, double *cost)
+{
+    double y[4], z[4];
+    packed(n, L, x, y);
+    rows(n, L, z);
+    *cost = 0.0;
+    for (int i = 0; i < n; i++)
+        *cost += y[i] * y[i] + z[i] * x[i];
+}
+
+int main(void)
+{
+    double L[10], x[4], cost;
+    for (int k = 0; k < 10; k++) L[k] = 0.3 + 0.05 * k;
+    for (int i = 0; i < 4; i++) x[i] = 0.7 - 0.1 * i;
+    tri(4, L, x, &cost);
+    printf("%.15e\n", cost);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("mode", ["joint", "split"])
+def test_counter_steps_are_undone_not_pushed(mode, tmp_path):
+    """gmm's Qtimesx shape: `k = k + 1` after each packed element read.
+    Before, k was pushed every trip (one ad_push_integer4 per element and
+    a pop the next subscript waited for); now the backward sweep assigns
+    k = k - 1.  A counter reset inside the loop (rows' m) keeps its
+    pushes, and the gradient is unchanged."""
+    from c_adcheck import CHarness
+    src = tmp_path / "tri.c"
+    src.write_text(COUNTER_C)
+    fix = {"files": [src.name], "base": str(tmp_path), "head": "tri",
+           "independents": ["L", "x"], "dependents": ["cost"]}
+    h = CHarness("tri", tmp_path / "w", fix)
+    res = h.plan(mode)
+    text = (tmp_path / "w" / "b1.c").read_text()
+    assert "k = k - 1;" in text
+    # split: packed_fwd hands its final k to packed_bwd (one push per call)
+    assert text.count("ad_push_integer4(k)") == (1 if mode == "split" else 0)
+    assert "ad_push_integer4(m)" in text
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0
+
+
+# ------------------------------------------------------------ dead records
+
+DEAD_RECORDS_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
+
+/* s: its backward sweep reads only the final value (1/s), so restoring it
+   trip by trip is dead; m: each trip's adjoint reads the m it restored. */
+static double lse(int n, const double *x)
+{
+    double m = x[0];
+    for (int i = 1; i < n; i++)
+        m = fmax(m, x[i]);
+    double s = 0.0;
+    for (int i = 0; i < n; i++)
+        s = s + exp(x[i] - m);
+    return log(s) + m;
+}
+
+/* g: filled by a first loop, read by a second; nothing reads it after the
+   first loop's adjoint, so its old values are never needed. */
+static void cell(int n, const double *w, double *h)
+{
+    double *g = malloc(2 * n * sizeof(double));
+    for (int i = 0; i < n; i++) {
+        g[i] = 1.0 / (1.0 + exp(-w[i] * h[i]));
+        g[n + i] = tanh(w[n + i] + h[i]);
+    }
+    for (int i = 0; i < n; i++)
+        h[i] = g[i] * g[n + i] + 0.5 * h[i];
+    free(g);
+}
+
+void dead(int n, const double *w, double *h, double *cost)
+{
+    cell(n, w, h);
+    *cost = lse(n, h);
+}
+
+int main(void)
+{
+    double w[8], h[4], cost;
+    for (int i = 0; i < 8; i++) w[i] = 0.2 + 0.1 * i;
+    for (int i = 0; i < 4; i++) h[i] = 0.3 - 0.05 * i;
+    dead(4, w, h, &cost);
+    printf("%.15e\n", cost);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("mode", ["joint", "split"])
+def test_dead_records_are_dropped(mode, tmp_path):
+    """logsumexp's running sum and an LSTM cell's gate buffer: before, s was
+    pushed every trip and g every element (lstm.c's gates: 4 pushes per
+    element); their pops restored values nothing read.  m is still
+    recorded, and the gradient is unchanged."""
+    from c_adcheck import CHarness
+    src = tmp_path / "dead.c"
+    src.write_text(DEAD_RECORDS_C)
+    fix = {"files": [src.name], "base": str(tmp_path), "head": "dead",
+           "independents": ["w", "h"], "dependents": ["cost"]}
+    h = CHarness("dead", tmp_path / "w", fix)
+    res = h.plan(mode)
+    text = (tmp_path / "w" / "b1.c").read_text()
+    # split: lse_fwd hands the final s to lse_bwd once (it reads 1/s)
+    assert text.count("ad_push_real8(s)") == (1 if mode == "split" else 0)
+    assert "ad_push_real8(g[" not in text
+    assert "ad_push_real8(m)" in text
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0

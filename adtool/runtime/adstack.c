@@ -249,38 +249,18 @@ static size_t array_bytes(int64_t n, size_t elem, const char *fn)
     return (size_t)n * elem;
 }
 
-void ad_push_real8_array(const double *a, int64_t n)
+void ad_stack_push_array_(void *a, int64_t n, size_t elem, const char *fn)
 {
-    ad_stack_push_bytes(a, array_bytes(n, sizeof *a, "ad_push_real8_array"));
+    ad_stack_push_bytes(a, array_bytes(n, elem, fn));
 }
-void ad_pop_real8_array(double *a, int64_t n)
+
+void ad_stack_pop_array_(void *a, int64_t n, size_t elem, const char *fn)
 {
-    ad_stack_pop_bytes(a, array_bytes(n, sizeof *a, "ad_pop_real8_array"));
+    ad_stack_pop_bytes(a, array_bytes(n, elem, fn));
 }
-void ad_push_real4_array(const float *a, int64_t n)
-{
-    ad_stack_push_bytes(a, array_bytes(n, sizeof *a, "ad_push_real4_array"));
-}
-void ad_pop_real4_array(float *a, int64_t n)
-{
-    ad_stack_pop_bytes(a, array_bytes(n, sizeof *a, "ad_pop_real4_array"));
-}
-void ad_push_integer4_array(const int32_t *a, int64_t n)
-{
-    ad_stack_push_bytes(a, array_bytes(n, sizeof *a, "ad_push_integer4_array"));
-}
-void ad_pop_integer4_array(int32_t *a, int64_t n)
-{
-    ad_stack_pop_bytes(a, array_bytes(n, sizeof *a, "ad_pop_integer4_array"));
-}
-void ad_push_integer8_array(const int64_t *a, int64_t n)
-{
-    ad_stack_push_bytes(a, array_bytes(n, sizeof *a, "ad_push_integer8_array"));
-}
-void ad_pop_integer8_array(int64_t *a, int64_t n)
-{
-    ad_stack_pop_bytes(a, array_bytes(n, sizeof *a, "ad_pop_integer8_array"));
-}
+
+/* The external definitions of the real and integer array push/pop come
+   from adstack.h (ADSTACK_IMPLEMENTATION). */
 
 /* Logicals shrink 4 -> 1 byte through a small buffer; the value stream is
    contiguous, so chunking the push one way and the pop another is fine. */

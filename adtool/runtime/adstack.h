@@ -32,7 +32,8 @@
  *   one-bit records count one byte.
  *
  * Speed: when this header is included by C (C99 or later, or C++), the
- * scalar push/pop functions are defined here as static inline functions
+ * scalar push/pop functions (and those of real and integer arrays) are
+ * defined here as static inline functions
  * whose common case ("there is room in the current block") is a compare,
  * a store and two or three counter updates; only block changes call into
  * adstack.c.  Define ADSTACK_NO_INLINE before including this header to get
@@ -64,15 +65,9 @@ extern "C" {
 
 /* ---- always out of line --------------------------------------------- */
 
-/* Arrays: n elements from a[0]; n == 0 is a no-op, n < 0 is an error. */
-void ad_push_real8_array(const double *a, int64_t n);
-void ad_pop_real8_array(double *a, int64_t n);
-void ad_push_real4_array(const float *a, int64_t n);
-void ad_pop_real4_array(float *a, int64_t n);
-void ad_push_integer4_array(const int32_t *a, int64_t n);
-void ad_pop_integer4_array(int32_t *a, int64_t n);
-void ad_push_integer8_array(const int64_t *a, int64_t n);
-void ad_pop_integer8_array(int64_t *a, int64_t n);
+/* Arrays: n elements from a[0]; n == 0 is a no-op, n < 0 is an error.
+   The real and integer ones are inline like the scalars (see "Speed"
+   below); their declarations are further down. */
 /* Logical arrays are Fortran default logicals (4-byte ints, nonzero is
    true); each element is stored as one byte and pops as 0 or 1. */
 void ad_push_logical_array(const int32_t *a, int64_t n);
@@ -132,6 +127,13 @@ struct ad_stack_hot {
 extern struct ad_stack_hot ad_stack_hot_;
 void ad_stack_push_bytes(const void *p, size_t n);
 void ad_stack_pop_bytes(void *p, size_t n);
+/* Out-of-line array paths: element count checked (n < 0 or a byte count
+   that overflows is an error naming fn), then push/pop_bytes.  The push
+   takes a non-const pointer only so that gcc's -Wmaybe-uninitialized stays
+   quiet when generated code records a local array nothing wrote yet (a
+   checkpoint taken before the array's first write): a is only read. */
+void ad_stack_push_array_(void *a, int64_t n, size_t elem, const char *fn);
+void ad_stack_pop_array_(void *a, int64_t n, size_t elem, const char *fn);
 
 #if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)
 #  define ADSTACK_INLINE_KW_ inline
@@ -160,6 +162,14 @@ void ad_push_integer8(int64_t v);
 void ad_pop_integer8(int64_t *v);
 void ad_push_logical(int32_t v);
 void ad_pop_logical(int32_t *v);
+void ad_push_real8_array(const double *a, int64_t n);
+void ad_pop_real8_array(double *a, int64_t n);
+void ad_push_real4_array(const float *a, int64_t n);
+void ad_pop_real4_array(float *a, int64_t n);
+void ad_push_integer4_array(const int32_t *a, int64_t n);
+void ad_pop_integer4_array(int32_t *a, int64_t n);
+void ad_push_integer8_array(const int64_t *a, int64_t n);
+void ad_pop_integer8_array(int64_t *a, int64_t n);
 #endif
 
 #ifndef ADSTACK_DECLARE_ONLY_
@@ -208,6 +218,73 @@ ADSTACK_SCALAR_ void ad_push_integer4(int32_t v) { ad_stack_put_(&v, sizeof v); 
 ADSTACK_SCALAR_ void ad_pop_integer4(int32_t *v) { ad_stack_take_(v, sizeof *v); }
 ADSTACK_SCALAR_ void ad_push_integer8(int64_t v) { ad_stack_put_(&v, sizeof v); }
 ADSTACK_SCALAR_ void ad_pop_integer8(int64_t *v) { ad_stack_take_(v, sizeof *v); }
+
+/* A checkpoint may record a local array before anything wrote it (its
+   old value is garbage nobody reads, but it is copied all the same); the
+   inline copy must not make gcc -Wall warn about that in user builds. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+/* Arrays: the common case (0 < n and the bytes fit in the current block)
+   is one memcpy, which the compiler expands inline when n is a constant;
+   everything else (n <= 0, block changes, profiling builds) goes out of
+   line.  The byte count cannot overflow in the fast path: n * elem is
+   compared only after n is known to be below the block's free room. */
+#define ADSTACK_ARRAY_PUSH_(a, n, elem, fn)                                   \
+    do {                                                                     \
+        struct ad_stack_hot *s_ = &ad_stack_hot_;                            \
+        char *t_ = s_->top;                                                  \
+        ptrdiff_t r_ = s_->limit - t_; /* < 0 in profiling builds */         \
+        if ((n) > 0 && r_ > 0 && (uint64_t)(n) <= (uint64_t)r_ / (elem)) {  \
+            size_t b_ = (size_t)(n) * (elem);                                \
+            s_->top = t_ + b_;                                               \
+            s_->cur += (int64_t)b_;                                          \
+            s_->total += (int64_t)b_;                                        \
+            memcpy(t_, (a), b_);                                             \
+        } else {                                                             \
+            ad_stack_push_array_((void *)(a), (n), (elem), fn);                      \
+        }                                                                    \
+    } while (0)
+#define ADSTACK_ARRAY_POP_(a, n, elem, fn)                                    \
+    do {                                                                     \
+        struct ad_stack_hot *s_ = &ad_stack_hot_;                            \
+        char *t_ = s_->top;                                                  \
+        if ((n) > 0 && (uint64_t)(n) <= (uint64_t)(t_ - s_->base) / (elem)) {  \
+            size_t b_ = (size_t)(n) * (elem);                                \
+            int64_t c_ = s_->cur;                                            \
+            if (c_ > s_->peak)                                               \
+                s_->peak = c_;                                               \
+            s_->cur = c_ - (int64_t)b_;                                      \
+            s_->top = t_ - b_;                                               \
+            memcpy((a), t_ - b_, b_);                                        \
+        } else {                                                             \
+            ad_stack_pop_array_((a), (n), (elem), fn);                       \
+        }                                                                    \
+    } while (0)
+
+ADSTACK_SCALAR_ void ad_push_real8_array(const double *a, int64_t n)
+{ ADSTACK_ARRAY_PUSH_(a, n, sizeof *a, "ad_push_real8_array"); }
+ADSTACK_SCALAR_ void ad_pop_real8_array(double *a, int64_t n)
+{ ADSTACK_ARRAY_POP_(a, n, sizeof *a, "ad_pop_real8_array"); }
+ADSTACK_SCALAR_ void ad_push_real4_array(const float *a, int64_t n)
+{ ADSTACK_ARRAY_PUSH_(a, n, sizeof *a, "ad_push_real4_array"); }
+ADSTACK_SCALAR_ void ad_pop_real4_array(float *a, int64_t n)
+{ ADSTACK_ARRAY_POP_(a, n, sizeof *a, "ad_pop_real4_array"); }
+ADSTACK_SCALAR_ void ad_push_integer4_array(const int32_t *a, int64_t n)
+{ ADSTACK_ARRAY_PUSH_(a, n, sizeof *a, "ad_push_integer4_array"); }
+ADSTACK_SCALAR_ void ad_pop_integer4_array(int32_t *a, int64_t n)
+{ ADSTACK_ARRAY_POP_(a, n, sizeof *a, "ad_pop_integer4_array"); }
+ADSTACK_SCALAR_ void ad_push_integer8_array(const int64_t *a, int64_t n)
+{ ADSTACK_ARRAY_PUSH_(a, n, sizeof *a, "ad_push_integer8_array"); }
+ADSTACK_SCALAR_ void ad_pop_integer8_array(int64_t *a, int64_t n)
+{ ADSTACK_ARRAY_POP_(a, n, sizeof *a, "ad_pop_integer8_array"); }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /* Normalised to 0/1 so that any nonzero Fortran .true. (some compilers use
    -1) comes back as a value every compiler reads as true. */

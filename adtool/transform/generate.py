@@ -13,8 +13,8 @@ from ..analysis.scope import Scopes, Var
 from ..checkpoint.plan import Plan
 from ..headspec import Head
 from ..ir import records
-from ..ir.nodes import (Assign, Call, CallStmt, Expr, Lit, Ref, Section, Module, Routine, Symbol, TranslationUnit,
-                        Use)
+from ..ir.nodes import (Assign, Bin, Call, CallStmt, Expr, Lit, Ref, Section, Module, Routine, Symbol, TranslationUnit,
+                        Un, Use)
 from ..ir.visit import calls_in, stmt_exprs, walk_stmts
 from .context import DiffContext, deriv_symbol
 from .lift import lift_internal, nodiff_copies, rename_calls
@@ -492,13 +492,25 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
                     restorable_actual(restorable or {}, caller, a) is not None or (
                     isinstance(a, Ref) and scopes.var(caller, a.name) not in written and
                     (a.name not in tu.routine(caller).args or (caller, a.name) in stable) and
-                    not any(not isinstance(x, Lit) and not (isinstance(x, Ref) and x.subs is None)
-                            for x in _subscripts(a)))
+                    all(_plain_subscript(x) for x in _subscripts(a)))
                 if not ok:
                     stable.discard(key)
                     changed = True
                     break
     return stable, constant
+
+
+def _plain_subscript(x: Expr) -> bool:
+    """Literals and scalar variables combined by arithmetic (`k * 11 + 3`,
+    C's `&cams[k * 11]`): the backward sweep evaluates such a subscript to
+    what it was at the call, as it does for a lone variable."""
+    if isinstance(x, Lit) or (isinstance(x, Ref) and x.subs is None and x.path is None):
+        return True
+    if isinstance(x, Bin) and x.op in ("+", "-", "*"):
+        return _plain_subscript(x.left) and _plain_subscript(x.right)
+    if isinstance(x, Un) and x.op in ("-", "+"):
+        return _plain_subscript(x.operand)
+    return False
 
 
 def _subscripts(a: Ref) -> list:

@@ -95,3 +95,85 @@ def _mentions(stmts: list[Stmt], name: str) -> int:
         for e in stmt_exprs(st):
             n += sum(1 for x in walk_expr(e) if isinstance(x, Ref) and x.name == name)
     return n
+
+
+def inverted_counter(r: Routine, sym, s: Stmt) -> Optional[Assign]:
+    """The assignment that undoes `v = v + c` (c an integer literal) in the
+    backward sweep, `v = v - c`, or None when the old value of v must be
+    recorded as usual.
+
+    A counter walking a packed array (`k = k + 1` after each use of
+    `a[k]`) would otherwise cost a push per trip, and a pop whose result
+    the next index computation waits for.  Undoing the step needs v to hold,
+    at the adjoint of s, the value s gave it.  The backward sweep replays the
+    forward statements in reverse, each increment undone by its decrement, so
+    that holds when every other write to v is an assignment at the top level
+    of the routine (no loop or branch around it: it runs once), before every
+    top-level statement that holds an increment, and nothing else (a call
+    taking v, a loop over v, a write through an alias) writes v."""
+    if not isinstance(s, Assign) or sym is None:
+        return None
+    lhs = s.lhs
+    if lhs.subs is not None or lhs.path is not None or lhs.substring is not None:
+        return None
+    if sym.type.base != "integer" or sym.shape or sym.storage != "local" \
+            or sym.save or sym.is_parameter:
+        return None
+    name = lhs.name
+    step = _counter_step(s, name)
+    if step is None:
+        return None
+    last_plain = -1
+    first_counter = None
+    for k, top in enumerate(r.body):
+        for st in walk_stmts([top]):
+            if isinstance(st, Loop) and st.var == name:
+                return None
+            if isinstance(st, CallStmt) and any(_mentions_name(a, name) for a in st.args):
+                return None
+            for e in stmt_exprs(st):
+                for x in walk_expr(e):
+                    if isinstance(x, Call) and not x.intrinsic and \
+                            any(_mentions_name(a, name) for a in x.args):
+                        return None
+            if isinstance(st, Assign) and st.lhs.name == name:
+                if _counter_step(st, name) is not None:
+                    if first_counter is None:
+                        first_counter = k
+                elif st is top and not any(isinstance(y, Ref) and y.name == name
+                                           for y in walk_expr(st.rhs)):
+                    last_plain = k
+                else:
+                    return None
+    if first_counter is None or last_plain >= first_counter:
+        return None
+    sign, c = step
+    from ..ir.nodes import Bin
+    return Assign(Ref(name), Bin("-" if sign > 0 else "+", Ref(name), clone(c)))
+
+
+def _counter_step(s: Assign, name: str):
+    """(sign, c) when s is `name = name ± c` or `name = c + name`, c an
+    integer literal; None otherwise."""
+    from ..ir.nodes import Bin, Lit
+    if not isinstance(s, Assign) or s.lhs.name != name or s.lhs.subs is not None \
+            or s.lhs.path is not None:
+        return None
+    e = s.rhs
+    if not isinstance(e, Bin) or e.op not in ("+", "-"):
+        return None
+
+    def is_v(x):
+        return isinstance(x, Ref) and x.name == name and x.subs is None and x.path is None
+
+    def is_c(x):
+        return isinstance(x, Lit) and x.type.base == "integer"
+    if is_v(e.left) and is_c(e.right):
+        return (1 if e.op == "+" else -1), e.right
+    if e.op == "+" and is_c(e.left) and is_v(e.right):
+        return 1, e.left
+    return None
+
+
+def _mentions_name(e, name: str) -> bool:
+    return any(isinstance(x, Ref) and x.name == name for x in walk_expr(e))

@@ -20,15 +20,16 @@ import math
 from typing import Callable, Optional
 
 from ..diagnostics import bad_input, unsupported
-from .index_recompute import needed_again, recomputed_index
+from .index_recompute import inverted_counter, needed_again, recomputed_index
 from ..ir.build import add, call, div, integer, mul, neg, real, trip_count
 from ..ir.nodes import (INT4, LOGICAL, Allocate, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Case, Cast, Cond, Continue, Deallocate,
                         Dim, Expr, If, Lit, Loop, Print, Read, Ref, Routine, Section, Stop,
                         Raw, Return, Part, Select, Stmt, Type, Un, While)
-from ..ir.visit import walk_expr
+from ..ir.visit import map_expr, walk_expr
 from .context import DiffContext
 from .deadfwd import drop_dead_forward
+from .dead_records import drop_dead_records
 from .prune import prune_unused
 from .rules import RuleError, bind_call, rule
 from .tangent import _nest_minmax
@@ -75,6 +76,7 @@ class Reverse(Snapshots, Calls):
         self.call_args: set[str] = set()
         self._seed_depth = 0                     # nesting of _distribute (temporaries per level)
         self._seed_tmps: dict = {}               # (level, kind) -> its temporary, per variant
+        self._call_tmps: dict = {}               # (k, kind) -> k-th shared call's temporary
 
     # ================================================================ routines
 
@@ -103,6 +105,7 @@ class Reverse(Snapshots, Calls):
             self._wr = set()
             self.out = base
             self._seed_tmps = {}
+            self._call_tmps = {}
             sw = self.block(r.body)
             # Recording adds reads of its own: a pop into w(k) reads k, which
             # the first pass (no pops) never saw.  Unless k is needed too, a
@@ -113,6 +116,7 @@ class Reverse(Snapshots, Calls):
             if not more:
                 break
             self.needed |= more
+        sw.fwd, sw.bwd = drop_dead_records(base, sw.fwd, sw.bwd)
         zero = self.calls.zero_local_derivatives(r, base, result_too=False)
         if "b" in wanted:
             if r.name not in self.heads:
@@ -214,6 +218,7 @@ class Reverse(Snapshots, Calls):
         self._wr = set()
         self.out = self.calls.variant_skeleton(r, "_b")
         self._seed_tmps = {}
+        self._call_tmps = {}
         return self.block(r.body).bwd
 
     def backward_reads(self, r: Routine) -> set[str]:
@@ -565,6 +570,11 @@ class Reverse(Snapshots, Calls):
         r = self.r
         ctx = self.ctx
         push, pop = self._record(r, [_whole_or_part(s.lhs)])
+        if push:
+            undo = inverted_counter(r, ctx.sym(r, s.lhs.name), s)
+            if undo is not None:
+                # k = k + 1: undone by k = k - 1, no push (inverted_counter)
+                return Sweeps([Assign(clone(s.lhs), clone(s.rhs), span=s.span)], [undo])
         lhs_active = ctx.is_real(r, s.lhs) and ctx.active(r, s.lhs.name)
         if is_whole_allocatable(ctx, r, s.lhs, s.rhs):
             fwd = push + reallocating(s.lhs, s.rhs, ctx, r, self.out)
@@ -612,7 +622,55 @@ class Reverse(Snapshots, Calls):
                 adj.append(_zero_assign(seed_ref, typ))
         else:
             adj.append(_zero_assign(seed_ref, typ))
-        return Sweeps(fwd, pop + adj)
+        return Sweeps(fwd, pop + self._shared_calls(adj))
+
+    def _shared_calls(self, adj: list[Stmt]) -> list[Stmt]:
+        """Evaluate once a math call the adjoint statements of one
+        assignment repeat.  `y = 1/(1 + exp(-x))` gives three `exp(-x)` (the
+        partials of the quotient and of exp); C compilers may not merge them
+        (exp sets errno), so each costs a libm call.  Within these
+        statements only adjoints and seed temporaries are assigned, so a
+        call reading none of them has one value throughout."""
+        if len(adj) < 2 or not all(isinstance(st, Assign) for st in adj):
+            return adj
+        assigned = {st.lhs.name for st in adj}
+        k = 0
+        while True:
+            seen: list = []
+            counts: list[int] = []
+            for st in adj:
+                for x in walk_expr(st.rhs):
+                    if isinstance(x, Call) and x.intrinsic and x.name in _SHARED_CALLS and \
+                            not any(isinstance(y, Ref) and y.name in assigned for y in walk_expr(x)):
+                        for i, c in enumerate(seen):
+                            if c == x:
+                                counts[i] += 1
+                                break
+                        else:
+                            seen.append(x)
+                            counts.append(1)
+            pick = next((c for c, n in zip(seen, counts) if n > 1), None)
+            if pick is None or self._rank(pick) != 0:
+                return adj
+            typ = self._type(pick)
+            if typ.base != "real":
+                return adj
+            key = (k, typ.kind)
+            name = self._call_tmps.get(key)
+            if name is None:
+                name = self._tmp("ad_f", Type("real", typ.kind))
+                self._call_tmps[key] = name
+            k += 1
+            pick = clone(pick)
+            first = None
+            out: list[Stmt] = []
+            for i, st in enumerate(adj):
+                if first is None and any(x == pick for x in walk_expr(st.rhs)):
+                    first = i
+                    out.append(Assign(Ref(name), clone(pick)))
+                out.append(Assign(st.lhs, map_expr(st.rhs, lambda x: Ref(name) if x == pick else None),
+                                  span=st.span))
+            adj = out
 
     def _expr_active(self, e: Expr) -> bool:
         return self.ctx.expr_active(self.r, e)
@@ -1070,6 +1128,14 @@ def _region_end(body: list[Stmt], start: int) -> int:
     d = next(d for d in body[start].directives if d.name == "CHECKPOINT-START")
     raise bad_input("$AD CHECKPOINT-START without a matching CHECKPOINT-END in the same block",
                     d.span)
+
+
+# Math functions whose repeated calls in one assignment's adjoint are
+# evaluated once (_shared_calls): pure, real-valued, elemental.
+_SHARED_CALLS = frozenset({
+    "exp", "log", "log10", "log1p", "expm1", "sqrt", "cbrt", "pow", "hypot",
+    "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh",
+    "asinh", "acosh", "atanh", "erf", "erfc", "lgamma", "tgamma"})
 
 
 def _increment(lhs: Ref, rhs: Expr):
