@@ -281,6 +281,10 @@ class Reverse(Snapshots, Calls):
                 continue
             out.append(Raw(f"allocate({name}({', '.join(['0'] * s.rank)}))"))
             out.append(Deallocate([name]))
+        if out:
+            # said once, so that a reader does not wonder
+            out.insert(0, Raw("! zero-size allocations: defined bounds on every path for "
+                              "gfortran -Wall (no effect)"))
         return out
 
     def _define_recorded_locals(self, v: Routine) -> list[Stmt]:
