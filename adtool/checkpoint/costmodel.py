@@ -60,6 +60,10 @@ class Node:
     fine: bool = False           # called per cell: its profiled time is mostly the timer's
     held: Optional[float] = None     # recording pushed back during a joint adjoint, measured
                                      #   with the whole subtree joint (_held; None: unmeasured)
+    nested_snapshot: Optional[float] = None  # snapshot when the parent site is joint too
+                                     #   (None: snapshot; _snapshot)
+    under_joint_only: bool = False   # snapshot measured only under a joint parent: not
+                                     #   offered joint under a split one (_snapshot)
 
     def walk(self):
         yield self
@@ -91,15 +95,34 @@ def _own_delta(v: Node, joint: set[str]) -> float:
 def _tape(v: Node, joint: set[str], memo: dict) -> float:
     if id(v) not in memo:
         memo[id(v)] = sum(v.own) + _own_delta(v, joint) \
-            + sum(c.count * _contrib(c, joint, memo) for c in v.children)
+            + sum(c.count * _contrib(c, joint, memo, v.key in joint) for c in v.children)
     return memo[id(v)]
 
 
-def _contrib(c: Node, joint: set[str], memo: dict) -> float:
+def _snapshot(c: Node, parent_joint: bool) -> float:
+    """A joint call's snapshot (with the parent's recording around it) is
+    what c's adjoint reads that the parent overwrites after the call: the
+    parent's split forward sweep runs all of its body, where a joint
+    parent's adjoint re-runs only what its backward sweep reads (dead-work
+    removal), which may leave c's inputs alone.  So it depends on the
+    parent's mode: nested_snapshot, measured under a joint parent (the
+    all-joint run), snapshot under a split one (planner.py).  Linear in the
+    choices through z = x_c x_p (_milp).  When no run measured it under a
+    split parent (under_joint_only) it is unknown there, and may be much
+    more than under a joint one: the model does not offer c joint under a
+    split parent (infinite here, x_c <= x_p in the MILP)."""
+    if not parent_joint and c.under_joint_only:
+        return float("inf")
+    if parent_joint and c.nested_snapshot is not None:
+        return c.nested_snapshot
+    return c.snapshot
+
+
+def _contrib(c: Node, joint: set[str], memo: dict, parent_joint: bool = False) -> float:
     """What one call of c leaves on the stack between its forward sweep
     and its adjoint: when joint the snapshot (with the parent's recording
     around it), when split the parent's recording plus c's tape."""
-    return c.snapshot if c.key in joint else c.record + _tape(c, joint, memo)
+    return _snapshot(c, parent_joint) if c.key in joint else c.record + _tape(c, joint, memo)
 
 
 def _held(c: Node, joint: set[str]) -> float:
@@ -148,11 +171,13 @@ def peak(v: Node, joint: set[str], memo: Optional[dict] = None) -> float:
     memo = {} if memo is None else memo
     best = _tape(v, joint, memo)
     prefix = _own_delta(v, joint)
+    vj = v.key in joint
     for j, c in enumerate(v.children):
         prefix += v.own[j]
-        cj = _contrib(c, joint, memo)
-        later = sum(e.count * _contrib(e, joint, memo) for e in _interleaved(v, j))
-        best = max(best, prefix + later + (c.count - 1) * cj + _held(c, joint)
+        cj = _contrib(c, joint, memo, vj)
+        later = sum(e.count * _contrib(e, joint, memo, vj) for e in _interleaved(v, j))
+        repeat = (c.count - 1) * cj if c.count > 1 else 0.0    # (never 0 * inf)
+        best = max(best, prefix + later + repeat + _held(c, joint)
                    + peak(c, joint, memo))
         prefix += c.count * cj
     return best
@@ -277,7 +302,8 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
     def largest(v: Node) -> float:     # the node's tape, maximised over the choices
         if id(v) not in most:
             most[id(v)] = sum(v.own) + max(0.0, v.delta) \
-                + sum(c.count * max(c.snapshot, c.record + largest(c)) for c in v.children)
+                + sum(c.count * max(c.snapshot, c.nested_snapshot or 0.0, c.record + largest(c))
+                      for c in v.children)
         return most[id(v)]
     largest(root)
     T, C, P = {}, {}, {}
@@ -322,9 +348,23 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
                 terms.append((y, _held_saving_subtree(c)))
             terms += [(C[id(e)], -e.count) for e in n.children[:j] + _interleaved(n, j)]
             row(prefix_own + c.record, inf, terms)
+    for p, n in ((p, n) for p in root.walk() for n in p.children):
+        x = col[n.key]
+        ds = 0.0 if n.nested_snapshot is None or p is root else n.nested_snapshot - n.snapshot
+        if ds and n.key != p.key:
+            # C >= snapshot x + ds z, z = x x_p (exact for binaries)
+            z = add_col(0.0, 0.0, 1.0)
+            row(-inf, 0.0, [(z, 1.0), (x, -1.0)])
+            row(-inf, 0.0, [(z, 1.0), (col[p.key], -1.0)])
+            row(-1.0, inf, [(z, 1.0), (x, -1.0), (col[p.key], -1.0)])
+            row(0.0, inf, [(C[id(n)], 1.0), (x, -n.snapshot), (z, -ds)])
+        else:
+            row(0.0, inf, [(C[id(n)], 1.0), (x, -(n.snapshot + ds))])
+        if n.under_joint_only and p is not root and n.key != p.key:
+            row(-inf, 0.0, [(x, 1.0), (col[p.key], -1.0)])
+    for n in root.walk():
         if n is not root:
             x = col[n.key]
-            row(0.0, inf, [(C[id(n)], 1.0), (x, -n.snapshot)])
             m = n.record + most[id(n)]
             row(n.record, inf, [(C[id(n)], 1.0), (T[id(n)], -1.0), (x, m)])
     if budget is not None:
