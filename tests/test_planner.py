@@ -391,7 +391,10 @@ def test_caller_recording_depends_on_the_call_sites_mode(tmp_path):
     does not).  The model takes that recording as a per-site term
     of the caller's tape that depends on the site's mode, and predicts the
     measured peak of all-split, all-joint and each site joint alone
-    byte for byte (counted, not timed)."""
+    byte for byte (counted, not timed).  flux's snapshot depends on step's
+    mode (a joint step's adjoint does not redo the update of u): with only
+    the all-split and all-joint runs it is unmeasured under a split step,
+    and flux is not offered joint there; a levels run measures it."""
     pytest.importorskip("highspy")
     from adtool.checkpoint import planner
     (tmp_path / "obs.f90").write_text(OBSERVED)
@@ -418,7 +421,21 @@ def test_caller_recording_depends_on_the_call_sites_mode(tmp_path):
     (tmp_path / "data.json").write_text(json.dumps({"runs": [split, joint]}))
     model, _ = planner._model([str(tmp_path / "obs.f90")], head, [], [],
                               str(tmp_path / "data.json"))
+    # flux's snapshot is measured only under a joint step, whose adjoint
+    # re-runs flux but not the update of u (dead work: step_b never reads
+    # the new u), so nothing is snapshotted; step's split forward sweep
+    # does overwrite u.  Unmeasured there: not offered joint under it.
+    flux = next(n for n in model.root.walk() if n.key.startswith("step/flux"))
+    assert flux.snapshot == 0 and flux.under_joint_only
+    assert cm.peak(model.root, {flux.key}) == float("inf")
+    # the levels run of bench/planner.py (flux joint, step split) measures it
+    lv, _ = profiled("lv", "--default-mode", "split", "--joint", "flux")
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split, joint, lv]}))
+    model, _ = planner._model([str(tmp_path / "obs.f90")], head, [], [],
+                              str(tmp_path / "data.json"))
     root = model.root
+    flux = next(n for n in root.walk() if n.key.startswith("step/flux"))
+    assert flux.snapshot == 16 * 8 and flux.nested_snapshot == 0      # u, per call
     step = next(n for n in root.walk() if n.key.startswith("simulate/step"))
     assert step.count == 40 and step.record == 16 * 8          # u, per call
     assert step.held == 0                  # all-joint: u popped once, not pushed back

@@ -28,6 +28,13 @@ simplest is one run with `--default-mode split` and one with
   pushed back while f_b runs (id+3: only what f_b may write) is measured
   in a run with the site's subtree all joint and counted for plans where
   it is, the whole shared part otherwise;
+- a joint call's snapshot may depend on its parent site's mode: a joint
+  parent's adjoint re-runs only what its backward sweep reads (dead-work
+  removal) and may no longer overwrite the callee's inputs after the call,
+  where a split parent's forward sweep does.  It is measured under a split
+  parent in a run with the site joint and its parent split (the levels runs
+  of bench/planner.py), under a joint parent in the all-joint run; with
+  only the latter, the site is not offered joint under a split parent;
 - a routine's recording away from its calls may change when its callees
   are joint (delta): measured when some run has the site split and all its
   child sites joint (bench/planner.py adds two runs with the call tree's
@@ -223,7 +230,8 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         per_parent = n_calls / max(invoked.get(s.caller, 1.0), 1.0)
         children = [node(c, k, s.key) for c, k in kids]
         tape = snap = extra = record = record_time = plain = 0.0
-        nested = held = None
+        nested = held = nested_snap = None
+        under_joint_only = False
         if sp is not None:
             t, r = sp
             f = r["sites"][t["id"]]
@@ -249,6 +257,17 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
                     / max(f["count"], 1)
             plain, extra = joint_time(jn, record_time)
             top = under_split_parent(s.key, parent)
+            if top is not None and r["table"].get(parent, {}).get("mode") == "joint":
+                # the snapshot too depends on the parent's mode: a joint
+                # parent's adjoint re-runs only what its backward sweep
+                # reads, and may leave c's inputs alone (costmodel._snapshot)
+                tt, tr = top
+                nested_snap = snap
+                snap = tr["sites"].get(tt["id"] + 1, {"left_bytes": 0})["left_bytes"] \
+                    / max(tr["sites"][tt["id"]]["count"], 1)
+            elif top is None and parent is not None \
+                    and r["table"].get(parent, {}).get("mode") == "joint":
+                under_joint_only = True
             if top is not None and r["all"] == "joint":
                 nested = extra
                 plain, extra = joint_time(top, record_time)
@@ -260,7 +279,8 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
                 delta = jc - (tape - sum(c.count * _split_contrib(c) for c in children))
         n = cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
                     split_tape=tape, record=record, delta=delta, plain=plain, nested=nested,
-                    held=held)
+                    held=held, nested_snapshot=nested_snap,
+                    under_joint_only=under_joint_only)
         n.fine = n_calls > 0 and extra * paths[s.key] / n_calls < 1e-6
         return n
     kids = [node(s, k) for s, k in tree]
