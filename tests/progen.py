@@ -760,7 +760,9 @@ class RoutineGen:
                 if self.f.array_expr_actuals and self.arrays() and self.r.random() < 0.25:
                     for _ in range(10):
                         e = self.bounded(self.expr(max(d - 1, 1), self.n))
-                        if e.arr and not (e.names & taken) and not self.copied_back(e.text):
+                        # (a bare x(ix) actual is refused by adtool, by name)
+                        if e.arr and not (e.names & taken) and not self.copied_back(e.text) \
+                                and not re.fullmatch(r"\w+\(ix\)", e.text):
                             acts[i] = e.text
                             names |= e.names
                             lip = max(lip, e.l)

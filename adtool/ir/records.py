@@ -68,20 +68,32 @@ def ref_rank(ref: Ref, lookup: Callable[[str], Optional[Symbol]]) -> int:
     sym = lookup(ref.name)
     if sym is None:
         return 0
-    rank = _part_rank(sym, ref.subs)
+    rank = _part_rank(sym, ref.subs, lookup)
     for part in ref.path or []:
         sym = component(sym.type, part.name)
         if sym is None:
             return rank
-        rank += _part_rank(sym, part.subs)
+        rank += _part_rank(sym, part.subs, lookup)
     return rank
 
 
-def _part_rank(sym: Symbol, subs) -> int:
+def _part_rank(sym: Symbol, subs, lookup=None) -> int:
+    """A section, or a vector subscript (an integer array: `s%a(idx)`),
+    gives one dimension."""
     from .nodes import Section
     if subs is None:
         return sym.rank
-    return sum(1 for s in subs if isinstance(s, Section))
+    return sum(1 for s in subs if isinstance(s, Section) or _vector(s, lookup))
+
+
+def _vector(s, lookup) -> bool:
+    if lookup is None or not isinstance(s, Ref):
+        return False
+    if s.path or s.subs is not None:
+        return ref_rank(s, lookup) > 0 if s.path else \
+            any(not hasattr(x, "lo") and _vector(x, lookup) or hasattr(x, "lo") for x in s.subs)
+    v = lookup(s.name)
+    return v is not None and v.rank > 0
 
 
 def leaves(t: Type, real_only: bool) -> Iterator[tuple[list[Part], Symbol]]:

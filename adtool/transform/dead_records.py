@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..ir.nodes import (Assign, Call, CallStmt, Cycle, Deallocate, Exit, Goto, If, Loop, Raw,
+from ..ir.nodes import (Allocate, Assign, Call, CallStmt, Cycle, Deallocate, Exit, Goto, If, Loop, Raw,
                         Ref, Return, Routine, Select, Stmt, Stop, While)
 from ..ir.visit import child_blocks, stmt_exprs, walk_expr, walk_stmts
 
@@ -139,6 +139,11 @@ def _reads(st: Stmt, name: str) -> bool:
                 return True
             continue
         if isinstance(x, Deallocate) or _base(x) == name:
+            continue
+        if isinstance(x, Allocate):
+            # the bounds are read (and an array allocated again: kept)
+            if any(_mentions(it, name) for it in x.items):
+                return True
             continue
         if isinstance(x, CallStmt) and x.name == "free":
             continue

@@ -554,7 +554,9 @@ class Reverse(Snapshots, Calls):
             push_v, pop_v = self._push_pop(r, [Ref(a)])
             push_b, pop_b = self._push_pop(r, [Ref(lb), Ref(ub)])
             gone = [a] + ([d] if d else [])
+            # (bounds zeroed first: gfortran -Wall cannot see the flag guard them)
             fwd += [Assign(Ref(flag), Call("allocated", [Ref(a)], intrinsic=True)),
+                    Assign(Ref(lb), integer(0)), Assign(Ref(ub), integer(0)),
                     If([(Ref(flag), [Assign(Ref(lb), Call("lbound", [Ref(a)], intrinsic=True)),
                                      Assign(Ref(ub), Call("ubound", [Ref(a)], intrinsic=True))]
                          + push_v + push_b + [Deallocate(gone)])]),
@@ -565,7 +567,8 @@ class Reverse(Snapshots, Calls):
             if d:
                 back += [Allocate([Ref(d, clone(bounds))]), _zero_assign(Ref(d), sym.type)]
             bwd[:0] = [CallStmt("ad_pop_logical", [Ref(flag)]),
-                       If([(Ref(flag), pop_b + back)])]
+                       If([(Ref(flag), [Assign(Ref(lb), integer(0)), Assign(Ref(ub), integer(0))]
+                            + pop_b + back)])]
         return fwd, bwd
 
     # ---------------------------------------------------------------- assignment
@@ -701,10 +704,8 @@ class Reverse(Snapshots, Calls):
             tk, sk = self._type(e), self._type(seed)
             if tk.base == "real" and sk.base == "real" and sk.kind > tk.kind:
                 seed = Call("real", [seed], [("kind", integer(tk.kind))], intrinsic=True)
-            vector = [k for k, x in enumerate(e.subs or []) if not isinstance(x, Section)
-                      and self._rank(x) > 0]
-            if vector:
-                return self._scatter_add(e, target, seed, rank, vector)
+            if self._has_vector_subscript(e):
+                return self._scatter_add(e, target, seed, rank)
             return [Assign(target, add(clone(target), seed))]
         if isinstance(e, Un):
             if e.op == "-":
@@ -777,15 +778,22 @@ class Reverse(Snapshots, Calls):
             raise unsupported("array constructor with active items in reverse mode", e.span)
         raise unsupported(f"expression {type(e).__name__} in reverse mode", e.span)
 
-    def _scatter_add(self, e: Ref, target: Ref, seed: Expr, rank: int, vector: list) -> list[Stmt]:
+    def _has_vector_subscript(self, e: Ref) -> bool:
+        subs = list(e.subs or []) + [x for p in e.path or [] for x in p.subs or []]
+        return any(not isinstance(x, Section) and self._rank(x) > 0 for x in subs)
+
+    def _scatter_add(self, e: Ref, target: Ref, seed: Expr, rank: int) -> list[Stmt]:
         """x(idx) in an expression: its adjoint adds each seed element to
         xb(idx(k)) one k at a time, since idx may repeat an index (an array
         assignment xb(idx) = xb(idx) + s would keep one of the repeats)."""
-        if len(vector) > 1 or any(isinstance(x, Section) for x in e.subs) or e.path:
+        # where the subscripts are: the variable's own (-1) or a component's
+        places = [(-1, e.subs or [])] + [(p, part.subs or []) for p, part in enumerate(e.path or [])]
+        spots = [(p, k) for p, subs in places for k, x in enumerate(subs)
+                 if not isinstance(x, Section) and self._rank(x) > 0]
+        if len(spots) != 1 or self._rank(e) != 1:
             raise unsupported("vector subscript of an active array together with other "
-                              "array subscripts or components", e.span, e.name)
-            
-        v = vector[0]
+                              "array subscripts", e.span, e.name)
+        p, v = spots[0]
         k = self._tmp("ad_vk", INT4)
         if rank > 0 and self._rank(seed) > 0:
             typ = self._type(e)
@@ -798,8 +806,12 @@ class Reverse(Snapshots, Calls):
         else:
             head, each, tail = [], seed, []
         el = clone(target)
-        el.subs[v] = _index_at(e.subs[v], Ref(k))
-        n = Call("size", [clone(e.subs[v])], intrinsic=True)
+        vsub = e.subs[v] if p < 0 else e.path[p].subs[v]
+        if p < 0:
+            el.subs[v] = _index_at(vsub, Ref(k))
+        else:
+            el.path[p].subs[v] = _index_at(vsub, Ref(k))
+        n = Call("size", [clone(vsub)], intrinsic=True)
         return head + [Loop(k, integer(1), n, None, [Assign(el, add(clone(el), each))])] + tail
 
     def _distribute(self, pairs: list, seed: Expr, rank: int, extent: Optional[Expr]) -> list[Stmt]:
