@@ -69,3 +69,14 @@ def test_read_with_end_branch_is_refused_by_name(tmp_path):
     assert p.returncode == 1, p.stderr
     assert "read_end.f90:6:3: error: unsupported construct: READ with END=" in p.stderr, p.stderr
     assert not out.exists()
+
+
+def test_vector_subscripted_actual_argument_is_refused_by_name(tmp_path):
+    """x(idx) given to a routine: a copy, not a variable its adjoint could
+    accumulate into; refused naming the way out (was uncompilable output)."""
+    out = tmp_path / "o.f90"
+    p = adtool("differentiate", CONSTRUCTS / "vector_actual.f90", "--head", "f(y)/(x)", "-o", out)
+    assert p.returncode == 1, p.stderr
+    assert "vector_actual.f90:13:3: error: unsupported construct: an array with a vector " \
+           "subscript as an actual argument" in p.stderr, p.stderr
+    assert not out.exists()
