@@ -238,18 +238,7 @@ class Statements:
             return [Print(self._io_items(items), None, self._fmt(fmt_node), span=span)]
         if isinstance(node, F.Write_Stmt):
             ctl, items = node.children
-            unit, fmt = None, None
-            extra: list[tuple[str, Expr]] = []
-            specs = list(ctl.children)
-            for k, spec in enumerate(specs):
-                kw, val = (spec.children if isinstance(spec, F.Io_Control_Spec) else (None, spec))
-                kw = str(kw).lower() if kw is not None else ("unit" if k == 0 else "fmt" if k == 1 else "?")
-                if kw == "unit":
-                    unit = None if str(val) == "*" else self.expr(val)
-                elif kw == "fmt":
-                    fmt = self._fmt(val)
-                else:
-                    extra.append(self._io_spec("WRITE", kw, val, span))
+            unit, fmt, extra = self._io_control(ctl, "WRITE", span)
             return [Print(self._io_items(items), unit, fmt, specs=extra, span=span)]
         if isinstance(node, F.Read_Stmt):
             return [self._read(node, span)]
@@ -501,22 +490,27 @@ class Statements:
             raise bad_input(f"{stmt} of '{node}': not an allocatable component", span)
         return ref
 
-    def _read(self, node, span: Span) -> Read:
-        ctl, fmt_node, items = node.children
+    def _io_control(self, ctl, stmt: str, span: Span):
+        """(unit, format, other specifiers) of a READ/WRITE control list."""
         unit, fmt = None, None
         extra: list[tuple[str, Expr]] = []
+        for k, spec in enumerate(ctl.children):
+            kw, val = (spec.children if isinstance(spec, F.Io_Control_Spec) else (None, spec))
+            kw = str(kw).lower() if kw is not None else ("unit" if k == 0 else "fmt" if k == 1 else "?")
+            if kw == "unit":
+                unit = None if str(val) == "*" else self.expr(val)
+            elif kw == "fmt":
+                fmt = self._fmt(val)
+            else:
+                extra.append(self._io_spec(stmt, kw, val, span))
+        return unit, fmt, extra
+
+    def _read(self, node, span: Span) -> Read:
+        ctl, fmt_node, items = node.children
         if ctl is None:                       # read fmt, items
-            fmt = self._fmt(fmt_node)
+            unit, fmt, extra = None, self._fmt(fmt_node), []
         else:
-            for k, spec in enumerate(ctl.children):
-                kw, val = (spec.children if isinstance(spec, F.Io_Control_Spec) else (None, spec))
-                kw = str(kw).lower() if kw is not None else ("unit" if k == 0 else "fmt" if k == 1 else "?")
-                if kw == "unit":
-                    unit = None if str(val) == "*" else self.expr(val)
-                elif kw == "fmt":
-                    fmt = self._fmt(val)
-                else:
-                    extra.append(self._io_spec("READ", kw, val, span))
+            unit, fmt, extra = self._io_control(ctl, "READ", span)
         out = self._io_items(items)
         for it in out:
             _check_read_target(it, span)

@@ -87,13 +87,10 @@ def _part_rank(sym: Symbol, subs, lookup=None) -> int:
 
 
 def _vector(s, lookup) -> bool:
+    """Is the subscript s an integer array (idx, idx(1:3), t%idx)?"""
     if lookup is None or not isinstance(s, Ref):
         return False
-    if s.path or s.subs is not None:
-        return ref_rank(s, lookup) > 0 if s.path else \
-            any(not hasattr(x, "lo") and _vector(x, lookup) or hasattr(x, "lo") for x in s.subs)
-    v = lookup(s.name)
-    return v is not None and v.rank > 0
+    return ref_rank(s, lookup) > 0
 
 
 def leaves(t: Type, real_only: bool) -> Iterator[tuple[list[Part], Symbol]]:

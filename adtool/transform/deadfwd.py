@@ -295,16 +295,21 @@ def _is_pop(s: Stmt) -> bool:
         and isinstance(s.args[0], Ref)
 
 
+def _assign_writes(names: _Names, s: Assign) -> Optional[set[Var]]:
+    """An assignment writes its target and what its user functions write."""
+    out = {names.var(s.lhs.name)}
+    for c in _user_calls(s.rhs):
+        w = names.call_effects(c.name, c.args, "writes")
+        if w is None:
+            return None
+        out |= w
+    return out
+
+
 def _may_write(names: _Names, s: Stmt) -> Optional[set[Var]]:
     """What one statement (not its nested ones) may write; None: anything."""
     if isinstance(s, Assign):
-        out = {names.var(s.lhs.name)}
-        for c in _user_calls(s.rhs):
-            w = names.call_effects(c.name, c.args, "writes")
-            if w is None:
-                return None
-            out |= w
-        return out
+        return _assign_writes(names, s)
     if isinstance(s, CallStmt):
         if s.name.startswith(("ad_push", "ad_prof")):
             return set()
@@ -627,13 +632,7 @@ def _user_calls(e: Expr) -> list[Call]:
 def _writes(names: _Names, s: Stmt) -> Optional[set[Var]]:
     """What a candidate statement writes; None for non-candidates."""
     if isinstance(s, Assign):
-        out = {names.var(s.lhs.name)}
-        for c in _user_calls(s.rhs):
-            w = names.call_effects(c.name, c.args, "writes")
-            if w is None:
-                return None
-            out |= w
-        return out
+        return _assign_writes(names, s)
     if isinstance(s, CallStmt) and not s.name.startswith("ad_"):
         return names.call_effects(s.name, s.args, "writes")
     return None
