@@ -933,18 +933,11 @@ class _Normalizer:
             out.append(a)
         return out
 
-    def _vector_subscripted(self, a: Ref) -> bool:
-        subs = list(a.subs or []) + [x for p in a.path or [] for x in p.subs or []]
-        return any(not isinstance(x, Section) and self.rank_of(x) > 0 for x in subs)
-
     def actual(self, a: Expr, pre: list[Stmt], span: Span) -> Expr:
         """A real-valued expression passed to a user routine goes through a
-        temporary: its adjoint needs a variable to be accumulated into.  An
-        array with a vector subscript (`x(idx)`) is refused: its adjoint
-        would need a temporary whose shape follows it through the sweeps."""
-        if isinstance(a, Ref) and self._vector_subscripted(a) and self.type_of(a).is_real:
-            raise unsupported("an array with a vector subscript as an actual argument "
-                              "(pass a copy: t = x(idx), then t)", span, a.name)
+        temporary: its adjoint needs a variable to be accumulated into.  (An
+        active array with a vector subscript, `x(idx)`, is refused where its
+        adjoint would be passed: variants.py.)"""
         if isinstance(a, Ref):
             return a
         t = self.type_of(a)

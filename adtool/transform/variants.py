@@ -18,6 +18,7 @@ from ..ir.build import real
 from ..ir.nodes import (Absent, Allocate, Assign, Bin, CallStmt, Dim, Expr, Ref, Routine, Section,
                         Stmt, Symbol, Use)
 from .context import DiffContext, deriv_symbol
+from ..ir.records import all_subs
 
 
 def zero(target: Ref, t) -> Assign:
@@ -156,6 +157,10 @@ class CallPlanner:
                 out_args.append(Absent(span=actual.span))
                 continue
             if isinstance(actual, Ref) and ctx.active(r, actual.name):
+                if any(not isinstance(x, Section) and ctx.rank_of(r, x) > 0 for x in all_subs(actual)):
+                    # x(idx) is a copy, not a variable its adjoint could accumulate into
+                    raise unsupported("an array with a vector subscript as an actual argument "
+                                      "(pass a copy: t = x(idx), then t)", actual.span, actual.name)
                 key = _storage(actual)
                 shared = [k for k in seen if _overlap(k, key)]
                 if post is not None and shared and \
