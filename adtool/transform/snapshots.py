@@ -6,6 +6,7 @@ allocation snapshots).  The rules of what a snapshot must hold live here.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Optional
 
 from ..ir.clone import clone
@@ -13,9 +14,9 @@ from ..ir.clone import clone
 from ..diagnostics import unsupported
 from ..ir import records
 from ..ir.build import integer, real
-from ..ir.visit import read_targets
+from ..ir.visit import read_targets, refs_in, stmt_exprs
 from ..ir.nodes import (INT4, LOGICAL, Allocate, Assign, Bin, Call, CallStmt, Continue, Cycle,
-                        Deallocate, Dim, Exit, Expr, If, Loop, Print, Raw, Read, Ref, Return,
+                        Deallocate, Dim, Exit, Expr, If, Lit, Loop, Print, Raw, Read, Ref, Return,
                         Routine, Section, Select, Stmt, Stop, Type, While)
 
 
@@ -105,7 +106,7 @@ class Snapshots:
         recorded value) before any read needs no exit value."""
         out = []
         formals_passed = {n for n in self._in_place_args(bwd) if n in r.args}
-        killed = self._killed_before_read(bwd)
+        killed = self._killed_before_read(r, bwd)
         for name in sorted((set(self.needed or ()) | formals_passed) - killed):
             s = self.ctx.sym(r, name)
             if s is None or s.is_parameter or s.external:
@@ -146,36 +147,92 @@ class Snapshots:
                     out.add(a.name)
         return out
 
-    def _killed_before_read(self, bwd: list[Stmt]) -> set[str]:
+    def _killed_before_read(self, r: Routine, bwd: list[Stmt]) -> set[str]:
         """Names the straight-line head of the backward sweep sets whole
         (pop into the whole variable, or whole assignment not reading it)
-        before anything reads them."""
+        before anything reads them.  A small array of constant bounds is
+        also set whole when every one of its elements is popped or
+        assigned at a constant subscript before any read of an element
+        not yet set (`pop proj(2); ... proj(2) ...; pop proj(1)`): its exit
+        values are never read either."""
         killed: set[str] = set()
         read: set[str] = set()
+        partial: dict[str, set[tuple]] = {}
+
+        def fresh_reads(st: Stmt, reads: set[str], target: Optional[Ref]) -> set[str]:
+            # A read of an element already set is not a read of its exit value.
+            out = set(reads)
+            for n in reads & set(partial):
+                refs = [x for e in stmt_exprs(st) for x in refs_in(e) if x.name == n]
+                if all(x is target or _element_key(x) in partial[n] for x in refs):
+                    out.discard(n)
+            return out
+
+        def set_element(ref: Ref) -> None:
+            key = _element_key(ref)
+            n = ref.name
+            if key is None or n in read or n in killed:
+                return
+            every = self._all_elements(r, n)
+            if every is None:
+                return
+            partial.setdefault(n, set()).add(key)
+            if partial[n] >= every:
+                killed.add(n)
+
         for st in bwd:
             reads = self._reads_of([st])
             if isinstance(st, CallStmt) and st.name.startswith("ad_pop") and st.args \
-                    and isinstance(st.args[0], Ref) and st.args[0].subs is None \
-                    and st.args[0].path is None:
-                name = st.args[0].name
-                read |= reads - {name}
-                if name not in read:
-                    killed.add(name)
+                    and isinstance(st.args[0], Ref) and st.args[0].path is None:
+                target = st.args[0]
+                name = target.name
+                read |= fresh_reads(st, reads, target) - {name}
+                if target.subs is None:
+                    if name not in read:
+                        killed.add(name)
+                else:
+                    set_element(target)
                 continue
-            if isinstance(st, Assign) and st.lhs.subs is None and st.lhs.path is None \
-                    and st.lhs.name not in reads and not getattr(st, "sets_loop_index", False):
-                read |= reads
-                if st.lhs.name not in read:
-                    killed.add(st.lhs.name)
-                continue
+            if isinstance(st, Assign) and st.lhs.path is None \
+                    and not getattr(st, "sets_loop_index", False):
+                name = st.lhs.name
+                own = fresh_reads(st, reads, st.lhs)
+                if st.lhs.subs is None and name not in reads:
+                    read |= own
+                    if name not in read:
+                        killed.add(name)
+                    continue
+                if st.lhs.subs is not None and name not in own:
+                    read |= own
+                    set_element(st.lhs)
+                    continue
             if not isinstance(st, (CallStmt, Assign)):
                 # Anything else (loops, branches, adjoint calls): stop here;
                 # what follows may read anything.
                 break
-            read |= reads
+            read |= fresh_reads(st, reads, None)
             if isinstance(st, CallStmt) and not st.name.startswith("ad_"):
                 break
         return killed
+
+    def _all_elements(self, r: Routine, name: str) -> Optional[set[tuple]]:
+        """Every subscript tuple of a small array with constant bounds."""
+        s = self.ctx.sym(r, name)
+        if s is None or not s.shape or s.allocatable:
+            return None
+        ranges = []
+        for d in s.shape:
+            lo = _int_value(d.lb, 0 if r.language == "c" else 1)
+            hi = _int_value(d.ub, None)
+            if lo is None or hi is None or d.assumed or hi < lo:
+                return None
+            ranges.append(range(lo, hi + 1))
+        total = 1
+        for rg in ranges:
+            total *= len(rg)
+        if total > 64:
+            return None
+        return set(itertools.product(*ranges))
 
     # ================================================================ recording
 
@@ -524,3 +581,27 @@ def _type_tag(t: Type, where: Ref) -> str:
 
 def _bad(t: Type, where: Ref):
     raise unsupported(f"recording a value of type {t}", where.span, where.name)
+
+
+def _int_value(e: Optional[Expr], default: Optional[int]) -> Optional[int]:
+    if e is None:
+        return default
+    if isinstance(e, Lit) and e.type.base == "integer":
+        try:
+            return int(e.text)
+        except ValueError:
+            return None
+    return None
+
+
+def _element_key(ref: Ref) -> Optional[tuple]:
+    """The constant subscripts of an element reference, or None."""
+    if ref.subs is None or ref.path is not None or ref.substring is not None:
+        return None
+    out = []
+    for sub in ref.subs:
+        v = _int_value(sub, None) if isinstance(sub, Expr) else None
+        if v is None:
+            return None
+        out.append(v)
+    return tuple(out)
