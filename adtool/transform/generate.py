@@ -13,7 +13,7 @@ from ..analysis.scope import Scopes, Var
 from ..checkpoint.plan import Plan
 from ..headspec import Head
 from ..ir import records
-from ..ir.nodes import (Assign, Bin, Call, CallStmt, Expr, Lit, Ref, Section, Module, Routine, Symbol, TranslationUnit,
+from ..ir.nodes import (Assign, Bin, Call, CallStmt, Expr, Goto, Lit, Ref, Return, Stmt, Section, Module, Routine, Symbol, TranslationUnit,
                         Un, Use)
 from ..ir.visit import calls_in, stmt_exprs, walk_stmts
 from .context import DiffContext, deriv_symbol
@@ -160,7 +160,8 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
                       rev.backward_reads(ntu.routine(n))) for n in diff if wanted.get(n)}
         rev.restorable = restorable_temporaries(ntu, diff, scopes, summ, needed)
         rev.stable, rev.constant_actual = _formal_facts(ntu, diff, scopes, written, head_names,
-                                                         rev.restorable, needed, summ)
+                                                         rev.restorable, needed, summ,
+                                                         {n for n, w in wanted.items() if "fwd" in w})
         rev.assumed_needed = needed
         if profile:
             rev.profile = {}
@@ -430,7 +431,7 @@ _VARIANT_SUFFIXES = ("_b", "_fwd", "_bwd", "_d")
 
 def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
                   heads: list[str] = (), restorable: Optional[dict] = None,
-                  needed: Optional[dict] = None, summ=None):
+                  needed: Optional[dict] = None, summ=None, split: set = frozenset()):
     """Which formals keep their value for the whole adjoint (nothing writes
     them, nor what any call site passes, or every call site passes a
     temporary it re-evaluates before the adjoint call or a variable its
@@ -439,9 +440,14 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
     constant or an expression (they must never be written back).  The user
     calls a head's adjoint with whatever the primal accepted, so a head's
     formal that the head never writes may be a literal; a formal passed on
-    as an actual inherits that from its caller."""
+    as an actual inherits that from its caller.  A local of the caller that
+    is written only before the call's top-level statement (`depth` set
+    once before the time loop that calls smooth(x, depth, b)) also keeps
+    its value from the call to its adjoint, unless the caller is itself
+    split (its locals do not live from its f_fwd to its f_bwd)."""
     sites: dict[tuple[str, str], list[tuple[str, Expr]]] = {}
     in_place: set[int] = set()          # id() of actuals found in place by the adjoint call
+    set_before: set[int] = set()        # id() of actuals written only before their call
     dset = set(diff)
     for n in diff:
         r = tu.routine(n)
@@ -456,6 +462,8 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
                     continue
                 for f, a in zip(callee.args, args):
                     sites.setdefault((name, f), []).append((n, a))
+                    if summ is not None and n not in split and _written_only_before(r, st, a, scopes, summ):
+                        set_before.add(id(a))
                     if needed and isinstance(a, Ref) and a.path is None and a.name in needed.get(n, ()):
                         if by_call is None:
                             by_call = set(stmt_writes(st, r, scopes, summ))
@@ -488,7 +496,7 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
         changed = False
         for key in list(stable):
             for caller, a in sites.get(key, []):
-                ok = isinstance(a, Lit) or id(a) in in_place or \
+                ok = isinstance(a, Lit) or id(a) in in_place or id(a) in set_before or \
                     restorable_actual(restorable or {}, caller, a) is not None or (
                     isinstance(a, Ref) and scopes.var(caller, a.name) not in written and
                     (a.name not in tu.routine(caller).args or (caller, a.name) in stable) and
@@ -498,6 +506,27 @@ def _formal_facts(tu: TranslationUnit, diff: list[str], scopes, written: set,
                     changed = True
                     break
     return stable, constant
+
+
+def _written_only_before(r: Routine, call: Stmt, a: Expr, scopes, summ) -> bool:
+    """Is a (a whole local of r, or its element at a plain subscript)
+    written only by top-level statements of r before the one holding call?
+    Then nothing r runs from the call's forward sweep to its adjoint call
+    writes it: later statements' forward sweeps do not, and the backward
+    sweep reaches the adjoints of those writes only after the call's."""
+    if not isinstance(a, Ref) or a.path is not None or \
+            not all(_plain_subscript(x) for x in _subscripts(a)):
+        return False
+    sym = scopes.symbol(r.name, a.name)
+    if sym is None or sym.storage != "local" or sym.save or sym.pointer or sym.allocatable:
+        return False
+    if any(isinstance(x, (Goto, Return)) for x in walk_stmts(r.body)):
+        return False
+    v = scopes.var(r.name, a.name)
+    for k, top in enumerate(r.body):
+        if any(x is call for x in walk_stmts([top])):
+            return all(v not in set(stmt_writes(x, r, scopes, summ)) for x in walk_stmts(r.body[k:]))
+    return False
 
 
 def _plain_subscript(x: Expr) -> bool:
