@@ -221,9 +221,10 @@ class Snapshots:
         if s is None or not s.shape or s.allocatable:
             return None
         ranges = []
+        lookup = lambda n: self.ctx.sym(r, n)  # noqa: E731
         for d in s.shape:
-            lo = _int_value(d.lb, 0 if r.language == "c" else 1)
-            hi = _int_value(d.ub, None)
+            lo = _int_value(d.lb, 0 if r.language == "c" else 1, lookup)
+            hi = _int_value(d.ub, None, lookup)
             if lo is None or hi is None or d.assumed or hi < lo:
                 return None
             ranges.append(range(lo, hi + 1))
@@ -583,7 +584,8 @@ def _bad(t: Type, where: Ref):
     raise unsupported(f"recording a value of type {t}", where.span, where.name)
 
 
-def _int_value(e: Optional[Expr], default: Optional[int]) -> Optional[int]:
+def _int_value(e: Optional[Expr], default: Optional[int], lookup=None) -> Optional[int]:
+    """An integer literal, or a named constant's value through lookup."""
     if e is None:
         return default
     if isinstance(e, Lit) and e.type.base == "integer":
@@ -591,6 +593,10 @@ def _int_value(e: Optional[Expr], default: Optional[int]) -> Optional[int]:
             return int(e.text)
         except ValueError:
             return None
+    if lookup is not None and isinstance(e, Ref) and e.subs is None and e.path is None:
+        sym = lookup(e.name)
+        if sym is not None and sym.is_parameter and sym.value is not None:
+            return _int_value(sym.value, None, lookup)
     return None
 
 
