@@ -290,6 +290,17 @@ class Features:
         # a generator of their own, so with this off the programs are the
         # same as before.
         self.array_intrinsics = True
+        # Small fixed-size arrays through the head's module (issue 13's
+        # snapshot rules, drawn after the optional/generic calls so the rest
+        # of each program is unchanged): a helper overwriting the elements
+        # of v(2) one by one, each from its old value (its backward sweep
+        # pops every element before reading any: split mode keeps no exit
+        # value of v), one overwriting v(3) from elements it already
+        # changed (the exit values are read: they must be kept), and a
+        # local pv(3) of the head set before a loop and read by a helper
+        # called in it (nothing writes pv between a call and its adjoint:
+        # split mode takes no copy of it).
+        self.small_vectors = True
         self.__dict__.update(kw)
 
 
@@ -1282,9 +1293,10 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
                 body.append(f"{tgt.name} = 0.5d0 * {tgt.name} + 0.5d0 * {e.text}")
 
     module_text, use_line = "", []
-    if is_head and (feat.optional_args or feat.generic_iface):
+    extra_decl: list[str] = []
+    if is_head and (feat.optional_args or feat.generic_iface or feat.small_vectors):
         orng = random.Random(hash(rng.getstate()[1][:4]))    # does not advance rng
-        module_text, calls = _module_calls(orng, g, sig.name[: -len("head")], feat)
+        module_text, calls, extra_decl = _module_calls(orng, g, sig.name[: -len("head")], feat)
         if module_text:
             body += calls
             use_line = [f"  use {sig.name[: -len('head')]}mod"]
@@ -1384,6 +1396,7 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
         decl.append(f"  real(8), external :: {', '.join(sorted(g.fun_decls))}")
     if g.sub_calls and feat.external_stmts and rng.random() < 0.3:
         decl.append(f"  external {', '.join(sorted(g.sub_calls))}")
+    decl += extra_decl
     end = f"end {sig.kind} {sig.name}"
     lines = [head] + decl + ["  " + x for x in body] + [end]
     text = "\n".join(y for x in lines for y in _wrap(x)) + "\n"
@@ -1393,8 +1406,9 @@ def gen_routine(rng: random.Random, n: int, sig: Sig, callees: list[Sig], feat: 
 def _module_calls(r: random.Random, g: "RoutineGen", pre: str, feat: Features):
     """A module <pre>mod (a subroutine with OPTIONAL arguments, a generic
     name over a scalar and an array specific) and calls of it for the
-    head's body, after its statements: (module text, call lines), or ("",
-    []) when the head has nothing to pass.  Every routine keeps its values
+    head's body, after its statements: (module text, call lines, the
+    declarations they need in the head), or ("", [], []) when the head has
+    nothing to pass.  Every routine keeps its values
     bounded (contractions of y plus bounded terms)."""
     ins = [v.name for v in g.vars if v.rank == 0 and v.intent in ("in", "inout")
            and not _unconnected(v)]
@@ -1403,7 +1417,7 @@ def _module_calls(r: random.Random, g: "RoutineGen", pre: str, feat: Features):
     ain = [v.name for v in g.vars if v.rank == 1 and v.intent != "global"]
     aout = [v.name for v in g.arrays(writable=True) if v.intent != "global"]
     if not ins or not outs:
-        return "", []
+        return "", [], []
 
     def c(lo=0.2, hi=0.6) -> str:
         return lit(round(r.uniform(lo, hi), 2))
@@ -1470,11 +1484,48 @@ def _module_calls(r: random.Random, g: "RoutineGen", pre: str, feat: Features):
             a, b = r.choice(pairs)
             calls.append(f"call {pre}g({a}, {b})")
         r.shuffle(calls)
+    decls: list[str] = []
+    if feat.small_vectors:
+        procs += [f"subroutine {pre}v2(v, s)",
+                  "  real(8), intent(inout) :: v(2)",
+                  "  real(8), intent(in) :: s",
+                  "  real(8) :: el",
+                  f"  el = 1.0d0 + {c(0.05, 0.2)} * sin(s * v(1)) * v(2)",
+                  "  v(1) = v(1) * el",
+                  f"  v(2) = {c(0.5, 0.9)} * v(2) * el",
+                  f"end subroutine {pre}v2",
+                  f"subroutine {pre}v3(v, x)",
+                  "  real(8), intent(inout) :: v(3)",
+                  "  real(8), intent(in) :: x",
+                  "  real(8) :: t",
+                  f"  t = {c()} * v(1) * v(2) + {c()} * sin(x)",
+                  f"  v(2) = {c()} * v(2) + {c()} * sin(v(3)) * t",
+                  f"  v(3) = {c()} * v(3) + {c()} * v(1) * v(2)",
+                  f"  v(1) = {c()} * v(1) + {c()} * cos(v(2) + x)",
+                  f"end subroutine {pre}v3",
+                  f"subroutine {pre}sv(p, y)",
+                  "  real(8), intent(in) :: p(3)",
+                  "  real(8), intent(inout) :: y",
+                  f"  y = {c()} * y + {c()} * sin(p(1) * y) + {c()} * p(2) * p(3)",
+                  f"end subroutine {pre}sv"]
+        y = r.choice(outs)
+        free = [v for v in ins if v != y]
+        if free:
+            x, x2 = r.choice(free), r.choice(ins)
+            decls = ["  real(8) :: pv(3), vv(3), v2(2)", "  integer :: kv"]
+            calls += [f"pv(1) = {c()} * {x}", f"pv(2) = sin({x2})", f"pv(3) = {c()}",
+                      f"vv = {c()} * {x2}", f"v2(1) = {c()} * {x}", f"v2(2) = cos({x2})",
+                      f"do kv = 1, {r.randint(1, 3)}",
+                      f"  call {pre}sv(pv, {y})",
+                      f"  call {pre}v3(vv, {x})",
+                      f"  call {pre}v2(v2, {x2})",
+                      "end do",
+                      f"{y} = {y} + {c(0.05, 0.2)} * (vv(1) + vv(2) * vv(3) + v2(1) * v2(2))"]
     if not calls:
-        return "", []
+        return "", [], []
     mod = [f"module {pre}mod", "  implicit none"] + ["  " + x for x in iface] + ["contains"]
     mod += ["  " + x for x in procs] + [f"end module {pre}mod", ""]
-    return "\n".join(mod) + "\n", calls
+    return "\n".join(mod) + "\n", calls, decls
 
 
 def _rand_args(rng, kind: str, nmode: str, is_head: bool, feat: Features) -> list[Var]:
