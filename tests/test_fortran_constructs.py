@@ -80,3 +80,16 @@ def test_vector_subscripted_actual_argument_is_refused_by_name(tmp_path):
     assert "vector_actual.f90:13:3: error: unsupported construct: an array with a vector " \
            "subscript as an actual argument" in p.stderr, p.stderr
     assert not out.exists()
+
+
+def test_two_vector_subscripts_on_one_array_are_refused_by_name(tmp_path):
+    """a(idx, :) is differentiated (fixtures/fortran/vector_sections.f90);
+    a(idx, jdx) is not: refused by name, nothing written."""
+    out = tmp_path / "o.f90"
+    p = adtool("differentiate", CONSTRUCTS / "two_vector_subscripts.f90", "--head", "f(y)/(x)",
+               "-o", out)
+    assert p.returncode == 1, p.stderr
+    assert "two_vector_subscripts.f90:8:" in p.stderr and \
+        "error: unsupported construct: more than one vector subscript on an active array" \
+        in p.stderr, p.stderr
+    assert not out.exists()

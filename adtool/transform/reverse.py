@@ -785,28 +785,42 @@ class Reverse(Snapshots, Calls):
     def _scatter_add(self, e: Ref, target: Ref, seed: Expr, rank: int) -> list[Stmt]:
         """x(idx) in an expression: its adjoint adds each seed element to
         xb(idx(k)) one k at a time, since idx may repeat an index (an array
-        assignment xb(idx) = xb(idx) + s would keep one of the repeats)."""
+        assignment xb(idx) = xb(idx) + s would keep one of the repeats).
+        Beside sections (`a(idx, :)`, `a(i, 2:5, idx)`) the seed's slice
+        along the vector subscript's dimension is added at once: a section
+        repeats no index."""
         # where the subscripts are: the variable's own (-1) or a component's
         places = [(-1, e.subs or [])] + [(p, part.subs or []) for p, part in enumerate(e.path or [])]
         spots = [(p, k) for p, subs in places for k, x in enumerate(subs)
                  if not isinstance(x, Section) and self._rank(x) > 0]
-        if len(spots) != 1 or self._rank(e) != 1:
-            raise unsupported("vector subscript of an active array together with other "
-                              "array subscripts", e.span, e.name)
+        if len(spots) != 1:
+            raise unsupported("more than one vector subscript on an active array",
+                              e.span, e.name)
         p, v = spots[0]
+        subs = e.subs if p < 0 else e.path[p].subs
+        # the seed's dimension that runs along the vector subscript: the
+        # array-valued subscripts before it, among this reference's own
+        if p >= 0 and any(isinstance(x, Section) or self._rank(x) > 0
+                          for q, ss in places if q != p for x in ss):
+            raise unsupported("vector subscript of a record component together with "
+                              "array subscripts elsewhere in the reference", e.span, e.name)
+        along = sum(1 for x in subs[:v] if isinstance(x, Section) or self._rank(x) > 0)
         k = self._tmp("ad_vk", INT4)
         if rank > 0 and self._rank(seed) > 0:
             typ = self._type(e)
-            tmp = self._tmp(f"ad_{e.name}_seed", Type(typ.base, typ.kind), [Dim(None, None, True)])
+            srank = self._rank(e)
+            tmp = self._tmp(f"ad_{e.name}_seed", Type(typ.base, typ.kind),
+                            [Dim(None, None, True) for _ in range(srank)])
             self.out.symbols[tmp].allocatable = True
             from ..backend.fortran_expr import fexpr
             head = [Raw(f"allocate({tmp}, source={fexpr(seed)})")]
-            each: Expr = Ref(tmp, [Ref(k)])
+            each: Expr = Ref(tmp, [Ref(k) if d == along else Section(None, None, None)
+                                   for d in range(srank)])
             tail = [Deallocate([tmp])]
         else:
             head, each, tail = [], seed, []
         el = clone(target)
-        vsub = e.subs[v] if p < 0 else e.path[p].subs[v]
+        vsub = subs[v]
         if p < 0:
             el.subs[v] = _index_at(vsub, Ref(k))
         else:
