@@ -694,16 +694,18 @@ def test_dead_records_are_dropped(mode, tmp_path):
     assert res.stack_left == 0
 
 
-@pytest.mark.parametrize("mode,pushes,peak", [("split", 1, 1298), ("joint", 2, 32)])
+@pytest.mark.parametrize("mode,pushes,peak", [("split", 1, 1298), ("joint", 1, 32)])
 def test_exit_values_every_element_of_which_is_popped_are_not_kept(mode, pushes, peak, tmp_path):
     """fixtures/c/real/bundle.c: project and radial_distort overwrite
     proj[0] and proj[1] one by one, so their backward sweeps pop both
     elements before reading either; the exit value of proj that project_fwd
     and radial_distort_fwd pushed for their _bwd was never read (split:
     3 pushes of the whole proj before, 1 now: compute_reproj_error's, whose
-    backward sweep reads it).  Joint mode has no exit snapshots and keeps
-    its 2 call snapshots of proj.  Split peak of the fixture's 6
-    observations: 1,490 bytes before, 1,298 now."""
+    backward sweep reads it).  Split peak of the fixture's 6 observations:
+    1,490 bytes before, 1,298 now.  Joint: project_b sets proj[0] and
+    proj[1] before reading proj, so compute_reproj_error's call of project
+    no longer snapshots it (2 call snapshots of proj before, 1 now:
+    radial_distort's, whose adjoint reads proj on entry)."""
     from c_adcheck import CHarness
     h = CHarness("real_bundle", tmp_path)
     res = h.plan(mode)
@@ -711,6 +713,20 @@ def test_exit_values_every_element_of_which_is_popped_are_not_kept(mode, pushes,
     assert text.count("ad_push_real8_array(proj, 2)") == pushes
     assert text.count("ad_pop_real8_array(proj, 2)") == pushes
     assert res.stack_peak == peak
+    assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
+    assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
+    assert res.stack_left == 0
+
+
+def test_output_filled_by_a_loop_is_not_snapshotted(tmp_path):
+    """fixtures/c/real/lstm.c: lstm_predict fills x2[i] for i < b (x2's
+    extent) before reading it, so its joint call takes no snapshot of ypred
+    (before: a push and a pop of b doubles per time step)."""
+    from c_adcheck import CHarness
+    h = CHarness("real_lstm", tmp_path)
+    res = h.plan("joint")
+    text = (tmp_path / "b1.c").read_text()
+    assert text.count("ad_push_real8_array(ypred, ypred_len)") == 1
     assert res.rel(res.tangent_dot, res.adjoint_dot) < 1e-11, res.output
     assert res.rel(res.fd, res.adjoint_dot) < 1e-6, res.output
     assert res.stack_left == 0

@@ -62,6 +62,7 @@ from ..ir.nodes import (Allocate, Assign, Bin, Call, CallStmt, Case, Cycle, Deal
                         TranslationUnit, While)
 from ..ir.visit import calls_in, stmt_exprs, walk_expr, walk_stmts
 from ..ir.records import all_subs
+from .elements import all_elements, element_key, int_value, same_bound
 
 
 @dataclass(frozen=True)
@@ -419,6 +420,12 @@ def upward_exposed(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summar
     names = _Names(tu, r, scopes, summ, adjoint_use)
     live = {x.var if isinstance(x, _Elem) else x
             for x in _Sweep(names, lambda v: True).block(body, set())[1]}
+    # An array whose elements are all set before any is read (`proj(1) =
+    # ...; proj(2) = ...`, or a loop over its extent, at the top of the
+    # body) is not read on entry, though no single statement sets it whole.
+    for v in [v for v in live if v.scope == r.name and v.name in r.args]:
+        if _set_element_by_element(body, v.name, scopes.symbol(r.name, v.name), r.language):
+            live.discard(v)
     # Raw text (allocate(t, source=e) of a temporary): read every name of
     # r it mentions, kill nothing (the sweep above passed it by unchanged)
     for x in walk_stmts(body):
@@ -426,6 +433,84 @@ def upward_exposed(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summar
             live |= {names.var(t) for t in re.findall(r"[A-Za-z_]\w*", x.text)
                      if scopes.lookup(r.name, t) is not None}
     return live
+
+
+def _set_element_by_element(body: list[Stmt], name: str, sym, language: str) -> bool:
+    """Does the straight-line start of body set every element of the
+    array `name` before reading an element not yet set?  Either at constant
+    subscripts (a small constant-shaped array: `proj(1) = ...; proj(2) =
+    ...`) or by one loop over its whole extent assigning `name(i)` (`do i =
+    1, n: x2(i) = ...` for x2(n), n written nowhere in body).  Statements
+    that do not mention the name are passed over; anything else that does
+    ends the search."""
+    if sym is None or not sym.shape or sym.allocatable:
+        return False
+    default_lb = integer(0 if language == "c" else 1)
+    done: set[tuple] = set()
+    every = all_elements(sym, language)
+
+    def mentions(st: Stmt) -> list[Ref]:
+        out = []
+        for x in walk_stmts([st]):
+            for e in stmt_exprs(x):
+                out.extend(y for y in walk_expr(e) if isinstance(y, Ref) and y.name == name)
+        return out
+
+    def fills_whole(st: Stmt) -> bool:
+        # do i = lb, ub: ...; name(i) = <no read of name>; ... (one dimension)
+        if not isinstance(st, Loop) or len(sym.shape) != 1 or st.name is not None or \
+                (st.step is not None and int_value(st.step, None) != 1):
+            return False
+        d = sym.shape[0]
+        if d.assumed or d.ub is None or not same_bound(st.lo, d.lb if d.lb is not None else default_lb) \
+                or not same_bound(st.hi, d.ub):
+            return False
+        bound_names = {x.name for e in (st.lo, st.hi) for x in walk_expr(e) if isinstance(x, Ref)}
+        for x in walk_stmts(body):
+            if isinstance(x, Assign) and x.lhs.name in bound_names or \
+                    isinstance(x, Loop) and x.var in bound_names:
+                return False
+        # every trip reaches the assignment: no jump out of or within the body
+        if any(isinstance(x, (Raw, Goto, Exit, Cycle, Return, While, If, Select))
+               for x in walk_stmts(st.body)):
+            return False
+        sets = [x for x in st.body if isinstance(x, Assign) and x.lhs.name == name]
+        if len(sets) != 1 or sets[0].lhs.subs != [Ref(st.var)] or sets[0].lhs.path is not None:
+            return False
+        if any(isinstance(x, Loop) or isinstance(x, Assign) and x.lhs.name == st.var
+               for x in walk_stmts(st.body)):
+            return False
+        k = st.body.index(sets[0])
+        for j, x in enumerate(st.body):
+            refs = mentions(x)
+            if j < k and refs:
+                return False
+            if j == k and any(y is not x.lhs for y in refs):
+                return False
+            if j > k and any(y.subs != [Ref(st.var)] for y in refs):
+                return False
+        return True
+
+    for st in body:
+        if isinstance(st, Raw):
+            if re.search(rf"\b{re.escape(name)}\b", st.text):
+                return False
+            continue
+        refs = mentions(st)
+        if not refs:
+            continue
+        if not done and fills_whole(st):
+            return True
+        if every is None or not isinstance(st, Assign) or st.lhs.name != name:
+            return False
+        key = element_key(st.lhs)
+        reads = [x for x in refs if x is not st.lhs]
+        if key is None or any(element_key(x) not in done for x in reads):
+            return False
+        done.add(key)
+        if done >= every:
+            return True
+    return False
 
 
 class _Sweep:

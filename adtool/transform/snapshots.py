@@ -6,7 +6,6 @@ allocation snapshots).  The rules of what a snapshot must hold live here.
 """
 from __future__ import annotations
 
-import itertools
 from typing import Optional
 
 from ..ir.clone import clone
@@ -15,8 +14,9 @@ from ..diagnostics import unsupported
 from ..ir import records
 from ..ir.build import integer, real
 from ..ir.visit import read_targets, refs_in, stmt_exprs
+from .elements import all_elements, element_key
 from ..ir.nodes import (INT4, LOGICAL, Allocate, Assign, Bin, Call, CallStmt, Continue, Cycle,
-                        Deallocate, Dim, Exit, Expr, If, Lit, Loop, Print, Raw, Read, Ref, Return,
+                        Deallocate, Dim, Exit, Expr, If, Loop, Print, Raw, Read, Ref, Return,
                         Routine, Section, Select, Stmt, Stop, Type, While)
 
 
@@ -164,16 +164,16 @@ class Snapshots:
             out = set(reads)
             for n in reads & set(partial):
                 refs = [x for e in stmt_exprs(st) for x in refs_in(e) if x.name == n]
-                if all(x is target or _element_key(x) in partial[n] for x in refs):
+                if all(x is target or element_key(x) in partial[n] for x in refs):
                     out.discard(n)
             return out
 
         def set_element(ref: Ref) -> None:
-            key = _element_key(ref)
+            key = element_key(ref)
             n = ref.name
             if key is None or n in read or n in killed:
                 return
-            every = self._all_elements(r, n)
+            every = all_elements(self.ctx.sym(r, n), r.language, lambda x: self.ctx.sym(r, x))
             if every is None:
                 return
             partial.setdefault(n, set()).add(key)
@@ -214,26 +214,6 @@ class Snapshots:
             if isinstance(st, CallStmt) and not st.name.startswith("ad_"):
                 break
         return killed
-
-    def _all_elements(self, r: Routine, name: str) -> Optional[set[tuple]]:
-        """Every subscript tuple of a small array with constant bounds."""
-        s = self.ctx.sym(r, name)
-        if s is None or not s.shape or s.allocatable:
-            return None
-        ranges = []
-        lookup = lambda n: self.ctx.sym(r, n)  # noqa: E731
-        for d in s.shape:
-            lo = _int_value(d.lb, 0 if r.language == "c" else 1, lookup)
-            hi = _int_value(d.ub, None, lookup)
-            if lo is None or hi is None or d.assumed or hi < lo:
-                return None
-            ranges.append(range(lo, hi + 1))
-        total = 1
-        for rg in ranges:
-            total *= len(rg)
-        if total > 64:
-            return None
-        return set(itertools.product(*ranges))
 
     # ================================================================ recording
 
@@ -583,31 +563,3 @@ def _type_tag(t: Type, where: Ref) -> str:
 def _bad(t: Type, where: Ref):
     raise unsupported(f"recording a value of type {t}", where.span, where.name)
 
-
-def _int_value(e: Optional[Expr], default: Optional[int], lookup=None) -> Optional[int]:
-    """An integer literal, or a named constant's value through lookup."""
-    if e is None:
-        return default
-    if isinstance(e, Lit) and e.type.base == "integer":
-        try:
-            return int(e.text)
-        except ValueError:
-            return None
-    if lookup is not None and isinstance(e, Ref) and e.subs is None and e.path is None:
-        sym = lookup(e.name)
-        if sym is not None and sym.is_parameter and sym.value is not None:
-            return _int_value(sym.value, None, lookup)
-    return None
-
-
-def _element_key(ref: Ref) -> Optional[tuple]:
-    """The constant subscripts of an element reference, or None."""
-    if ref.subs is None or ref.path is not None or ref.substring is not None:
-        return None
-    out = []
-    for sub in ref.subs:
-        v = _int_value(sub, None) if isinstance(sub, Expr) else None
-        if v is None:
-            return None
-        out.append(v)
-    return tuple(out)
