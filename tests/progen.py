@@ -1507,7 +1507,19 @@ def _module_calls(r: random.Random, g: "RoutineGen", pre: str, feat: Features):
                   "  real(8), intent(in) :: p(3)",
                   "  real(8), intent(inout) :: y",
                   f"  y = {c()} * y + {c()} * sin(p(1) * y) + {c()} * p(2) * p(3)",
-                  f"end subroutine {pre}sv"]
+                  f"end subroutine {pre}sv",
+                  # b filled by a loop over its whole extent before any
+                  # read: a joint call needs no snapshot of it
+                  f"subroutine {pre}fl(n, a, b, x)",
+                  "  integer, intent(in) :: n",
+                  "  real(8), intent(in) :: a(n), x",
+                  "  real(8), intent(inout) :: b(n)",
+                  "  integer :: i",
+                  "  do i = 1, n",
+                  f"    b(i) = {c()} * sin(a(i)) + {c()} * x",
+                  "  end do",
+                  f"  b(1) = b(1) + {c()} * b(n) * cos(x)",
+                  f"end subroutine {pre}fl"]
         y = r.choice(outs)
         free = [v for v in ins if v != y]
         if free:
@@ -1518,8 +1530,12 @@ def _module_calls(r: random.Random, g: "RoutineGen", pre: str, feat: Features):
                       f"do kv = 1, {r.randint(1, 3)}",
                       f"  call {pre}sv(pv, {y})",
                       f"  call {pre}v3(vv, {x})",
-                      f"  call {pre}v2(v2, {x2})",
-                      "end do",
+                      f"  call {pre}v2(v2, {x2})"]
+            pairs = [(a, b) for a in ain for b in aout if a != b]
+            if pairs:
+                a, b = r.choice(pairs)
+                calls.append(f"  call {pre}fl(n, {a}, {b}, {x})")
+            calls += ["end do",
                       f"{y} = {y} + {c(0.05, 0.2)} * (vv(1) + vv(2) * vv(3) + v2(1) * v2(2))"]
     if not calls:
         return "", [], []
