@@ -452,3 +452,66 @@ def test_caller_recording_depends_on_the_call_sites_mode(tmp_path):
     root.own[0] += step.count * step.record
     step.record = 0.0
     assert cm.peak(root, set(keys)) >= joint_peak + (step.count - 1) * 16 * 8
+
+
+# ---------------------------------------------------------------- binomial loops
+
+def loop_tree(fixed=3.0) -> Node:
+    """main: a setup call, then a 12-step time loop calling step (which
+    calls flux twice, one repeated) and obs every step, then a final call.
+    The loop may be binomial with 1, 2, 3, 5 or 11 snapshots."""
+    fl = Node("step/flux", [30.0], count=2, snapshot=4.0, extra=0.02, record=2.0)
+    st = Node("main/step", [10.0, 0.0], [fl], count=12, snapshot=9.0, extra=0.1, record=6.0,
+              plain=0.05)
+    ob = Node("main/obs", [5.0], count=12, snapshot=1.0, extra=0.01, plain=0.01)
+    su = Node("main/setup", [40.0], snapshot=2.0, extra=0.3)
+    fi = Node("main/final", [25.0], snapshot=3.0, extra=0.2)
+    lp = cm.LoopNode("main:7", [1, 2], trip=12, snapshot=16.0, candidates=[1, 2, 3, 5, 11],
+                     fixed=fixed, step_time=0.01)
+    return Node("main", [7.0, 0.0, 0.0, 0.0, 0.0], [su, st, ob, fi], loops=[lp])
+
+
+def test_binomial_loop_peak_and_time():
+    """Binomial with s snapshots: the loop keeps s snapshots (and fixed)
+    and one step's tape where it kept twelve; t(12, s) plain steps re-run."""
+    root = loop_tree()
+    st, ob = root.children[1], root.children[2]
+    step_tape = st.record + 10 + 2 * (2 + 30) + 5           # one iteration, all split
+    assert cm.peak(root, set()) == 7 + 40 + 12 * step_tape + 25
+    p = cm.peak(root, set(), bino={"main:7": 3})
+    assert p == 7 + 40 + 3 * 16 + 3.0 + step_tape + 25
+    assert cm.predicted_time(root, set(), 1.0, {"main:7": 3}) == \
+        pytest.approx(1.0 + cm.binomial_steps(12, 3) * 0.01)
+    # calls inside keep their modes: step joint in a binomial loop, its
+    # adjoint (its caller's recording held, its own tape) on one snapshot
+    j = {"main/step"}
+    assert cm.peak(root, j, bino={"main:7": 1}) == 7 + 40 + 16 + 3.0 + 6 + (10 + 2 * 32)
+    assert st.count / root.loops[0].trip == 1 and ob.count == 12
+
+
+def test_binomial_loops_stay_exact():
+    """One binary per candidate snapshot count: the MILP's optimum equals
+    the brute force's over every joint set and every loop choice, at every
+    budget, and the smallest peak too."""
+    pytest.importorskip("highspy")
+    import itertools
+    root = loop_tree()
+    keys = cm.site_keys(root)
+    sets = [set(c) for r in range(len(keys) + 1) for c in itertools.combinations(keys, r)]
+    plans = [(j, {} if s == 0 else {"main:7": s}) for j in sets for s in (0, 1, 2, 3, 5, 11)]
+    pts = [(cm.peak(root, j, bino=b), cm.predicted_time(root, j, 1.0, b)) for j, b in plans]
+    low = min(p for p, _ in pts)
+    assert low < min(cm.peak(root, j) for j in sets)         # binomial lowers the minimum
+    assert cm.minimum_peak(root)[0] == low
+    chose_binomial = 0
+    for budget in range(int(low) - 5, int(max(p for p, _ in pts)) + 10, 3):
+        fits = [t for p, t in pts if p <= budget]
+        c = cm.optimise(root, budget, 1.0)
+        assert (c is None) == (not fits), budget
+        if fits:
+            assert c.peak <= budget and c.time == pytest.approx(min(fits)), budget
+            assert c.peak == cm.peak(root, c.joint, bino=c.loops)
+            chose_binomial += bool(c.loops)
+    assert chose_binomial > 0
+    f = cm.frontier(root, 1.0)
+    assert f[-1].peak == low and any(x.loops for x in f)
