@@ -515,3 +515,55 @@ def test_binomial_loops_stay_exact():
     assert chose_binomial > 0
     f = cm.frontier(root, 1.0)
     assert f[-1].peak == low and any(x.loops for x in f)
+
+
+def test_optimize_picks_a_binomial_loop_end_to_end(tmp_path):
+    """heat1d's 40-step time loop (simulate:60): profiled all split, all
+    joint, and once binomial (3 snapshots: trip count and snapshot bytes).
+    Without the binomial run the loop is not offered (the table says so)
+    and no plan fits below all-joint's peak; with it, a budget below that
+    makes the planner choose binomial: the plan file has interface.md's
+    [loops] entry, `plan show` shows it, and the plan, generated and run,
+    gives the plain adjoint's gradient to 1e-12 and peaks within budget
+    and at most the prediction (counted, not timed)."""
+    pytest.importorskip("highspy")
+    from adcheck import Harness
+    run([sys.executable, "-m", "adtool", "runtime", "rt"], tmp_path)
+    (tmp_path / "primal.f90").write_text(emit_unit(primal_unit(read_fortran([str(HEAT1D)]))))
+    (tmp_path / "prof.f90").write_text(PROF_DRIVER)
+    run(["gcc", "-O2", "-DADSTACK_PROFILE", "-c", "rt/adstack.c"], tmp_path)
+    run(["gfortran", "-c", "rt/adstack_mod.f90"], tmp_path)
+    run(["gfortran", "-O1", "-c", "primal.f90"], tmp_path)
+    split, _ = _profiled_run(tmp_path, "s", "--default-mode", "split")
+    joint, joint_peak = _profiled_run(tmp_path, "j", "--default-mode", "joint")
+    (tmp_path / "b3.toml").write_text('[loops]\n"simulate:60" = { binomial = { snapshots = 3 } }\n')
+    bino, _ = _profiled_run(tmp_path, "b", "--default-mode", "split", "--checkpoint-file", "b3.toml")
+    (tmp_path / "plain.json").write_text(json.dumps({"runs": [split, joint]}))
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split, joint, bino]}))
+    budget = joint_peak // 2
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "plain.json",
+               "--memory", str(budget), cwd=tmp_path)
+    assert p.returncode == 1 and "no plan fits" in p.stderr, p.stderr
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "plain.json",
+               "--memory", str(10 * joint_peak), cwd=tmp_path)
+    assert p.returncode == 0 and "simulate:60" in p.stdout.split("not offered binomial")[1]
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "data.json",
+               "--memory", str(budget), "-o", "plan.toml", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "loop simulate:60: offered binomial: 40 iterations, 128 B per snapshot" in p.stdout
+    row = next(line for line in p.stdout.splitlines() if line.startswith("chosen"))
+    predicted = float(row.split()[3])
+    text = (tmp_path / "plan.toml").read_text()
+    snaps = int(text.split('"simulate:60" = { binomial = { snapshots = ')[1].split()[0])
+    assert "[loops]" in text and 1 <= snaps <= 39
+    show = adtool("plan", "show", HEAT1D, "--head", HEAD, "--checkpoint-file", "plan.toml",
+                  cwd=tmp_path)
+    assert f"loop simulate:60  binomial, {snaps} snapshot" in show.stdout, show.stdout + show.stderr
+    _, measured = _profiled_run(tmp_path, "c", "--checkpoint-file", "plan.toml")
+    assert measured <= budget and measured <= predicted, (measured, predicted, budget)
+    h = Harness("heat1d", tmp_path / "h")
+    ref = h.plan("joint")
+    res = h.plan("split", checkpoint_file=str(tmp_path / "plan.toml"))
+    assert res.rel(ref.adjoint_dot, res.adjoint_dot) < 1e-12
+    assert res.rel(ref.grad_norm2, res.grad_norm2) < 1e-12
+    assert res.stack_left == 0 and res.stack_peak <= budget
