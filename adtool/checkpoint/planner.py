@@ -41,6 +41,12 @@ simplest is one run with `--default-mode split` and one with
   levels alternately joint); counted when any child is joint (all, when it
   saves).  Without such a run, delta is 0.
 
+A counted loop that holds call sites may be checkpointed binomially, its
+snapshot count a choice too (costmodel.LoopNode): a run whose plan has the
+loop binomial (`[loops]`, any snapshot count) measures its trip count and
+the bytes of one snapshot; that run is used for the loop only.  Loops no
+run had binomial are not offered, and the report says so.
+
 All of it stays linear in the choices, so the MILP is exact for the model.
 The model does not know where between its calls a routine pushes the rest
 of its own tape (it counts it as pushed before them), how delta splits
