@@ -567,3 +567,33 @@ def test_optimize_picks_a_binomial_loop_end_to_end(tmp_path):
     assert res.rel(ref.adjoint_dot, res.adjoint_dot) < 1e-12
     assert res.rel(ref.grad_norm2, res.grad_norm2) < 1e-12
     assert res.stack_left == 0 and res.stack_peak <= budget
+
+
+def test_own_time_difference_of_a_site():
+    """A site's extra as its own time joint minus split (its three regions
+    less its child sites'), the split side from a run other than all-split
+    (whose single call page-faults the fresh stack in), children reached
+    along two paths counted by half; a negative own time is timer noise:
+    None.  Synthetic profile numbers, no clock."""
+    from adtool.checkpoint.planner import _own_difference
+
+    def run(mode, kid_mode, t, kid_t, all_=None):
+        table = {"m/s": {"id": 4, "mode": mode}, "s/k": {"id": 8, "mode": kid_mode}}
+        sites = {4 + i: {"time_s": x, "count": 1} for i, x in enumerate(t)}
+        sites.update({8 + i: {"time_s": x, "count": 1} for i, x in enumerate(kid_t)})
+        return {"table": table, "sites": sites, "all": all_}
+    all_split = run("split", "split", (9.0, 0.0, 9.0), (1.0, 0.0, 1.0), "split")
+    levels_s = run("split", "joint", (0.5, 0.1, 1.0), (0.2, 0.0, 0.2))      # own 1.2
+    levels_j = run("joint", "split", (0.4, 0.1, 1.4), (0.2, 0.0, 0.2))      # own 1.5
+    all_joint = run("joint", "joint", (0.0, 0.1, 1.2), (0.2, 0.0, 0.2), "joint")  # own 0.9
+    runs = [all_split, all_joint, levels_s, levels_j]
+    kids = [("s/k", 1)]
+    d = _own_difference("m/s", kids, (None, all_joint), (None, levels_j), runs)
+    assert d == pytest.approx((1.5 - 1.2, 0.9 - 1.2))
+    # the child's regions shared with another path: half here
+    assert _own_difference("m/s", [("s/k", 2)], (None, all_joint), None, runs) == \
+        pytest.approx((1.1 - 1.4, None))
+    assert _own_difference("m/s", [("s/k", 1)], (None, all_joint), None, [all_split, all_joint]) \
+        == pytest.approx((0.9 - 16.0, None))
+    noisy = run("split", "joint", (0.1, 0.0, 0.1), (0.5, 0.0, 0.5))
+    assert _own_difference("m/s", kids, (None, all_joint), None, [noisy, all_joint]) is None

@@ -55,6 +55,10 @@ record less than its split one: docs/strategies.md, "Planner", measures
 how far off that is.  Times: the profile's timer cost per region is taken
 out, callees' plain-run times are capped by their caller's, and the
 extras are scaled so that all-joint is predicted at its measured time.
+A site with no per-cell (fine) site at or below it takes its extra as its
+own time joint minus its own time split (_own_difference): joint mode's
+f_b may record less than the split forward sweep, which a plain re-run
+plus a snapshot does not see.
 """
 from __future__ import annotations
 
@@ -258,6 +262,7 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         per_parent = n_calls / max(invoked.get(s.caller, 1.0), 1.0)
         children = [node(c, k, s.key) for c, k in kids]
         tape = snap = extra = record = record_time = plain = 0.0
+        fine = False
         nested = held = nested_snap = None
         under_joint_only = False
         if sp is not None:
@@ -299,6 +304,13 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             if top is not None and r["all"] == "joint":
                 nested = extra
                 plain, extra = joint_time(top, record_time)
+            fine = n_calls > 0 and extra * paths[s.key] / n_calls < 1e-6
+            if OWN_TIMES and not fine and not any(d.fine for c in children for d in c.walk()):
+                d = _own_difference(s.key, [(c.key, paths[c.key]) for c in children], jn, top,
+                                    runs)
+                if d is not None:
+                    extra, nested = d[0] / paths[s.key], \
+                        (None if d[1] is None else d[1] / paths[s.key])
         own = max(0.0, tape - sum(c.count * _split_contrib(c) for c in children))
         delta = 0.0
         if children and sp is not None:
@@ -309,7 +321,7 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
                     split_tape=tape, record=record, delta=delta, plain=plain, nested=nested,
                     held=held, nested_snapshot=nested_snap,
                     under_joint_only=under_joint_only)
-        n.fine = n_calls > 0 and extra * paths[s.key] / n_calls < 1e-6
+        n.fine = fine if jn is not None else False
         return n
     kids = [node(s, k) for s, k in tree]
     for what, keys in missing.items():
@@ -476,6 +488,59 @@ def _attach_loops(plan, head: str, root: cm.Node, loop_runs: list[dict]) -> list
 
 def _loop_overlaps(n: cm.Node, members: list[int]) -> bool:
     return any(set(lp.members) & set(members) for lp in n.loops)
+
+
+OWN_TIMES = True
+
+
+def _region_time(r: dict, key: str) -> float:
+    t = r["table"].get(key)
+    if t is None:
+        return 0.0
+    return sum(r["sites"].get(t["id"] + k, {}).get("time_s", 0.0) for k in range(3))
+
+
+def _own_difference(key: str, kids: list[tuple[str, int]], jn, top, runs: list[dict]):
+    """(extra, nested) of a site as its own time joint minus its own time
+    split: a site's own time in a run is the time of its three regions
+    (forward call, recording or snapshot, adjoint call) less its child
+    sites' regions inside them.  Joint, that is its plain run, snapshot and
+    f_b's own recording and backward sweep; split, its forward sweep's own
+    recording and its backward sweep.  The difference sees what a plain
+    re-run plus a snapshot does not: f_b after dead-forward-work removal
+    records less than the split forward sweep (implicit_heat's
+    add_diffusion joint is 11-13 ms cheaper than split, not 0.5-6 ms
+    dearer), and split recordings cost push and pop time.  Child sites
+    are subtracted, so the children's own modes in the two runs do not
+    matter, and their timer overhead (the same number of regions either
+    way) cancels.  The split side comes from a run other than all-split
+    when one has the site split (the levels runs of bench/planner.py):
+    the all-split run's single profiled call fills hundreds of megabytes of
+    fresh stack, and its page faults land in the split forward sweeps.
+    Joint under a split parent (the levels run) gives extra, under a joint
+    parent (the all-joint run) nested; None without a split run of the
+    site, or when an own time comes out negative (extra then stays the
+    plain re-run and the snapshot).  Not used for fine sites or sites
+    with fine sites below (build_model): there the profile's timers
+    around per-cell calls are most of every region's time, and the
+    difference of two such times is their noise (reaction_diffusion's
+    pm_divergence: -2.0 s, for an adjoint of 1 s unprofiled)."""
+    cands = [r for r in runs if r["table"].get(key, {}).get("mode") == "split"
+             and r["table"][key]["id"] in r["sites"]]
+    if not cands or jn is None:
+        return None
+    sp = sorted(cands, key=lambda r: r["all"] == "split")[0]
+
+    def own(r: dict) -> float:
+        # a child site reached along several paths (its routine called
+        # from several sites) runs under each: its share here
+        return _region_time(r, key) - sum(_region_time(r, k) / n for k, n in kids)
+    base = own(sp)
+    if base < 0 or own(jn[1]) < 0 or (top is not None and own(top[1]) < 0):
+        return None      # the children's regions outweigh the site's: timer noise
+    if top is not None:
+        return own(top[1]) - base, (own(jn[1]) - base if jn[1]["all"] == "joint" else None)
+    return own(jn[1]) - base, None
 
 
 def _cap_plain(v: cm.Node, most: float) -> None:
