@@ -597,3 +597,17 @@ def test_own_time_difference_of_a_site():
         == pytest.approx((0.9 - 16.0, None))
     noisy = run("split", "joint", (0.1, 0.0, 0.1), (0.5, 0.0, 0.5))
     assert _own_difference("m/s", kids, (None, all_joint), None, [noisy, all_joint]) is None
+
+
+def test_pareto_lists_binomial_loops(monkeypatch):
+    """With a loop that may be binomial the frontier's CSV says, per point,
+    which loops are binomial with how many snapshots."""
+    pytest.importorskip("highspy")
+    from adtool.checkpoint import planner
+    monkeypatch.setattr(planner, "_model", lambda *a: (planner.Model(loop_tree(), 1.0, 0.0),
+                                                       "main"))
+    out, _ = planner.pareto([], "main", [], [], "x", None, None)
+    lines = out.splitlines()
+    assert lines[0] == "peak_bytes,predicted_time,joint_sites,method,binomial_loops"
+    assert lines[1].endswith(",")                       # all split, no binomial loop
+    assert any("main:7=" in line for line in lines[1:])
