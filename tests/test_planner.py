@@ -611,3 +611,26 @@ def test_pareto_lists_binomial_loops(monkeypatch):
     assert lines[0] == "peak_bytes,predicted_time,joint_sites,method,binomial_loops"
     assert lines[1].endswith(",")                       # all split, no binomial loop
     assert any("main:7=" in line for line in lines[1:])
+
+
+def test_a_call_in_some_iterations_counts_whole_in_the_step():
+    """obs runs in 3 of 12 iterations: one step's tape may hold it (the
+    count per step rounds up), and the MILP still matches brute force."""
+    pytest.importorskip("highspy")
+    import itertools
+    root = loop_tree()
+    ob = root.children[2]
+    ob.count = 3
+    lp = root.loops[0]
+    lp.candidates = [1, 3, 11]
+    assert cm.per_step(ob, lp) == 1 and cm.per_step(root.children[1], lp) == 1
+    keys = cm.site_keys(root)
+    sets = [set(c) for r in range(len(keys) + 1) for c in itertools.combinations(keys, r)]
+    plans = [(j, {} if s == 0 else {"main:7": s}) for j in sets for s in (0, 1, 3, 11)]
+    pts = [(cm.peak(root, j, bino=b), cm.predicted_time(root, j, 0.0, b)) for j, b in plans]
+    for budget in range(int(min(p for p, _ in pts)) - 3, int(max(p for p, _ in pts)) + 5, 11):
+        fits = [t for p, t in pts if p <= budget]
+        c = cm.optimise(root, budget)
+        assert (c is None) == (not fits), budget
+        if fits:
+            assert c.time == pytest.approx(min(fits)), budget

@@ -23,6 +23,7 @@ def binomial_steps(steps: int, snapshots: int) -> int:
 
 # ---------------------------------------------------------------- call tree
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -89,8 +90,8 @@ class LoopNode:
     candidates: the snapshot counts offered (planner.py picks them).
 
     Binomial with s snapshots, the loop leaves s snapshots, fixed, and one
-    iteration's tape (each member's contribution count/trip times, in its
-    own mode: calls inside keep their modes) where it left every
+    iteration's tape (each member's contribution count/trip times rounded
+    up, per_step, in its own mode: calls inside keep their modes) where it left every
     iteration's tape; the schedule re-runs binomial_steps(trip, s) plain
     iterations.  The routine's own recording inside the loop body is not
     told apart from the rest of its own tape (Node.own), so it is counted
@@ -111,6 +112,14 @@ class LoopNode:
     def bytes(self, s: int) -> float:
         """What the loop keeps besides one iteration's tape."""
         return s * self.snapshot + self.fixed
+
+
+def per_step(c: Node, lp: LoopNode) -> float:
+    """How many calls of c one iteration's tape may hold: count/trip,
+    rounded up (a call under an IF inside the loop runs in some
+    iterations only; the step whose tape peaks may be one that runs it).
+    Never more than count: the MILP's W rows rely on it (_milp)."""
+    return min(c.count, float(math.ceil(c.count / lp.trip - 1e-9)))   # never above count
 
 
 def loop_keys(root: Node) -> dict[str, list[int]]:
@@ -164,7 +173,7 @@ def _tape(v: Node, joint: set[str], memo: dict, bino: Optional[dict] = None) -> 
         for j, c in enumerate(v.children):
             lp = _loop_at(v, j)
             s = _active(lp, bino)
-            k = c.count / lp.trip if s else c.count
+            k = per_step(c, lp) if s else c.count
             t += k * _contrib(c, joint, memo, v.key in joint, bino)
         for lp in v.loops:
             if _active(lp, bino):
@@ -260,8 +269,8 @@ def peak(v: Node, joint: set[str], memo: Optional[dict] = None,
         if s:
             if j == lp.members[0]:
                 prefix += lp.bytes(s)
-            k = c.count / lp.trip
-            later = sum(v.children[i].count / lp.trip * _contrib(v.children[i], joint, memo, vj, bino)
+            k = per_step(c, lp)
+            later = sum(per_step(v.children[i], lp) * _contrib(v.children[i], joint, memo, vj, bino)
                         for i in _interleaved_in(v, lp, j))
         else:
             k = c.count
@@ -276,9 +285,9 @@ def peak(v: Node, joint: set[str], memo: Optional[dict] = None,
 def _interleaved_in(v: Node, lp: LoopNode, j: int) -> list[int]:
     """In a binomial loop, the later members repeated within one iteration
     when c_j is too (_interleaved, per iteration)."""
-    if v.children[j].count / lp.trip <= 1:
+    if per_step(v.children[j], lp) <= 1:
         return []
-    return [i for i in lp.members if i > j and v.children[i].count / lp.trip > 1]
+    return [i for i in lp.members if i > j and per_step(v.children[i], lp) > 1]
 
 
 def _interleaved(v: Node, j: int) -> list[Node]:
@@ -463,7 +472,7 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False
             W[lp.key] = w = add_col(0.0, 0.0, inf)
             ms = [n.children[i] for i in lp.members]
             row(0.0, inf, [(w, 1.0)] + [(C[id(c)], -c.count) for c in ms] + big(lp, U))
-            row(0.0, inf, [(w, 1.0)] + [(C[id(c)], -c.count / lp.trip) for c in ms] + snaps(lp))
+            row(0.0, inf, [(w, 1.0)] + [(C[id(c)], -per_step(c, lp)) for c in ms] + snaps(lp))
 
         def earlier(j: int, own_loop: Optional[LoopNode]) -> list:
             """-contributions of the siblings before c_j outside its loop."""
@@ -503,13 +512,13 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False
                 row(prefix_own + c.record, inf, terms)
                 continue
             row(prefix_own + c.record, inf, terms + big(lp, U))
-            k = c.count / lp.trip
+            k = per_step(c, lp)
             terms = list(base)
             if k > 1:
                 terms.append((C[id(c)], -(k - 1)))
             terms += earlier(j, lp) + snaps(lp) + big(lp, -U)
-            terms += [(C[id(e)], -e.count / lp.trip) for e in inside]
-            terms += [(C[id(n.children[i])], -n.children[i].count / lp.trip)
+            terms += [(C[id(e)], -per_step(e, lp)) for e in inside]
+            terms += [(C[id(n.children[i])], -per_step(n.children[i], lp))
                       for i in _interleaved_in(n, lp, j)]
             row(prefix_own + c.record - U, inf, terms)
     for p, n in ((p, n) for p in root.walk() for n in p.children):
