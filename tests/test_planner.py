@@ -634,3 +634,35 @@ def test_a_call_in_some_iterations_counts_whole_in_the_step():
         assert (c is None) == (not fits), budget
         if fits:
             assert c.time == pytest.approx(min(fits)), budget
+
+
+def test_own_tape_change_per_child_stays_exact():
+    """A routine's own tape measured with each child joint alone (child_delta)
+    and with all joint (delta): counted exactly at none, one and all, and
+    the MILP's optimum is the brute force's on every budget, for a mix that
+    adds and one that saves."""
+    pytest.importorskip("highspy")
+    import itertools
+
+    def tree(d1, d2, d):
+        l1 = Node("s/l1", [40.0], count=3, snapshot=6.0, extra=0.2, record=5.0)
+        l2 = Node("s/l2", [25.0], count=2, snapshot=30.0, extra=0.1, record=10.0)
+        s = Node("m/s", [20.0, 0.0, 0.0], [l1, l2], count=4, snapshot=12.0, extra=0.5,
+                 record=12.0, delta=d, child_delta={"s/l1": d1, "s/l2": d2})
+        o = Node("m/o", [8.0], snapshot=2.0, extra=0.05)
+        return Node("m", [3.0, 0.0, 0.0], [s, o])
+    for d1, d2, d in ((15.0, -4.0, 0.0), (-6.0, 3.0, 9.0), (20.0, 20.0, -5.0)):
+        root = tree(d1, d2, d)
+        s = root.children[0]
+        assert cm._own_delta(s, set()) == 0
+        assert cm._own_delta(s, {"s/l1"}) == d1 and cm._own_delta(s, {"s/l2"}) == d2
+        assert cm._own_delta(s, {"s/l1", "s/l2"}) == d
+        keys = cm.site_keys(root)
+        plans = [set(c) for r in range(len(keys) + 1) for c in itertools.combinations(keys, r)]
+        for budget in range(0, 1200, 9):
+            fits = [cm.predicted_time(root, p) for p in plans if cm.peak(root, p) <= budget]
+            c = cm.optimise(root, budget)
+            assert (c is None) == (not fits), (d1, d2, d, budget)
+            if fits:
+                assert c.peak <= budget and c.time == pytest.approx(min(fits)), budget
+        assert cm.minimum_peak(root)[0] == min(cm.peak(root, p) for p in plans)

@@ -56,6 +56,8 @@ class Node:
     split_tape: float = 0.0      # measured tape per call when split (planner.py)
     record: float = 0.0
     delta: float = 0.0           # own-tape change when the children are joint (_own_delta)
+    child_delta: Optional[dict] = None   # own-tape change with one child joint alone, by
+                                     #   the child's key (_own_delta; None: unmeasured)
     plain: float = 0.0           # the plain-run part of extra (planner.py caps it)
     nested: Optional[float] = None   # extra when the parent site is joint too (None: extra)
     fine: bool = False           # called per cell: its profiled time is mostly the timer's
@@ -159,6 +161,16 @@ def _own_delta(v: Node, joint: set[str]) -> float:
     is counted when any child is joint if it adds (erring high when only
     some are), when all are if it saves.  Linear in the choices through one
     auxiliary variable per node (_milp)."""
+    if v.child_delta is not None and v.children:
+        # measured with each child joint alone too: those add up, and
+        # what all joint together differs by is counted when all are
+        # (exact at no child, one child and all children joint)
+        keys = {c.key for c in v.children}
+        on = {k for k in keys if k in joint}
+        d = sum(v.child_delta[k] for k in on)
+        if on == keys:
+            d += v.delta - sum(v.child_delta[k] for k in keys)
+        return d
     if not v.delta or not v.children:
         return 0.0
     on = [c.key in joint for c in v.children]
@@ -461,7 +473,19 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False
         # (delta < 0) of the children's x: the bounds below let the solver
         # take y no further than that, and it gains nothing by less
         dy = []
-        if n.delta and n.children:
+        if n.child_delta is not None and n.children:
+            # Σ_c δ_c x_c + rest y, y = AND of the children's x (y <= x_c,
+            # y >= Σ x_c - (k - 1): exact whichever the sign of rest)
+            ks = sorted({c.key for c in n.children})
+            dy = [(col[k], -n.child_delta[k]) for k in ks if n.child_delta[k]]
+            rest = n.delta - sum(n.child_delta[k] for k in ks)
+            if rest:
+                y = add_col(0.0, 0.0, 1.0)
+                for k in ks:
+                    row(-inf, 0.0, [(y, 1.0), (col[k], -1.0)])
+                row(1.0 - len(ks), inf, [(y, 1.0)] + [(col[k], -1.0) for k in ks])
+                dy.append((y, -rest))
+        elif n.delta and n.children:
             y = add_col(0.0, 0.0, 1.0)
             dy = [(y, -n.delta)]
             for k in {c.key for c in n.children}:
@@ -550,6 +574,14 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False
     return {k for k in keys if sol[col[k]] > 0.5}, bino
 
 
+def _largest_delta(v: Node) -> float:
+    if v.child_delta is not None and v.children:
+        ks = {c.key for c in v.children}
+        return sum(max(0.0, v.child_delta[k]) for k in ks) \
+            + max(0.0, v.delta - sum(v.child_delta[k] for k in ks))
+    return max(0.0, v.delta)
+
+
 def _bounds(root: Node) -> tuple[dict, float]:
     """(largest tape of each node over every choice, by id; a bound on
     every peak row's right side at every choice).  largest(v) = own +
@@ -561,7 +593,7 @@ def _bounds(root: Node) -> tuple[dict, float]:
 
     def largest(v: Node) -> float:
         if id(v) not in most:
-            most[id(v)] = sum(v.own) + max(0.0, v.delta) \
+            most[id(v)] = sum(v.own) + _largest_delta(v) \
                 + sum(c.count * max(c.snapshot, c.nested_snapshot or 0.0, c.record + largest(c))
                       for c in v.children) \
                 + sum(max((lp.bytes(s) for s in lp.candidates), default=0.0) for lp in v.loops)

@@ -313,12 +313,23 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
                         (None if d[1] is None else d[1] / paths[s.key])
         own = max(0.0, tape - sum(c.count * _split_contrib(c) for c in children))
         delta = 0.0
+        child_delta = None
         if children and sp is not None:
+            base_own = tape - sum(c.count * _split_contrib(c) for c in children)
             jc = _own_with_joint_children(s.key, children, runs)
             if jc is not None:
-                delta = jc - (tape - sum(c.count * _split_contrib(c) for c in children))
+                delta = jc - base_own
+                # each child joint alone (the others split): the own
+                # tape's change may depend on the mix (chem_column's
+                # column_step records 1,920 B more per step with
+                # vertical_mix joint and chemistry split, none with both)
+                one = {c.key: _own_with_joint_children(s.key, children, runs, {c.key})
+                       for c in children}
+                if len(one) > 1 and all(v is not None for v in one.values()):
+                    child_delta = {k: v - base_own for k, v in one.items()}
         n = cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
-                    split_tape=tape, record=record, delta=delta, plain=plain, nested=nested,
+                    split_tape=tape, record=record, delta=delta, child_delta=child_delta,
+                    plain=plain, nested=nested,
                     held=held, nested_snapshot=nested_snap,
                     under_joint_only=under_joint_only)
         n.fine = fine if jn is not None else False
@@ -641,17 +652,22 @@ def _timer_cost(sites: list[dict]) -> float:
     return min(per, default=0.0)
 
 
-def _own_with_joint_children(key: str, kids: list[cm.Node], runs: list[dict]) -> Optional[float]:
+def _own_with_joint_children(key: str, kids: list[cm.Node], runs: list[dict],
+                             joint: Optional[set] = None) -> Optional[float]:
     """A split site's own tape per call (its callee's pushes away from its
-    calls) in a run where every child site is joint: `bench/planner.py`
-    profiles two runs with the call-tree levels alternately joint for it.
-    None when no run has that."""
+    calls) in a run where every child site is joint (joint: only those,
+    the other children split): `bench/planner.py` profiles two runs with
+    the call-tree levels alternately joint for it, and runs with one child
+    of each site joint alone.  None when no run has that."""
+    want = {c.key for c in kids} if joint is None else joint
     for r in runs:
         t = r["table"].get(key)
         if t is None or t.get("mode") != "split" or t["id"] not in r["sites"]:
             continue
         ts = [r["table"].get(c.key) for c in kids]
-        if any(c is None or c.get("mode") != "joint" or c["id"] not in r["sites"] for c in ts):
+        if any(c is None or c["id"] not in r["sites"]
+               or c.get("mode") != ("joint" if n.key in want else "split")
+               for n, c in zip(kids, ts)):
             continue
         f = r["sites"][t["id"]]
         own = f["left_bytes"] / max(f["count"], 1)
