@@ -39,7 +39,10 @@ simplest is one run with `--default-mode split` and one with
   are joint (delta): measured when some run has the site split and all its
   child sites joint (bench/planner.py adds two runs with the call tree's
   levels alternately joint); counted when any child is joint (all, when it
-  saves).  Without such a run, delta is 0.
+  saves).  Without such a run, delta is 0.  With runs where each child is
+  joint alone (the site split, its other children split: bench/planner.py
+  adds them), the change is taken per child and counted exactly when no
+  child, one child or all children are joint (child_delta).
 
 A counted loop that holds call sites may be checkpointed binomially, its
 snapshot count a choice too (costmodel.LoopNode): a run whose plan has the
