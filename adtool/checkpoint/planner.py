@@ -167,11 +167,11 @@ def read_runs(paths) -> tuple[list[dict], float, float]:
         if loops:
             # a run with binomial loops measures them (LOOP_RUNS); its
             # calls' tapes and times are the other runs' business
-            LoopRun = {"loops": loops, "table": {t["key"]: t for t in table if t.get("mode") != "binomial"},
-                       "sites": {s["site"]: s for s in prof.get("sites", [])},
-                       "binomial": {b["site"]: b for b in prof.get("binomial", [])},
-                       "peak": prof.get("peak_bytes", 0), "where": f"{path} run {k}"}
-            loop_runs.append(LoopRun)
+            loop_runs.append({"loops": loops,
+                              "table": {t["key"]: t for t in table if t.get("mode") != "binomial"},
+                              "sites": {s["site"]: s for s in prof.get("sites", [])},
+                              "binomial": {b["site"]: b for b in prof.get("binomial", [])},
+                              "peak": prof.get("peak_bytes", 0)})
             continue
         runs.append({"table": {t["key"]: t for t in table},
                      "sites": {s["site"]: s for s in prof.get("sites", [])},
