@@ -145,7 +145,9 @@ def make_parser() -> argparse.ArgumentParser:
     opt.add_argument("--profile-data", required=True, action="append", metavar="PROFILE.json",
                      help="profiled runs (repeatable): profiles of `adtool check --profile` "
                           "(one all-split, one all-joint run), or {\"runs\": [{\"sites\": "
-                          "TABLE, \"profile\": PROF}, ...]} (see adtool/checkpoint/planner.py)")
+                          "TABLE, \"profile\": PROF}, ...]} (see adtool/checkpoint/planner.py); "
+                          "a run with a [loops] binomial loop measures that loop, which is then "
+                          "offered binomial with the snapshot count chosen")
     opt.add_argument("--memory", required=True, metavar="SIZE", help="like 64MB, 1.5GiB, 200000000")
     opt.add_argument("-o", "--output", metavar="PLAN.toml", help="write the chosen plan")
     par = plsub.add_parser("pareto", help="the predicted memory-time frontier")

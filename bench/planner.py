@@ -4,8 +4,10 @@ programs of bench/programs, three memory budgets each.
 
 For each program: two profiled runs (all split, all joint; runtime built
 with -DADSTACK_PROFILE, the profile written at exit by a destructor linked
-in here) and two with the call tree's levels alternately joint (they
-measure how a routine's own recording changes when its callees are joint), plain all-split and all-joint runs for the baseline times (they
+in here), two with the call tree's levels alternately joint (they
+measure how a routine's own recording changes when its callees are
+joint) and a few with one child of each routine joint alone (the same,
+per child), plain all-split and all-joint runs for the baseline times (they
 calibrate the profiled extra times), then for each budget the planner's
 plan is generated, built without profiling and run; its measured stack
 peak and adjoint time are set against the prediction.
@@ -172,6 +174,34 @@ def main(argv=None) -> int:
             run(prog, ["0", *args[1:]])
             runs.append({"sites": str(prog.parent / "adj.sites.json"),
                          "profile": str(prog.parent / "prof.json")})
+        # Runs with one child of each site joint alone (the k-th child of
+        # every site at one depth parity, the other children split): they
+        # measure how a site's own recording changes with each child's
+        # mode, where the levels runs see all its children joint at once
+        # (planner.py, child_delta).  Profiled, not timed.
+        kids: dict[str, list[str]] = {}
+
+        def parents(n, k):
+            if n is not model.root and len({c.key for c in n.children}) > 1:
+                kids.setdefault(n.key, [c.key for c in n.children])
+            for c in n.children:
+                parents(c, k + 1)
+        parents(model.root, 0)
+        most = max((len(v) for v in kids.values()), default=0)
+        for k in range(most):
+            for parity in (0, 1):
+                sel = {v[k] for p, v in kids.items() if depth[p] % 2 == parity and k < len(v)}
+                if not sel:
+                    continue
+                plan = d / f"one{k}_{parity}.toml"
+                plan.write_text('default = "split"\n\n[calls]\n'
+                                + "".join(f'"{x}" = "joint"\n' for x in sorted(sel)))
+                prog = build(d / f"prof_one{k}_{parity}", src, info, ["--checkpoint-file", plan],
+                             rts["prof"], True)
+                os.environ["ADTOOL_PROFILE"] = str(prog.parent / "prof.json")
+                run(prog, ["0", *args[1:]])
+                runs.append({"sites": str(prog.parent / "adj.sites.json"),
+                             "profile": str(prog.parent / "prof.json")})
         os.environ.pop("ADTOOL_PROFILE", None)
         base = timed(build(d / "split", src, info, ["--default-mode", "split"], rts["plain"], False),
                    [str(a.repeat), *args[1:]])

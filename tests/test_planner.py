@@ -452,3 +452,217 @@ def test_caller_recording_depends_on_the_call_sites_mode(tmp_path):
     root.own[0] += step.count * step.record
     step.record = 0.0
     assert cm.peak(root, set(keys)) >= joint_peak + (step.count - 1) * 16 * 8
+
+
+# ---------------------------------------------------------------- binomial loops
+
+def loop_tree(fixed=3.0) -> Node:
+    """main: a setup call, then a 12-step time loop calling step (which
+    calls flux twice, one repeated) and obs every step, then a final call.
+    The loop may be binomial with 1, 2, 3, 5 or 11 snapshots."""
+    fl = Node("step/flux", [30.0], count=2, snapshot=4.0, extra=0.02, record=2.0)
+    st = Node("main/step", [10.0, 0.0], [fl], count=12, snapshot=9.0, extra=0.1, record=6.0,
+              plain=0.05)
+    ob = Node("main/obs", [5.0], count=12, snapshot=1.0, extra=0.01, plain=0.01)
+    su = Node("main/setup", [40.0], snapshot=2.0, extra=0.3)
+    fi = Node("main/final", [25.0], snapshot=3.0, extra=0.2)
+    lp = cm.LoopNode("main:7", [1, 2], trip=12, snapshot=16.0, candidates=[1, 2, 3, 5, 11],
+                     fixed=fixed, step_time=0.01)
+    return Node("main", [7.0, 0.0, 0.0, 0.0, 0.0], [su, st, ob, fi], loops=[lp])
+
+
+def test_binomial_loop_peak_and_time():
+    """Binomial with s snapshots: the loop keeps s snapshots (and fixed)
+    and one step's tape where it kept twelve; t(12, s) plain steps re-run."""
+    root = loop_tree()
+    st, ob = root.children[1], root.children[2]
+    step_tape = st.record + 10 + 2 * (2 + 30) + 5           # one iteration, all split
+    assert cm.peak(root, set()) == 7 + 40 + 12 * step_tape + 25
+    p = cm.peak(root, set(), bino={"main:7": 3})
+    assert p == 7 + 40 + 3 * 16 + 3.0 + step_tape + 25
+    assert cm.predicted_time(root, set(), 1.0, {"main:7": 3}) == \
+        pytest.approx(1.0 + cm.binomial_steps(12, 3) * 0.01)
+    # calls inside keep their modes: step joint in a binomial loop, its
+    # adjoint (its caller's recording held, its own tape) on one snapshot
+    j = {"main/step"}
+    assert cm.peak(root, j, bino={"main:7": 1}) == 7 + 40 + 16 + 3.0 + 6 + (10 + 2 * 32)
+    assert st.count / root.loops[0].trip == 1 and ob.count == 12
+
+
+def test_binomial_loops_stay_exact():
+    """One binary per candidate snapshot count: the MILP's optimum equals
+    the brute force's over every joint set and every loop choice, at every
+    budget, and the smallest peak too."""
+    pytest.importorskip("highspy")
+    import itertools
+    root = loop_tree()
+    keys = cm.site_keys(root)
+    sets = [set(c) for r in range(len(keys) + 1) for c in itertools.combinations(keys, r)]
+    plans = [(j, {} if s == 0 else {"main:7": s}) for j in sets for s in (0, 1, 2, 3, 5, 11)]
+    pts = [(cm.peak(root, j, bino=b), cm.predicted_time(root, j, 1.0, b)) for j, b in plans]
+    low = min(p for p, _ in pts)
+    assert low < min(cm.peak(root, j) for j in sets)         # binomial lowers the minimum
+    assert cm.minimum_peak(root)[0] == low
+    chose_binomial = 0
+    for budget in range(int(low) - 5, int(max(p for p, _ in pts)) + 10, 3):
+        fits = [t for p, t in pts if p <= budget]
+        c = cm.optimise(root, budget, 1.0)
+        assert (c is None) == (not fits), budget
+        if fits:
+            assert c.peak <= budget and c.time == pytest.approx(min(fits)), budget
+            assert c.peak == cm.peak(root, c.joint, bino=c.loops)
+            chose_binomial += bool(c.loops)
+    assert chose_binomial > 0
+    f = cm.frontier(root, 1.0)
+    assert f[-1].peak == low and any(x.loops for x in f)
+
+
+def test_optimize_picks_a_binomial_loop_end_to_end(tmp_path):
+    """heat1d's 40-step time loop (simulate:60): profiled all split, all
+    joint, and once binomial (3 snapshots: trip count and snapshot bytes).
+    Without the binomial run the loop is not offered (the table says so)
+    and no plan fits below all-joint's peak; with it, a budget below that
+    makes the planner choose binomial: the plan file has interface.md's
+    [loops] entry, `plan show` shows it, and the plan, generated and run,
+    gives the plain adjoint's gradient to 1e-12 and peaks within budget
+    and at most the prediction (counted, not timed)."""
+    pytest.importorskip("highspy")
+    from adcheck import Harness
+    run([sys.executable, "-m", "adtool", "runtime", "rt"], tmp_path)
+    (tmp_path / "primal.f90").write_text(emit_unit(primal_unit(read_fortran([str(HEAT1D)]))))
+    (tmp_path / "prof.f90").write_text(PROF_DRIVER)
+    run(["gcc", "-O2", "-DADSTACK_PROFILE", "-c", "rt/adstack.c"], tmp_path)
+    run(["gfortran", "-c", "rt/adstack_mod.f90"], tmp_path)
+    run(["gfortran", "-O1", "-c", "primal.f90"], tmp_path)
+    split, _ = _profiled_run(tmp_path, "s", "--default-mode", "split")
+    joint, joint_peak = _profiled_run(tmp_path, "j", "--default-mode", "joint")
+    (tmp_path / "b3.toml").write_text('[loops]\n"simulate:60" = { binomial = { snapshots = 3 } }\n')
+    bino, _ = _profiled_run(tmp_path, "b", "--default-mode", "split", "--checkpoint-file", "b3.toml")
+    (tmp_path / "plain.json").write_text(json.dumps({"runs": [split, joint]}))
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split, joint, bino]}))
+    budget = joint_peak // 2
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "plain.json",
+               "--memory", str(budget), cwd=tmp_path)
+    assert p.returncode == 1 and "no plan fits" in p.stderr, p.stderr
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "plain.json",
+               "--memory", str(10 * joint_peak), cwd=tmp_path)
+    assert p.returncode == 0 and "simulate:60" in p.stdout.split("not offered binomial")[1]
+    p = adtool("plan", "optimize", HEAT1D, "--head", HEAD, "--profile-data", "data.json",
+               "--memory", str(budget), "-o", "plan.toml", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "loop simulate:60: offered binomial: 40 iterations, 128 B per snapshot" in p.stdout
+    row = next(line for line in p.stdout.splitlines() if line.startswith("chosen"))
+    predicted = float(row.split()[3])
+    text = (tmp_path / "plan.toml").read_text()
+    snaps = int(text.split('"simulate:60" = { binomial = { snapshots = ')[1].split()[0])
+    assert "[loops]" in text and 1 <= snaps <= 39
+    show = adtool("plan", "show", HEAT1D, "--head", HEAD, "--checkpoint-file", "plan.toml",
+                  cwd=tmp_path)
+    assert f"loop simulate:60  binomial, {snaps} snapshot" in show.stdout, show.stdout + show.stderr
+    _, measured = _profiled_run(tmp_path, "c", "--checkpoint-file", "plan.toml")
+    assert measured <= budget and measured <= predicted, (measured, predicted, budget)
+    h = Harness("heat1d", tmp_path / "h")
+    ref = h.plan("joint")
+    res = h.plan("split", checkpoint_file=str(tmp_path / "plan.toml"))
+    assert res.rel(ref.adjoint_dot, res.adjoint_dot) < 1e-12
+    assert res.rel(ref.grad_norm2, res.grad_norm2) < 1e-12
+    assert res.stack_left == 0 and res.stack_peak <= budget
+
+
+def test_own_time_difference_of_a_site():
+    """A site's extra as its own time joint minus split (its three regions
+    less its child sites'), the split side from a run other than all-split
+    (whose single call page-faults the fresh stack in), children reached
+    along two paths counted by half; a negative own time is timer noise:
+    None.  Synthetic profile numbers, no clock."""
+    from adtool.checkpoint.planner import _own_difference
+
+    def run(mode, kid_mode, t, kid_t, all_=None):
+        table = {"m/s": {"id": 4, "mode": mode}, "s/k": {"id": 8, "mode": kid_mode}}
+        sites = {4 + i: {"time_s": x, "count": 1} for i, x in enumerate(t)}
+        sites.update({8 + i: {"time_s": x, "count": 1} for i, x in enumerate(kid_t)})
+        return {"table": table, "sites": sites, "all": all_}
+    all_split = run("split", "split", (9.0, 0.0, 9.0), (1.0, 0.0, 1.0), "split")
+    levels_s = run("split", "joint", (0.5, 0.1, 1.0), (0.2, 0.0, 0.2))      # own 1.2
+    levels_j = run("joint", "split", (0.4, 0.1, 1.4), (0.2, 0.0, 0.2))      # own 1.5
+    all_joint = run("joint", "joint", (0.0, 0.1, 1.2), (0.2, 0.0, 0.2), "joint")  # own 0.9
+    runs = [all_split, all_joint, levels_s, levels_j]
+    kids = [("s/k", 1)]
+    d = _own_difference("m/s", kids, (None, all_joint), (None, levels_j), runs)
+    assert d == pytest.approx((1.5 - 1.2, 0.9 - 1.2))
+    # the child's regions shared with another path: half here
+    assert _own_difference("m/s", [("s/k", 2)], (None, all_joint), None, runs) == \
+        pytest.approx((1.1 - 1.4, None))
+    assert _own_difference("m/s", [("s/k", 1)], (None, all_joint), None, [all_split, all_joint]) \
+        == pytest.approx((0.9 - 16.0, None))
+    noisy = run("split", "joint", (0.1, 0.0, 0.1), (0.5, 0.0, 0.5))
+    assert _own_difference("m/s", kids, (None, all_joint), None, [noisy, all_joint]) is None
+
+
+def test_pareto_lists_binomial_loops(monkeypatch):
+    """With a loop that may be binomial the frontier's CSV says, per point,
+    which loops are binomial with how many snapshots."""
+    pytest.importorskip("highspy")
+    from adtool.checkpoint import planner
+    monkeypatch.setattr(planner, "_model", lambda *a: (planner.Model(loop_tree(), 1.0, 0.0),
+                                                       "main"))
+    out, _ = planner.pareto([], "main", [], [], "x", None, None)
+    lines = out.splitlines()
+    assert lines[0] == "peak_bytes,predicted_time,joint_sites,method,binomial_loops"
+    assert lines[1].endswith(",")                       # all split, no binomial loop
+    assert any("main:7=" in line for line in lines[1:])
+
+
+def test_a_call_in_some_iterations_counts_whole_in_the_step():
+    """obs runs in 3 of 12 iterations: one step's tape may hold it (the
+    count per step rounds up), and the MILP still matches brute force."""
+    pytest.importorskip("highspy")
+    import itertools
+    root = loop_tree()
+    ob = root.children[2]
+    ob.count = 3
+    lp = root.loops[0]
+    lp.candidates = [1, 3, 11]
+    assert cm.per_step(ob, lp) == 1 and cm.per_step(root.children[1], lp) == 1
+    keys = cm.site_keys(root)
+    sets = [set(c) for r in range(len(keys) + 1) for c in itertools.combinations(keys, r)]
+    plans = [(j, {} if s == 0 else {"main:7": s}) for j in sets for s in (0, 1, 3, 11)]
+    pts = [(cm.peak(root, j, bino=b), cm.predicted_time(root, j, 0.0, b)) for j, b in plans]
+    for budget in range(int(min(p for p, _ in pts)) - 3, int(max(p for p, _ in pts)) + 5, 11):
+        fits = [t for p, t in pts if p <= budget]
+        c = cm.optimise(root, budget)
+        assert (c is None) == (not fits), budget
+        if fits:
+            assert c.time == pytest.approx(min(fits)), budget
+
+
+def test_own_tape_change_per_child_stays_exact():
+    """A routine's own tape measured with each child joint alone (child_delta)
+    and with all joint (delta): counted exactly at none, one and all, and
+    the MILP's optimum is the brute force's on every budget, for a mix that
+    adds and one that saves."""
+    pytest.importorskip("highspy")
+    import itertools
+
+    def tree(d1, d2, d):
+        l1 = Node("s/l1", [40.0], count=3, snapshot=6.0, extra=0.2, record=5.0)
+        l2 = Node("s/l2", [25.0], count=2, snapshot=30.0, extra=0.1, record=10.0)
+        s = Node("m/s", [20.0, 0.0, 0.0], [l1, l2], count=4, snapshot=12.0, extra=0.5,
+                 record=12.0, delta=d, child_delta={"s/l1": d1, "s/l2": d2})
+        o = Node("m/o", [8.0], snapshot=2.0, extra=0.05)
+        return Node("m", [3.0, 0.0, 0.0], [s, o])
+    for d1, d2, d in ((15.0, -4.0, 0.0), (-6.0, 3.0, 9.0), (20.0, 20.0, -5.0)):
+        root = tree(d1, d2, d)
+        s = root.children[0]
+        assert cm._own_delta(s, set()) == 0
+        assert cm._own_delta(s, {"s/l1"}) == d1 and cm._own_delta(s, {"s/l2"}) == d2
+        assert cm._own_delta(s, {"s/l1", "s/l2"}) == d
+        keys = cm.site_keys(root)
+        plans = [set(c) for r in range(len(keys) + 1) for c in itertools.combinations(keys, r)]
+        for budget in range(0, 1200, 9):
+            fits = [cm.predicted_time(root, p) for p in plans if cm.peak(root, p) <= budget]
+            c = cm.optimise(root, budget)
+            assert (c is None) == (not fits), (d1, d2, d, budget)
+            if fits:
+                assert c.peak <= budget and c.time == pytest.approx(min(fits)), budget
+        assert cm.minimum_peak(root)[0] == min(cm.peak(root, p) for p in plans)

@@ -23,6 +23,7 @@ def binomial_steps(steps: int, snapshots: int) -> int:
 
 # ---------------------------------------------------------------- call tree
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -55,6 +56,8 @@ class Node:
     split_tape: float = 0.0      # measured tape per call when split (planner.py)
     record: float = 0.0
     delta: float = 0.0           # own-tape change when the children are joint (_own_delta)
+    child_delta: Optional[dict] = None   # own-tape change with one child joint alone, by
+                                     #   the child's key (_own_delta; None: unmeasured)
     plain: float = 0.0           # the plain-run part of extra (planner.py caps it)
     nested: Optional[float] = None   # extra when the parent site is joint too (None: extra)
     fine: bool = False           # called per cell: its profiled time is mostly the timer's
@@ -64,11 +67,83 @@ class Node:
                                      #   (None: snapshot; _snapshot)
     under_joint_only: bool = False   # snapshot measured only under a joint parent: not
                                      #   offered joint under a split one (_snapshot)
+    loops: list["LoopNode"] = field(default_factory=list)   # counted loops of its body
+                                     #   that may be binomial (LoopNode)
+    scale: float = 1.0               # the calibration factor applied to extra (planner.py)
 
     def walk(self):
         yield self
         for c in self.children:
             yield from c.walk()
+
+
+@dataclass
+class LoopNode:
+    """A counted loop of a node's routine that may be checkpointed
+    binomially: a node whose snapshot count is also a choice
+    (checkpointing.md, "Binomial checkpointing of a time loop").
+
+    members: the indices, in the owning node's children, of the call
+    sites inside the loop body (consecutive); trip: iterations per run of
+    the routine; snapshot: bytes of one snapshot; fixed: bytes the loop
+    keeps besides them while binomial (its recording around the whole loop
+    and the schedule's counters); step_time: one iteration's plain run;
+    runs: how many times the loop runs along this path in one adjoint;
+    candidates: the snapshot counts offered (planner.py picks them).
+
+    Binomial with s snapshots, the loop leaves s snapshots, fixed, and one
+    iteration's tape (each member's contribution count/trip times rounded
+    up, per_step, in its own mode: calls inside keep their modes) where it left every
+    iteration's tape; the schedule re-runs binomial_steps(trip, s) plain
+    iterations.  The routine's own recording inside the loop body is not
+    told apart from the rest of its own tape (Node.own), so it is counted
+    whole, erring high."""
+    key: str
+    members: list[int]
+    trip: int
+    snapshot: float
+    candidates: list[int]
+    fixed: float = 0.0
+    step_time: float = 0.0
+    runs: float = 1.0
+
+    def time(self, s: int) -> float:
+        """The extra time of the plain re-runs with s snapshots."""
+        return self.runs * binomial_steps(self.trip, s) * self.step_time
+
+    def bytes(self, s: int) -> float:
+        """What the loop keeps besides one iteration's tape."""
+        return s * self.snapshot + self.fixed
+
+
+def per_step(c: Node, lp: LoopNode) -> float:
+    """How many calls of c one iteration's tape may hold: count/trip,
+    rounded up (a call under an IF inside the loop runs in some
+    iterations only; the step whose tape peaks may be one that runs it).
+    Never more than count: the MILP's W rows rely on it (_milp)."""
+    return min(c.count, float(math.ceil(c.count / lp.trip - 1e-9)))   # never above count
+
+
+def loop_keys(root: Node) -> dict[str, list[int]]:
+    """loop key -> its candidate snapshot counts (nodes sharing a routine
+    share its loops' decisions)."""
+    out: dict[str, list[int]] = {}
+    for n in root.walk():
+        for lp in n.loops:
+            out.setdefault(lp.key, lp.candidates)
+    return out
+
+
+def _loop_at(v: Node, j: int) -> Optional[LoopNode]:
+    for lp in v.loops:
+        if j in lp.members:
+            return lp
+    return None
+
+
+def _active(lp: Optional[LoopNode], bino: Optional[dict]) -> int:
+    """The snapshot count chosen for lp (0: not binomial)."""
+    return (bino or {}).get(lp.key, 0) if lp is not None else 0
 
 
 def site_keys(root: Node) -> list[str]:
@@ -86,16 +161,36 @@ def _own_delta(v: Node, joint: set[str]) -> float:
     is counted when any child is joint if it adds (erring high when only
     some are), when all are if it saves.  Linear in the choices through one
     auxiliary variable per node (_milp)."""
+    if v.child_delta is not None and v.children:
+        # measured with each child joint alone too: those add up, and
+        # what all joint together differs by is counted when all are
+        # (exact at no child, one child and all children joint)
+        keys = {c.key for c in v.children}
+        on = {k for k in keys if k in joint}
+        d = sum(v.child_delta[k] for k in on)
+        if on == keys:
+            d += v.delta - sum(v.child_delta[k] for k in keys)
+        return d
     if not v.delta or not v.children:
         return 0.0
     on = [c.key in joint for c in v.children]
     return v.delta if (any(on) if v.delta > 0 else all(on)) else 0.0
 
 
-def _tape(v: Node, joint: set[str], memo: dict) -> float:
+def _tape(v: Node, joint: set[str], memo: dict, bino: Optional[dict] = None) -> float:
+    """Own tape plus each call's contribution; a binomial loop's members
+    count once per iteration (count/trip), plus the loop's snapshots."""
     if id(v) not in memo:
-        memo[id(v)] = sum(v.own) + _own_delta(v, joint) \
-            + sum(c.count * _contrib(c, joint, memo, v.key in joint) for c in v.children)
+        t = sum(v.own) + _own_delta(v, joint)
+        for j, c in enumerate(v.children):
+            lp = _loop_at(v, j)
+            s = _active(lp, bino)
+            k = per_step(c, lp) if s else c.count
+            t += k * _contrib(c, joint, memo, v.key in joint, bino)
+        for lp in v.loops:
+            if _active(lp, bino):
+                t += lp.bytes(_active(lp, bino))
+        memo[id(v)] = t
     return memo[id(v)]
 
 
@@ -118,11 +213,13 @@ def _snapshot(c: Node, parent_joint: bool) -> float:
     return c.snapshot
 
 
-def _contrib(c: Node, joint: set[str], memo: dict, parent_joint: bool = False) -> float:
+def _contrib(c: Node, joint: set[str], memo: dict, parent_joint: bool = False,
+             bino: Optional[dict] = None) -> float:
     """What one call of c leaves on the stack between its forward sweep
     and its adjoint: when joint the snapshot (with the parent's recording
     around it), when split the parent's recording plus c's tape."""
-    return _snapshot(c, parent_joint) if c.key in joint else c.record + _tape(c, joint, memo)
+    return _snapshot(c, parent_joint) if c.key in joint \
+        else c.record + _tape(c, joint, memo, bino)
 
 
 def _held(c: Node, joint: set[str]) -> float:
@@ -163,24 +260,46 @@ def _held_saving_subtree(c: Node) -> float:
     return _held_high(c) - _held_low(c)
 
 
-def peak(v: Node, joint: set[str], memo: Optional[dict] = None) -> float:
+def peak(v: Node, joint: set[str], memo: Optional[dict] = None,
+         bino: Optional[dict] = None) -> float:
     """Peak(v) = max(Tape(v), max_j [Σ_{i<=j} m^i + Σ_{l<j} count_l contrib(c_l)
     + (count_j - 1) contrib(c_j) + held(c_j) + Peak(c_j)]): memory is
     max-plus.  (Plus the repeated siblings that may interleave with a
-    repeated c_j.)"""
+    repeated c_j.)  bino: loop key -> snapshots of the binomial loops.  In
+    a binomial loop the adjoint of c_j runs with the loop's snapshots
+    (at most s: erring high when fewer are held then) and one iteration's
+    tape on the stack: count/trip in place of count."""
     memo = {} if memo is None else memo
-    best = _tape(v, joint, memo)
+    best = _tape(v, joint, memo, bino)
     prefix = _own_delta(v, joint)
     vj = v.key in joint
     for j, c in enumerate(v.children):
         prefix += v.own[j]
-        cj = _contrib(c, joint, memo, vj)
-        later = sum(e.count * _contrib(e, joint, memo, vj) for e in _interleaved(v, j))
-        repeat = (c.count - 1) * cj if c.count > 1 else 0.0    # (never 0 * inf)
+        cj = _contrib(c, joint, memo, vj, bino)
+        lp = _loop_at(v, j)
+        s = _active(lp, bino)
+        if s:
+            if j == lp.members[0]:
+                prefix += lp.bytes(s)
+            k = per_step(c, lp)
+            later = sum(per_step(v.children[i], lp) * _contrib(v.children[i], joint, memo, vj, bino)
+                        for i in _interleaved_in(v, lp, j))
+        else:
+            k = c.count
+            later = sum(e.count * _contrib(e, joint, memo, vj, bino) for e in _interleaved(v, j))
+        repeat = (k - 1) * cj if k > 1 else 0.0    # (never 0 * inf)
         best = max(best, prefix + later + repeat + _held(c, joint)
-                   + peak(c, joint, memo))
-        prefix += c.count * cj
+                   + peak(c, joint, memo, bino))
+        prefix += k * cj
     return best
+
+
+def _interleaved_in(v: Node, lp: LoopNode, j: int) -> list[int]:
+    """In a binomial loop, the later members repeated within one iteration
+    when c_j is too (_interleaved, per iteration)."""
+    if per_step(v.children[j], lp) <= 1:
+        return []
+    return [i for i in lp.members if i > j and per_step(v.children[i], lp) > 1]
 
 
 def _interleaved(v: Node, j: int) -> list[Node]:
@@ -201,12 +320,18 @@ def _pairs(root: Node):
                 yield c, p
 
 
-def predicted_time(root: Node, joint: set[str], base: float = 0.0) -> float:
+def predicted_time(root: Node, joint: set[str], base: float = 0.0,
+                   bino: Optional[dict] = None) -> float:
     """T = T_split + Σ_{c joint} extra(c), where a joint site under a joint
     parent costs nested(c) instead: inside the parent's adjoint the
     generated code skips what of c's plain run the backward sweep never
-    reads.  Linear in the choices and their pairwise products."""
+    reads; plus each binomial loop's plain re-runs (LoopNode.time).
+    Linear in the choices and their pairwise products."""
     t = base + sum(n.extra for n in root.walk() if n is not root and n.key in joint)
+    for n in root.walk():
+        for lp in n.loops:
+            if _active(lp, bino):
+                t += lp.time(_active(lp, bino))
     for c, p in _pairs(root):
         if c.nested is not None and c.key in joint and p.key in joint:
             t += c.nested - c.extra
@@ -221,6 +346,7 @@ class Choice:
     peak: float
     time: float
     method: str          # 'exact (MILP, HiGHS)' | 'greedy' | ...
+    loops: dict = field(default_factory=dict)   # loop key -> snapshots (binomial)
 
 
 class NoHighs(Exception):
@@ -252,7 +378,8 @@ def _quiet(make):
         os.close(saved)
 
 
-def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> Optional[set[str]]:
+def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False
+          ) -> Optional[tuple[set[str], dict[str, int]]]:
     """One binary per site key; per node continuous tape T, contrib C and
     peak P with C >= snapshot x, C >= record + T - M x (M: record plus the
     largest tape any choice gives the node), P >= T, P >= prefix_j +
@@ -260,7 +387,17 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
     linear, y_j <= x_d for every site d below c_j: _held).
     The constraints only bound T, C, P from below, so a feasible point
     exists exactly when the true peak of the chosen x fits the budget.
-    Returns the joint keys, or None when no choice fits."""
+
+    A loop that may be binomial has one binary b_s per candidate snapshot
+    count s (Σ_s b_s <= 1, B = Σ_s b_s: binomial at all) and a continuous
+    W, its members' contribution to the routine's tape: W >= Σ count C - U B
+    and W >= Σ_s b_s bytes(s) + Σ (count/trip) C (without B the second is
+    below the first, so no big-M is needed there).  Each member's peak row
+    is written twice, as without the loop relaxed by + U B and as within it
+    relaxed by - U (1 - B); U bounds every row's right side at every
+    choice (the largest peak: _bounds), so each pair is exact for binary
+    b.  Returns (joint keys, loop key -> snapshots), or None when no choice
+    fits."""
     highspy = _highs()
     h = _quiet(highspy.Highs)
     h.setOptionValue("output_flag", False)
@@ -281,6 +418,15 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
             extra[n.key] = extra.get(n.key, 0.0) + n.extra
     for k in keys:
         col[k] = add_col(0.0 if minimise_peak else extra[k], 0.0, 1.0, integer=True)
+    # the binomial loops: one binary per (loop, candidate)
+    lcost: dict[tuple, float] = {}
+    for n in root.walk():
+        for lp in n.loops:
+            for s in lp.candidates:
+                lcost[(lp.key, s)] = lcost.get((lp.key, s), 0.0) + lp.time(s)
+    bcol: dict[str, dict[int, int]] = {}
+    for (lk, s), t in lcost.items():
+        bcol.setdefault(lk, {})[s] = add_col(0.0 if minimise_peak else t, 0.0, 1.0, integer=True)
     if not minimise_peak:
         # z = x_c x_p where c's cost changes under a joint parent p
         pair: dict[tuple, float] = {}
@@ -297,15 +443,7 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
                 idx = [i for i, _ in terms]
                 val = [v for _, v in terms]
                 h.addRow(lo, 0.0 if lo == -inf else inf, len(idx), idx, val)
-    most: dict = {}
-
-    def largest(v: Node) -> float:     # the node's tape, maximised over the choices
-        if id(v) not in most:
-            most[id(v)] = sum(v.own) + max(0.0, v.delta) \
-                + sum(c.count * max(c.snapshot, c.nested_snapshot or 0.0, c.record + largest(c))
-                      for c in v.children)
-        return most[id(v)]
-    largest(root)
+    most, U = _bounds(root)
     T, C, P = {}, {}, {}
     for n in root.walk():
         T[id(n)] = add_col(0.0, 0.0, inf)
@@ -314,30 +452,72 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
             C[id(n)] = add_col(0.0, 0.0, inf)
 
     def row(lo, hi, terms):
-        idx = [i for i, _ in terms]
-        val = [v for _, v in terms]
-        h.addRow(lo, hi, len(idx), idx, val)
+        # one coefficient per column: HiGHS refuses a row naming a column
+        # twice (a member row's b_s appear in its snapshots and in U B)
+        merged: dict[int, float] = {}
+        for i, v in terms:
+            merged[i] = merged.get(i, 0.0) + v
+        st = h.addRow(lo, hi, len(merged), list(merged), list(merged.values()))
+        if st != highspy.HighsStatus.kOk:
+            raise RuntimeError(f"HiGHS refused a row of the planner's MILP ({st})")
+    for cols in bcol.values():
+        row(-inf, 1.0, [(i, 1.0) for i in cols.values()])
+
+    def big(lp: LoopNode, f: float) -> list:      # f U B
+        return [(i, f) for i in bcol[lp.key].values()]
+
+    def snaps(lp: LoopNode) -> list:              # -Σ_s b_s bytes(s)
+        return [(i, -lp.bytes(s)) for s, i in bcol[lp.key].items()]
     for n in root.walk():
         # T_v - Σ count C_c - delta y = Σ own, y = max (delta > 0) or min
         # (delta < 0) of the children's x: the bounds below let the solver
         # take y no further than that, and it gains nothing by less
         dy = []
-        if n.delta and n.children:
+        if n.child_delta is not None and n.children:
+            # Σ_c δ_c x_c + rest y, y = AND of the children's x (y <= x_c,
+            # y >= Σ x_c - (k - 1): exact whichever the sign of rest)
+            ks = sorted({c.key for c in n.children})
+            dy = [(col[k], -n.child_delta[k]) for k in ks if n.child_delta[k]]
+            rest = n.delta - sum(n.child_delta[k] for k in ks)
+            if rest:
+                y = add_col(0.0, 0.0, 1.0)
+                for k in ks:
+                    row(-inf, 0.0, [(y, 1.0), (col[k], -1.0)])
+                row(1.0 - len(ks), inf, [(y, 1.0)] + [(col[k], -1.0) for k in ks])
+                dy.append((y, -rest))
+        elif n.delta and n.children:
             y = add_col(0.0, 0.0, 1.0)
             dy = [(y, -n.delta)]
             for k in {c.key for c in n.children}:
                 row(0.0, inf, [(y, 1.0), (col[k], -1.0)] if n.delta > 0
                     else [(col[k], 1.0), (y, -1.0)])
-        row(sum(n.own), inf, [(T[id(n)], 1.0)] + [(C[id(c)], -c.count) for c in n.children] + dy)
+        W = {}
+        for lp in n.loops:
+            W[lp.key] = w = add_col(0.0, 0.0, inf)
+            ms = [n.children[i] for i in lp.members]
+            row(0.0, inf, [(w, 1.0)] + [(C[id(c)], -c.count) for c in ms] + big(lp, U))
+            row(0.0, inf, [(w, 1.0)] + [(C[id(c)], -per_step(c, lp)) for c in ms] + snaps(lp))
+
+        def earlier(j: int, own_loop: Optional[LoopNode]) -> list:
+            """-contributions of the siblings before c_j outside its loop."""
+            out = []
+            for lp in n.loops:
+                if lp is not own_loop and lp.members[-1] < j:
+                    out.append((W[lp.key], -1.0))
+            for i, e in enumerate(n.children[:j]):
+                if _loop_at(n, i) is None:
+                    out.append((C[id(e)], -e.count))
+            return out
+        row(sum(n.own), inf, [(T[id(n)], 1.0)]
+            + [(C[id(c)], -c.count) for i, c in enumerate(n.children) if _loop_at(n, i) is None]
+            + [(w, -1.0) for w in W.values()] + dy)
         row(0.0, inf, [(P[id(n)], 1.0), (T[id(n)], -1.0)])
         prefix_own = 0.0
         for j, c in enumerate(n.children):
             prefix_own += n.own[j]
-            terms = [(P[id(n)], 1.0), (P[id(c)], -1.0)] + dy
-            if c.count > 1:
-                terms.append((C[id(c)], -(c.count - 1)))
+            base = [(P[id(n)], 1.0), (P[id(c)], -1.0)] + dy
             if _held_saving(c):
-                terms.append((col[c.key], _held_saving(c)))
+                base.append((col[c.key], _held_saving(c)))
             if _held_saving_subtree(c):
                 # y <= x_d for every site d of c's subtree: y = 1 only when
                 # all are joint (the solver gains by taking it as large as
@@ -345,9 +525,26 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
                 y = add_col(0.0, 0.0, 1.0)
                 for k in {d.key for d in c.walk()}:
                     row(0.0, inf, [(col[k], 1.0), (y, -1.0)])
-                terms.append((y, _held_saving_subtree(c)))
-            terms += [(C[id(e)], -e.count) for e in n.children[:j] + _interleaved(n, j)]
-            row(prefix_own + c.record, inf, terms)
+                base.append((y, _held_saving_subtree(c)))
+            lp = _loop_at(n, j)
+            terms = list(base)
+            if c.count > 1:
+                terms.append((C[id(c)], -(c.count - 1)))
+            inside = [n.children[i] for i in lp.members if i < j] if lp else []
+            terms += earlier(j, lp) + [(C[id(e)], -e.count) for e in inside + _interleaved(n, j)]
+            if lp is None:
+                row(prefix_own + c.record, inf, terms)
+                continue
+            row(prefix_own + c.record, inf, terms + big(lp, U))
+            k = per_step(c, lp)
+            terms = list(base)
+            if k > 1:
+                terms.append((C[id(c)], -(k - 1)))
+            terms += earlier(j, lp) + snaps(lp) + big(lp, -U)
+            terms += [(C[id(e)], -per_step(e, lp)) for e in inside]
+            terms += [(C[id(n.children[i])], -per_step(n.children[i], lp))
+                      for i in _interleaved_in(n, lp, j)]
+            row(prefix_own + c.record - U, inf, terms)
     for p, n in ((p, n) for p in root.walk() for n in p.children):
         x = col[n.key]
         ds = 0.0 if n.nested_snapshot is None or p is root else n.nested_snapshot - n.snapshot
@@ -373,12 +570,44 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False) -> O
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     sol = h.getSolution().col_value
-    return {k for k in keys if sol[col[k]] > 0.5}
+    bino = {lk: s for lk, cols in bcol.items() for s, i in cols.items() if sol[i] > 0.5}
+    return {k for k in keys if sol[col[k]] > 0.5}, bino
+
+
+def _largest_delta(v: Node) -> float:
+    if v.child_delta is not None and v.children:
+        ks = {c.key for c in v.children}
+        return sum(max(0.0, v.child_delta[k]) for k in ks) \
+            + max(0.0, v.delta - sum(v.child_delta[k] for k in ks))
+    return max(0.0, v.delta)
+
+
+def _bounds(root: Node) -> tuple[dict, float]:
+    """(largest tape of each node over every choice, by id; a bound on
+    every peak row's right side at every choice).  largest(v) = own +
+    max(0, delta) + Σ count × the largest contribution + each loop's
+    largest snapshots (a binomial member counts count/trip times, less);
+    a row of v sums at most largest(v), one record and its child's peak,
+    so U = max over paths of Σ (largest + record) bounds them all."""
+    most: dict = {}
+
+    def largest(v: Node) -> float:
+        if id(v) not in most:
+            most[id(v)] = sum(v.own) + _largest_delta(v) \
+                + sum(c.count * max(c.snapshot, c.nested_snapshot or 0.0, c.record + largest(c))
+                      for c in v.children) \
+                + sum(max((lp.bytes(s) for s in lp.candidates), default=0.0) for lp in v.loops)
+        return most[id(v)]
+
+    def bound(v: Node) -> float:
+        return largest(v) + max((c.record + bound(c) for c in v.children), default=0.0)
+    return most, bound(root) + 1.0
 
 
 def greedy(root: Node, budget: float) -> Optional[set[str]]:
     """All split, then add the checkpoint with the most peak saved per time
-    paid until the peak fits; None when nothing more helps."""
+    paid until the peak fits; None when nothing more helps.  It does not
+    choose binomial loops (optimise says so in its method)."""
     keys = site_keys(root)
     extra = {k: sum(n.extra for n in root.walk() if n is not root and n.key == k) for k in keys}
     joint: set[str] = set()
@@ -406,9 +635,13 @@ EXACT_LIMIT = 400       # nodes; beyond, the greedy answers
 def minimum_peak(root: Node) -> tuple[float, str]:
     nodes = sum(1 for _ in root.walk())
     if nodes <= EXACT_LIMIT:
-        j = _milp(root, None, minimise_peak=True)
-        return peak(root, j), "exact (MILP, HiGHS)"
-    return min(peak(root, set()), peak(root, set(site_keys(root)))), "greedy"
+        j, b = _milp(root, None, minimise_peak=True)
+        return peak(root, j, bino=b), "exact (MILP, HiGHS)"
+    return min(peak(root, set()), peak(root, set(site_keys(root)))), _greedy_method(root)
+
+
+def _greedy_method(root: Node) -> str:
+    return "greedy (binomial loops not chosen)" if loop_keys(root) else "greedy"
 
 
 def optimise(root: Node, budget: float, base_time: float = 0.0) -> Optional[Choice]:
@@ -416,13 +649,18 @@ def optimise(root: Node, budget: float, base_time: float = 0.0) -> Optional[Choi
     budget: exact through a MILP for trees up to EXACT_LIMIT nodes, greedy
     beyond.  None when no plan fits."""
     nodes = sum(1 for _ in root.walk())
+    bino: dict = {}
     if nodes <= EXACT_LIMIT:
-        j, method = _milp(root, budget), "exact (MILP, HiGHS)"
+        got, method = _milp(root, budget), "exact (MILP, HiGHS)"
+        if got is None:
+            return None
+        j, bino = got
     else:
-        j, method = greedy(root, budget), "greedy"
+        j, method = greedy(root, budget), _greedy_method(root)
     if j is None:
         return None
-    return Choice(j, peak(root, j), predicted_time(root, j, base_time), method)
+    return Choice(j, peak(root, j, bino=bino), predicted_time(root, j, base_time, bino),
+                  method, bino)
 
 
 def frontier(root: Node, base_time: float = 0.0, most: int = 50) -> list[Choice]:

@@ -39,7 +39,16 @@ simplest is one run with `--default-mode split` and one with
   are joint (delta): measured when some run has the site split and all its
   child sites joint (bench/planner.py adds two runs with the call tree's
   levels alternately joint); counted when any child is joint (all, when it
-  saves).  Without such a run, delta is 0.
+  saves).  Without such a run, delta is 0.  With runs where each child is
+  joint alone (the site split, its other children split: bench/planner.py
+  adds them), the change is taken per child and counted exactly when no
+  child, one child or all children are joint (child_delta).
+
+A counted loop that holds call sites may be checkpointed binomially, its
+snapshot count a choice too (costmodel.LoopNode): a run whose plan has the
+loop binomial (`[loops]`, any snapshot count) measures its trip count and
+the bytes of one snapshot; that run is used for the loop only.  Loops no
+run had binomial are not offered, and the report says so.
 
 All of it stays linear in the choices, so the MILP is exact for the model.
 The model does not know where between its calls a routine pushes the rest
@@ -49,13 +58,17 @@ record less than its split one: docs/strategies.md, "Planner", measures
 how far off that is.  Times: the profile's timer cost per region is taken
 out, callees' plain-run times are capped by their caller's, and the
 extras are scaled so that all-joint is predicted at its measured time.
+A site with no per-cell (fine) site at or below it takes its extra as its
+own time joint minus its own time split (_own_difference): joint mode's
+f_b may record less than the split forward sweep, which a plain re-run
+plus a snapshot does not see.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from ..diagnostics import AdError, bad_input
@@ -86,6 +99,7 @@ class Model:
     root: cm.Node
     base_time: float            # the all-split adjoint's time (0 if not measured)
     primal_time: float          # 0 if not measured
+    notes: list = field(default_factory=list)   # the loops offered binomial, and why not others
 
     def time_text(self, t: float) -> str:
         if self.primal_time > 0:
@@ -128,10 +142,15 @@ def _runs_of(path: str) -> list[dict]:
 def read_runs(paths) -> tuple[list[dict], float, float]:
     """(runs as (table by key, profile by id, peak, mode, adjoint time)),
     all-split time, primal time.  paths: one file or several, each a
-    profile of `adtool check --profile` or a {"runs": [...]} document."""
+    profile of `adtool check --profile` or a {"runs": [...]} document.
+    Runs with binomial loops only measure those loops (trip count, bytes
+    of a snapshot, the run's peak): they go to runs[0]["loop_runs"], apart,
+    since the rest of the model reads whole-run peaks and times of runs
+    without them."""
     if isinstance(paths, str):
         paths = [paths]
     runs = []
+    loop_runs: list[dict] = []
     base_time = primal = 0.0
     for path, k, r in ((p, k, r) for p in paths for k, r in enumerate(_runs_of(p), 1)):
         base = os.path.dirname(path)
@@ -144,6 +163,16 @@ def read_runs(paths) -> tuple[list[dict], float, float]:
             raise bad_input(f"{path}: run {k}'s profile comes from a runtime built without "
                             "-DADSTACK_PROFILE (no per-site data)")
         modes = {t.get("mode") for t in table} & {"joint", "split"}
+        loops = {t["key"]: t for t in table if t.get("mode") == "binomial"}
+        if loops:
+            # a run with binomial loops measures them (LOOP_RUNS); its
+            # calls' tapes and times are the other runs' business
+            loop_runs.append({"loops": loops,
+                              "table": {t["key"]: t for t in table if t.get("mode") != "binomial"},
+                              "sites": {s["site"]: s for s in prof.get("sites", [])},
+                              "binomial": {b["site"]: b for b in prof.get("binomial", [])},
+                              "peak": prof.get("peak_bytes", 0)})
+            continue
         runs.append({"table": {t["key"]: t for t in table},
                      "sites": {s["site"]: s for s in prof.get("sites", [])},
                      "peak": prof.get("peak_bytes", 0),
@@ -154,6 +183,12 @@ def read_runs(paths) -> tuple[list[dict], float, float]:
         if runs[-1]["all"] == "split":
             base_time = runs[-1]["time"]
         primal = float(r.get("primal_time_s") or primal)
+    if not runs:
+        raise bad_input("--profile-data: every run has binomial loops; profile one run with "
+                        "--default-mode split and one with --default-mode joint without them "
+                        "(a loop with `$AD BINOMIAL-CKP` in the source: remove the directive "
+                        "and let the planner choose)")
+    runs[0]["loop_runs"] = loop_runs
     return runs, base_time, primal
 
 
@@ -230,6 +265,7 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         per_parent = n_calls / max(invoked.get(s.caller, 1.0), 1.0)
         children = [node(c, k, s.key) for c, k in kids]
         tape = snap = extra = record = record_time = plain = 0.0
+        fine = False
         nested = held = nested_snap = None
         under_joint_only = False
         if sp is not None:
@@ -271,17 +307,35 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
             if top is not None and r["all"] == "joint":
                 nested = extra
                 plain, extra = joint_time(top, record_time)
+            fine = n_calls > 0 and extra * paths[s.key] / n_calls < 1e-6
+            if OWN_TIMES and not fine and not any(d.fine for c in children for d in c.walk()):
+                d = _own_difference(s.key, [(c.key, paths[c.key]) for c in children], jn, top,
+                                    runs)
+                if d is not None:
+                    extra, nested = d[0] / paths[s.key], \
+                        (None if d[1] is None else d[1] / paths[s.key])
         own = max(0.0, tape - sum(c.count * _split_contrib(c) for c in children))
         delta = 0.0
+        child_delta = None
         if children and sp is not None:
+            base_own = tape - sum(c.count * _split_contrib(c) for c in children)
             jc = _own_with_joint_children(s.key, children, runs)
             if jc is not None:
-                delta = jc - (tape - sum(c.count * _split_contrib(c) for c in children))
+                delta = jc - base_own
+                # each child joint alone (the others split): the own
+                # tape's change may depend on the mix (chem_column's
+                # column_step records 1,920 B more per step with
+                # vertical_mix joint and chemistry split, none with both)
+                one = {c.key: _own_with_joint_children(s.key, children, runs, {c.key})
+                       for c in children}
+                if len(one) > 1 and all(v is not None for v in one.values()):
+                    child_delta = {k: v - base_own for k, v in one.items()}
         n = cm.Node(s.key, [own] + [0.0] * len(children), children, per_parent, snap, extra,
-                    split_tape=tape, record=record, delta=delta, plain=plain, nested=nested,
+                    split_tape=tape, record=record, delta=delta, child_delta=child_delta,
+                    plain=plain, nested=nested,
                     held=held, nested_snapshot=nested_snap,
                     under_joint_only=under_joint_only)
-        n.fine = n_calls > 0 and extra * paths[s.key] / n_calls < 1e-6
+        n.fine = fine if jn is not None else False
         return n
     kids = [node(s, k) for s, k in tree]
     for what, keys in missing.items():
@@ -300,7 +354,207 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         root.delta = _root_own(joint_run, kids) - _root_own(split_run, kids)
     _cap_plain(root, primal if primal > 0 else float("inf"))
     _calibrate(root, runs, base_time)
-    return Model(root, base_time, primal)
+    notes = _attach_loops(plan, head, root, runs[0].get("loop_runs", []))
+    return Model(root, base_time, primal, notes)
+
+
+CAP_ALL = 64            # every snapshot count up to this is a candidate
+GROWTH = 1.25           # beyond, a geometric sequence up to trip - 1
+
+
+def candidates(trip: int) -> list[int]:
+    """The snapshot counts offered for a loop of `trip` iterations: 1 to
+    CAP_ALL, then every GROWTH-fold up to trip - 1 (more re-runs nothing
+    less: t(l, s) = l - 1 from s = l - 1 on), keeping only those that
+    re-run fewer steps than the one before (a count re-running as many
+    steps as a smaller one only costs memory).  One binary each in the
+    MILP: a few dozen at most, for any trip count."""
+    top = trip - 1
+    out, s = [], 1
+    while s <= top:
+        out.append(s)
+        s = s + 1 if s < CAP_ALL else max(s + 1, int(s * GROWTH))
+    if top >= 1 and out[-1] != top:
+        out.append(top)
+    kept, last = [], None
+    for s in out:
+        t = cm.binomial_steps(trip, s)
+        if last is None or t < last:
+            kept.append(s)
+            last = t
+    return kept
+
+
+def _loop_sites(r, loop) -> set[str]:
+    """The call-site keys ("caller/callee#k", numbered as callgraph does:
+    plan.site_directives' walk) of the calls inside loop's body."""
+    from ..ir.nodes import CallStmt
+    from ..ir.visit import calls_in, stmt_exprs, walk_stmts
+    inside = {id(x) for x in walk_stmts(loop.body)}
+    counts: dict[str, int] = {}
+    out: set[str] = set()
+    for x in walk_stmts(r.body):
+        names = [c.name for e in stmt_exprs(x) for c in calls_in(e) if not c.intrinsic]
+        if isinstance(x, CallStmt):
+            names.append(x.name)
+        for n in names:
+            counts[n] = counts.get(n, 0) + 1
+            if id(x) in inside:
+                out.add(f"{r.name}/{n}#{counts[n]}")
+    return out
+
+
+def _attach_loops(plan, head: str, root: cm.Node, loop_runs: list[dict]) -> list[str]:
+    """Offer each counted loop that holds call sites of the tree binomial
+    checkpointing (a cm.LoopNode on every node of its routine) when a
+    profiled run had it binomial: that run gives its trip count (per run
+    of the routine) and the bytes of one snapshot (both independent of the
+    snapshot count and of the calls' modes).  One iteration's plain run is
+    its calls' plain runs (profiled when joint, calibrated as their extras;
+    the body's statements outside calls are not timed, erring low), and
+    `fixed` (the loop's recording around it and the schedule's counters)
+    is what that run's measured peak exceeds the model's prediction of it
+    by (0 when the model errs high there, or the run has several loops).
+    Loops without such a run are not offered, and the notes say so: the
+    planner never guesses a loop's snapshot size."""
+    from ..diagnostics import AdError
+    from ..ir.nodes import Loop
+    from ..ir.visit import walk_stmts
+    from ..transform.binomial import check_binomial_loop
+    tu = plan.tu
+    nodes: dict[str, list[tuple[cm.Node, float]]] = {}
+
+    def visit(n: cm.Node, routine: str, calls: float) -> None:
+        nodes.setdefault(routine, []).append((n, calls))
+        for c in n.children:
+            visit(c, c.key.split("/", 1)[1].split("#", 1)[0], calls * c.count)
+    visit(root, head, 1.0)
+    data: dict[str, tuple[dict, dict]] = {}
+    for lr in loop_runs:
+        for key, t in lr["loops"].items():
+            b = lr["binomial"].get(t["id"])
+            if b is not None and b.get("count", 0) > 0 and key not in data:
+                data[key] = (b, lr)
+    offered, without, notes = [], [], []
+    for routine in sorted(nodes):
+        r = tu.routine(routine)
+        if r is None:
+            continue
+        for loop in (x for x in walk_stmts(r.body) if isinstance(x, Loop)):
+            key = f"{routine}:{loop.span.line}"
+            sites = _loop_sites(r, loop)
+            kids = [c.key for c in nodes[routine][0][0].children]
+            members = [i for i, k in enumerate(kids) if k in sites]
+            if not members:
+                continue
+            if key not in data:
+                without.append(key)
+                continue
+            try:
+                check_binomial_loop(loop, loop.span)
+            except AdError as e:
+                notes.append(f"loop {key}: not offered binomial: {e.message}")
+                continue
+            b, lr = data[key]
+            trip = b["trip_count"] // b["count"]
+            if trip * b["count"] != b["trip_count"]:
+                notes.append(f"loop {key}: not offered binomial: its trip count varies between "
+                             f"runs ({b['trip_count']} iterations in {b['count']} runs)")
+                continue
+            if trip < 2:
+                notes.append(f"loop {key}: not offered binomial: {trip} iteration(s), "
+                             "nothing to save")
+                continue
+            if members != list(range(members[0], members[-1] + 1)):
+                notes.append(f"loop {key}: not offered binomial: other calls of {routine} "
+                             "fall between its calls (the model keeps a loop's calls together)")
+                continue
+            if any(_loop_overlaps(n, members) for n, _ in nodes[routine]):
+                notes.append(f"loop {key}: not offered binomial: inside another offered loop")
+                continue
+            cand = candidates(trip)
+            for n, calls in nodes[routine]:
+                per_step = sum(n.children[i].plain * n.children[i].scale for i in members)
+                n.loops.append(cm.LoopNode(key, members, trip, float(b["snapshot_bytes"]), cand,
+                                           step_time=per_step / max(calls * trip, 1.0),
+                                           runs=calls))
+            offered.append((key, b, lr, trip, cand))
+    for key, b, lr, trip, cand in offered:
+        if len(lr["loops"]) == 1:
+            joint = {k for k, t in lr["table"].items() if t.get("mode") == "joint"}
+            pred = cm.peak(root, joint & set(cm.site_keys(root)),
+                           bino={key: max(1, b["peak_snapshots"])})
+            if pred < float("inf"):
+                fixed = max(0.0, lr["peak"] - pred)
+                for n in root.walk():
+                    for lp in n.loops:
+                        if lp.key == key:
+                            lp.fixed = fixed
+        notes.insert(0, f"loop {key}: offered binomial: {trip} iterations, "
+                        f"{show_size(b['snapshot_bytes'])} per snapshot, "
+                        f"{len(cand)} snapshot counts from {cand[0]} to {cand[-1]}")
+    if without:
+        notes.append("not offered binomial (no profiled run has them binomial; profile one "
+                     "with [loops] \"routine:line\" = { binomial = { snapshots = N } }): "
+                     + ", ".join(without))
+    return notes
+
+
+def _loop_overlaps(n: cm.Node, members: list[int]) -> bool:
+    return any(set(lp.members) & set(members) for lp in n.loops)
+
+
+OWN_TIMES = True
+
+
+def _region_time(r: dict, key: str) -> float:
+    t = r["table"].get(key)
+    if t is None:
+        return 0.0
+    return sum(r["sites"].get(t["id"] + k, {}).get("time_s", 0.0) for k in range(3))
+
+
+def _own_difference(key: str, kids: list[tuple[str, int]], jn, top, runs: list[dict]):
+    """(extra, nested) of a site as its own time joint minus its own time
+    split: a site's own time in a run is the time of its three regions
+    (forward call, recording or snapshot, adjoint call) less its child
+    sites' regions inside them.  Joint, that is its plain run, snapshot and
+    f_b's own recording and backward sweep; split, its forward sweep's own
+    recording and its backward sweep.  The difference sees what a plain
+    re-run plus a snapshot does not: f_b after dead-forward-work removal
+    records less than the split forward sweep (implicit_heat's
+    add_diffusion joint is 11-13 ms cheaper than split, not 0.5-6 ms
+    dearer), and split recordings cost push and pop time.  Child sites
+    are subtracted, so the children's own modes in the two runs do not
+    matter, and their timer overhead (the same number of regions either
+    way) cancels.  The split side comes from a run other than all-split
+    when one has the site split (the levels runs of bench/planner.py):
+    the all-split run's single profiled call fills hundreds of megabytes of
+    fresh stack, and its page faults land in the split forward sweeps.
+    Joint under a split parent (the levels run) gives extra, under a joint
+    parent (the all-joint run) nested; None without a split run of the
+    site, or when an own time comes out negative (extra then stays the
+    plain re-run and the snapshot).  Not used for fine sites or sites
+    with fine sites below (build_model): there the profile's timers
+    around per-cell calls are most of every region's time, and the
+    difference of two such times is their noise (reaction_diffusion's
+    pm_divergence: -2.0 s, for an adjoint of 1 s unprofiled)."""
+    cands = [r for r in runs if r["table"].get(key, {}).get("mode") == "split"
+             and r["table"][key]["id"] in r["sites"]]
+    if not cands or jn is None:
+        return None
+    sp = sorted(cands, key=lambda r: r["all"] == "split")[0]
+
+    def own(r: dict) -> float:
+        # a child site reached along several paths (its routine called
+        # from several sites) runs under each: its share here
+        return _region_time(r, key) - sum(_region_time(r, k) / n for k, n in kids)
+    base = own(sp)
+    if base < 0 or own(jn[1]) < 0 or (top is not None and own(top[1]) < 0):
+        return None      # the children's regions outweigh the site's: timer noise
+    if top is not None:
+        return own(top[1]) - base, (own(jn[1]) - base if jn[1]["all"] == "joint" else None)
+    return own(jn[1]) - base, None
 
 
 def _cap_plain(v: cm.Node, most: float) -> None:
@@ -365,6 +619,7 @@ def _calibrate(root: cm.Node, runs: list[dict], base_time: float) -> None:
         a = b = d / (f + c)
     for n in root.walk():
         k = a if id(n) in fine else b
+        n.scale = k
         n.extra *= k
         if n.nested is not None:
             n.nested *= k
@@ -400,17 +655,22 @@ def _timer_cost(sites: list[dict]) -> float:
     return min(per, default=0.0)
 
 
-def _own_with_joint_children(key: str, kids: list[cm.Node], runs: list[dict]) -> Optional[float]:
+def _own_with_joint_children(key: str, kids: list[cm.Node], runs: list[dict],
+                             joint: Optional[set] = None) -> Optional[float]:
     """A split site's own tape per call (its callee's pushes away from its
-    calls) in a run where every child site is joint: `bench/planner.py`
-    profiles two runs with the call-tree levels alternately joint for it.
-    None when no run has that."""
+    calls) in a run where every child site is joint (joint: only those,
+    the other children split): `bench/planner.py` profiles two runs with
+    the call-tree levels alternately joint for it, and runs with one child
+    of each site joint alone.  None when no run has that."""
+    want = {c.key for c in kids} if joint is None else joint
     for r in runs:
         t = r["table"].get(key)
         if t is None or t.get("mode") != "split" or t["id"] not in r["sites"]:
             continue
         ts = [r["table"].get(c.key) for c in kids]
-        if any(c is None or c.get("mode") != "joint" or c["id"] not in r["sites"] for c in ts):
+        if any(c is None or c["id"] not in r["sites"]
+               or c.get("mode") != ("joint" if n.key in want else "split")
+               for n, c in zip(kids, ts)):
             continue
         f = r["sites"][t["id"]]
         own = f["left_bytes"] / max(f["count"], 1)
@@ -472,14 +732,18 @@ def optimize(files, head_spec, include_dirs, defines, profile_data: str, memory:
     if choice is None:
         raise AdError(f"no plan fits in {show_size(budget)} ({budget} B): the smallest "
                       f"predicted peak is {show_size(low)} ({low:.0f} B), {how}", None, 1)
-    rows = [("all-split", set()), ("all-joint", set(keys)), ("chosen", choice.joint)]
+    rows = [("all-split", set(), {}), ("all-joint", set(keys), {}),
+            ("chosen", choice.joint, choice.loops)]
     lines = [f"{'plan':<10} {'predicted peak':>22} {'predicted time':>24}"]
-    for name, j in rows:
-        p = cm.peak(root, j)
-        t = cm.predicted_time(root, j, model.base_time)
+    for name, j, b in rows:
+        p = cm.peak(root, j, bino=b)
+        t = cm.predicted_time(root, j, model.base_time, b)
         lines.append(f"{name:<10} {show_size(p):>12} {p:>9.0f} B {model.time_text(t):>24}")
     lines.append(f"method: {choice.method}; budget {show_size(budget)} ({budget} B); "
-                 f"{len(choice.joint)} of {len(keys)} call sites joint")
+                 f"{len(choice.joint)} of {len(keys)} call sites joint"
+                 + "".join(f"; loop {k} binomial, {n} snapshot{'s' if n != 1 else ''}"
+                           for k, n in sorted(choice.loops.items())))
+    lines += model.notes
     report = "\n".join(lines) + "\n"
     if output:
         from ..output import write_atomic
@@ -497,6 +761,12 @@ def plan_text(head, memory, budget, choice, model, keys) -> str:
     for k in keys:
         if k in choice.joint:
             out.append(f'"{k}" = "joint"')
+    if choice.loops:
+        # interface.md's [loops] syntax: the loop by its routine and the
+        # line of its header
+        out += ["", "[loops]"]
+        for k, n in sorted(choice.loops.items()):
+            out.append(f'"{k}" = {{ binomial = {{ snapshots = {n} }} }}')
     return "\n".join(out) + "\n"
 
 
@@ -508,9 +778,12 @@ def pareto(files, head_spec, include_dirs, defines, profile_data: str, png: Opti
         pts = cm.frontier(model.root, model.base_time)
     except cm.NoHighs as e:
         raise AdError(str(e), None, 1) from None
-    csv = ["peak_bytes,predicted_time,joint_sites,method"]
+    csv = ["peak_bytes,predicted_time,joint_sites,method"
+           + (",binomial_loops" if cm.loop_keys(model.root) else "")]
     for c in pts:
-        csv.append(f"{c.peak:.0f},{c.time:.6g},{' '.join(sorted(c.joint))},{c.method}")
+        csv.append(f"{c.peak:.0f},{c.time:.6g},{' '.join(sorted(c.joint))},{c.method}"
+                   + (("," + " ".join(f"{k}={n}" for k, n in sorted(c.loops.items())))
+                      if cm.loop_keys(model.root) else ""))
     text = "\n".join(csv) + "\n"
     msg = ""
     if png:
