@@ -290,9 +290,10 @@ class Features:
         # a generator of their own, so with this off the programs are the
         # same as before.
         self.array_intrinsics = True
-        # Small fixed-size arrays through the head's module (issue 13's
-        # snapshot rules, drawn after the optional/generic calls so the rest
-        # of each program is unchanged): a helper overwriting the elements
+        # Small fixed-size arrays through the head's module, in about a
+        # third of the programs (issue 13's snapshot rules, drawn after the
+        # optional/generic calls so the rest of each program is unchanged):
+        # a helper overwriting the elements
         # of v(2) one by one, each from its old value (its backward sweep
         # pops every element before reading any: split mode keeps no exit
         # value of v), one overwriting v(3) from elements it already
@@ -1485,7 +1486,9 @@ def _module_calls(r: random.Random, g: "RoutineGen", pre: str, feat: Features):
             calls.append(f"call {pre}g({a}, {b})")
         r.shuffle(calls)
     decls: list[str] = []
-    if feat.small_vectors:
+    # in about a third of the programs: four more routines in each makes a
+    # batch a third longer and its differentiation twice as slow
+    if feat.small_vectors and r.random() < 0.35:
         procs += [f"subroutine {pre}v2(v, s)",
                   "  real(8), intent(inout) :: v(2)",
                   "  real(8), intent(in) :: s",
