@@ -15,7 +15,8 @@ and `python tests/test_random_programs.py SEED --prefix pNNN_` shrinks it
 (removes statements while it keeps failing the same way).  When a batch fails
 to build or to run, its programs are rebuilt one by one so the failure lands
 on the program that causes it.  The batches are built and run by a pool of
-processes, one per core.
+processes, one per core in all: under pytest-xdist the test workers' pools
+claim batches in one shared directory, so each batch is built once.
 
 Environment: ADTOOL_RANDOM_SEED (base seed, 0), ADTOOL_RANDOM_BATCHES (10),
 ADTOOL_RANDOM_PER_BATCH (20), ADTOOL_RANDOM_SIZE (small|normal|large),
@@ -205,36 +206,82 @@ def _cached_parsing():
 
 
 def run_batch(batch: int, work: str, rt) -> dict:
-    """Worker: build and run one batch; {prefix: {mode: Res} | error text}."""
+    """Build and run one batch; {prefix: {mode: Res} | error text}."""
     if not os.environ.get("ADTOOL_RANDOM_NOCACHE"):
         _cached_parsing()
     return run_isolating(programs(batch), Path(work), rt)
 
 
+def _result_file(shared: Path, batch: int) -> Path:
+    return shared / f"b{batch:02d}.pickle"
+
+
+def claim_batches(shared: str, rt) -> None:
+    """Worker process: build and run every batch no other process has
+    claimed.  Under pytest-xdist each test worker starts such processes on
+    one shared directory, so every batch is built once per run, by whichever
+    process reaches it first, and a worker waiting for a batch another
+    worker builds costs no core."""
+    import pickle
+    root = Path(shared)
+    for b in range(NBATCH):
+        try:
+            (root / f"b{b:02d}.claim").mkdir()
+        except FileExistsError:
+            continue
+        try:
+            res = run_batch(b, str(root / f"b{b:02d}"), rt)
+        except Exception as e:        # noqa: BLE001 - every program of the batch fails with it
+            res = {f"p{b * PER_BATCH + k:03d}_": f"{type(e).__name__}: {e}" for k in range(PER_BATCH)}
+        tmp = root / f"b{b:02d}.tmp"
+        tmp.write_bytes(pickle.dumps(res))
+        tmp.rename(_result_file(root, b))
+
+
 @pytest.fixture(scope="session")
 def batch_futures(tmp_path_factory):
-    """All batches, built and run in the background by a pool of processes
-    (one per core) as soon as the first test asks for one."""
+    """All batches, built and run in the background as soon as the first
+    test asks for one: by a pool of processes (one per core, shared among
+    the xdist workers) claiming batches in a directory all workers share."""
     from concurrent.futures import ProcessPoolExecutor
-    base = tmp_path_factory.mktemp("random")
-    rt = build_runtime(base / "rt")
-    workers = int(os.environ.get("ADTOOL_RANDOM_WORKERS", os.cpu_count() or 2))
-    ex = ProcessPoolExecutor(max_workers=max(1, workers))
-    futs = {b: ex.submit(run_batch, b, str(base / f"b{b:02d}"), rt) for b in range(NBATCH)}
-    yield {b: (base / f"b{b:02d}", f) for b, f in futs.items()}
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "random"
+    shared.mkdir(exist_ok=True)
+    rt = build_runtime(tmp_path_factory.mktemp("random_rt"))
+    n_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    procs = int(os.environ.get("ADTOOL_RANDOM_WORKERS",
+                               max(1, (os.cpu_count() or 2) // n_workers)))
+    ex = ProcessPoolExecutor(max_workers=max(1, procs))
+    claims = [ex.submit(claim_batches, str(shared), rt) for _ in range(max(1, procs))]
+    yield shared, claims
     ex.shutdown(cancel_futures=True)
 
 
 _progs: dict = {}
+_results: dict = {}
 
 
 @pytest.fixture
 def batch_results(batch_futures):
+    import pickle
+    import time
+    shared, claims = batch_futures
+
     def get(batch):
-        work, fut = batch_futures[batch]
         if batch not in _progs:
             _progs[batch] = {p.prefix: p for p in programs(batch)}
-        return work, _progs[batch], fut.result()
+        if batch not in _results:
+            f = _result_file(shared, batch)
+            deadline = time.monotonic() + 3600
+            while not f.exists():
+                for c in claims:
+                    if c.done() and c.exception() is not None:
+                        raise c.exception()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"batch {batch} not built within an hour ({shared})")
+                time.sleep(0.5)
+            _results[batch] = pickle.loads(f.read_bytes())
+        return shared / f"b{batch:02d}", _progs[batch], _results[batch]
     return get
 
 
