@@ -167,6 +167,7 @@ class Features:
         self.logical_if = True          # one-line "if (c) stmt"
         self.logicals = True            # passive logical locals
         self.gotos = True               # forward GOTO within a block
+        self.goto_out_of_loops = True   # forward GOTO from inside a DO loop past its end
         self.returns = True             # RETURN before the end
         self.named_loops = True         # exit/cycle of an outer loop by name
         self.section_actuals = True     # a(n:1:-1), a(1:n) as array actuals
@@ -1013,11 +1014,27 @@ class RoutineGen:
         return [self.ch([f"{lg} = {self.cond()}", f"{lg} = .not. {lg}",
                          f"{lg} = {lg} .or. ({self.cond(0)})"])]
 
-    def goto_stmt(self, depth, in_loop) -> list[str]:
+    def goto_stmt(self, budget, depth, in_loop) -> list[str]:
         lab = self.next_label
         self.next_label += 10
+        if self.f.goto_out_of_loops and self.r.random() < 0.5:
+            return self.goto_out_of_loop(lab, budget, depth)
         body = self.block(self.r.randint(1, 3), depth, in_loop)
         return [f"if ({self.cond()}) goto {lab}"] + body + [f"{lab} continue"]
+
+    def goto_out_of_loop(self, lab, budget, depth) -> list[str]:
+        """A DO loop left by `if (c) goto L` from anywhere in its body (nested
+        loops and branches included), L right after the loop or a few
+        statements later: how READ(..., END=L) ends a read loop and how F77
+        codes leave a search loop."""
+        loop = self.do_loop(budget, depth)
+        spots = [i for i in range(1, len(loop))
+                 if not loop[i - 1].lstrip().lower().startswith("select")]
+        i = self.ch(spots)
+        pad = loop[i][:len(loop[i]) - len(loop[i].lstrip())] if i < len(loop) - 1 else "  "
+        loop.insert(i, f"{pad}if ({self.cond()}) goto {lab}")
+        after = self.block(self.r.randint(1, 2), depth, False) if self.r.random() < 0.5 else []
+        return loop + after + [f"{lab} continue"]
 
     def while_loop(self, budget, depth) -> list[str]:
         for k in range(1, 5):
@@ -1108,7 +1125,7 @@ class RoutineGen:
         if k == "char":
             return [f"{self.ch(self.char_locals)} = '{self.ch(_WORDS)}'"]
         if k == "goto":
-            return self.goto_stmt(depth, in_loop)
+            return self.goto_stmt(budget, depth, in_loop)
         if k == "return":
             return [f"if ({self.cond()}) return"]
         if k == "int":

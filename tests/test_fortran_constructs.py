@@ -63,14 +63,6 @@ def test_read_rerun_by_a_joint_adjoint_is_warned(tmp_path):
     assert p.returncode == 0 and "warning" not in p.stderr, p.stderr
 
 
-def test_read_with_end_branch_is_refused_by_name(tmp_path):
-    out = tmp_path / "o.f90"
-    p = adtool("differentiate", CONSTRUCTS / "read_end.f90", "--head", "f(y)/(x)", "-o", out)
-    assert p.returncode == 1, p.stderr
-    assert "read_end.f90:6:3: error: unsupported construct: READ with END=" in p.stderr, p.stderr
-    assert not out.exists()
-
-
 def test_vector_subscripted_actual_argument_is_refused_by_name(tmp_path):
     """x(idx) given to a routine: a copy, not a variable its adjoint could
     accumulate into; refused naming the way out (was uncompilable output)."""

@@ -570,19 +570,6 @@ def test_backward_goto_refused(tmp_path):
     _refused(tmp_path, src, "GOTO into a block", 6)
 
 
-def test_goto_out_of_loop_refused(tmp_path):
-    src = ("      subroutine b(x, n)\n"
-           "      integer n, i\n"
-           "      double precision x(n)\n"
-           "      do i = 1, n\n"
-           "        if (x(i) .lt. 0) goto 30\n"
-           "        x(i) = 2 * x(i)\n"
-           "      end do\n"
-           "   30 continue\n"
-           "      end\n")
-    _refused(tmp_path, src, "GOTO out of a loop", 5)
-
-
 def test_goto_into_block_refused(tmp_path):
     src = ("      subroutine b(x)\n"
            "      double precision x\n"
@@ -600,7 +587,8 @@ class _RandomJumps:
     """Random routines mixing named counted loops (constant, negative and
     run-time steps), while loops, if/else, and every kind of jump this pass
     removes -- EXIT/CYCLE of any enclosing loop, RETURN, forward GOTO to a
-    later label of any enclosing block inside the same loop.  `cnt` records
+    later label of any enclosing block, in the same loop or out of loops
+    (how READ(..., END=, ERR=) leaves a read loop).  `cnt` records
     the path taken, so any change of control shows in the output."""
 
     def __init__(self, seed: int):
@@ -637,14 +625,14 @@ class _RandomJumps:
             self.loopvars.append(v)
             lo, hi, st = r.choice([("1", "4", ""), ("5", "1", ", -1"), ("6", "0", ", -2"),
                                    ("2", "nn", ", st"), ("nn", "1", ", -st"), ("3", "2", "")])
-            body = self.block(depth - 1, loops + [nm], [], ind + 1)
+            body = self.block(depth - 1, loops + [nm], targets, ind + 1)
             return ([f"{sp}{nm}: do {v} = {lo}, {hi}{st}"] + body +
                     [f"{sp}  cnt = cnt + {v}", f"{sp}end do {nm}", f"{sp}y = y + {v}"])
         if depth > 0 and c < 0.35:
             self.nloop += 1
             nm, w = f"l{self.nloop}", f"w{self.nloop}"
             self.loopvars.append(w)
-            body = self.block(depth - 1, loops + [nm], [], ind + 1)
+            body = self.block(depth - 1, loops + [nm], targets, ind + 1)
             return ([f"{sp}{w} = 0", f"{sp}{nm}: do while ({w} < 5)", f"{sp}  {w} = {w} + 1"]
                     + body + [f"{sp}end do {nm}"])
         if depth > 0 and c < 0.55:

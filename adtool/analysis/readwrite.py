@@ -218,17 +218,19 @@ def _stmt_effects(s: Stmt, ctx: _Ctx) -> Effects:
                 v = ctx.scopes.var(ctx.r, ctx.r.result)
                 eff.writes.add(v)
                 eff.kills.add(v)
-    elif isinstance(s, Read):
-        for x in s.items:
-            _read_target(x, ctx, eff)
-        for x in ([s.unit] if s.unit is not None else []) + [v for _, v in s.specs]:
-            _expr(x, ctx, eff)
     elif isinstance(s, Print):
+        stored = s.stored()
+        for x in stored:
+            _read_target(x, ctx, eff)
         for x in s.items:
-            _expr(x, ctx, eff)
-            _io_vars(x, ctx, eff)
-        if s.unit is not None:
-            _expr(s.unit, ctx, eff)
+            if isinstance(s, Read):
+                _read_target(x, ctx, eff)
+            else:
+                _expr(x, ctx, eff)
+                _io_vars(x, ctx, eff)
+        for x in ([s.unit] if s.unit is not None else []) + [v for _, v in s.specs]:
+            if not any(x is y for y in stored):
+                _expr(x, ctx, eff)
     elif isinstance(s, Allocate):
         for ref in s.items:
             _subs(ref, ctx, eff)

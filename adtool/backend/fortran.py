@@ -241,11 +241,11 @@ class _Stmts:
             return line("continue")
         if isinstance(s, Print):
             specs = "".join(f", {k}={fexpr(v)}" for k, v in s.specs)
+            items = ", ".join(fexpr(x) for x in s.items)
             if s.keyword not in ("write", "read"):
-                return line(f"{s.keyword}({specs[2:]})")
+                return line(f"{s.keyword}({specs[2:]}) {items}".rstrip())
             unit = "*" if s.unit is None else fexpr(s.unit)
             fmt = "*" if s.fmt is None else fstring(s.fmt)
-            items = ", ".join(fexpr(x) for x in s.items)
             return line(f"{s.keyword}({unit}, {fmt}{specs}) {items}".rstrip())
         if isinstance(s, Allocate):
             return line(f"allocate({', '.join(fexpr(x) for x in s.items)})")

@@ -18,7 +18,7 @@ with its place.
 """
 from __future__ import annotations
 
-from ..ir.nodes import LOGICAL, Cycle, Exit, Goto, Lit, Stmt, While
+from ..ir.nodes import LOGICAL, Cycle, Exit, Goto, Lit, Loop, Stmt, While
 from ..ir.visit import child_blocks, walk_stmts
 
 
@@ -74,4 +74,24 @@ def loops_from_backward_gotos(body: list[Stmt]) -> list[Stmt]:
         if after is not None and after not in _targets(body):
             body[i + 1].label = None
         i += 1
+    return body
+
+
+def exits_from_gotos(body: list[Stmt]) -> list[Stmt]:
+    """A GOTO from inside a loop to the statement right after it is an EXIT
+    of that loop (named, so it leaves the right one from a nested loop).
+    This is how READ(..., END=20) ends a read loop, and how F77 codes leave
+    a DO loop early.  Rewrites body and every nested block in place."""
+    for s in body:
+        for blk in child_blocks(s):
+            exits_from_gotos(blk)
+    for i, s in enumerate(body[:-1]):
+        lab = body[i + 1].label
+        if lab is None or not isinstance(s, (Loop, While)) or lab not in _targets(s.body):
+            continue
+        if s.name is None:
+            s.name = f"loop_to{lab}"
+        _retarget(s.body, -1, lab, s.name)
+        if lab not in _targets(body):
+            body[i + 1].label = None
     return body

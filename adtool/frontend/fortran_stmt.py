@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from typing import Optional
 
@@ -13,9 +14,9 @@ from ..diagnostics import AdError, bad_input, unsupported
 from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Case, Continue, Cycle,
                         Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print, Read,
                         Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, Type,
-                        While)
+                        While, INQUIRE_INPUTS, IO_STORES)
 from ..ir.visit import refs_in, stmt_exprs, walk_stmts
-from .fortran_goto import loops_from_backward_gotos
+from .fortran_goto import exits_from_gotos, loops_from_backward_gotos
 from .fortran_where import lower_where
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
 from .source import is_fixed_form
@@ -60,8 +61,8 @@ class Statements:
             if not isinstance(part, F.Internal_Subprogram_Part):
                 r.ignored_directives.extend((u.src.span(_line_of(n)), str(n).strip()) for n in _walk(part)
                                             if isinstance(n, F.Directive) and _FOREIGN.match(str(n)))
-        r.body = loops_from_backward_gotos(self.block(list(exe.children) if exe is not None else [],
-                                                      pending))
+        r.body = exits_from_gotos(loops_from_backward_gotos(
+            self.block(list(exe.children) if exe is not None else [], pending)))
         self._drop_statement_function_dummies(u)
         from ..ir import records
         for s in walk_stmts(r.body):
@@ -239,21 +240,23 @@ class Statements:
         if isinstance(node, F.Write_Stmt):
             ctl, items = node.children
             unit, fmt, extra = self._io_control(ctl, "WRITE", span)
-            return [Print(self._io_items(items), unit, fmt, specs=extra, span=span)]
+            return self._io_jumps(Print(self._io_items(items), unit, fmt, specs=extra, span=span))
         if isinstance(node, F.Read_Stmt):
-            return [self._read(node, span)]
+            return self._io_jumps(self._read(node, span))
         if isinstance(node, (F.Open_Stmt, F.Close_Stmt)):
             word = str(node.children[0]).lower()
             specs = [self._io_spec(word.upper(), str(kw).lower() if kw is not None else "unit", val, span)
                      for kw, val in (c.children for c in node.children[1].children)]
-            return [Print([], keyword=word, specs=specs, span=span)]
+            return self._io_jumps(Print([], keyword=word, specs=specs, span=span))
         if isinstance(node, (F.Rewind_Stmt, F.Backspace_Stmt, F.Endfile_Stmt, F.Flush_Stmt)):
             word = type(node).__name__.split("_")[0].lower()
             unit, lst = node.children
             pairs = [(None, unit)] if unit is not None else [tuple(c.children) for c in lst.children]
             specs = [self._io_spec(word.upper(), str(kw).lower() if kw is not None else "unit", val, span)
                      for kw, val in pairs]
-            return [Print([], keyword=word, specs=specs, span=span)]
+            return self._io_jumps(Print([], keyword=word, specs=specs, span=span))
+        if isinstance(node, F.Inquire_Stmt):
+            return self._io_jumps(self._inquire(node, span))
         if isinstance(node, F.Allocate_Stmt):
             if node.children[0] is not None or node.children[2] is not None:
                 raise unsupported("ALLOCATE with type-spec or options", span)
@@ -281,13 +284,7 @@ class Statements:
 
     def _fresh_index(self) -> str:
         """A new integer local (the counter of a loop the front end writes)."""
-        syms = self.cur.routine.symbols
-        k = 1
-        while f"ad_i{k}" in syms or self.lookup(f"ad_i{k}") is not None:
-            k += 1
-        name = f"ad_i{k}"
-        syms[name] = Symbol(name, INT4, storage="local", span=self.span)
-        return name
+        return self._fresh_local("ad_i", INT4)
 
     def _statement_function(self, lhs_node, rhs_node) -> bool:
         """`SQ(T) = T*T + 1` where SQ is no array: fparser reads a statement
@@ -365,11 +362,64 @@ class Statements:
                   [Goto(pos, span=span)], span=span)
 
     def _io_spec(self, stmt: str, kw: str, val, span: Span) -> tuple[str, Expr]:
-        """One keyword=value specifier of a passive I/O statement; those that
-        store into a variable would make the statement write program state."""
-        if kw in ("iostat", "iomsg", "newunit", "size", "err", "end", "eor"):
-            raise unsupported(f"{stmt} with {kw.upper()}= in a differentiated routine", span)
-        return kw, self.expr(val)
+        """One keyword=value specifier of an I/O statement.  A label (ERR=,
+        END=, EOR=) is kept as an integer literal for _io_jumps; a specifier
+        that stores (IOSTAT=, IOMSG=, SIZE=, NEWUNIT=, INQUIRE's) must name
+        a variable."""
+        if kw in _IO_LABELS:
+            return kw, Lit(str(val), INT4)
+        e = self.expr(val)
+        if (kw in IO_STORES or (stmt == "INQUIRE" and kw not in INQUIRE_INPUTS)) \
+                and not isinstance(e, Ref):
+            raise bad_input(f"{stmt} {kw.upper()}= needs a variable, not '{val}'", span)
+        return kw, e
+
+    def _inquire(self, node, span: Span) -> Print:
+        """INQUIRE(specs) or INQUIRE(IOLENGTH=n) items: a statement that only
+        stores what it finds (into its specifiers' variables)."""
+        lst, iolength, items = node.children
+        if lst is None:
+            return Print(self._io_items(items), keyword="inquire",
+                         specs=[self._io_spec("INQUIRE", "iolength", iolength, span)], span=span)
+        specs = [self._io_spec("INQUIRE", str(kw).lower() if kw is not None else "unit", val, span)
+                 for kw, val in (c.children for c in lst.children)]
+        return Print([], keyword="inquire", specs=specs, span=span)
+
+    def _io_jumps(self, io: Print) -> list[Stmt]:
+        """ERR=, END= and EOR= labels become an IOSTAT= variable tested after
+        the statement (`if (is_iostat_end(ios)) go to 20`), so the jumps are
+        ordinary forward GOTOs for the later stages.  Without an IOSTAT= of
+        the user's, a condition no label catches still stops the run, with
+        an error as the original would."""
+        jumps = [(k, int(v.text)) for k, v in io.specs if k in _IO_LABELS]
+        if not jumps:
+            return [io]
+        io.specs = [(k, v) for k, v in io.specs if k not in _IO_LABELS]
+        ios = next((v for k, v in io.specs if k == "iostat"), None)
+        own = ios is None
+        if own:
+            ios = Ref(self._fresh_local("ad_ios", INT4))
+            io.specs.append(("iostat", ios))
+        span = io.span
+        test = {"end": lambda: Call("is_iostat_end", [copy.deepcopy(ios)], intrinsic=True),
+                "eor": lambda: Call("is_iostat_eor", [copy.deepcopy(ios)], intrinsic=True),
+                "err": lambda: Bin(">", copy.deepcopy(ios), Lit("0", INT4))}
+        arms = [(test[k](), [Goto(lab, span=span)]) for k, lab in jumps]
+        if own:
+            msg = f"{io.keyword.upper()} at {os.path.basename(span.file)}:{span.line} failed"
+            arms.append((Bin("!=", copy.deepcopy(ios), Lit("0", INT4)),
+                         [Stop(Lit(msg, Type("character", 1, Lit(str(len(msg)), INT4))), error=True,
+                               span=span)]))
+        return [io, If(arms, span=span)]
+
+    def _fresh_local(self, base: str, t: Type) -> str:
+        syms = self.cur.routine.symbols
+        k = 1
+        while f"{base}{k}" in syms or self.lookup(f"{base}{k}") is not None:
+            k += 1
+        name = f"{base}{k}"
+        syms[name] = Symbol(name, t, storage="local", span=self.span)
+        return name
 
     def _if_construct(self, node, span: Span) -> If:
         branches: list[tuple[Expr, list[Stmt]]] = []
@@ -576,6 +626,9 @@ class Statements:
         sym = Symbol(name, t, storage="local", implicit=True, span=self.span)
         self.cur.routine.symbols[name] = sym
         return sym
+
+
+_IO_LABELS = ("err", "end", "eor")
 
 
 def _check_read_target(e: Expr, span: Span) -> None:

@@ -71,7 +71,6 @@ _UNSUPPORTED_NAMES = {
     "Block_Data": "BLOCK DATA",
     "Associate_Construct": "ASSOCIATE construct",
     "Select_Type_Construct": "SELECT TYPE construct",
-    "Inquire_Stmt": "INQUIRE statement",
 }
 # fparser versions differ in which classes exist; keep those present.
 _UNSUPPORTED_STMTS = {getattr(F, k): v for k, v in _UNSUPPORTED_NAMES.items() if hasattr(F, k)}

@@ -51,7 +51,7 @@ FORTRAN.update(_t("trim adjustl adjustr repeat char achar new_line", "char", ele
 FORTRAN.update(_t("iand ior ieor not ishft ishftc ibset ibclr ibits shifta shiftl shiftr "
                   "merge_bits", "arg"))
 FORTRAN.update(_t("popcnt poppar leadz trailz", "int"))
-FORTRAN.update(_t("btest", "logical"))
+FORTRAN.update(_t("btest is_iostat_end is_iostat_eor", "logical"))
 FORTRAN.update(_t("rank findloc", "int", elemental=False))
 
 # Specific (type-prefixed) F77 names map onto the generic ones.

@@ -361,6 +361,21 @@ class Print(Stmt):
     keyword: str = "write"
     specs: list[tuple[str, Expr]] = field(default_factory=list)
 
+    def stored(self) -> list[Expr]:
+        """The variables the statement stores into through its specifiers
+        (IOSTAT=, IOMSG=, SIZE=, NEWUNIT=; every INQUIRE specifier but its
+        inputs): integer, logical and character state the analyses and the
+        tape see written, like a READ's items."""
+        inquire = self.keyword == "inquire"
+        return [v for k, v in self.specs
+                if k in IO_STORES or (inquire and k not in INQUIRE_INPUTS)]
+
+
+# Specifiers through which any I/O statement stores into a variable, and
+# the ones through which an INQUIRE does not.
+IO_STORES = frozenset({"iostat", "iomsg", "size", "newunit", "iolength"})
+INQUIRE_INPUTS = frozenset({"unit", "file", "id"})
+
 
 @dataclass
 class Read(Print):

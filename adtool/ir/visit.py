@@ -167,8 +167,10 @@ def is_literal(e: Expr) -> bool:
     return isinstance(e, Lit)
 
 
-def read_targets(s: "Read") -> list[str]:
-    """Every variable a READ stores into, implied-DO counters included."""
+def read_targets(s: "Print") -> list[str]:
+    """Every variable an I/O statement stores into: a READ's items
+    (implied-DO counters included) and what any I/O statement stores
+    through its specifiers (IOSTAT=, INQUIRE's EXIST=...)."""
     out: list[str] = []
 
     def walk(e) -> None:
@@ -178,6 +180,6 @@ def read_targets(s: "Read") -> list[str]:
                 walk(x)
         elif isinstance(e, Ref):
             out.append(e.name)
-    for e in s.items:
+    for e in (s.items if isinstance(s, Read) else []) + s.stored():
         walk(e)
     return list(dict.fromkeys(out))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..ir.clone import clone
-from ..ir.nodes import Assign, Call, CallStmt, Loop, Read, Ref, Routine, Stmt
+from ..ir.nodes import Assign, Call, CallStmt, Loop, Print, Ref, Routine, Stmt
 from ..ir.visit import read_targets, stmt_exprs, walk_expr, walk_stmts
 
 
@@ -77,7 +77,7 @@ def _writes(body: list[Stmt], name: str) -> int:
             n += 2
         if isinstance(st, CallStmt) and any(isinstance(a, Ref) and a.name == name for a in st.args):
             n += 2
-        if isinstance(st, Read) and name in read_targets(st):
+        if isinstance(st, Print) and name in read_targets(st):
             n += 2
         for e in stmt_exprs(st):
             for x in walk_expr(e):

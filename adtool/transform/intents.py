@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..ir.nodes import Allocate, Assign, CallStmt, Raw, Read, Ref, Routine, Stmt
+from ..ir.nodes import Allocate, Assign, CallStmt, Print, Raw, Ref, Routine, Stmt
 from ..ir.visit import read_targets
 from ..ir.visit import child_blocks, walk_stmts
 
@@ -27,7 +27,7 @@ def _written(v: Routine) -> set[str]:
             out.add(s.args[0].name)
         elif isinstance(s, Allocate):
             out.update(i.name for i in s.items if isinstance(i, Ref))
-        elif isinstance(s, Read):
+        elif isinstance(s, Print):
             out.update(read_targets(s))
     return out
 

@@ -461,7 +461,7 @@ class _Normalizer:
 
     def check_gotos(self, body: list[Stmt]) -> None:
         """Only forward jumps to a statement of an enclosing block, inside
-        the same loop iteration, can be expressed by guarding the statements
+        the same loop iteration or out of enclosing loops, can be expressed by guarding the statements
         jumped over; everything else is refused here, before any rewrite."""
         info = _GotoCheck()
 
@@ -483,9 +483,6 @@ class _Normalizer:
             if len(gpath) <= m or gpath[m][0] != lpath[m][0]:
                 raise unsupported("GOTO into a block", g.span,
                                   f"label {g.target} is not in an enclosing block")
-            crossed = [p[2] for p in gpath[m:-1]]
-            if any(isinstance(s, (Loop, While)) for s in crossed):
-                raise unsupported("GOTO out of a loop", g.span, f"to label {g.target}")
             if lpath[m][1] <= gpath[m][1]:
                 raise unsupported("backward GOTO", g.span, f"to label {g.target}")
             if g.target not in self.goto_flag:

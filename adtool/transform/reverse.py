@@ -502,11 +502,13 @@ class Reverse(Snapshots, Calls):
             return self.loop(s)
         if isinstance(s, While):
             return self.while_(s)
-        if isinstance(s, Read):
-            # The values read are recorded like any overwrite; their
-            # derivatives restart from zero (with the indices of the read).
+        if isinstance(s, Print) and read_targets(s):
+            # The values read (and IOSTAT= and the like) are recorded like
+            # any overwrite; the derivatives of what a READ read restart
+            # from zero (with the indices of the read).
             push, pop = self._record(r, [Ref(n) for n in read_targets(s)])
-            zero = zero_read_derivatives(self.ctx, r, s.items, self._type)
+            zero = zero_read_derivatives(self.ctx, r, s.items, self._type) \
+                if isinstance(s, Read) else []
             return Sweeps(push + [primal_read(s)], zero + pop)
         if isinstance(s, (Print, Continue, Stop)):
             n = clone(s)

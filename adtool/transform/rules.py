@@ -128,7 +128,7 @@ for _p in ("int", "nint", "floor", "ceiling", "size", "lbound", "ubound", "kind"
            # bit manipulation: integers only
            "iand", "ior", "ieor", "not", "ishft", "ishftc", "ibset", "ibclr", "ibits",
            "shifta", "shiftl", "shiftr", "merge_bits", "popcnt", "poppar", "leadz",
-           "trailz", "btest"):
+           "trailz", "btest", "is_iostat_end", "is_iostat_eor"):
     E[_p] = Rule("passive")
 for _p in ("scan", "verify", "lge", "lgt", "lle", "llt",      # character inquiries
            "trim", "adjustl", "adjustr", "repeat", "char", "achar"):

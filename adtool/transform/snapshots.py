@@ -258,7 +258,7 @@ class Snapshots:
                 self._wr.update(_written_key(a) or a.name for a in x.args if isinstance(a, Ref))
             elif isinstance(x, Allocate):
                 self._wr.update(i.name for i in x.items)
-            elif isinstance(x, Read):
+            elif isinstance(x, Print):
                 self._wr.update(read_targets(x))
 
     def _push_pop(self, r: Routine, refs: list[Ref]) -> tuple[list[Stmt], list[Stmt]]:
@@ -416,7 +416,7 @@ class Snapshots:
                 out.add(names.var(st.lhs.name))
             elif isinstance(st, Loop):
                 out.add(names.var(st.var))
-            elif isinstance(st, Read):
+            elif isinstance(st, Print):
                 out |= {names.var(n) for n in read_targets(st)}
             elif isinstance(st, (Allocate, Deallocate)):
                 return None
@@ -520,7 +520,7 @@ def _fresh_per_trip(body: list[Stmt], var: str) -> set[str]:
                         return set()
         elif isinstance(x, Loop) and x.var == var:
             return set()
-        elif isinstance(x, Read):
+        elif isinstance(x, Print) and read_targets(x):
             if var in read_targets(x):
                 return set()
             for n in read_targets(x):
