@@ -303,6 +303,14 @@ class Features:
         # called in it (nothing writes pv between a call and its adjoint:
         # split mode takes no copy of it).
         self.small_vectors = True
+        # With small_vectors: a helper whose allocatable local has bounds
+        # 0:n-1 and is assigned a whole-array value (`u = c*a`: no
+        # reallocation, the bounds stay), and one assigned a(iv).  Whole
+        # allocatable assignments were emitted as deallocate +
+        # allocate(source=), which gave u the value's bounds 1:n (0:n-1
+        # for a vector-subscripted value, from gfortran): u(0) read the
+        # wrong element, silently (fixture alloc_bounds, seed 77003006).
+        self.alloc_bounds = True
         self.__dict__.update(kw)
 
 
@@ -1555,6 +1563,27 @@ def _module_calls(r: random.Random, g: "RoutineGen", pre: str, feat: Features):
             if pairs:
                 a, b = r.choice(pairs)
                 calls.append(f"  call {pre}fl(n, {a}, {b}, {x})")
+            if feat.alloc_bounds and ain:
+                procs += [
+                    # u keeps the bounds 0:n-1 it was allocated with through
+                    # `u = expr` (same shape: no reallocation); w = a(iv), a
+                    # vector-subscripted value, keeps w's bounds 1:n
+                    f"subroutine {pre}lb(n, a, y)",
+                    "  integer, intent(in) :: n",
+                    "  real(8), intent(in) :: a(n)",
+                    "  real(8), intent(inout) :: y",
+                    "  real(8), allocatable :: u(:), w(:)",
+                    "  integer :: iv(n), i",
+                    "  allocate(u(0:n - 1), w(n))",
+                    "  do i = 1, n",
+                    "    iv(i) = n + 1 - i",
+                    "  end do",
+                    f"  u = {c()} * a + {c()} * sin(y)",
+                    "  w = a(iv)",
+                    f"  y = {c()} * y + {c()} * u(0) * w(1) + {c(0.05, 0.2)} * sum(u * w) + {c()} * u(n - 1)",
+                    "  deallocate(u, w)",
+                    f"end subroutine {pre}lb"]
+                calls.append(f"  call {pre}lb(n, {r.choice(ain)}, {y})")
             calls += ["end do",
                       f"{y} = {y} + {c(0.05, 0.2)} * (vv(1) + vv(2) * vv(3) + v2(1) * v2(2))"]
     if not calls:

@@ -440,6 +440,7 @@ def shrink(p: progen.Program, work: Path, rt, log=print) -> progen.Program:
         def kind(text):
             q = copy.copy(p)
             q.routines = [progen.Routine(p.head, text)]
+            q.module = None                 # text holds the program's module already
             res = run_isolating([q], work / f"s{kind.count}", rt)[q.prefix]
             kind.count += 1
             return failure_kind(res)
@@ -471,6 +472,7 @@ def shrink(p: progen.Program, work: Path, rt, log=print) -> progen.Program:
                     break
         q = copy.copy(p)
         q.routines = [progen.Routine(p.head, text)]
+        q.module = None
         return q
     finally:
         FLAGS, GEN_FLAGS = saved

@@ -816,7 +816,11 @@ class Reverse(Snapshots, Calls):
             self.out.symbols[tmp].allocatable = True
             from ..backend.fortran_expr import fexpr
             head = [Raw(f"allocate({tmp}, source={fexpr(seed)})")]
-            each: Expr = Ref(tmp, [Ref(k) if d == along else Section(None, None, None)
+            # the copy has the seed's bounds (gfortran gives a vector-
+            # subscripted source lower bound 0): count from its lbound
+            at = add(Call("lbound", [Ref(tmp), integer(along + 1)], intrinsic=True),
+                     add(Ref(k), integer(-1)))
+            each: Expr = Ref(tmp, [at if d == along else Section(None, None, None)
                                    for d in range(srank)])
             tail = [Deallocate([tmp])]
         else:
