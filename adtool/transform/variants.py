@@ -367,13 +367,29 @@ def deallocate_derivatives(ctx: DiffContext, r: Routine, s) -> list:
 
 
 def reallocating(target: Ref, value: Expr, ctx: DiffContext, r: Routine, out: Routine) -> list[Stmt]:
-    """`a = expr` for a whole allocatable array: Fortran 2003 reallocation
-    on assignment, kept as the user wrote it.  An array already allocated
-    with the value's shape keeps its bounds (`allocate(u(0:n-1)); u = 2*x`
-    leaves u(0:n-1)); deallocate + allocate(source=) would give it the
-    value's bounds (1:n, or 0:n-1 from gfortran for a vector-subscripted
-    value) and every later u(0) would read the wrong element."""
-    return [Assign(clone(target), clone(value))]
+    """`a = expr` for a whole allocatable array (Fortran 2003 reallocation
+    on assignment).  A user's array is assigned as written: one already
+    allocated with the value's shape keeps its bounds (`allocate(u(0:n-1));
+    u = 2*x` leaves u(0:n-1)), which deallocate + allocate(source=) would
+    rebase to the value's (and gfortran gives a vector-subscripted source
+    lower bound 0), so that u(0) read the wrong element.  The transform's
+    own temporaries (ad_*, assigned once, used whole) are spelled as
+    deallocate + allocate(source=), which spares them gfortran's spurious
+    uninitialised-descriptor warnings; a value that reads the temporary
+    itself goes to a new allocatable first (move_alloc)."""
+    from ..backend.fortran_expr import fexpr
+    from ..ir.nodes import Call, Dim, If, Raw, Deallocate
+    from ..ir.visit import walk_expr
+    if not target.name.startswith("ad_"):
+        return [Assign(clone(target), clone(value))]
+    if any(isinstance(x, Ref) and x.name == target.name for x in walk_expr(value)):
+        sym = ctx.sym(r, target.name) or out.symbols.get(target.name)
+        tmp = ctx.fresh(out, f"ad_{target.name}_new", sym.type, [Dim(assumed=True) for _ in sym.shape])
+        out.symbols[tmp].allocatable = True
+        return [Raw(f"allocate({tmp}, source={fexpr(value)})"),
+                CallStmt("move_alloc", [Ref(tmp), Ref(target.name)])]
+    return [If([(Call("allocated", [Ref(target.name)], intrinsic=True), [Deallocate([target.name])])]),
+            Raw(f"allocate({target.name}, source={fexpr(value)})")]
 
 
 def is_whole_allocatable(ctx: DiffContext, r: Routine, lhs: Ref, rhs: Expr) -> bool:
