@@ -352,9 +352,11 @@ class Print(Stmt):
     adjoint sweeps.  `control` is the unit/format pair as neutral values:
     unit None = standard output; fmt None = list-directed, else the format
     string (without quotes).  `keyword` names other passive I/O statements
-    kept the same way (open, close, rewind, backspace, endfile, flush), whose
-    `specs` are their keyword=value specifiers (extra ones, for write); none
-    of them writes a program variable."""
+    kept the same way (open, close, rewind, backspace, endfile, flush,
+    inquire), whose `specs` are their keyword=value specifiers (extra ones,
+    for write).  They write program variables only through specifiers
+    (`stored()`: IOSTAT=, INQUIRE's EXIST=...); the front end has turned
+    ERR=/END=/EOR= labels into GOTOs after the statement."""
     items: list[Expr]
     unit: Optional[Expr] = None
     fmt: Optional[str] = None
