@@ -168,6 +168,7 @@ class Features:
         self.logicals = True            # passive logical locals
         self.gotos = True               # forward GOTO within a block
         self.goto_out_of_loops = True   # forward GOTO from inside a DO loop past its end
+        self.where = True               # WHERE / ELSEWHERE masked by the assigned array
         self.returns = True             # RETURN before the end
         self.named_loops = True         # exit/cycle of an outer loop by name
         self.section_actuals = True     # a(n:1:-1), a(1:n) as array actuals
@@ -906,6 +907,28 @@ class RoutineGen:
         self.assigned_array = None
         return [f"{lhs} = {e.text}"]
 
+    def where_stmt(self, d) -> list[str]:
+        """A WHERE construct masked by the array (or section) it assigns
+        (conformable by construction), with an ELSEWHERE half the time.  The values are
+        elemental: WHERE takes no reduction or user function call."""
+        saved = self.f.reductions, self.f.function_calls, self.f.overlapping_sections
+        # the assigned array is not read at other elements (adtool refuses
+        # that by name: element by element it would read overwritten values)
+        self.f.reductions = self.f.function_calls = self.f.overlapping_sections = False
+        try:
+            line = self.assign_array(d)[0]
+        finally:
+            self.f.reductions, self.f.function_calls, self.f.overlapping_sections = saved
+        if "%" in line:          # record components in a WHERE: refused by name
+            return [line]
+        lhs = line.split(" = ", 1)[0]
+        out = [f"where ({lhs} {self.ch(['>', '<', '>='])} {lit(round(self.r.uniform(-0.3, 0.3), 2))})",
+               "  " + line]
+        if self.r.random() < 0.5:
+            a = lit(round(self.r.uniform(0.3, 0.9), 2))
+            out += ["elsewhere", f"  {lhs} = {a} * {lhs} + {lit(round(self.r.uniform(0.01, 0.2), 2))}"]
+        return out + ["end where"]
+
     def int_update(self) -> list[str]:
         k = self.ch(self.int_locals)
         t, lo, hi = self.ch(self.int_sources())
@@ -1037,7 +1060,8 @@ class RoutineGen:
         codes leave a search loop."""
         loop = self.do_loop(budget, depth)
         spots = [i for i in range(1, len(loop))
-                 if not loop[i - 1].lstrip().lower().startswith("select")]
+                 if not loop[i - 1].lstrip().lower().startswith("select")
+                 and not loop[i - 1].rstrip().endswith("&")]
         i = self.ch(spots)
         pad = loop[i][:len(loop[i]) - len(loop[i].lstrip())] if i < len(loop) - 1 else "  "
         loop.insert(i, f"{pad}if ({self.cond()}) goto {lab}")
@@ -1108,6 +1132,7 @@ class RoutineGen:
              ("logical", 4 if self.logical_locals else 0),
              ("char", 4 if self.char_locals else 0),
              ("goto", 2 if depth < 3 and self.f.gotos else 0),
+             ("where", 3 if self.arrays(True) and self.f.where else 0),
              ("return", 1 if self.f.returns else 0)]
         k = self.r.choices([x[0] for x in w], [x[1] for x in w])[0]
         if k == "scalar":
@@ -1134,6 +1159,8 @@ class RoutineGen:
             return [f"{self.ch(self.char_locals)} = '{self.ch(_WORDS)}'"]
         if k == "goto":
             return self.goto_stmt(budget, depth, in_loop)
+        if k == "where":
+            return self.where_stmt(d)
         if k == "return":
             return [f"if ({self.cond()}) return"]
         if k == "int":

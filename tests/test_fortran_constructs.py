@@ -85,3 +85,14 @@ def test_two_vector_subscripts_on_one_array_are_refused_by_name(tmp_path):
         "error: unsupported construct: more than one vector subscript on an active array" \
         in p.stderr, p.stderr
     assert not out.exists()
+
+
+def test_where_reading_assigned_array_elsewhere_is_refused(tmp_path):
+    """where (a(2:5) > 0) a(2:5) = a(1:4): element by element this would
+    read overwritten elements; refused by name, nothing written."""
+    out = tmp_path / "o.f90"
+    p = adtool("differentiate", CONSTRUCTS / "where_overlap.f90", "--head", "f(y)/(x)", "-o", out)
+    assert p.returncode == 1, p.stderr
+    assert "where_overlap.f90:9:3: error: unsupported construct: WHERE reading an array it " \
+           "assigns at other elements" in p.stderr, p.stderr
+    assert not out.exists()

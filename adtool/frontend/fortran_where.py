@@ -6,11 +6,14 @@
 
 ELSEWHERE branches become the else-if arms of one IF per element.  This is
 exact when every array in the masks and assignments is a whole array of the
-construct's rank and nothing else is evaluated across elements: then the
-mask of element i is read before any assignment to element i, as WHERE
-requires, and the later stages differentiate plain loops and branches (no
-masked-out element's derivative is ever computed, unlike merge()).  Array
-sections, reductions and user functions inside a WHERE are refused by name.
+construct's rank (or a section of that rank, `h(2:n-1)`), an array the
+construct assigns is read only at the elements it assigns, and nothing else
+is evaluated across elements: then the mask of element i is read before any
+assignment to element i, as WHERE requires, and the later stages
+differentiate plain loops and branches (no masked-out element's derivative
+is ever computed, unlike merge()).  Reading an assigned array at other
+elements, vector subscripts, reductions and user functions inside a WHERE
+are refused by name.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from typing import Optional
 
 from ..diagnostics import unsupported
 from ..ir import intrinsics
-from ..ir.nodes import INT4, Assign, Bin, Call, Expr, If, Lit, Loop, Ref, Span, Stmt, Symbol
+from ..ir.nodes import INT4, Assign, Bin, Call, Expr, If, Lit, Loop, Ref, Section, Span, Stmt, Symbol
 from ..ir.visit import map_expr, walk_expr
 
 
@@ -32,14 +35,17 @@ def lower_where(fe, arms: list[tuple[Optional[Expr], list[Assign]]], span: Span)
         _check(fe, e, rank, span)
     if rank == 0:
         raise unsupported("WHERE without an array assignment", span)
+    _check_aligned(fe, arms, exprs, span)
     idx = [_fresh(fe, k) for k in range(rank)]
 
     def element(e: Expr) -> Expr:
         def fn(x: Expr):
-            if isinstance(x, Ref) and x.subs is None:
+            if isinstance(x, Ref) and not x.path:
                 sym = fe.lookup(x.name)
-                if sym is not None and sym.shape:
+                if sym is not None and sym.shape and x.subs is None:
                     return Ref(x.name, [_index(sym, x.name, k, idx[k]) for k in range(rank)], span=x.span)
+                if sym is not None and sym.shape and any(isinstance(u, Section) for u in x.subs):
+                    return Ref(x.name, _section_element(x, sym, idx), span=x.span)
             return None
         return map_expr(copy.deepcopy(e), fn)
 
@@ -53,16 +59,35 @@ def lower_where(fe, arms: list[tuple[Optional[Expr], list[Assign]]], span: Span)
             branches.append((element(mask), stmts))
     inner: list[Stmt] = [If(branches, else_, span=span)]
     for k in range(rank):          # column-major: the first index innermost
-        inner = [Loop(idx[k], Lit("1", INT4), Call("size", [Ref(lhs0.name), Lit(str(k + 1), INT4)],
+        inner = [Loop(idx[k], Lit("1", INT4), Call("size", [copy.deepcopy(lhs0), Lit(str(k + 1), INT4)],
                                                    intrinsic=True), None, inner, span=span)]
     return inner
 
 
 def _rank_of(fe, e: Expr, span: Span) -> int:
-    if not isinstance(e, Ref) or e.subs is not None or e.path:
-        raise unsupported("WHERE assigning to an array section or element", span)
+    if not isinstance(e, Ref) or e.path:
+        raise unsupported("WHERE assigning to a record component", span)
     sym = fe.lookup(e.name)
-    return len(sym.shape) if sym is not None else 0
+    if sym is None:
+        return 0
+    if e.subs is None:
+        return len(sym.shape)
+    n = sum(1 for u in e.subs if isinstance(u, Section))
+    if n == 0:
+        raise unsupported("WHERE assigning to an array element", span, e.name)
+    return n
+
+
+def _scalar_subs(fe, x: Ref, span: Span) -> None:
+    """The subscripts beside a section's are scalars (no vector subscript)."""
+    for u in x.subs:
+        items = [u.lo, u.hi, u.step] if isinstance(u, Section) else [u]
+        for y in (i for i in items if i is not None):
+            for z in walk_expr(y):
+                if isinstance(z, Ref) and z.subs is None:
+                    zs = fe.lookup(z.name)
+                    if zs is not None and zs.shape:
+                        raise unsupported("vector subscript inside WHERE", span, x.name)
 
 
 def _check(fe, e: Expr, rank: int, span: Span) -> None:
@@ -70,14 +95,77 @@ def _check(fe, e: Expr, rank: int, span: Span) -> None:
         if isinstance(x, Ref):
             sym = fe.lookup(x.name)
             if sym is not None and (sym.shape or x.path):
-                if x.subs is not None or x.path:
-                    raise unsupported("array section or element inside WHERE", span, x.name)
-                if len(sym.shape) != rank:
+                if x.path:
+                    raise unsupported("record component inside WHERE", span, x.name)
+                if x.subs is None:
+                    n = len(sym.shape)
+                else:
+                    _scalar_subs(fe, x, span)
+                    n = sum(1 for u in x.subs if isinstance(u, Section))
+                if 0 < n != rank:
                     raise unsupported("arrays of different ranks inside WHERE", span, x.name)
         elif isinstance(x, Call):
             spec = intrinsics.lookup(x.name) if x.intrinsic else None
             if spec is None or not spec.elemental:
                 raise unsupported(f"call of '{x.name}' inside WHERE (not an elemental intrinsic)", span)
+
+
+def _check_aligned(fe, arms, exprs: list[Expr], span: Span) -> None:
+    """Element by element is exact when an array the construct assigns is
+    referenced nowhere in it but at the elements it assigns (the same
+    subscripts): `where (a(2:n) > 0) a(2:n) = a(1:n-1)` reads elements
+    the loop has already overwritten, so it is refused."""
+    assigned: dict[str, object] = {}
+    for _, body in arms:
+        for a in body:
+            key = _subs_key(a.lhs)
+            if assigned.setdefault(a.lhs.name, key) != key:
+                raise unsupported("WHERE assigning different sections of one array", span, a.lhs.name)
+    for e in exprs:
+        for x in walk_expr(e):
+            if isinstance(x, Ref) and x.name in assigned and _subs_key(x) != assigned[x.name]:
+                raise unsupported("WHERE reading an array it assigns at other elements", span, x.name)
+
+
+def _subs_key(x: Ref):
+    return None if x.subs is None else _struct(x.subs)
+
+
+def _struct(x) -> tuple:
+    """A structural key of subscripts (spans ignored)."""
+    if isinstance(x, list):
+        return ("[",) + tuple(_struct(i) for i in x)
+    if hasattr(x, "__dataclass_fields__"):
+        return (type(x).__name__,) + tuple(_struct(getattr(x, f)) for f in x.__dataclass_fields__
+                                           if f != "span")
+    return (x,) if isinstance(x, (str, int, float, bool, type(None))) else (repr(x),)
+
+
+def _section_element(x: Ref, sym: Symbol, idx: list[str]) -> list[Expr]:
+    """a(lo:hi:st, j) at loop indices idx: lo + (i - 1) * st for each
+    section in order (lo defaults to the lower bound), scalars kept."""
+    out: list[Expr] = []
+    k = 0
+    for d, u in enumerate(x.subs):
+        if not isinstance(u, Section):
+            out.append(copy.deepcopy(u))
+            continue
+        lo = copy.deepcopy(u.lo) if u.lo is not None else _lower(sym, x.name, d)
+        off: Expr = Bin("-", Ref(idx[k]), Lit("1", INT4))
+        if u.step is not None:
+            off = Bin("*", off, copy.deepcopy(u.step))
+        out.append(Bin("+", lo, off))
+        k += 1
+    return out
+
+
+def _lower(sym: Symbol, name: str, d: int) -> Expr:
+    dim = sym.shape[d]
+    if dim.lb is not None and not sym.allocatable and not sym.pointer:
+        return copy.deepcopy(dim.lb)
+    if dim.lb is None and not sym.allocatable and not sym.pointer:
+        return Lit("1", INT4)
+    return Call("lbound", [Ref(name), Lit(str(d + 1), INT4)], intrinsic=True)
 
 
 def _index(sym: Symbol, name: str, k: int, var: str) -> Expr:
