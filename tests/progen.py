@@ -919,8 +919,8 @@ class RoutineGen:
             line = self.assign_array(d)[0]
         finally:
             self.f.reductions, self.f.function_calls, self.f.overlapping_sections = saved
-        if "%" in line:          # record components in a WHERE: refused by name
-            return [line]
+        if "%" in line or (self.perm and f"({self.perm})" in line):
+            return [line]        # record components, vector subscripts: refused by name
         lhs = line.split(" = ", 1)[0]
         out = [f"where ({lhs} {self.ch(['>', '<', '>='])} {lit(round(self.r.uniform(-0.3, 0.3), 2))})",
                "  " + line]
