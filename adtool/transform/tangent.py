@@ -139,15 +139,22 @@ class Tangent:
             out.extend(self.stmt(r, out_r, s))
         return out
 
-    def _broadcast_into(self, r: Routine, out_r: Routine, d: Ref, tan: Expr, value: Expr) -> list[Stmt]:
+    def _broadcast_into(self, r: Routine, out_r: Routine, d: Ref, tan: Expr, value: Expr,
+                        lhs: Ref, primal: list[Stmt]) -> list[Stmt]:
+        """The scalar tangent is computed first (it may read the old value);
+        the derivative array then takes the primal array's shape and, for a
+        user's array, its bounds: allocated with mold= the array after the
+        primal assignment (u(0:n-1) keeps them, so must ud)."""
         from ..backend.fortran_expr import fexpr
         from ..ir.nodes import Raw
         t = self.ctx.sym(r, d.name) or out_r.symbols[d.name]
         tmp = self.ctx.fresh(out_r, f"{d.name}_scalar", clone(t.type))
-        return [Assign(Ref(tmp), tan),
-                If([(Call("allocated", [Ref(d.name)], intrinsic=True), [Deallocate([d.name])])]),
-                Raw(f"allocate({d.name}, mold={fexpr(value)})"),
-                Assign(clone(d), Ref(tmp))]
+        release = If([(Call("allocated", [Ref(d.name)], intrinsic=True), [Deallocate([d.name])])])
+        if lhs.name.startswith("ad_"):
+            return [Assign(Ref(tmp), tan), release, Raw(f"allocate({d.name}, mold={fexpr(value)})"),
+                    Assign(clone(d), Ref(tmp))] + primal
+        return [Assign(Ref(tmp), tan)] + primal + [
+            release, Raw(f"allocate({d.name}, mold={fexpr(Ref(lhs.name))})"), Assign(clone(d), Ref(tmp))]
 
     def stmt(self, r: Routine, out_r: Routine, s: Stmt) -> list[Stmt]:
         ctx = self.ctx
@@ -167,7 +174,7 @@ class Tangent:
                 if ctx.rank_of(r, tan, lambda n: ctx.sym(r, n) or out_r.symbols.get(n)) == 0:
                     # only a scalar part is active (w = 0.5d0 * (v - t), v passive): the
                     # tangent takes the value's shape and the scalar is broadcast into it
-                    return self._broadcast_into(r, out_r, d, tan, s.rhs) + primal
+                    return self._broadcast_into(r, out_r, d, tan, s.rhs, s.lhs, primal)
                 return reallocating(d, tan, ctx, r, out_r) + primal
             return [Assign(d, t if t is not None else real(0, k), span=s.span)] + primal
         if isinstance(s, CallStmt):
