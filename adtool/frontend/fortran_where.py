@@ -23,7 +23,7 @@ from typing import Optional
 from ..diagnostics import unsupported
 from ..ir import intrinsics
 from ..ir.nodes import INT4, Assign, Bin, Call, Expr, If, Lit, Loop, Ref, Section, Span, Stmt, Symbol
-from ..ir.visit import map_expr, walk_expr
+from ..ir.visit import map_expr, structural_key, walk_expr
 
 
 def lower_where(fe, arms: list[tuple[Optional[Expr], list[Assign]]], span: Span) -> list[Stmt]:
@@ -128,17 +128,7 @@ def _check_aligned(fe, arms, exprs: list[Expr], span: Span) -> None:
 
 
 def _subs_key(x: Ref):
-    return None if x.subs is None else _struct(x.subs)
-
-
-def _struct(x) -> tuple:
-    """A structural key of subscripts (spans ignored)."""
-    if isinstance(x, list):
-        return ("[",) + tuple(_struct(i) for i in x)
-    if hasattr(x, "__dataclass_fields__"):
-        return (type(x).__name__,) + tuple(_struct(getattr(x, f)) for f in x.__dataclass_fields__
-                                           if f != "span")
-    return (x,) if isinstance(x, (str, int, float, bool, type(None))) else (repr(x),)
+    return None if x.subs is None else structural_key(x.subs)
 
 
 def _section_element(x: Ref, sym: Symbol, idx: list[str]) -> list[Expr]:
@@ -179,10 +169,4 @@ def _index(sym: Symbol, name: str, k: int, var: str) -> Expr:
 
 
 def _fresh(fe, k: int) -> str:
-    syms = fe.cur.routine.symbols
-    n = 1
-    while f"where_i{n}" in syms or fe.lookup(f"where_i{n}") is not None:
-        n += 1
-    name = f"where_i{n}"
-    syms[name] = Symbol(name, INT4, storage="local", span=fe.span)
-    return name
+    return fe._fresh_local("where_i", INT4)

@@ -183,3 +183,17 @@ def read_targets(s: "Print") -> list[str]:
     for e in (s.items if isinstance(s, Read) else []) + s.stored():
         walk(e)
     return list(dict.fromkeys(out))
+
+
+def structural_key(x) -> tuple:
+    """A hashable key of an IR tree by structure (spans ignored): two
+    subscripts with the same key select the same elements."""
+    if isinstance(x, list):
+        return ("[",) + tuple(structural_key(i) for i in x)
+    if isinstance(x, (str, int, float, bool, type(None))):
+        return (x,)
+    if hasattr(x, "__dataclass_fields__"):
+        return (type(x).__name__,) + tuple(
+            structural_key(getattr(x, f.name)) for f in x.__dataclass_fields__.values()
+            if f.compare and f.name != "span")
+    return (repr(x),)

@@ -60,7 +60,7 @@ from ..ir.build import integer, trip_count
 from ..ir.nodes import (Allocate, Assign, Bin, Call, CallStmt, Case, Cycle, Deallocate, Exit, Expr, Goto, If,
                         ImpliedDo, Lit, Loop, Print, Raw, Ref, Return, Routine, Section, Select, Stmt, Stop, Continue,
                         TranslationUnit, While)
-from ..ir.visit import calls_in, stmt_exprs, walk_expr, walk_stmts
+from ..ir.visit import calls_in, stmt_exprs, structural_key, walk_expr, walk_stmts
 from ..ir.records import all_subs
 from .elements import all_elements, element_key, int_value, same_bound
 
@@ -73,19 +73,6 @@ class _Elem:
     var: Var
     key: tuple
     deps: frozenset
-
-
-def _key(x) -> tuple:
-    """A hashable structural key of an expression (spans ignored)."""
-    if isinstance(x, list):
-        return ("[",) + tuple(_key(i) for i in x)
-    if isinstance(x, (str, int, float, bool, type(None))):
-        return (x,)
-    if hasattr(x, "__dataclass_fields__"):
-        return (type(x).__name__,) + tuple(
-            _key(getattr(x, f.name)) for f in x.__dataclass_fields__.values()
-            if f.compare and f.name != "span")
-    return (repr(x),)
 
 
 @dataclass(frozen=True)
@@ -168,7 +155,7 @@ class _Names:
         sym = self.scopes.symbol(self.r.name, x.name)
         if sym is None or sym.rank != len(x.subs) or sym.pointer:
             return None
-        return _Elem(self.var(x.name), _key(x.subs), frozenset(deps))
+        return _Elem(self.var(x.name), structural_key(x.subs), frozenset(deps))
 
     def reads(self, e: Expr) -> set:
         """What evaluating e reads: element reads as elements (inside an

@@ -20,7 +20,8 @@ from ..ir.nodes import (Read, Allocate, ArrayCtor, Deallocate, Assign, Bin, Call
 from .context import DiffContext
 from .prune import prune_unused
 from .rules import RuleError, bind_call, rule
-from .variants import CallPlanner, allocate_derivatives, is_whole_allocatable, reallocating, zero
+from .variants import (CallPlanner, allocate_derivatives, is_transform_temporary,
+                       is_whole_allocatable, reallocating, zero)
 
 
 class Tangent:
@@ -150,7 +151,7 @@ class Tangent:
         t = self.ctx.sym(r, d.name) or out_r.symbols[d.name]
         tmp = self.ctx.fresh(out_r, f"{d.name}_scalar", clone(t.type))
         release = If([(Call("allocated", [Ref(d.name)], intrinsic=True), [Deallocate([d.name])])])
-        if lhs.name.startswith("ad_"):
+        if is_transform_temporary(lhs.name):
             return [Assign(Ref(tmp), tan), release, Raw(f"allocate({d.name}, mold={fexpr(value)})"),
                     Assign(clone(d), Ref(tmp))] + primal
         return [Assign(Ref(tmp), tan)] + primal + [

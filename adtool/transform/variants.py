@@ -366,6 +366,13 @@ def deallocate_derivatives(ctx: DiffContext, r: Routine, s) -> list:
     return names, parts
 
 
+def is_transform_temporary(name: str) -> bool:
+    """Locals the transform makes are named ad_* (the user's are renamed
+    away from that prefix): assigned once and used whole, their bounds never
+    matter."""
+    return name.startswith("ad_")
+
+
 def reallocating(target: Ref, value: Expr, ctx: DiffContext, r: Routine, out: Routine) -> list[Stmt]:
     """`a = expr` for a whole allocatable array (Fortran 2003 reallocation
     on assignment).  A user's array is assigned as written: one already
@@ -380,7 +387,7 @@ def reallocating(target: Ref, value: Expr, ctx: DiffContext, r: Routine, out: Ro
     from ..backend.fortran_expr import fexpr
     from ..ir.nodes import Call, Dim, If, Raw, Deallocate
     from ..ir.visit import walk_expr
-    if not target.name.startswith("ad_"):
+    if not is_transform_temporary(target.name):
         return [Assign(clone(target), clone(value))]
     if any(isinstance(x, Ref) and x.name == target.name for x in walk_expr(value)):
         sym = ctx.sym(r, target.name) or out.symbols.get(target.name)
