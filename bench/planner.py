@@ -7,10 +7,13 @@ with -DADSTACK_PROFILE, the profile written at exit by a destructor linked
 in here), two with the call tree's levels alternately joint (they
 measure how a routine's own recording changes when its callees are
 joint) and a few with one child of each routine joint alone (the same,
-per child), plain all-split and all-joint runs for the baseline times (they
-calibrate the profiled extra times), then for each budget the planner's
-plan is generated, built without profiling and run; its measured stack
-peak and adjoint time are set against the prediction.
+per child), plain all-split, all-joint and levels runs for the baseline
+times (they calibrate the profiled extra times), then for each budget the
+planner's plan is generated and built without profiling.  All these plain
+binaries are then timed together in interleaved rounds, the model is
+calibrated again from that timing of its calibration plans, and each chosen
+plan's measured stack peak and adjoint time are set against its prediction
+(the time predicted at the choice is listed too).
 
     python3 bench/planner.py                         # all programs
     python3 bench/planner.py --programs shallow_water --repeat 3
@@ -80,22 +83,29 @@ def run(prog: Path, args: list[str], env=None) -> dict:
     return res
 
 
-RUNS = 3
-STAT = "median"
+RUNS = 5
+STAT = "min"
 
 
-def timed(prog: Path, args: list[str]) -> dict:
-    """The machine is shared: one run's time can be off by tens of percent
-    when another job starts, so the adjoint time is the median of RUNS
-    separate runs (the peak does not vary); with --stat min, the smallest
-    time of all repeats of all runs (the one least disturbed by other
-    jobs)."""
-    res = [run(prog, args) for _ in range(RUNS)]
-    out = dict(res[0])
+def timed(progs_: dict, args: list[str], rounds: int) -> dict:
+    """Each binary run once per round, in turn, `rounds` times; per binary
+    the median (or, with --stat min, the smallest) of its runs.  The
+    machine's speed drifts by tens of percent over minutes (the same
+    binary, run after run on a quiet machine: user time 4.7 to 6.4 s), so
+    binaries timed one after the other compare the machine's moments as
+    much as the plans; interleaved, each round puts every plan on the same
+    machine.  The stack peak does not vary."""
+    res: dict = {k: [] for k in progs_}
+    for _ in range(max(1, rounds)):
+        for k, prog in progs_.items():
+            res[k].append(run(prog, args))
     pick = min if STAT == "min" else statistics.median
-    for k in ("ADJOINT_TIME", "PRIMAL_TIME"):
-        if k in out:
-            out[k] = pick(r[k] for r in res)
+    out = {}
+    for k, rs in res.items():
+        out[k] = dict(rs[0])
+        for key in ("ADJOINT_TIME", "PRIMAL_TIME"):
+            if key in out[k]:
+                out[k][key] = pick(r[key] for r in rs)
     return out
 
 
@@ -103,11 +113,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--programs", default=",".join(progs.programs()))
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per measurement (nrep)")
-    ap.add_argument("--runs", type=int, default=3,
-                    help="separate timed runs per measurement; the median is reported")
-    ap.add_argument("--stat", choices=("median", "min"), default="median",
-                    help="time statistic over repeats and runs: median, or min (steadier "
-                         "on a loaded machine)")
+    ap.add_argument("--runs", type=int, default=5,
+                    help="rounds: every binary of a program is run once per round, in turn")
+    ap.add_argument("--stat", choices=("median", "min"), default="min",
+                    help="time statistic over repeats and rounds: min (default: what a plan "
+                         "costs when nothing disturbs it) or median")
     ap.add_argument("--work", default="/tmp/adtool-bench-planner")
     ap.add_argument("--out", help="also write the markdown table here")
     a = ap.parse_args(argv)
@@ -203,52 +213,70 @@ def main(argv=None) -> int:
                 runs.append({"sites": str(prog.parent / "adj.sites.json"),
                              "profile": str(prog.parent / "prof.json")})
         os.environ.pop("ADTOOL_PROFILE", None)
-        base = timed(build(d / "split", src, info, ["--default-mode", "split"], rts["plain"], False),
-                   [str(a.repeat), *args[1:]])
-        runs[0]["adjoint_time_s"] = base["ADJOINT_TIME"]
-        runs[0]["primal_time_s"] = base["PRIMAL_TIME"]
-        joint = timed(build(d / "joint", src, info, ["--default-mode", "joint"], rts["plain"],
-                          False), [str(a.repeat), *args[1:]])
-        runs[1]["adjoint_time_s"] = joint["ADJOINT_TIME"]
+        timing = [str(a.repeat), *args[1:]]
+        calib = {"split": build(d / "split", src, info, ["--default-mode", "split"],
+                                rts["plain"], False),
+                 "joint": build(d / "joint", src, info, ["--default-mode", "joint"],
+                                rts["plain"], False)}
         for parity in (0, 1):            # the levels plans timed too: they calibrate
-            lv = timed(build(d / f"levels{parity}", src, info,
-                             ["--checkpoint-file", d / f"levels{parity}.toml"], rts["plain"],
-                             False), [str(a.repeat), *args[1:]])
-            runs[2 + parity]["adjoint_time_s"] = lv["ADJOINT_TIME"]
-        data = d / "profile_data.json"
-        data.write_text(json.dumps({"runs": runs}, indent=1))
-        model, head = planner._model([str(src / "model.f90")], info["head"], [], [], str(data))
+            calib[f"levels{parity}"] = build(d / f"levels{parity}", src, info,
+                                             ["--checkpoint-file", d / f"levels{parity}.toml"],
+                                             rts["plain"], False)
+        order = ["split", "joint", "levels0", "levels1"]     # runs[0..3]
+
+        def fit(times: dict):
+            """The model with these calibration times (unprofiled adjoint
+            times of all-split, all-joint and the levels plans)."""
+            for k, name in enumerate(order):
+                runs[k]["adjoint_time_s"] = times[name]["ADJOINT_TIME"]
+            runs[0]["primal_time_s"] = times["split"]["PRIMAL_TIME"]
+            data.write_text(json.dumps({"runs": runs}, indent=1))
+            return planner._model([str(src / "model.f90")], info["head"], [], [], str(data))[0]
+
+        model = fit(timed(calib, timing, RUNS))
         low, how = cm.minimum_peak(model.root)
         high = cm.peak(model.root, set())
         budgets = [low, low + (high - low) / 4, math.sqrt(low * high)]
+        chosen = []
         for k, budget in enumerate(budgets):
             c = cm.optimise(model.root, budget, model.base_time)
             plan = d / f"plan{k}.toml"
             plan.write_text(planner.plan_text(head, str(int(budget)), int(budget), c, model,
                                               cm.site_keys(model.root)))
-            res = timed(build(d / f"chosen{k}", src, info, ["--checkpoint-file", plan],
-                            rts["plain"], False), [str(a.repeat), *args[1:]])
-            rows.append((name, int(budget), c, res, model))
-            print(f"{name}: budget {budget:.0f} B: predicted {c.peak:.0f} B {c.time:.3f} s; "
-                  f"measured {res['STACK_PEAK']} B {res['ADJOINT_TIME']:.3f} s; "
-                  f"{len(c.joint)} joint; {c.method}", flush=True)
+            chosen.append((budget, c, build(d / f"chosen{k}", src, info,
+                                            ["--checkpoint-file", plan], rts["plain"], False)))
+        # The chosen plans timed in the same rounds as the calibration's
+        # plans, and each predicted again from those calibration times: a
+        # prediction and its measurement see the same machine.  The plans
+        # stay the ones chosen above.
+        both = timed({**calib, **{f"chosen{k}": x[2] for k, x in enumerate(chosen)}},
+                     timing, RUNS)
+        model = fit(both)
+        for k, (budget, c, _) in enumerate(chosen):
+            res = both[f"chosen{k}"]
+            then = c.time
+            c.time = cm.predicted_time(model.root, c.joint, model.base_time, c.loops)
+            rows.append((name, int(budget), c, res, then))
+            print(f"{name}: budget {budget:.0f} B: predicted {c.peak:.0f} B {c.time:.3f} s "
+                  f"({then:.3f} s at the choice); measured {res['STACK_PEAK']} B "
+                  f"{res['ADJOINT_TIME']:.3f} s; {len(c.joint)} joint; {c.method}", flush=True)
 
     lines = ["| program | budget | joint sites | predicted peak | measured peak | peak error "
-             "| predicted time [s] | measured time [s] | time error |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, budget, c, res, model in rows:
+             "| predicted time [s] | measured time [s] | time error | predicted at the choice [s] |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, budget, c, res, then in rows:
         mp, mt = res["STACK_PEAK"], res["ADJOINT_TIME"]
         lines.append(f"| {name} | {planner.show_size(budget)} | {len(c.joint)} "
                      f"| {planner.show_size(c.peak)} | {planner.show_size(mp)} "
                      f"| {100 * (mp - c.peak) / c.peak:+.1f}% | {c.time:.3f} | {mt:.3f} "
-                     f"| {100 * (mt - c.time) / c.time:+.1f}% |")
+                     f"| {100 * (mt - c.time) / c.time:+.1f}% | {then:.3f} |")
     load1 = os.getloadavg()
     lines.append("")
     lines.append(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in load0)} at the "
                  f"start, {' '.join(f'{x:.2f}' for x in load1)} at the end; times are the "
-                 + (f"median of {RUNS} runs of {a.repeat} repeats each (each run's median)"
-                    if STAT == "median" else
-                    f"smallest of {RUNS} runs of {a.repeat} repeats each"))
+                 + ("median" if STAT == "median" else "smallest")
+                 + f" of {RUNS} interleaved rounds (each run: the "
+                 + ("median" if STAT == "median" else "smallest") + f" of {a.repeat} repeats)")
     table = "\n".join(lines) + "\n"
     print(table)
     if a.out:
