@@ -101,6 +101,38 @@ def test_parse_cache_reparses_only_the_edited_file(tmp_path):
     assert leftovers == []           # written to a temporary file, then renamed
 
 
+def test_files_parsed_in_parallel_give_the_same_tree(tmp_path, monkeypatch):
+    """Files of 100 lines or more are parsed by forked workers when there
+    are several and more than one core: the IR must not tell."""
+    from adtool.frontend import parse_cache
+    files = _copies(tmp_path)
+    serial = read_fortran(files, cache=ParseCache(None))
+    forked = []
+    real = parse_cache.parse_in_parallel
+
+    def spy(language, jobs):
+        got = real(language, jobs)
+        forked.append(sorted(got))
+        return got
+    monkeypatch.setattr(parse_cache, "_cores", lambda: 2)
+    monkeypatch.setattr(parse_cache, "parse_in_parallel", spy)
+    par = read_fortran(files, cache=ParseCache(None))
+    assert forked == [[0, 1, 2]]                    # all three came from workers
+    assert par.modules == serial.modules and par.routines == serial.routines
+
+
+def test_parse_errors_keep_file_order_when_parsed_in_parallel(tmp_path, monkeypatch):
+    from adtool.diagnostics import AdError
+    from adtool.frontend import parse_cache
+    files = _copies(tmp_path)
+    for f in files[1:]:                             # two bad files: the first is named
+        Path(f).write_text(Path(f).read_text().replace("end subroutine", "end subroutin x", 1))
+    monkeypatch.setattr(parse_cache, "_cores", lambda: 2)
+    with pytest.raises(AdError) as err:
+        read_fortran(files, cache=ParseCache(None))
+    assert "m1.f90" in str(err.value) and "m2.f90" not in str(err.value)
+
+
 def test_unreadable_cache_entry_is_parsed_again(tmp_path):
     files = _copies(tmp_path, 1)
     cdir = str(tmp_path / "cache")

@@ -30,7 +30,7 @@ from .fortran_pointer import Pointers
 from .fortran_scope import Scope
 from .fortran_stmt import Statements
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, parse_directive
-from .fortran_tree import parse_tree  # noqa: F401  (re-exported)
+from .fortran_tree import parse_tree, prepare_parser  # noqa: F401  (parse_tree re-exported)
 from .parse_cache import ParseCache
 from .source import SourceText, is_fixed_form, load
 
@@ -58,14 +58,13 @@ class FortranFrontend(Interfaces, Pointers, Declarations, Scope, Statements, Exp
     # -------------------------------------------------------------- driver
 
     def read(self, paths: list[str]) -> TranslationUnit:
-        trees = []
-        for p in paths:
-            src = load(p, self.include_dirs, self.defines)
-            tree = self.cache.parse("fortran", p, src.text,
-                                    (is_fixed_form(p), tuple(self.include_dirs), tuple(self.defines)),
-                                    lambda: parse_tree(src))
-            self.tu.files.append(p)
-            trees.append((src, tree))
+        srcs = [load(p, self.include_dirs, self.defines) for p in paths]
+        prepare_parser()             # built once, before any worker is forked
+        got = self.cache.parse_all("fortran", [
+            (p, src.text, (is_fixed_form(p), tuple(self.include_dirs), tuple(self.defines)),
+             lambda src=src: parse_tree(src)) for p, src in zip(paths, srcs)])
+        self.tu.files.extend(paths)
+        trees = list(zip(srcs, got))
         for src, tree in trees:
             self._collect(src, tree)
         self._declare_modules()

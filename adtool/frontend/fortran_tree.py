@@ -26,6 +26,12 @@ def _parser():
     return _PARSER
 
 
+def prepare_parser() -> None:
+    """Build fparser2's parser now: worker processes forked to parse files
+    in parallel then inherit it instead of each building its own."""
+    _parser()
+
+
 class _Reader(FortranStringReader):
     """fparser2's string reader, answering "is this line a comment?" once
     per distinct line.  Every statement class that fails to match re-checks

@@ -69,6 +69,62 @@ def _deep(fn, *args):
         sys.setrecursionlimit(old)
 
 
+PARALLEL_LINES = 100     # below, forking a worker costs more than it saves
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):   # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+_JOBS: list = []         # the parse functions, inherited by the forked workers
+
+
+def _work(k: int) -> Optional[bytes]:
+    try:
+        tree = _JOBS[k]()
+        buf = io.BytesIO()
+        _deep(_Pickler(buf, _LANGUAGE[0]).dump, tree)
+        return buf.getvalue()
+    except BaseException:           # the parent parses it again and reports
+        return None
+
+
+_LANGUAGE = ["fortran"]
+
+
+def parse_in_parallel(language: str, files: list[tuple[str, Callable[[], object]]]) -> dict:
+    """Trees by index of (text, parse) pairs, of the files worker processes
+    parsed: when at least two files of PARALLEL_LINES lines or more are to
+    be parsed and the process may use more than one core, those files are
+    parsed by forked workers (they inherit the parse functions and the
+    parser already built).  The caller parses the others, and any whose
+    parse failed in a worker, itself."""
+    big = [k for k, (text, _) in enumerate(files) if text.count("\n") >= PARALLEL_LINES]
+    cores = _cores()
+    if len(big) < 2 or cores < 2:
+        return {}
+    import multiprocessing
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:              # pragma: no cover - no fork on this platform
+        return {}
+    _JOBS[:] = [parse for _, parse in files]
+    _LANGUAGE[0] = language
+    order = sorted(big, key=lambda k: -len(files[k][0]))     # longest first: balanced
+    got: dict = {}
+    try:
+        with ctx.Pool(min(cores, len(big))) as pool:
+            for k, data in zip(order, pool.imap(_work, order)):
+                if data is not None:
+                    got[k] = _deep(pickle.loads, data)
+    finally:
+        _JOBS.clear()
+    return got
+
+
 def _blank(cls):
     return object.__new__(cls)
 
@@ -99,19 +155,36 @@ class ParseCache:
         self.misses = 0
 
     def parse(self, language: str, path: str, text: str, options: tuple, parse: Callable[[], object]):
-        if not self.dir:
-            self.misses += 1
-            return parse()
-        key = cache_key(language, path, text, options)
-        entry = os.path.join(self.dir, language, key[:2], key + ".pickle")
-        tree = _deep(self._load, entry)
-        if tree is not None:
-            self.hits += 1
-            return tree
-        self.misses += 1
-        tree = parse()              # errors propagate: nothing is stored for a bad file
-        _deep(self._store, entry, tree, language)
-        return tree
+        return self.parse_all(language, [(path, text, options, parse)])[0]
+
+    def parse_all(self, language: str, files: list[tuple[str, str, tuple, Callable[[], object]]]):
+        """The trees of files (path, text, options, parse), in order.  Those
+        the cache does not hold are parsed by worker processes when there
+        are several large ones and more than one core (parse_in_parallel):
+        files parse independently, and fparser2 parses about a thousand
+        lines a second.  A file that fails is parsed again here, so its
+        error is raised as if parsed alone, the first failing file's first."""
+        trees: list = [None] * len(files)
+        entries: list = [None] * len(files)
+        todo = []
+        for k, (path, text, options, _) in enumerate(files):
+            if self.dir:
+                key = cache_key(language, path, text, options)
+                entries[k] = os.path.join(self.dir, language, key[:2], key + ".pickle")
+                trees[k] = _deep(self._load, entries[k])
+            if trees[k] is None:
+                todo.append(k)
+            else:
+                self.hits += 1
+        self.misses += len(todo)
+        done = parse_in_parallel(language, [(files[k][1], files[k][3]) for k in todo])
+        for j, k in enumerate(todo):
+            # what no worker parsed (small, or failed there): parse here,
+            # raising the first failing file's error first
+            trees[k] = done[j] if j in done else files[k][3]()
+            if entries[k] is not None:
+                _deep(self._store, entries[k], trees[k], language)
+        return trees
 
     @staticmethod
     def _load(entry: str):
