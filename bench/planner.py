@@ -252,6 +252,10 @@ def main(argv=None) -> int:
         both = timed({**calib, **{f"chosen{k}": x[2] for k, x in enumerate(chosen)}},
                      timing, RUNS)
         model = fit(both)
+        # kept for evaluating the model offline against the same timings
+        (d / "measured.json").write_text(json.dumps(
+            {k: {"adjoint_time_s": v["ADJOINT_TIME"], "stack_peak": v["STACK_PEAK"]}
+             for k, v in both.items()}, indent=1))
         for k, (budget, c, _) in enumerate(chosen):
             res = both[f"chosen{k}"]
             then = c.time
