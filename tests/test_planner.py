@@ -569,6 +569,52 @@ def test_optimize_picks_a_binomial_loop_end_to_end(tmp_path):
     assert res.stack_left == 0 and res.stack_peak <= budget
 
 
+def _same_gradient(ref, res):
+    assert res.stack_left == 0
+    assert res.rel(ref.adjoint_dot, res.adjoint_dot) < 1e-12
+    assert res.rel(ref.grad_norm2, res.grad_norm2) < 1e-12
+
+
+def _chosen_peak(report: str) -> float:
+    return float(next(line for line in report.splitlines()
+                      if line.startswith("chosen")).split()[3])
+
+
+def test_optimize_picks_a_binomial_loop_in_c_end_to_end(tmp_path):
+    """C: fixtures/c/fluxsteps.c's 30-step time loop (simulate:33, step
+    calling flux per face), built with gcc and profiled all split, all
+    joint and once with the loop binomial (3 snapshots).  At half
+    all-joint's peak no plan of joint and split calls fits (the first two
+    runs alone: exit 1); with the third the planner chooses binomial, and
+    the plan, generated, compiled and run, peaks exactly at the prediction
+    (the loop body is one call: nothing of the model errs there) with the
+    plain adjoint's gradient to 1e-12."""
+    pytest.importorskip("highspy")
+    from c_adcheck import FIXTURES, CHarness
+    src, head = FIXTURES / "fluxsteps.c", "simulate(u cost)/(u0 dt)"
+    (tmp_path / "b3.toml").write_text('[loops]\n"simulate:33" = { binomial = { snapshots = 3 } }\n')
+    h = CHarness("fluxsteps", tmp_path / "h")
+    split = h.plan("split", profile=True)
+    joint = h.plan("joint", profile=True)
+    bino = h.plan("split", checkpoint_file=str(tmp_path / "b3.toml"), profile=True)
+    (tmp_path / "plain.json").write_text(json.dumps({"runs": [split.run, joint.run]}))
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split.run, joint.run, bino.run]}))
+    budget = joint.stack_peak // 2
+    p = adtool("plan", "optimize", src, "--head", head, "--profile-data", "plain.json",
+               "--memory", budget, cwd=tmp_path)
+    assert p.returncode == 1 and "no plan fits" in p.stderr, p.stderr
+    p = adtool("plan", "optimize", src, "--head", head, "--profile-data", "data.json",
+               "--memory", budget, "-o", "plan.toml", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "loop simulate:33: offered binomial: 30 iterations" in p.stdout, p.stdout
+    text = (tmp_path / "plan.toml").read_text()
+    snaps = int(text.split('"simulate:33" = { binomial = { snapshots = ')[1].split()[0])
+    assert 1 <= snaps <= 29
+    res = h.plan("split", checkpoint_file=str(tmp_path / "plan.toml"))
+    _same_gradient(split, res)
+    assert res.stack_peak == _chosen_peak(p.stdout) <= budget, (res.stack_peak, p.stdout)
+
+
 def test_own_time_difference_of_a_site():
     """A site's extra as its own time joint minus split (its three regions
     less its child sites'), the split side from a run other than all-split
