@@ -615,6 +615,57 @@ def test_optimize_picks_a_binomial_loop_in_c_end_to_end(tmp_path):
     assert res.stack_peak == _chosen_peak(p.stdout) <= budget, (res.stack_peak, p.stdout)
 
 
+def test_optimize_decides_a_directive_loop_end_to_end(tmp_path):
+    """tests/binomial/timeloop.c has `// $AD BINOMIAL-CKP 3` before run's
+    17-step loop (run:27).  Profiles with the directive in force only
+    measure the loop: the planner says which runs to add, naming the loop
+    "plain".  With the all-split and all-joint runs made under a plan
+    turning it plain and the directive's own run as the loop run, the plan
+    written names the loop either way: "plain" at a roomy budget (the
+    directive does not decide), binomial with the planner's count at a
+    tight one.  Both, generated, compiled with gcc and
+    run, give the plain adjoint's gradient to 1e-12 and peak within budget
+    and at most the prediction (run's own recording inside the loop body
+    is counted whole: high by a few bytes per step)."""
+    pytest.importorskip("highspy")
+    from c_adcheck import CHarness
+    from adtool.checkpoint import planner
+    from adtool.diagnostics import AdError
+    base = Path(__file__).resolve().parent / "binomial"
+    src, head = base / "timeloop.c", "run(u v cost)/(u v c)"
+    fix = {"files": ["timeloop.c"], "head": "run", "independents": ["u", "v", "c"],
+           "dependents": ["u", "v", "cost"], "base": str(base)}
+    (tmp_path / "plain.toml").write_text('[loops]\n"run:27" = "plain"\n')
+    h = CHarness("timeloop", tmp_path / "h", fix)
+    split = h.plan("split", checkpoint_file=str(tmp_path / "plain.toml"), profile=True)
+    joint = h.plan("joint", checkpoint_file=str(tmp_path / "plain.toml"), profile=True)
+    loop = h.plan("split", profile=True)
+    assert loop.stack_peak < joint.stack_peak < split.stack_peak
+    (tmp_path / "loop.json").write_text(json.dumps({"runs": [loop.run]}))
+    with pytest.raises(AdError) as e:
+        planner.read_runs(str(tmp_path / "loop.json"))
+    assert e.value.code == 2 and "every run has binomial loops (run:27)" in e.value.message
+    assert "--checkpoint-file" in e.value.message
+    assert '[loops]\n"run:27" = "plain"' in e.value.message, e.value.message
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split.run, joint.run, loop.run]}))
+    for name, budget in (("roomy", split.stack_peak), ("tight", joint.stack_peak // 2)):
+        p = adtool("plan", "optimize", src, "--head", head, "--profile-data", "data.json",
+                   "--memory", budget, "-o", f"{name}.toml", cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert "loop run:27: offered binomial: 17 iterations" in p.stdout, p.stdout
+        text = (tmp_path / f"{name}.toml").read_text()
+        res = h.plan("split", checkpoint_file=str(tmp_path / f"{name}.toml"))
+        _same_gradient(split, res)
+        assert res.stack_peak <= min(budget, _chosen_peak(p.stdout)), (res.stack_peak, p.stdout)
+        if name == "roomy":
+            assert '[loops]\n"run:27" = "plain"' in text, text
+            assert "loop run:27 plain (over its $AD BINOMIAL-CKP)" in p.stdout
+            assert res.stack_peak == split.stack_peak
+        else:
+            snaps = int(text.split('"run:27" = { binomial = { snapshots = ')[1].split()[0])
+            assert 1 <= snaps <= 16 and res.stack_peak < joint.stack_peak
+
+
 def test_own_time_difference_of_a_site():
     """A site's extra as its own time joint minus split (its three regions
     less its child sites'), the split side from a run other than all-split
