@@ -746,8 +746,10 @@ def optimize(files, head_spec, include_dirs, defines, profile_data: str, memory:
     root = model.root
     keys = cm.site_keys(root)
     try:
-        low, how = cm.minimum_peak(root)
         choice = cm.optimise(root, budget, model.base_time)
+        # (the smallest peak only for the message: beyond EXACT_LIMIT
+        # it is a greedy descent of its own)
+        low, how = cm.minimum_peak(root) if choice is None else (0.0, "")
     except cm.NoHighs as e:
         if sum(1 for _ in root.walk()) > cm.EXACT_LIMIT:
             raise
