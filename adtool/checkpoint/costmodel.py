@@ -629,9 +629,9 @@ def _descend(root: Node, budget: float) -> tuple[float, list]:
     peak fits or no move lowers it.  The best rate may save far more
     memory than is missing, at a price (a binomial loop where one joint
     call would do), so at each step the fastest move that fits at once is
-    kept too.  (lowest peak reached, [(time, joint, bino)] of the plans
-    found that fit).  The path does not depend on the budget, only where
-    it stops."""
+    kept too.  Returns the lowest peak reached and the plans found that
+    fit, as (time, joint, bino).  The path does not depend on the budget,
+    only where it stops."""
     joint: set[str] = set()
     bino: dict = {}
     cur, now = peak(root, joint), predicted_time(root, joint)

@@ -563,8 +563,9 @@ class LoopMode:
 def binomial_loops(tu: TranslationUnit, pf: Optional["_PlanFile"]) -> dict:
     """(routine, header line) -> snapshots of every binomial loop: the plan
     file's [loops] over the source's `$AD BINOMIAL-CKP`.  A loop the plan
-    file sets "plain" is left out, its LoopMode kept in .modes so that
-    plan show can say who turned it off."""
+    file sets "plain" is left out, its LoopMode kept in .modes: the
+    transform must not fall back on its directive (snapshots_of), and
+    plan show says who turned it off."""
     from ..transform.binomial import directive_snapshots
     found: dict = {}
     for r in tu.all_routines():

@@ -42,8 +42,7 @@ def tree(plan: Plan, head: str) -> list[Row]:
 
 def loops(plan: Plan, head: str) -> list:
     """The loops in the head's call tree that a directive or the plan file
-    names (LoopMode: binomial, or plain over a directive), in routine and
-    line order."""
+    names (LoopMode: binomial or plain), in routine and line order."""
     reach = {head} | {r.site.callee for r in tree(plan, head)}
     modes = getattr(plan.binomial_loops, "modes", {})
     return [modes[k] for k in sorted(modes) if k[0] in reach]
