@@ -796,7 +796,8 @@ def plan_text(head, memory, budget, choice, model, keys) -> str:
         out += ["", "[loops]"]
         for k in named:
             n = choice.loops.get(k)
-            out.append(f'"{k}" = {{ binomial = {{ snapshots = {n} }} }}' if n else f'"{k}" = "plain"')
+            out.append(f'"{k}" = {{ binomial = {{ snapshots = {n} }} }}' if n
+                       else f'"{k}" = "plain"')
     return "\n".join(out) + "\n"
 
 
