@@ -146,8 +146,10 @@ def make_parser() -> argparse.ArgumentParser:
                      help="profiled runs (repeatable): profiles of `adtool check --profile` "
                           "(one all-split, one all-joint run), or {\"runs\": [{\"sites\": "
                           "TABLE, \"profile\": PROF}, ...]} (see adtool/checkpoint/planner.py); "
-                          "a run with a [loops] binomial loop measures that loop, which is then "
-                          "offered binomial with the snapshot count chosen")
+                          "a run with a binomial loop ([loops], or $AD BINOMIAL-CKP) measures "
+                          "only that loop, which is then offered binomial with the snapshot "
+                          "count chosen (profile the other runs with [loops] \"routine:line\" "
+                          "= \"plain\" for a directive's loop)")
     opt.add_argument("--memory", required=True, metavar="SIZE", help="like 64MB, 1.5GiB, 200000000")
     opt.add_argument("-o", "--output", metavar="PLAN.toml", help="write the chosen plan")
     par = plsub.add_parser("pareto", help="the predicted memory-time frontier")

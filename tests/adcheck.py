@@ -40,6 +40,7 @@ class CheckResult:
     stack_peak: int
     stack_left: int
     output: str
+    run: dict | None = None    # a profiled run: {"sites": TABLE, "profile": PROF} (paths)
 
     def rel(self, a: float, b: float) -> float:
         return abs(a - b) / max(abs(a), abs(b), 1e-300)

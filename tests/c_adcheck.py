@@ -53,12 +53,18 @@ class CHarness:
         self.count = 0
         self.driver = False
 
-    def plan(self, default_mode: str = "joint", split=(), joint=()) -> CheckResult:
+    def plan(self, default_mode: str = "joint", split=(), joint=(), checkpoint_file=None,
+             profile: bool = False) -> CheckResult:
+        """profile: generate with --profile and link the runtime built with
+        -DADSTACK_PROFILE; the driver calls the adjoint once, so the
+        profile it writes at exit (result.run, for plan optimize's
+        --profile-data) is that call's."""
         self.count += 1
         tag = f"b{self.count}"
         text_b, out_b = generate(Options(files=self.files, head=self.spec, mode="reverse",
                                          default_mode=default_mode, split=list(split),
-                                         joint=list(joint)))
+                                         joint=list(joint), checkpoint_file=checkpoint_file,
+                                         profile=profile))
         (self.work / f"{tag}.c").write_text(text_b)
         run(["gcc", *STRICT, "-I", self.rt, "-c", f"{tag}.c"], self.work)
         if not self.driver:
@@ -67,11 +73,27 @@ class CHarness:
             (self.work / "driver.c").write_text(text)
             run(["gcc", *USER, "-I", self.rt, "-c", "driver.c"], self.work)
             self.driver = True
-        run(["gcc", "-o", tag, "driver.o", "deriv_d.o", f"{tag}.o", str(Path(self.rt) / "adstack.o"),
-             "-lm"], self.work)
-        p = run([f"./{tag}"], self.work, timeout=60)
+        rt_obj = str(Path(self.rt) / "adstack.o")
+        env = None
+        if profile:
+            import json
+            import os
+            from adtool.check.profile import IDS, call_site_table
+            rt_obj = str(Path(self.rt) / "adstack_prof.o")
+            if not Path(rt_obj).exists():
+                run(["gcc", "-O2", "-DADSTACK_PROFILE", "-c", "adstack.c", "-o", "adstack_prof.o"],
+                    self.rt)
+            (self.work / f"{tag}.sites.json").write_text(json.dumps(
+                {"ids": IDS, "sites": call_site_table(out_b.profile_sites)}))
+            env = dict(os.environ, ADTOOL_PROFILE=str(self.work / f"{tag}.prof.json"))
+        run(["gcc", "-o", tag, "driver.o", "deriv_d.o", f"{tag}.o", rt_obj, "-lm"], self.work)
+        p = run([f"./{tag}"], self.work, timeout=60, env=env)
         m = re.search(r"ADCHECK\s+\S+\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", p.stdout)
         st = re.search(r"ADSTACK\s+\S+\s+(\d+)\s+(-?\d+)", p.stdout)
         assert m and st, p.stdout
-        return CheckResult(*(float(x) for x in m.groups()), int(st.group(1)), int(st.group(2)),
-                           p.stdout)
+        res = CheckResult(*(float(x) for x in m.groups()), int(st.group(1)), int(st.group(2)),
+                          p.stdout)
+        if profile:
+            res.run = {"sites": str(self.work / f"{tag}.sites.json"),
+                       "profile": str(self.work / f"{tag}.prof.json")}
+        return res

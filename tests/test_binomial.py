@@ -53,7 +53,8 @@ def test_schedule_counts_equal_t(tmp_path):
 
 def _plan(tmp_path, name, entries):
     p = tmp_path / name
-    p.write_text("[loops]\n" + "".join(f'"{k}" = {{ binomial = {{ snapshots = {n} }} }}\n'
+    p.write_text("[loops]\n" + "".join(f'"{k}" = "plain"\n' if n == "plain" else
+                                         f'"{k}" = {{ binomial = {{ snapshots = {n} }} }}\n'
                                          for k, n in entries.items()))
     return str(p)
 
@@ -96,7 +97,8 @@ FIX_F = {"files": ["timeloop.f90"], "head": "model", "independents": ["u", "v", 
 def test_fortran_directives_nested_and_split_parents(tmp_path):
     """Tapenade's spelling on an outer loop with a run-time stride, an inner
     binomial loop in a routine the body calls, the loop's routine joint or
-    split; [loops] overrides a directive's snapshot count."""
+    split; [loops] overrides a directive's snapshot count, and "plain"
+    turns the directive off."""
     plain = _without_directives(HERE / "timeloop.f90", tmp_path / "timeloop.f90")
     ref = Harness("timeloop", tmp_path / "ref", dict(FIX_F, base=str(tmp_path))).plan("joint")
     h = Harness("timeloop", tmp_path / "bin", FIX_F)
@@ -106,6 +108,12 @@ def test_fortran_directives_nested_and_split_parents(tmp_path):
     for s in (1, 2, 100):
         plan = _plan(tmp_path, f"q{s}.toml", {"run:48": s, "advance:31": 1})
         _agree(ref, h.plan("joint", checkpoint_file=plan))
+    # "plain" over both directives: the directive-free program's adjoint,
+    # byte for byte on the stack
+    plan = _plan(tmp_path, "plain.toml", {"run:48": "plain", "advance:31": "plain"})
+    res = h.plan("joint", checkpoint_file=plan)
+    _agree(ref, res)
+    assert res.stack_peak == ref.stack_peak
 
 
 def test_c_directive(tmp_path):
@@ -213,3 +221,18 @@ def test_plan_show_lists_binomial_loops(tmp_path):
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert doc["loops"][0]["key"] == "run:27" and doc["loops"][0]["snapshots"] == 3
+    # "plain" turns a directive's loop off (the plan file over directives)
+    plain = tmp_path / "plain.toml"
+    plain.write_text('[loops]\n"advance:31" = "plain"\n')
+    p = adtool("plan", "show", HERE / "timeloop.f90", "--head", "model", "--checkpoint-file", plain)
+    assert p.returncode == 0, p.stderr
+    assert f"loop advance:31  plain  (plan file {plain}:2)" in p.stdout, p.stdout
+    assert "loop run:48  binomial, 4 snapshots  (directive at" in p.stdout, p.stdout
+    plain.write_text('[loops]\n"run:27" = "plain"\n')
+    p = adtool("plan", "show", HERE / "timeloop.c", "--head", "run", "--format", "json",
+               "--checkpoint-file", plain)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["loops"] == [{"key": "run:27", "routine": "run", "line": 27,
+                             "file": str(HERE / "timeloop.c"), "mode": "plain",
+                             "snapshots": None, "origin": f"plan file {plain}:2"}]

@@ -177,6 +177,11 @@ BAD_PLANS = [
     ('[loops]\n"modl:50" = { binomial = { snapshots = 3 } }\n', 2, 2,
      ["unknown routine 'modl'", "'model'"]),
     ('[loops]\n"model:50" = { binomial = { snapshot = 3 } }\n', 2, 2, ["snapshots = n"]),
+    ('[loops]\n"model:50" = "plane"\n', 2, 2,
+     ["model:50", 'expected "plain"', "snapshots = n", 'did you mean "plain"']),
+    ('[loops]\n"model:50" = { binomial = 3 }\n', 2, 2, ["model:50", '"plain"']),
+    ('[loops]\n"model:51" = "plain"\n', 2, 2, ["model:51", "no do loop", "'model:50'"]),
+    ('[loops]\n"modl:50" = "plain"\n', 2, 2, ["unknown routine 'modl'", "'model'"]),
 ]
 
 

@@ -57,7 +57,7 @@ def test_exact_matches_brute_force_on_every_budget():
         assert c.peak <= budget
         assert c.time == pytest.approx(min(t for t, _ in fits))
     g = cm.greedy(root, 350)
-    assert g is not None and cm.peak(root, g) <= 350
+    assert g is not None and cm.peak(root, g[0], bino=g[1]) <= 350
 
 
 def test_frontier_runs_from_all_split_to_the_minimum():
@@ -517,6 +517,76 @@ def test_binomial_loops_stay_exact():
     assert f[-1].peak == low and any(x.loops for x in f)
 
 
+def test_greedy_chooses_binomial_when_only_binomial_fits(monkeypatch):
+    """Below the smallest peak of any joint/split plan only a binomial
+    loop fits: the greedy (forced by a lower EXACT_LIMIT) finds one, says
+    it is greedy, and its plan fits; so does its smallest peak."""
+    pytest.importorskip("highspy")
+    import itertools
+    root = loop_tree()
+    keys = cm.site_keys(root)
+    calls_only = min(cm.peak(root, set(c)) for r in range(len(keys) + 1)
+                     for c in itertools.combinations(keys, r))
+    low, _ = cm.minimum_peak(root)
+    assert low < calls_only
+    monkeypatch.setattr(cm, "EXACT_LIMIT", 3)
+    budget = (low + calls_only) / 2
+    c = cm.optimise(root, budget, 1.0)
+    assert c is not None and c.method == "greedy" and c.loops, c
+    assert c.peak == cm.peak(root, c.joint, bino=c.loops) <= budget
+    assert c.time == pytest.approx(cm.predicted_time(root, c.joint, 1.0, c.loops))
+    g_low, how = cm.minimum_peak(root)
+    assert how == "greedy" and low <= g_low < calls_only
+    g = cm.optimise(root, g_low, 1.0)
+    assert g is not None and g.peak <= g_low
+
+
+def random_loop_tree(rng) -> Node:
+    """loop_tree's shape with random sizes, times and trip count."""
+    trip = rng.choice([5, 8, 12, 20])
+
+    def leaf(name, count):
+        return Node(name, [rng.uniform(5, 60)], count=count, snapshot=rng.uniform(1, 25),
+                    extra=rng.uniform(0.01, 0.3), record=rng.uniform(0, 8))
+    kids = [leaf(f"step/k{i}", rng.choice([1, 2])) for i in range(rng.choice([1, 2]))]
+    st = Node("main/step", [rng.uniform(0, 20)] + [0.0] * len(kids), kids, count=trip,
+              snapshot=rng.uniform(5, 40), extra=rng.uniform(0.05, 0.4), record=rng.uniform(0, 10))
+    lp = cm.LoopNode("main:7", [1, 2], trip, snapshot=rng.uniform(5, 60),
+                     candidates=list(range(1, trip)), fixed=rng.uniform(0, 5),
+                     step_time=rng.uniform(0.002, 0.05))
+    return Node("main", [rng.uniform(0, 10)] + [0.0] * 4,
+                [leaf("main/setup", 1), st, leaf("main/obs", trip), leaf("main/final", 1)],
+                loops=[lp])
+
+
+def test_greedy_against_exact_on_random_loop_trees():
+    """On small random trees with a loop that may be binomial, at budgets
+    from the smallest peak to all-split's: wherever the MILP finds a plan
+    the greedy finds one too (none exactly at the smallest peak is
+    allowed), within the budget and never faster than the optimum; it
+    chooses binomial at some budgets, and stays near the optimum."""
+    pytest.importorskip("highspy")
+    import random
+    ratios, binomial = [], 0
+    for seed in range(8):
+        root = random_loop_tree(random.Random(seed))
+        low, _ = cm.minimum_peak(root)
+        high = cm.peak(root, set())
+        for k in range(6):
+            budget = low + (high - low) * (k + 0.5) / 6
+            c = cm.optimise(root, budget)
+            g = cm.greedy(root, budget)
+            assert c is not None and g is not None, (seed, budget)
+            joint, bino = g
+            assert cm.peak(root, joint, bino=bino) <= budget
+            t = cm.predicted_time(root, joint, 0.0, bino)
+            assert t >= c.time - 1e-12 * max(1.0, c.time), (seed, budget)
+            ratios.append(t / c.time if c.time > 0 else 1.0)
+            binomial += bool(bino)
+    assert binomial >= 5
+    assert sum(ratios) / len(ratios) < 1.05 and max(ratios) < 1.5, ratios
+
+
 def test_optimize_picks_a_binomial_loop_end_to_end(tmp_path):
     """heat1d's 40-step time loop (simulate:60): profiled all split, all
     joint, and once binomial (3 snapshots: trip count and snapshot bytes).
@@ -567,6 +637,113 @@ def test_optimize_picks_a_binomial_loop_end_to_end(tmp_path):
     assert res.rel(ref.adjoint_dot, res.adjoint_dot) < 1e-12
     assert res.rel(ref.grad_norm2, res.grad_norm2) < 1e-12
     assert res.stack_left == 0 and res.stack_peak <= budget
+
+
+def _same_gradient(ref, res):
+    assert res.stack_left == 0
+    assert res.rel(ref.adjoint_dot, res.adjoint_dot) < 1e-12
+    assert res.rel(ref.grad_norm2, res.grad_norm2) < 1e-12
+
+
+def _chosen_peak(report: str) -> float:
+    return float(next(line for line in report.splitlines()
+                      if line.startswith("chosen")).split()[3])
+
+
+def test_optimize_picks_a_binomial_loop_in_c_end_to_end(tmp_path, monkeypatch):
+    """C: fixtures/c/fluxsteps.c's 30-step time loop (simulate:33, step
+    calling flux per face), built with gcc and profiled all split, all
+    joint and once with the loop binomial (3 snapshots).  At half
+    all-joint's peak no plan of joint and split calls fits (the first two
+    runs alone: exit 1); with the third the planner chooses binomial, and
+    the plan, generated, compiled and run, peaks exactly at the prediction
+    (the loop body is one call: nothing of the model errs there) with the
+    plain adjoint's gradient to 1e-12.  The same for the greedy's plan
+    (forced by a lower EXACT_LIMIT)."""
+    pytest.importorskip("highspy")
+    from c_adcheck import FIXTURES, CHarness
+    src, head = FIXTURES / "fluxsteps.c", "simulate(u cost)/(u0 dt)"
+    (tmp_path / "b3.toml").write_text('[loops]\n"simulate:33" = { binomial = { snapshots = 3 } }\n')
+    h = CHarness("fluxsteps", tmp_path / "h")
+    split = h.plan("split", profile=True)
+    joint = h.plan("joint", profile=True)
+    bino = h.plan("split", checkpoint_file=str(tmp_path / "b3.toml"), profile=True)
+    (tmp_path / "plain.json").write_text(json.dumps({"runs": [split.run, joint.run]}))
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split.run, joint.run, bino.run]}))
+    budget = joint.stack_peak // 2
+    p = adtool("plan", "optimize", src, "--head", head, "--profile-data", "plain.json",
+               "--memory", budget, cwd=tmp_path)
+    assert p.returncode == 1 and "no plan fits" in p.stderr, p.stderr
+    p = adtool("plan", "optimize", src, "--head", head, "--profile-data", "data.json",
+               "--memory", budget, "-o", "plan.toml", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "loop simulate:33: offered binomial: 30 iterations" in p.stdout, p.stdout
+    text = (tmp_path / "plan.toml").read_text()
+    snaps = int(text.split('"simulate:33" = { binomial = { snapshots = ')[1].split()[0])
+    assert 1 <= snaps <= 29
+    res = h.plan("split", checkpoint_file=str(tmp_path / "plan.toml"))
+    _same_gradient(split, res)
+    assert res.stack_peak == _chosen_peak(p.stdout) <= budget, (res.stack_peak, p.stdout)
+    # the greedy (beyond EXACT_LIMIT nodes) chooses binomial too
+    from adtool.checkpoint import planner
+    monkeypatch.setattr(cm, "EXACT_LIMIT", 2)
+    out = planner.optimize([str(src)], head, [], [], str(tmp_path / "data.json"), str(budget),
+                           str(tmp_path / "greedy.toml"))
+    assert "method: greedy;" in out and "loop simulate:33 binomial" in out, out
+    res = h.plan("split", checkpoint_file=str(tmp_path / "greedy.toml"))
+    _same_gradient(split, res)
+    assert res.stack_peak == _chosen_peak(out) <= budget, (res.stack_peak, out)
+
+
+def test_optimize_decides_a_directive_loop_end_to_end(tmp_path):
+    """tests/binomial/timeloop.c has `// $AD BINOMIAL-CKP 3` before run's
+    17-step loop (run:27).  Profiles with the directive in force only
+    measure the loop: the planner says which runs to add, naming the loop
+    "plain".  With the all-split and all-joint runs made under a plan
+    turning it plain and the directive's own run as the loop run, the plan
+    written names the loop either way: "plain" at a roomy budget (the
+    directive does not decide), binomial with the planner's count at a
+    tight one.  Both, generated, compiled with gcc and
+    run, give the plain adjoint's gradient to 1e-12 and peak within budget
+    and at most the prediction (run's own recording inside the loop body
+    is counted whole: high by a few bytes per step)."""
+    pytest.importorskip("highspy")
+    from c_adcheck import CHarness
+    from adtool.checkpoint import planner
+    from adtool.diagnostics import AdError
+    base = Path(__file__).resolve().parent / "binomial"
+    src, head = base / "timeloop.c", "run(u v cost)/(u v c)"
+    fix = {"files": ["timeloop.c"], "head": "run", "independents": ["u", "v", "c"],
+           "dependents": ["u", "v", "cost"], "base": str(base)}
+    (tmp_path / "plain.toml").write_text('[loops]\n"run:27" = "plain"\n')
+    h = CHarness("timeloop", tmp_path / "h", fix)
+    split = h.plan("split", checkpoint_file=str(tmp_path / "plain.toml"), profile=True)
+    joint = h.plan("joint", checkpoint_file=str(tmp_path / "plain.toml"), profile=True)
+    loop = h.plan("split", profile=True)
+    assert loop.stack_peak < joint.stack_peak < split.stack_peak
+    (tmp_path / "loop.json").write_text(json.dumps({"runs": [loop.run]}))
+    with pytest.raises(AdError) as e:
+        planner.read_runs(str(tmp_path / "loop.json"))
+    assert e.value.code == 2 and "every run has binomial loops (run:27)" in e.value.message
+    assert "--checkpoint-file" in e.value.message
+    assert '[loops]\n"run:27" = "plain"' in e.value.message, e.value.message
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split.run, joint.run, loop.run]}))
+    for name, budget in (("roomy", split.stack_peak), ("tight", joint.stack_peak // 2)):
+        p = adtool("plan", "optimize", src, "--head", head, "--profile-data", "data.json",
+                   "--memory", budget, "-o", f"{name}.toml", cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert "loop run:27: offered binomial: 17 iterations" in p.stdout, p.stdout
+        text = (tmp_path / f"{name}.toml").read_text()
+        res = h.plan("split", checkpoint_file=str(tmp_path / f"{name}.toml"))
+        _same_gradient(split, res)
+        assert res.stack_peak <= min(budget, _chosen_peak(p.stdout)), (res.stack_peak, p.stdout)
+        if name == "roomy":
+            assert '[loops]\n"run:27" = "plain"' in text, text
+            assert "loop run:27 plain (over its $AD BINOMIAL-CKP)" in p.stdout
+            assert res.stack_peak == split.stack_peak
+        else:
+            snaps = int(text.split('"run:27" = { binomial = { snapshots = ')[1].split()[0])
+            assert 1 <= snaps <= 16 and res.stack_peak < joint.stack_peak
 
 
 def test_own_time_difference_of_a_site():

@@ -604,29 +604,106 @@ def _bounds(root: Node) -> tuple[dict, float]:
     return most, bound(root) + 1.0
 
 
-def greedy(root: Node, budget: float) -> Optional[set[str]]:
-    """All split, then add the checkpoint with the most peak saved per time
-    paid until the peak fits; None when nothing more helps.  It does not
-    choose binomial loops (optimise says so in its method)."""
-    keys = site_keys(root)
-    extra = {k: sum(n.extra for n in root.walk() if n is not root and n.key == k) for k in keys}
+def _moves(root: Node, joint: set[str], bino: dict, down: bool):
+    """The plans one step from (joint, bino).  down: towards less memory
+    (a site made joint; a loop made binomial, or given fewer snapshots:
+    each smaller candidate count is its own move, so that a loop can stop
+    at any of them); otherwise back (a site split again; a loop given more
+    snapshots, or made plain)."""
+    for k in site_keys(root):
+        if (k in joint) != down:
+            yield (joint | {k} if down else joint - {k}), bino
+    for lk, cands in loop_keys(root).items():
+        s = bino.get(lk, 0)
+        if not down and s:
+            yield joint, {x: n for x, n in bino.items() if x != lk}
+        for c in cands:
+            if (down and (not s or c < s)) or (not down and s and c > s):
+                yield joint, {**bino, lk: c}
+
+
+def _descend(root: Node, budget: float) -> tuple[float, list]:
+    """From all split and no binomial loop, take the move with the most
+    peak saved per time paid (the model's own peak and predicted_time, so
+    max-plus memory and the nested terms count as for the MILP) until the
+    peak fits or no move lowers it.  The best rate may save far more
+    memory than is missing, at a price (a binomial loop where one joint
+    call would do), so at each step the fastest move that fits at once is
+    kept too.  Returns the lowest peak reached and the plans found that
+    fit, as (time, joint, bino).  The path does not depend on the budget,
+    only where it stops."""
     joint: set[str] = set()
-    cur = peak(root, joint)
+    bino: dict = {}
+    cur, now = peak(root, joint), predicted_time(root, joint)
+    fits = []
     while cur > budget:
-        best, best_rate, best_peak = None, 0.0, cur
-        for k in keys:
-            if k in joint:
-                continue
-            p = peak(root, joint | {k})
+        best = fit = None
+        for j, b in _moves(root, joint, bino, down=True):
+            p = peak(root, j, bino=b)
             if p < cur:
-                rate = (cur - p) / max(extra[k], 1e-30)
-                if best is None or rate > best_rate:
-                    best, best_rate, best_peak = k, rate, p
+                t = predicted_time(root, j, 0.0, b)
+                rate = (cur - p) / max(t - now, 1e-30)
+                if best is None or rate > best[0]:
+                    best = (rate, j, b, p, t)
+                if p <= budget and (fit is None or t < fit[0]):
+                    fit = (t, j, b)
         if best is None:
-            return None
-        joint.add(best)
-        cur = best_peak
-    return joint
+            break
+        if fit is not None:
+            fits.append(fit)
+        _, joint, bino, cur, now = best
+    if cur <= budget:
+        fits.append((now, joint, bino))
+    return cur, fits
+
+
+def _extremes(root: Node) -> list[tuple[set[str], dict]]:
+    """All split and all joint, each with no loop binomial and with every
+    loop on its fewest snapshots: the plans the greedy falls back on when
+    its path stalls above the budget."""
+    keys = set(site_keys(root))
+    low = {lk: min(c) for lk, c in loop_keys(root).items() if c}
+    return [(set(), {}), (keys, {}), (set(), low), (keys, low)]
+
+
+def _give_back(root: Node, budget: float, joint: set[str], bino: dict
+               ) -> tuple[float, set[str], dict]:
+    """While some move back saves time and keeps the peak within the
+    budget, the one saving most: an early move may have been made
+    redundant by a later one (a loop's snapshots by a joint call inside
+    it, say)."""
+    now = predicted_time(root, joint, 0.0, bino)
+    while True:
+        best = None
+        for j, b in _moves(root, joint, bino, down=False):
+            t = predicted_time(root, j, 0.0, b)
+            if t < now and (best is None or t < best[0]) and peak(root, j, bino=b) <= budget:
+                best = (t, j, b)
+        if best is None:
+            return now, joint, bino
+        now, joint, bino = best
+
+
+GIVE_BACK = 3           # the greedy's fastest plans found that it tries to improve
+
+
+def greedy(root: Node, budget: float) -> Optional[tuple[set[str], dict]]:
+    """(joint keys, loop key -> snapshots) whose peak fits the budget, or
+    None: the fallback beyond EXACT_LIMIT nodes, where the MILP would take
+    too long.  Down (_descend) by the best peak saved per time paid, call
+    sites and binomial loops alike; if that stalls above the budget, the
+    extreme plans that fit (_extremes).  Then back (_give_back) from the
+    fastest few plans found, keeping the fastest result."""
+    _, fits = _descend(root, budget)
+    if not fits:
+        fits = [(predicted_time(root, j, 0.0, b), j, b) for j, b in _extremes(root)
+                if peak(root, j, bino=b) <= budget]
+    if not fits:
+        return None
+    fits.sort(key=lambda f: f[0])
+    best = min((_give_back(root, budget, j, b) for _, j, b in fits[:GIVE_BACK]),
+               key=lambda f: f[0])
+    return best[1], best[2]
 
 
 EXACT_LIMIT = 400       # nodes; beyond, the greedy answers
@@ -637,28 +714,23 @@ def minimum_peak(root: Node) -> tuple[float, str]:
     if nodes <= EXACT_LIMIT:
         j, b = _milp(root, None, minimise_peak=True)
         return peak(root, j, bino=b), "exact (MILP, HiGHS)"
-    return min(peak(root, set()), peak(root, set(site_keys(root)))), _greedy_method(root)
-
-
-def _greedy_method(root: Node) -> str:
-    return "greedy (binomial loops not chosen)" if loop_keys(root) else "greedy"
+    # where the greedy's path ends, or an extreme plan if lower: optimise
+    # (greedy) finds a plan at any budget from there up
+    return min([_descend(root, float("-inf"))[0]]
+               + [peak(root, j, bino=b) for j, b in _extremes(root)]), "greedy"
 
 
 def optimise(root: Node, budget: float, base_time: float = 0.0) -> Optional[Choice]:
     """The plan with the least predicted time whose predicted peak fits the
     budget: exact through a MILP for trees up to EXACT_LIMIT nodes, greedy
     beyond.  None when no plan fits."""
-    nodes = sum(1 for _ in root.walk())
-    bino: dict = {}
-    if nodes <= EXACT_LIMIT:
+    if sum(1 for _ in root.walk()) <= EXACT_LIMIT:
         got, method = _milp(root, budget), "exact (MILP, HiGHS)"
-        if got is None:
-            return None
-        j, bino = got
     else:
-        j, method = greedy(root, budget), _greedy_method(root)
-    if j is None:
+        got, method = greedy(root, budget), "greedy"
+    if got is None:
         return None
+    j, bino = got
     return Choice(j, peak(root, j, bino=bino), predicted_time(root, j, base_time, bino),
                   method, bino)
 

@@ -356,7 +356,7 @@ class _PlanFile:
         self.default: Optional[tuple[str, str]] = None
         self.calls: list[_Rule] = []
         self.routines: list[_Rule] = []
-        self.loops: list[tuple[str, Span, Routine, object, int]] = []
+        self.loops: list[tuple[str, Span, Routine, object, int]] = []   # 0: plain
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
@@ -455,18 +455,31 @@ class _PlanFile:
                                           "[calls] entry", span, site_only=True))
 
     def _read_loops(self, section: str, table: dict) -> None:
+        """[loops]: "routine:line" = { binomial = { snapshots = N } }, or
+        "plain", which a plan needs to turn off a loop's `$AD BINOMIAL-CKP`
+        (the plan file is stronger than directives, interface.md; without
+        "plain" a plan could only add binomial loops, never remove one)."""
         for name, value, span in self._entries(section, table):
             m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(\d+)\s*$", self.known.fold(name))
             if not m:
                 raise bad_input(f"[loops] \"{name}\": a loop is named \"routine:line\" (the "
                                 "line of its DO/for header)", span)
-            snaps = value.get("binomial", {}).get("snapshots") \
-                if isinstance(value, dict) and isinstance(value.get("binomial"), dict) else None
-            if (not isinstance(value, dict) or set(value) != {"binomial"}
-                    or set(value["binomial"]) != {"snapshots"}
-                    or not isinstance(snaps, int) or isinstance(snaps, bool) or snaps < 1):
-                raise bad_input(f"[loops] \"{name}\": expected "
-                                "{ binomial = { snapshots = N } } with N a positive integer", span)
+            if value == "plain":
+                snaps = 0
+            else:
+                snaps = value.get("binomial", {}).get("snapshots") \
+                    if isinstance(value, dict) and isinstance(value.get("binomial"), dict) else None
+                if (not isinstance(value, dict) or set(value) != {"binomial"}
+                        or not isinstance(value["binomial"], dict)
+                        or set(value["binomial"]) != {"snapshots"}
+                        or not isinstance(snaps, int) or isinstance(snaps, bool) or snaps < 1):
+                    hint = ""
+                    if isinstance(value, str) and difflib.get_close_matches(
+                            value.lower(), ["plain"], n=1, cutoff=0.5):
+                        hint = "; did you mean \"plain\"?"
+                    raise bad_input(f"[loops] \"{name}\": expected \"plain\" (not binomial) or "
+                                    "{ binomial = { snapshots = N } } with N a positive integer"
+                                    + hint, span)
             rname, line = m.group(1), int(m.group(2))
             r = self.known.tu.routine(rname)
             if r is None:
@@ -480,8 +493,9 @@ class _PlanFile:
                         if have else f"; '{rname}' has no loop")
                 raise bad_input(f"[loops] \"{name}\": no DO loop of '{rname}' starts on "
                                 f"line {line}{hint}", span)
-            from ..transform.binomial import check_binomial_loop
-            check_binomial_loop(hit[0], span)
+            if snaps:
+                from ..transform.binomial import check_binomial_loop
+                check_binomial_loop(hit[0], span)
             self.loops.append((name, span, r, hit[0], snaps))
 
 
@@ -538,13 +552,20 @@ class LoopMode:
     routine: str
     line: int
     span: Span
-    snapshots: int
+    snapshots: int          # 0 when plain
     origin: str
+
+    @property
+    def mode(self) -> str:
+        return "binomial" if self.snapshots else "plain"
 
 
 def binomial_loops(tu: TranslationUnit, pf: Optional["_PlanFile"]) -> dict:
     """(routine, header line) -> snapshots of every binomial loop: the plan
-    file's [loops] over the source's `$AD BINOMIAL-CKP`."""
+    file's [loops] over the source's `$AD BINOMIAL-CKP`.  A loop the plan
+    file sets "plain" is left out, its LoopMode kept in .modes: the
+    transform must not fall back on its directive (snapshots_of), and
+    plan show says who turned it off."""
     from ..transform.binomial import directive_snapshots
     found: dict = {}
     for r in tu.all_routines():
@@ -561,8 +582,9 @@ def binomial_loops(tu: TranslationUnit, pf: Optional["_PlanFile"]) -> dict:
 
 
 class _Loops(dict):
-    """snapshots by (routine, line), with each loop's LoopMode in .modes."""
+    """snapshots by (routine, line) of the binomial loops, with every
+    loop's LoopMode (plain ones too) in .modes."""
 
     def __init__(self, modes: dict):
-        super().__init__({k: v.snapshots for k, v in modes.items()})
+        super().__init__({k: v.snapshots for k, v in modes.items() if v.snapshots})
         self.modes = modes

@@ -48,7 +48,12 @@ A counted loop that holds call sites may be checkpointed binomially, its
 snapshot count a choice too (costmodel.LoopNode): a run whose plan has the
 loop binomial (`[loops]`, any snapshot count) measures its trip count and
 the bytes of one snapshot; that run is used for the loop only.  Loops no
-run had binomial are not offered, and the report says so.
+run had binomial are not offered, and the report says so.  A loop with
+`$AD BINOMIAL-CKP` in the source is binomial in every run unless the run's
+plan sets it `"plain"` (plan file over directives): runs with it plain are
+the ordinary runs, one with the directive in force is its loop run, and
+the plan written names every such loop (binomial with the chosen count, or
+"plain"), so that the directive never decides in the planner's place.
 
 All of it stays linear in the choices, so the MILP is exact for the model.
 The model does not know where between its calls a routine pushes the rest
@@ -100,6 +105,8 @@ class Model:
     base_time: float            # the all-split adjoint's time (0 if not measured)
     primal_time: float          # 0 if not measured
     notes: list = field(default_factory=list)   # the loops offered binomial, and why not others
+    directive_loops: list = field(default_factory=list)  # "routine:line" of the loops with
+                                     #   $AD BINOMIAL-CKP in the head's call tree
 
     def time_text(self, t: float) -> str:
         if self.primal_time > 0:
@@ -184,10 +191,13 @@ def read_runs(paths) -> tuple[list[dict], float, float]:
             base_time = runs[-1]["time"]
         primal = float(r.get("primal_time_s") or primal)
     if not runs:
-        raise bad_input("--profile-data: every run has binomial loops; profile one run with "
-                        "--default-mode split and one with --default-mode joint without them "
-                        "(a loop with `$AD BINOMIAL-CKP` in the source: remove the directive "
-                        "and let the planner choose)")
+        keys = sorted({k for lr in loop_runs for k in lr["loops"]})
+        plain = "\n".join(f'"{k}" = "plain"' for k in keys)
+        raise bad_input("--profile-data: every run has binomial loops ("
+                        + ", ".join(keys) + "), and such a run measures only its loops; "
+                        "profile one run with --default-mode split and one with "
+                        "--default-mode joint, each with a plan file (--checkpoint-file) "
+                        "that turns them off:\n[loops]\n" + plain)
     runs[0]["loop_runs"] = loop_runs
     return runs, base_time, primal
 
@@ -340,9 +350,19 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
     kids = [node(s, k) for s, k in tree]
     for what, keys in missing.items():
         if keys:
+            # a run with the site in that mode may be there, set apart as a
+            # loop run (a binomial loop, e.g. a directive's): say so
+            inloop = sorted({k for lr in runs[0].get("loop_runs", []) for k in lr["loops"]
+                             if any(lr["table"].get(x, {}).get("mode") == what for x in keys)})
+            hint = ""
+            if inloop:
+                hint = (f"; the runs that have them {what} also have binomial loops ("
+                        + ", ".join(inloop) + ") and measure only those: profile them with a "
+                        "plan file that turns the loops off:\n[loops]\n"
+                        + "\n".join(f'"{k}" = "plain"' for k in inloop))
             raise bad_input(f"--profile-data: no profiled run has {', '.join(sorted(set(keys)))} "
                             f"{what} (profile one run with --default-mode split and one with "
-                            "--default-mode joint)")
+                            "--default-mode joint)" + hint)
     split_run = next((r for r in runs if all(t.get("mode") == "split"
                                              for t in r["table"].values()
                                              if t.get("mode") in ("joint", "split"))), None)
@@ -713,7 +733,10 @@ def _model(files, head_spec, include_dirs, defines, profile_data) -> tuple[Model
     check_directives(tu)
     plan = resolve_plan(tu, [heads[0].name], None, [], [], None)
     runs, base, primal = read_runs(profile_data)
-    return build_model(plan, heads[0].name, runs, base, primal), heads[0].name
+    model = build_model(plan, heads[0].name, runs, base, primal)
+    from .show import loops
+    model.directive_loops = [f"{lp.routine}:{lp.line}" for lp in loops(plan, heads[0].name)]
+    return model, heads[0].name
 
 
 def optimize(files, head_spec, include_dirs, defines, profile_data: str, memory: str,
@@ -723,8 +746,10 @@ def optimize(files, head_spec, include_dirs, defines, profile_data: str, memory:
     root = model.root
     keys = cm.site_keys(root)
     try:
-        low, how = cm.minimum_peak(root)
         choice = cm.optimise(root, budget, model.base_time)
+        # (the smallest peak only for the message: beyond EXACT_LIMIT
+        # it is a greedy descent of its own)
+        low, how = cm.minimum_peak(root) if choice is None else (0.0, "")
     except cm.NoHighs as e:
         if sum(1 for _ in root.walk()) > cm.EXACT_LIMIT:
             raise
@@ -742,7 +767,9 @@ def optimize(files, head_spec, include_dirs, defines, profile_data: str, memory:
     lines.append(f"method: {choice.method}; budget {show_size(budget)} ({budget} B); "
                  f"{len(choice.joint)} of {len(keys)} call sites joint"
                  + "".join(f"; loop {k} binomial, {n} snapshot{'s' if n != 1 else ''}"
-                           for k, n in sorted(choice.loops.items())))
+                           for k, n in sorted(choice.loops.items()))
+                 + "".join(f"; loop {k} plain (over its $AD BINOMIAL-CKP)"
+                           for k in model.directive_loops if k not in choice.loops))
     lines += model.notes
     report = "\n".join(lines) + "\n"
     if output:
@@ -761,12 +788,16 @@ def plan_text(head, memory, budget, choice, model, keys) -> str:
     for k in keys:
         if k in choice.joint:
             out.append(f'"{k}" = "joint"')
-    if choice.loops:
-        # interface.md's [loops] syntax: the loop by its routine and the
-        # line of its header
+    # interface.md's [loops] syntax: the loop by its routine and the line
+    # of its header.  A loop with a directive is named either way: the
+    # plan chose for it, and the directive must not decide instead.
+    named = sorted(set(choice.loops) | set(model.directive_loops))
+    if named:
         out += ["", "[loops]"]
-        for k, n in sorted(choice.loops.items()):
-            out.append(f'"{k}" = {{ binomial = {{ snapshots = {n} }} }}')
+        for k in named:
+            n = choice.loops.get(k)
+            out.append(f'"{k}" = {{ binomial = {{ snapshots = {n} }} }}' if n
+                       else f'"{k}" = "plain"')
     return "\n".join(out) + "\n"
 
 

@@ -41,8 +41,8 @@ def tree(plan: Plan, head: str) -> list[Row]:
 
 
 def loops(plan: Plan, head: str) -> list:
-    """The binomial loops in the head's call tree (LoopMode), in routine
-    and line order."""
+    """The loops in the head's call tree that a directive or the plan file
+    names (LoopMode: binomial or plain), in routine and line order."""
     reach = {head} | {r.site.callee for r in tree(plan, head)}
     modes = getattr(plan.binomial_loops, "modes", {})
     return [modes[k] for k in sorted(modes) if k[0] in reach]
@@ -55,8 +55,9 @@ def text(plan: Plan, head: str) -> str:
         lines.append(f"{row.prefix}{'`-- ' if row.last else '|-- '}{s.key}  line {s.span.line}"
                      f"  {s.mode}  ({s.origin})")
     for lp in loops(plan, head):
-        lines.append(f"loop {lp.routine}:{lp.line}  binomial, {lp.snapshots} snapshot"
-                     f"{'s' if lp.snapshots != 1 else ''}  ({lp.origin})")
+        what = "plain" if not lp.snapshots else \
+            f"binomial, {lp.snapshots} snapshot{'s' if lp.snapshots != 1 else ''}"
+        lines.append(f"loop {lp.routine}:{lp.line}  {what}  ({lp.origin})")
     return "\n".join(lines) + "\n"
 
 
@@ -68,7 +69,8 @@ def document(plan: Plan, head: str) -> dict:
                        "origin": r.site.origin, "depth": r.depth}
                       for r in tree(plan, head)],
             "loops": [{"key": f"{lp.routine}:{lp.line}", "routine": lp.routine, "line": lp.line,
-                       "file": lp.span.file, "mode": "binomial", "snapshots": lp.snapshots,
+                       "file": lp.span.file, "mode": lp.mode,
+                       "snapshots": lp.snapshots or None,
                        "origin": lp.origin} for lp in loops(plan, head)]}
 
 

@@ -87,9 +87,14 @@ def _check_leaves(stmts: list[Stmt], inner: list) -> None:
 
 def snapshots_of(rev, s: Loop) -> Optional[int]:
     """The plan's [loops] entry for s (by routine and header line), else
-    the directive before it."""
-    plan = getattr(rev, "binomial_loops", None) or {}
-    n = plan.get((rev.r.name, s.span.line))
+    the directive before it; None when not binomial, also when the plan
+    file sets the loop "plain" over its directive."""
+    plan = getattr(rev, "binomial_loops", None)
+    plan = {} if plan is None else plan       # (empty when every loop it names is plain)
+    key = (rev.r.name, s.span.line)
+    if key in getattr(plan, "modes", {}):
+        return plan.get(key)
+    n = plan.get(key)
     if n is not None:
         return n
     return directive_snapshots(s)
