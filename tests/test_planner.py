@@ -489,13 +489,18 @@ def test_binomial_loop_peak_and_time():
     assert st.count / root.loops[0].trip == 1 and ob.count == 12
 
 
-def test_binomial_loops_stay_exact():
+@pytest.mark.parametrize("kids", ["same", "larger", "unmeasured"])
+def test_binomial_loops_stay_exact(kids):
     """One binary per candidate snapshot count: the MILP's optimum equals
     the brute force's over every joint set and every loop choice, at every
-    budget, and the smallest peak too."""
+    budget, and the smallest peak too; also with step's snapshot larger
+    when flux is split, or unmeasured then (step joint only with flux)."""
     pytest.importorskip("highspy")
     import itertools
     root = loop_tree()
+    st = root.children[1]
+    st.kids_split_snapshot = 40.0 if kids == "larger" else None
+    st.joint_kids_only = kids == "unmeasured"
     keys = cm.site_keys(root)
     sets = [set(c) for r in range(len(keys) + 1) for c in itertools.combinations(keys, r)]
     plans = [(j, {} if s == 0 else {"main:7": s}) for j in sets for s in (0, 1, 2, 3, 5, 11)]
@@ -504,7 +509,8 @@ def test_binomial_loops_stay_exact():
     assert low < min(cm.peak(root, j) for j in sets)         # binomial lowers the minimum
     assert cm.minimum_peak(root)[0] == low
     chose_binomial = 0
-    for budget in range(int(low) - 5, int(max(p for p, _ in pts)) + 10, 3):
+    high = max(p for p, _ in pts if p < float("inf"))
+    for budget in range(int(low) - 5, int(high) + 10, 3):
         fits = [t for p, t in pts if p <= budget]
         c = cm.optimise(root, budget, 1.0)
         assert (c is None) == (not fits), budget
@@ -554,9 +560,16 @@ def random_loop_tree(rng) -> Node:
     lp = cm.LoopNode("main:7", [1, 2], trip, snapshot=rng.uniform(5, 60),
                      candidates=list(range(1, trip)), fixed=rng.uniform(0, 5),
                      step_time=rng.uniform(0.002, 0.05))
-    return Node("main", [rng.uniform(0, 10)] + [0.0] * 4,
+    root = Node("main", [rng.uniform(0, 10)] + [0.0] * 4,
                 [leaf("main/setup", 1), st, leaf("main/obs", trip), leaf("main/final", 1)],
                 loops=[lp])
+    # step's snapshot with a child split: larger, or never measured
+    # (drawn last: the sizes above stay those of each seed)
+    how = rng.choice(["same", "larger", "unmeasured"])
+    if how == "larger":
+        st.kids_split_snapshot = st.snapshot + rng.uniform(5, 60)
+    st.joint_kids_only = how == "unmeasured"
+    return root
 
 
 def test_greedy_against_exact_on_random_loop_trees():
@@ -843,3 +856,106 @@ def test_own_tape_change_per_child_stays_exact():
             if fits:
                 assert c.peak <= budget and c.time == pytest.approx(min(fits)), budget
         assert cm.minimum_peak(root)[0] == min(cm.peak(root, p) for p in plans)
+
+
+# ---------------------------------------------------------------- snapshots, children's modes
+
+def heat2d_tree(**step) -> Node:
+    """fixtures/c/heat2d.c as profiled: simulate calls step 25 times, step
+    calls laplace 80 times (8 B of tape each, split).  step joint
+    snapshots nothing when laplace is joint, 1,920 B when it is split;
+    laplace's snapshot was measured under a joint step only."""
+    lap = Node("step/laplace#1", [8.0], count=80, snapshot=4.0, extra=0.01,
+               under_joint_only=True)
+    st = Node("simulate/step#1", [0.0, 0.0], [lap], count=25, snapshot=0.0, extra=0.1, **step)
+    return Node("simulate", [0.0, 0.0], [st])
+
+
+def test_snapshot_depends_on_the_childrens_modes():
+    """A joint site's snapshot with a child split is another number than
+    with all children joint; unmeasured, the site is offered joint only
+    with its children joint (infinite peak alone, x_site <= x_child in the
+    MILP), and the greedy moves the two together."""
+    both = {"simulate/step#1", "step/laplace#1"}
+    root = heat2d_tree(kids_split_snapshot=1920.0)
+    assert cm.peak(root, {"simulate/step#1"}) == 25 * 1920     # the forward sweep's end
+    assert cm.peak(root, both) == 24 * 0 + 79 * 4 + 8
+    root = heat2d_tree(joint_kids_only=True)
+    assert cm.peak(root, {"simulate/step#1"}) == float("inf")
+    assert cm.peak(root, both) == 79 * 4 + 8
+    pytest.importorskip("highspy")
+    for budget in (400, 640, 700, 15000):
+        c = cm.optimise(root, budget)
+        assert c is not None and c.joint == both and c.peak == 79 * 4 + 8, budget
+        g = cm.greedy(root, budget)
+        assert g is not None and g[0] == both, budget
+    assert cm.minimum_peak(root)[0] == 79 * 4 + 8
+
+
+def random_tree(rng) -> Node:
+    """Up to three levels below the head, each site with random sizes,
+    times, recording and counts; its snapshot may depend on the parent's
+    mode (nested_snapshot), be unmeasured under a split parent
+    (under_joint_only), and depend on its children's modes: larger or
+    smaller with one split, under either parent mode, or unmeasured
+    (joint_kids_only)."""
+    names = iter(range(1, 100))
+
+    def site(parent: int, depth: int) -> Node:
+        k = next(names)
+        kids = [site(k, depth + 1) for _ in range(rng.choice([0, 1, 2] if depth < 3 else [0]))]
+        n = Node(f"r{parent}/r{k}", [rng.uniform(0, 40)] + [0.0] * len(kids), kids,
+                 count=rng.choice([1, 1, 2, 3]), snapshot=rng.uniform(0, 30),
+                 extra=rng.uniform(0.01, 1.0), record=rng.choice([0.0, rng.uniform(0, 10)]))
+        if depth > 1:
+            if rng.random() < 0.4:
+                n.nested_snapshot = rng.uniform(0, 30)
+            n.under_joint_only = rng.random() < 0.2
+        if kids:
+            how = rng.random()
+            if how < 0.3:
+                n.joint_kids_only = True
+            elif how < 0.8:
+                n.kids_split_snapshot = rng.choice([None, rng.uniform(0, 90)])
+                n.nested_kids_split_snapshot = rng.choice([None, rng.uniform(0, 60)])
+            if rng.random() < 0.3:
+                n.held = rng.uniform(0, 5)
+        return n
+    kids = [site(0, 1) for _ in range(rng.choice([1, 2]))]
+    return Node("r0", [rng.uniform(0, 10)] + [0.0] * len(kids), kids)
+
+
+def test_snapshots_by_mode_mix_stay_exact_on_random_trees():
+    """The MILP against every joint set on random trees whose snapshots
+    depend on the parent's and the children's modes, some mixes never
+    measured: the same fastest plan at every budget, the same smallest
+    peak; the greedy's plans fit; some plans are ruled out."""
+    pytest.importorskip("highspy")
+    import itertools
+    import random
+    tested = ruled_out = 0
+    for seed in range(40):
+        root = random_tree(random.Random(seed))
+        keys = cm.site_keys(root)
+        if len(keys) > 7:
+            continue
+        tested += 1
+        plans = [set(c) for r in range(len(keys) + 1) for c in itertools.combinations(keys, r)]
+        pts = [(cm.peak(root, p), cm.predicted_time(root, p)) for p in plans]
+        finite = [p for p, _ in pts if p < float("inf")]
+        ruled_out += len(pts) - len(finite)
+        assert cm.minimum_peak(root)[0] == pytest.approx(min(finite)), seed
+        # a budget between each two distinct peaks (clear of the solver's
+        # tolerance), one below all, one above
+        ps = sorted(set(finite))
+        budgets = [ps[0] - 1, ps[-1] + 1] \
+            + [(a + b) / 2 for a, b in zip(ps, ps[1:]) if b - a > 1e-3]
+        for budget in budgets:
+            fits = [t for p, t in pts if p <= budget]
+            c = cm.optimise(root, budget)
+            assert (c is None) == (not fits), (seed, budget)
+            if fits:
+                assert c.peak <= budget and c.time == pytest.approx(min(fits)), (seed, budget)
+            g = cm.greedy(root, budget)
+            assert g is None or cm.peak(root, g[0], bino=g[1]) <= budget, (seed, budget)
+    assert tested >= 25 and ruled_out > 100, (tested, ruled_out)

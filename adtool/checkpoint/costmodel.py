@@ -67,6 +67,13 @@ class Node:
                                      #   (None: snapshot; _snapshot)
     under_joint_only: bool = False   # snapshot measured only under a joint parent: not
                                      #   offered joint under a split one (_snapshot)
+    kids_split_snapshot: Optional[float] = None   # snapshot when some child site is split
+                                     #   (None: as with them joint, or see joint_kids_only;
+                                     #   _snapshot)
+    nested_kids_split_snapshot: Optional[float] = None  # the same under a joint parent
+                                     #   (None: kids_split_snapshot)
+    joint_kids_only: bool = False    # snapshot measured only with every child site joint:
+                                     #   not offered joint with one split (_snapshot)
     loops: list["LoopNode"] = field(default_factory=list)   # counted loops of its body
                                      #   that may be binomial (LoopNode)
     scale: float = 1.0               # the calibration factor applied to extra (planner.py)
@@ -194,18 +201,43 @@ def _tape(v: Node, joint: set[str], memo: dict, bino: Optional[dict] = None) -> 
     return memo[id(v)]
 
 
-def _snapshot(c: Node, parent_joint: bool) -> float:
+def _snapshot(c: Node, parent_joint: bool, kids_joint: bool = True) -> float:
     """A joint call's snapshot (with the parent's recording around it) is
     what c's adjoint reads that the parent overwrites after the call: the
     parent's split forward sweep runs all of its body, where a joint
     parent's adjoint re-runs only what its backward sweep reads (dead-work
     removal), which may leave c's inputs alone.  So it depends on the
     parent's mode: nested_snapshot, measured under a joint parent (the
-    all-joint run), snapshot under a split one (planner.py).  Linear in the
-    choices through z = x_c x_p (_milp).  When no run measured it under a
-    split parent (under_joint_only) it is unknown there, and may be much
-    more than under a joint one: the model does not offer c joint under a
-    split parent (infinite here, x_c <= x_p in the MILP)."""
+    all-joint run), snapshot under a split one (planner.py).  When no run
+    measured it under a split parent (under_joint_only) it is unknown
+    there, and may be much more than under a joint one: the model does not
+    offer c joint under a split parent (infinite here, x_c <= x_p in the
+    MILP).
+
+    What c's adjoint reads depends on the modes below it too: c_b re-runs
+    c's body, and a split child's forward sweep there records what the
+    child's adjoint reads, where a joint child's plain re-run may need
+    nothing kept (heat2d.c: step joint snapshots nothing with laplace
+    joint, all of u with laplace split).  kids_joint: every child site of
+    c joint.  With one split, kids_split_snapshot (under a split parent)
+    or nested_kids_split_snapshot (under a joint one): the largest measured
+    with any mix of split children (planner.py), erring high for the other
+    mixes.  When no run measured c joint with a child split
+    (joint_kids_only) it is unknown, and c is not offered joint unless all
+    its child sites are (infinite here, x_c <= x_k in the MILP).  Where a
+    mix was measured under one parent mode only, the other parent mode is
+    filled as planner.py says (a split parent's snapshot stands for a
+    joint parent's, never the reverse).  Linear in the choices through
+    AND variables of x_c, x_p and the children's x (_milp)."""
+    if not kids_joint and c.children:
+        if c.joint_kids_only:
+            return float("inf")
+        if c.kids_split_snapshot is not None or c.nested_kids_split_snapshot is not None:
+            if parent_joint and c.nested_kids_split_snapshot is not None:
+                return c.nested_kids_split_snapshot
+            if c.kids_split_snapshot is None:        # measured under a joint parent only
+                return float("inf")
+            return c.kids_split_snapshot
     if not parent_joint and c.under_joint_only:
         return float("inf")
     if parent_joint and c.nested_snapshot is not None:
@@ -213,12 +245,22 @@ def _snapshot(c: Node, parent_joint: bool) -> float:
     return c.snapshot
 
 
+def snapshot_cells(c: Node) -> dict[tuple[bool, bool], float]:
+    """(parent site joint, every child site joint) -> c's snapshot bytes
+    (_snapshot; infinite: not offered)."""
+    return {(p, k): _snapshot(c, p, k) for p in (False, True) for k in (False, True)}
+
+
+def _kids_joint(c: Node, joint: set[str]) -> bool:
+    return all(d.key in joint for d in c.children)
+
+
 def _contrib(c: Node, joint: set[str], memo: dict, parent_joint: bool = False,
              bino: Optional[dict] = None) -> float:
     """What one call of c leaves on the stack between its forward sweep
     and its adjoint: when joint the snapshot (with the parent's recording
     around it), when split the parent's recording plus c's tape."""
-    return _snapshot(c, parent_joint) if c.key in joint \
+    return _snapshot(c, parent_joint, _kids_joint(c, joint)) if c.key in joint \
         else c.record + _tape(c, joint, memo, bino)
 
 
@@ -243,7 +285,14 @@ def _held(c: Node, joint: set[str]) -> float:
 
 
 def _held_high(c: Node) -> float:
-    return min(c.record, c.snapshot)
+    """The recording at most the snapshot: the largest snapshot any
+    modes around c give it (_snapshot), so that it does not depend on
+    them."""
+    return min(c.record, _largest_snapshot(c))
+
+
+def _largest_snapshot(c: Node) -> float:
+    return max((v for v in snapshot_cells(c).values() if v < float("inf")), default=0.0)
 
 
 def _held_low(c: Node) -> float:
@@ -381,8 +430,10 @@ def _quiet(make):
 def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False
           ) -> Optional[tuple[set[str], dict[str, int]]]:
     """One binary per site key; per node continuous tape T, contrib C and
-    peak P with C >= snapshot x, C >= record + T - M x (M: record plus the
-    largest tape any choice gives the node), P >= T, P >= prefix_j +
+    peak P with C >= x snapshot(x_p, children's x) (_snapshot_rows, which
+    also forbids the mode mixes no run measured), C >= record + T - M x
+    (M: record plus the largest tape any choice gives the node), P >= T,
+    P >= prefix_j +
     (count_j - 1) C_j + held_j + P_j (held_j = record_j - s_j x_j - s'_j y_j,
     linear, y_j <= x_d for every site d below c_j: _held).
     The constraints only bound T, C, P from below, so a feasible point
@@ -545,20 +596,23 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False
             terms += [(C[id(n.children[i])], -per_step(n.children[i], lp))
                       for i in _interleaved_in(n, lp, j)]
             row(prefix_own + c.record - U, inf, terms)
+    ands: dict[frozenset, int] = {}
+
+    def both(cols: list[int]) -> int:
+        """A column equal to the product of binary columns (v <= each,
+        v >= Σ - (k - 1): exact for binaries, whichever the sign of its
+        coefficient), one per set of columns."""
+        key = frozenset(cols)
+        if len(key) == 1:
+            return next(iter(key))
+        if key not in ands:
+            v = ands[key] = add_col(0.0, 0.0, 1.0)
+            for i in key:
+                row(-inf, 0.0, [(v, 1.0), (i, -1.0)])
+            row(1.0 - len(key), inf, [(v, 1.0)] + [(i, -1.0) for i in key])
+        return ands[key]
     for p, n in ((p, n) for p in root.walk() for n in p.children):
-        x = col[n.key]
-        ds = 0.0 if n.nested_snapshot is None or p is root else n.nested_snapshot - n.snapshot
-        if ds and n.key != p.key:
-            # C >= snapshot x + ds z, z = x x_p (exact for binaries)
-            z = add_col(0.0, 0.0, 1.0)
-            row(-inf, 0.0, [(z, 1.0), (x, -1.0)])
-            row(-inf, 0.0, [(z, 1.0), (col[p.key], -1.0)])
-            row(-1.0, inf, [(z, 1.0), (x, -1.0), (col[p.key], -1.0)])
-            row(0.0, inf, [(C[id(n)], 1.0), (x, -n.snapshot), (z, -ds)])
-        else:
-            row(0.0, inf, [(C[id(n)], 1.0), (x, -(n.snapshot + ds))])
-        if n.under_joint_only and p is not root and n.key != p.key:
-            row(-inf, 0.0, [(x, 1.0), (col[p.key], -1.0)])
+        _snapshot_rows(n, None if p is root else col[p.key], col, C[id(n)], row, both, inf)
     for n in root.walk():
         if n is not root:
             x = col[n.key]
@@ -572,6 +626,70 @@ def _milp(root: Node, budget: Optional[float], minimise_peak: bool = False
     sol = h.getSolution().col_value
     bino = {lk: s for lk, cols in bcol.items() for s, i in cols.items() if sol[i] > 0.5}
     return {k for k in keys if sol[col[k]] > 0.5}, bino
+
+
+def _snapshot_rows(n: Node, xp: Optional[int], col: dict, c: int, row, both, inf) -> None:
+    """C_n >= x_n snapshot(x_p, y) (_snapshot; y: every child site of n
+    joint), written as the multilinear
+    x (g00 + (g01 - g00) y + (g10 - g00) x_p + (g11 - g10 - g01 + g00) x_p y)
+    with g_ab the snapshot under parent mode a and children b, each
+    product of binaries one column (both): exact for binaries.  A mode
+    mix that was never measured (infinite) is forbidden by a row instead:
+    x_n <= x_k for each child site k when no mix with a split child was
+    measured, x_n <= x_p when no split parent was, otherwise
+    x_n + [x_p] + [y] <= 2 with the literals of that mix; in the
+    multilinear form its g is then a measured neighbour's, which no
+    feasible choice sees.  xp: the parent's column, None under the head
+    (never joint)."""
+    x = col[n.key]
+    kids = sorted({d.key for d in n.children})
+    cells = snapshot_cells(n)
+    ps = (False,) if xp is None else (True,) if xp == x else (False, True)
+    ks = (False, True) if kids else (True,)
+    live = {(a, b): cells[(a, b)] for a in ps for b in ks}
+    bad = {m for m, v in live.items() if v == inf}
+    if bad == set(live):
+        row(-inf, 0.0, [(x, 1.0)])
+        return
+    done = set()
+    if kids and all((a, False) in bad for a in ps):
+        for k in kids:
+            row(-inf, 0.0, [(x, 1.0), (col[k], -1.0)])
+        done |= {(a, False) for a in ps}
+    if len(ps) == 2 and all((False, b) in bad for b in ks):
+        row(-inf, 0.0, [(x, 1.0), (xp, -1.0)])
+        done |= {(False, b) for b in ks}
+    kid_cols = [col[k] for k in kids]
+    for a, b in sorted(bad - done):
+        # not x = 1 with x_p = a and y = b: the sum of those literals
+        # (v, or 1 - v) stays below their number
+        lits = [(x, True)] + ([(xp, a)] if len(ps) == 2 else []) \
+            + ([(both(kid_cols), b)] if len(ks) == 2 else [])
+        row(-inf, len(lits) - 1.0 - sum(1 for _, on in lits if not on),
+            [(v, 1.0 if on else -1.0) for v, on in lits])
+    g = {}
+    for a in (False, True):
+        for b in (False, True):
+            # a mix that cannot occur (no parent, no children) is its
+            # neighbour's; a forbidden one a measured neighbour's
+            m = (a if a in ps else ps[0], b if b in ks else ks[0])
+            if m in bad:
+                m = next(o for o in ((m[0], not m[1]), (not m[0], m[1])) + tuple(live)
+                         if o in live and o not in bad)
+            g[(a, b)] = live[m]
+    # (differences of differences: exactly 0 where a row or column of g
+    # is a copy of the other)
+    products = [(g[(False, True)] - g[(False, False)], [x] + kid_cols)]
+    if len(ps) == 2:
+        d0 = g[(False, True)] - g[(False, False)]
+        d1 = g[(True, True)] - g[(True, False)]
+        products += [(g[(True, False)] - g[(False, False)], [x, xp]),
+                     (d1 - d0, [x, xp] + kid_cols)]
+    terms = [(c, 1.0), (x, -g[(False, False)])]
+    for w, cols in products:
+        if w:
+            terms.append((both(cols), -w))
+    row(0.0, inf, terms)
 
 
 def _largest_delta(v: Node) -> float:
@@ -594,7 +712,7 @@ def _bounds(root: Node) -> tuple[dict, float]:
     def largest(v: Node) -> float:
         if id(v) not in most:
             most[id(v)] = sum(v.own) + _largest_delta(v) \
-                + sum(c.count * max(c.snapshot, c.nested_snapshot or 0.0, c.record + largest(c))
+                + sum(c.count * max(_largest_snapshot(c), c.record + largest(c))
                       for c in v.children) \
                 + sum(max((lp.bytes(s) for s in lp.candidates), default=0.0) for lp in v.loops)
         return most[id(v)]
@@ -604,15 +722,51 @@ def _bounds(root: Node) -> tuple[dict, float]:
     return most, bound(root) + 1.0
 
 
+def _needs(root: Node) -> dict[str, set[str]]:
+    """site key -> the sites that must be joint when it is: its child sites
+    when its snapshot was only measured with them all joint, its parent
+    when only under a joint parent (_snapshot).  Any one path's need counts."""
+    out: dict[str, set[str]] = {}
+    for p in root.walk():
+        for n in p.children:
+            cells = snapshot_cells(n)
+            if n.children and cells[(False, False)] == cells[(True, False)] == float("inf"):
+                out.setdefault(n.key, set()).update(d.key for d in n.children)
+            if p is not root and cells[(False, False)] == cells[(False, True)] == float("inf"):
+                out.setdefault(n.key, set()).add(p.key)
+    return out
+
+
+def _closure(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for k in edges.get(todo.pop(), ()):
+            if k not in seen:
+                seen.add(k)
+                todo.append(k)
+    return seen
+
+
 def _moves(root: Node, joint: set[str], bino: dict, down: bool):
     """The plans one step from (joint, bino).  down: towards less memory
     (a site made joint; a loop made binomial, or given fewer snapshots:
     each smaller candidate count is its own move, so that a loop can stop
     at any of them); otherwise back (a site split again; a loop given more
-    snapshots, or made plain)."""
+    snapshots, or made plain).  A site that is offered joint only with
+    other sites joint (_needs) is also moved together with them (made
+    joint with the sites it needs, split with the sites that need it):
+    alone the move's peak is infinite, and the greedy could never pass it."""
+    needs = _needs(root)
+    needed_by: dict[str, set[str]] = {}
+    for k, ks in needs.items():
+        for d in ks:
+            needed_by.setdefault(d, set()).add(k)
     for k in site_keys(root):
         if (k in joint) != down:
             yield (joint | {k} if down else joint - {k}), bino
+            tied = _closure(k, needs if down else needed_by)
+            if (tied - joint if down else tied & joint) - {k}:
+                yield (joint | tied if down else joint - tied), bino
     for lk, cands in loop_keys(root).items():
         s = bino.get(lk, 0)
         if not down and s:
