@@ -35,6 +35,15 @@ simplest is one run with `--default-mode split` and one with
   parent in a run with the site joint and its parent split (the levels runs
   of bench/planner.py), under a joint parent in the all-joint run; with
   only the latter, the site is not offered joint under a split parent;
+- and on its child sites' modes: its adjoint re-runs its body, where a
+  split child's forward sweep records what the child's adjoint reads
+  (heat2d.c: step joint keeps nothing with laplace joint, all of u with
+  laplace split).  It is measured with a child split in a run with the
+  site joint and some child site split (the levels runs and the runs with
+  one child joint alone of bench/planner.py, or --default-mode split with
+  the site joint), with all joint in the all-joint run; with only the
+  latter, the site is offered joint only with all its child sites joint,
+  and the report says which sites that holds for;
 - a routine's recording away from its calls may change when its callees
   are joint (delta): measured when some run has the site split and all its
   child sites joint (bench/planner.py adds two runs with the call tree's
@@ -254,6 +263,29 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
                 return t, r
         return None
 
+    def snapshots(key: str, parent: Optional[str], kids: list) -> dict:
+        """Bytes of one snapshot of the site in the runs that have it
+        joint, by (parent site joint, every child site joint), the largest
+        of each mix: several runs may have the site joint under a split
+        parent with some child split (the levels runs and the runs with
+        one child joint alone of bench/planner.py, other children split in
+        each), and the model takes one number for all such mixes
+        (costmodel._snapshot), erring high.  A run whose table lacks the
+        parent or a child says nothing."""
+        cells: dict = {}
+        for r in runs:
+            t = r["table"].get(key)
+            around = ([parent] if parent is not None else []) + [c.key for c in kids]
+            if t is None or t.get("mode") != "joint" or t["id"] not in r["sites"] \
+                    or any(k not in r["table"] for k in around):
+                continue
+            mix = (parent is not None and r["table"][parent].get("mode") == "joint",
+                   all(r["table"][c.key].get("mode") == "joint" for c in kids))
+            sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0})
+            v = sn["left_bytes"] / max(r["sites"][t["id"]]["count"], 1)
+            cells[mix] = max(cells.get(mix, 0.0), v)
+        return cells
+
     def joint_time(jn, record_time: float) -> tuple[float, float]:
         """(plain run, extra) per path."""
         t, r = jn
@@ -276,8 +308,12 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         children = [node(c, k, s.key) for c, k in kids]
         tape = snap = extra = record = record_time = plain = 0.0
         fine = False
-        nested = held = nested_snap = None
-        under_joint_only = False
+        nested = held = nested_snap = kids_split = nested_kids_split = None
+        under_joint_only = joint_kids_only = False
+        cells = snapshots(s.key, parent, children) if jn is not None else {}
+        if jn is not None and not cells:
+            missing["joint"].append(s.key)
+            jn = None
         if sp is not None:
             t, r = sp
             f = r["sites"][t["id"]]
@@ -288,8 +324,24 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
         if jn is not None:
             t, r = jn
             f = r["sites"][t["id"]]
-            sn = r["sites"].get(t["id"] + 1, {"left_bytes": 0, "time_s": 0.0, "count": 0})
-            snap = sn["left_bytes"] / max(f["count"], 1)
+            # The snapshot depends on the parent's mode (a joint parent's
+            # adjoint re-runs only what its backward sweep reads, and may
+            # leave c's inputs alone) and on the children's (a split
+            # child's forward sweep inside c_b records what its adjoint
+            # reads): costmodel._snapshot.  A mix no run measured is
+            # taken from one that keeps at least as much, under a split
+            # parent (more is overwritten after the call) or with a child
+            # split (more is read), never the reverse; with none such it
+            # is not offered (under_joint_only, joint_kids_only).
+            split_parent = cells.get((False, True), cells.get((False, False)))
+            joint_parent = cells.get((True, True))
+            under_joint_only = parent is not None and split_parent is None
+            snap = next(v for v in (split_parent, joint_parent, cells.get((True, False)))
+                        if v is not None)
+            nested_snap = joint_parent if parent is not None else None
+            if children:
+                kids_split, nested_kids_split = cells.get((False, False)), cells.get((True, False))
+                joint_kids_only = kids_split is None and nested_kids_split is None
             # what of the recording is pushed back while f_b runs (id+3;
             # absent: nothing is, every shared value popped once), kept
             # only from a run with the site's whole subtree joint: what
@@ -303,17 +355,6 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
                     / max(f["count"], 1)
             plain, extra = joint_time(jn, record_time)
             top = under_split_parent(s.key, parent)
-            if top is not None and r["table"].get(parent, {}).get("mode") == "joint":
-                # the snapshot too depends on the parent's mode: a joint
-                # parent's adjoint re-runs only what its backward sweep
-                # reads, and may leave c's inputs alone (costmodel._snapshot)
-                tt, tr = top
-                nested_snap = snap
-                snap = tr["sites"].get(tt["id"] + 1, {"left_bytes": 0})["left_bytes"] \
-                    / max(tr["sites"][tt["id"]]["count"], 1)
-            elif top is None and parent is not None \
-                    and r["table"].get(parent, {}).get("mode") == "joint":
-                under_joint_only = True
             if top is not None and r["all"] == "joint":
                 nested = extra
                 plain, extra = joint_time(top, record_time)
@@ -344,7 +385,9 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
                     split_tape=tape, record=record, delta=delta, child_delta=child_delta,
                     plain=plain, nested=nested,
                     held=held, nested_snapshot=nested_snap,
-                    under_joint_only=under_joint_only)
+                    under_joint_only=under_joint_only, kids_split_snapshot=kids_split,
+                    nested_kids_split_snapshot=nested_kids_split,
+                    joint_kids_only=joint_kids_only)
         n.fine = fine if jn is not None else False
         return n
     kids = [node(s, k) for s, k in tree]
@@ -375,6 +418,12 @@ def build_model(plan, head: str, runs: list[dict], base_time: float, primal: flo
     _cap_plain(root, primal if primal > 0 else float("inf"))
     _calibrate(root, runs, base_time)
     notes = _attach_loops(plan, head, root, runs[0].get("loop_runs", []))
+    tied = sorted({n.key for n in root.walk() if n.joint_kids_only})
+    if tied:
+        notes.append("offered joint only with all their child sites joint (no profiled run "
+                     "has them joint with a child site split, where their snapshot may be "
+                     "larger; profile one with --default-mode split --joint SITE): "
+                     + ", ".join(tied))
     return Model(root, base_time, primal, notes)
 
 
