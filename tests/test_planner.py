@@ -978,3 +978,53 @@ def test_snapshots_by_mode_mix_stay_exact_on_random_trees():
             g = cm.greedy(root, budget)
             assert g is None or cm.peak(root, g[0], bino=g[1]) <= budget, (seed, budget)
     assert tested >= 25 and ruled_out > 100, (tested, ruled_out)
+
+
+def test_heat2d_step_joint_with_laplace_split_end_to_end(tmp_path):
+    """fixtures/c/heat2d.c, built with gcc: step joint snapshots nothing
+    with laplace joint (step_b then reads no primal value), all of u with
+    laplace split (laplace's split forward sweep records, so step_b reads
+    u).  Profiled all split and all joint only, that mix is unmeasured:
+    step is offered joint only with laplace, the report says so, and the
+    plans chosen, generated, compiled and run, peak within budget and at
+    most the prediction (the old model took step's snapshot from the
+    all-joint run for every mix, chose step alone at 8,000 B and predicted
+    640 B where the run peaked at 48,000 B).  With a run that has step
+    joint and laplace split, the model predicts that plan's peak, and an
+    unprofiled build of it peaks there."""
+    pytest.importorskip("highspy")
+    from c_adcheck import FIXTURES, CHarness
+    from adtool.checkpoint import planner
+    src, head = FIXTURES / "heat2d.c", "simulate(u energy)/(u)"
+    step, lap = "simulate/step#1", "step/laplace#1"
+    h = CHarness("heat2d", tmp_path / "h")
+    split = h.plan("split", profile=True)
+    joint = h.plan("joint", profile=True)
+    (tmp_path / "plain.json").write_text(json.dumps({"runs": [split.run, joint.run]}))
+    for budget in (split.stack_peak, split.stack_peak // 2, 4 * joint.stack_peak):
+        p = adtool("plan", "optimize", src, "--head", head, "--profile-data", "plain.json",
+                   "--memory", budget, "-o", "plan.toml", cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert "offered joint only with all their child sites joint" in p.stdout, p.stdout
+        assert f"--joint SITE): {step}\n" in p.stdout, p.stdout
+        text = (tmp_path / "plan.toml").read_text()
+        assert not (f'"{step}" = "joint"' in text and f'"{lap}" = "joint"' not in text), text
+        res = h.plan("split", checkpoint_file=str(tmp_path / "plan.toml"))
+        _same_gradient(split, res)
+        assert res.stack_peak <= min(budget, _chosen_peak(p.stdout)), (res.stack_peak, p.stdout)
+    # one more run: step joint, laplace split
+    mix = h.plan("split", joint=[step], profile=True)
+    (tmp_path / "data.json").write_text(json.dumps({"runs": [split.run, joint.run, mix.run]}))
+    model, _ = planner._model([str(src)], head, [], [], str(tmp_path / "data.json"))
+    assert not model.notes or "child sites joint" not in model.notes[-1], model.notes
+    predicted = cm.peak(model.root, {step})
+    assert predicted == pytest.approx(mix.stack_peak, rel=0.03), (predicted, mix.stack_peak)
+    assert predicted > split.stack_peak                # worse than all split: never chosen
+    alone = h.plan("split", joint=[step])
+    _same_gradient(split, alone)
+    assert alone.stack_peak == pytest.approx(predicted, rel=0.03), (alone.stack_peak, predicted)
+    p = adtool("plan", "optimize", src, "--head", head, "--profile-data", "data.json",
+               "--memory", split.stack_peak // 2, "-o", "plan.toml", cwd=tmp_path)
+    assert p.returncode == 0 and "child sites joint" not in p.stdout, p.stdout + p.stderr
+    res = h.plan("split", checkpoint_file=str(tmp_path / "plan.toml"))
+    assert res.stack_peak <= min(split.stack_peak // 2, _chosen_peak(p.stdout))
