@@ -97,3 +97,40 @@ class CHarness:
             res.run = {"sites": str(self.work / f"{tag}.sites.json"),
                        "profile": str(self.work / f"{tag}.prof.json")}
         return res
+
+
+_SINGLE = re.compile(r"\bad_(push|pop)_(?!record\b)\w+\(([^;]*)\);")
+_RECORD = re.compile(r"char ad_rec\[\d+\];\n(.*?)\n\s*\}", re.S)
+_GATHER = re.compile(r"memcpy\(ad_rec \+ \d+, ([^;]*), \d+\);")
+_SCATTER = re.compile(r"memcpy\((.*), ad_rec \+ \d+, \d+\);")
+
+
+def _what(arg: str) -> str:
+    """`&x[i]` -> `x[i]`, `(double *)pt` -> `pt`, `proj, 2` -> `proj`."""
+    depth = 0
+    for k, ch in enumerate(arg):
+        depth += ch in "([" and 1 or ch in ")]" and -1 or 0
+        if ch == "," and depth == 0:
+            arg = arg[:k]
+            break
+    arg = re.sub(r"^\((?:const )?\w+ \*\)", "", arg.strip())
+    return arg[1:] if arg.startswith("&") else arg
+
+
+def recorded(text: str, kind: str = "push") -> list[str]:
+    """What generated C pushes (kind "push") or pops, one entry per value
+    in text order, whether by a single call (`ad_push_real8(s)`: `s`) or
+    gathered into a record (backend/c_records.py: `memcpy(ad_rec + 8,
+    &s, 8)`: `s`).  Control records are left out: they are bits, never
+    grouped."""
+    out: list[tuple[int, str]] = []
+    for m in _SINGLE.finditer(text):
+        if m.group(1) == kind and not m.group(0).startswith(f"ad_{kind}_control"):
+            out.append((m.start(), _what(m.group(2))))
+    for m in _RECORD.finditer(text):
+        body = m.group(1)
+        if f"ad_{kind}_record(" not in body:
+            continue
+        pat = _GATHER if kind == "push" else _SCATTER
+        out.extend((m.start(1) + g.start(), _what(g.group(1))) for g in pat.finditer(body))
+    return [w for _, w in sorted(out)]

@@ -17,6 +17,7 @@ from ..ir.nodes import (INT4, Allocate, Assign, Ref, Bin, CallStmt, Continue, Cy
                         Stmt, Stop, Symbol, TranslationUnit, While)
 from ..ir.visit import calls_in, refs_in, stmt_exprs, walk_stmts
 from .c_arrays import array_assign, runtime_call
+from .c_records import record_lines, record_run
 from .c_expr import CExpr, c_string_literal, ctype, is_zero_lb
 from .templates import render
 
@@ -211,7 +212,15 @@ class _Stmts:
 
     def block(self, stmts: list[Stmt], level: int) -> list[str]:
         out: list[str] = []
-        for s in stmts:
+        k = 0
+        while k < len(stmts):
+            run, pop = record_run(stmts, k, self.ex)
+            if run:
+                out.extend(record_lines(run, pop, IND * level, IND))
+                k += len(run)
+                continue
+            s = stmts[k]
+            k += 1
             if s.label is not None:
                 raise unsupported("statement label in C output", s.span)
             out.extend(_pragmas(s.directives, level))

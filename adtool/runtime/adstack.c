@@ -66,7 +66,8 @@ static struct adblock *blk_up(struct adblock *b, size_t bytes)
     n = (struct adblock *)malloc(sizeof *n + bytes);
     if (!n)
         die("out of memory allocating a %zu-byte stack block "
-            "(stack holds %" PRId64 " bytes)", bytes, ad_stack_hot_.cur);
+            "(stack holds %" PRId64 " bytes)", bytes,
+            (int64_t)(ad_stack_hot_.top - ad_stack_hot_.base) + ad_stack_hot_.off);
     n->prev = b;
     n->next = NULL;
     if (b)
@@ -103,6 +104,10 @@ static void blk_free_chain(struct adblock *b)
 static char origin_[1];
 
 struct ad_stack_hot ad_stack_hot_ = {origin_, origin_, origin_, 0, 0, 0};
+
+/* Value bytes on the stack when the counters were last reset: the bytes
+   pushed since are those popped since plus the growth since. */
+static int64_t value_at_reset;
 #define HOT ad_stack_hot_
 
 static struct adblock *main_blk;   /* current block of the value stream */
@@ -116,15 +121,34 @@ static int64_t ctl_total_bits;     /* control bits pushed since reset */
 static struct adblock *ctl_blk;    /* current block of full 64-bit words */
 static size_t ctl_idx;             /* words used in ctl_blk */
 
+static int64_t value_bytes(void)
+{
+    return main_below + (HOT.top - HOT.base);
+}
+
+/* Current bytes, control stream included (see the accounting in adstack.h). */
+static int64_t cur_bytes(void)
+{
+    return (int64_t)(HOT.top - HOT.base) + HOT.off;
+}
+
+/* off follows main_below and the control stream's bytes (both change out
+   of line only). */
+static void set_off(void)
+{
+    HOT.off = main_below + (ctl_bits + 7) / 8;
+}
+
 static void sample_peak(void)
 {
-    if (HOT.cur > HOT.peak)
-        HOT.peak = HOT.cur;
+    int64_t c = cur_bytes();
+    if (c > HOT.peak)
+        HOT.peak = c;
 }
 
 static int64_t total_bytes(void)
 {
-    return HOT.total + (ctl_total_bits + 7) / 8;
+    return HOT.popped + value_bytes() - value_at_reset + (ctl_total_bits + 7) / 8;
 }
 
 /* ---- profiling state -------------------------------------------------- */
@@ -149,8 +173,8 @@ static size_t nframes, cap_frames;
    the parent, so nesting depth does not slow pushes down. */
 static void prof_note(void)
 {
-    if (nframes && HOT.cur > frames[nframes - 1].peak)
-        frames[nframes - 1].peak = HOT.cur;
+    if (nframes && cur_bytes() > frames[nframes - 1].peak)
+        frames[nframes - 1].peak = cur_bytes();
 }
 #define PROF_NOTE() prof_note()
 #else
@@ -177,6 +201,7 @@ static void main_up(void)
         main_below += (int64_t)BLOCK;
     main_blk = blk_up(main_blk, BLOCK);
     set_window(main_blk->data, main_blk->data);
+    set_off();
 }
 
 static void main_down(void)
@@ -184,13 +209,12 @@ static void main_down(void)
     main_blk = blk_down(main_blk);
     main_below -= (int64_t)BLOCK;
     set_window(main_blk->data, main_blk->data + BLOCK);
+    set_off();
 }
 
 void ad_stack_push_bytes(const void *p, size_t n)
 {
     const char *src = (const char *)p;
-    HOT.cur += (int64_t)n;
-    HOT.total += (int64_t)n;
     while (n > 0) {
         size_t room = (size_t)(main_end - HOT.top);
         if (room == 0) {
@@ -209,7 +233,7 @@ void ad_stack_push_bytes(const void *p, size_t n)
 
 void ad_stack_pop_bytes(void *p, size_t n)
 {
-    int64_t have = main_below + (HOT.top - HOT.base);
+    int64_t have = value_bytes();
     char *dst;
     if ((uint64_t)n > (uint64_t)have) {
         if (have == 0)
@@ -222,7 +246,7 @@ void ad_stack_pop_bytes(void *p, size_t n)
     if (n == 0)
         return;
     sample_peak();
-    HOT.cur -= (int64_t)n;
+    HOT.popped += (int64_t)n;
     /* Fill from the end: the newest bytes are the tail of the value. */
     dst = (char *)p + n;
     while (n > 0) {
@@ -343,13 +367,11 @@ void ad_push_control(int32_t v, int32_t nbits)
 {
     unsigned n, k;
     uint64_t u = (uint64_t)(uint32_t)v;
-    int64_t before;
     check_control("ad_push_control", v, nbits, 1);
     n = (unsigned)nbits;
-    before = (ctl_bits + 7) / 8;
     ctl_bits += n;
     ctl_total_bits += n;
-    HOT.cur += (ctl_bits + 7) / 8 - before;
+    set_off();
     if (ctl_cnt + n < 64) {
         ctl_acc = (ctl_acc << n) | u;
         ctl_cnt += n;
@@ -365,16 +387,14 @@ void ad_push_control(int32_t v, int32_t nbits)
 void ad_pop_control(int32_t *v, int32_t nbits)
 {
     unsigned n, m;
-    int64_t before;
     check_control("ad_pop_control", 0, nbits, 0);
     n = (unsigned)nbits;
     if ((int64_t)n > ctl_bits)
         die("ad_pop_control: pop of %u bits but the control stream holds "
             "%" PRId64 " (more pops than pushes)", n, ctl_bits);
     sample_peak();
-    before = (ctl_bits + 7) / 8;
     ctl_bits -= n;
-    HOT.cur -= before - (ctl_bits + 7) / 8;
+    set_off();
     if (ctl_cnt >= n) {
         *v = (int32_t)(ctl_acc & ((UINT64_C(1) << n) - 1));
         ctl_acc >>= n;
@@ -392,7 +412,7 @@ void ad_pop_control(int32_t *v, int32_t nbits)
 
 int64_t ad_stack_bytes(void)
 {
-    return HOT.cur;
+    return cur_bytes();
 }
 
 int64_t ad_stack_peak_bytes(void)
@@ -408,36 +428,37 @@ int64_t ad_stack_total_bytes(void)
 
 void ad_stack_reset_peak(void)
 {
-    HOT.peak = HOT.cur;
+    HOT.peak = cur_bytes();
 }
 
 void ad_stack_reset_counters(void)
 {
-    HOT.total = 0;
+    HOT.popped = 0;
+    value_at_reset = value_bytes();
     ctl_total_bits = 0;
-    HOT.peak = HOT.cur;
+    HOT.peak = cur_bytes();
 }
 
 void ad_stack_report(void)
 {
     sample_peak();
     printf("adstack: current %" PRId64 " B, peak %" PRId64 " B, pushed %"
-           PRId64 " B\n", HOT.cur, HOT.peak, total_bytes());
+           PRId64 " B\n", cur_bytes(), HOT.peak, total_bytes());
     fflush(stdout);
 }
 
 int ad_stack_empty(void)
 {
-    return HOT.cur == 0;
+    return cur_bytes() == 0;
 }
 
 /* Refusing a non-empty stack catches a forgotten backward sweep; the
    counters survive so that a report after freeing still makes sense. */
 void ad_stack_free(void)
 {
-    if (HOT.cur != 0)
+    if (cur_bytes() != 0)
         die("ad_stack_free: the stack still holds %" PRId64 " bytes "
-            "(pop them first)", HOT.cur);
+            "(pop them first)", cur_bytes());
     blk_free_chain(main_blk);
     blk_free_chain(ctl_blk);
     main_blk = NULL;
@@ -447,6 +468,7 @@ void ad_stack_free(void)
     ctl_cnt = 0;
     main_below = 0;
     HOT.base = HOT.top = HOT.limit = main_end = origin_;
+    set_off();
 }
 
 /* ---- binomial (revolve) checkpointing schedules -------------------------- */
@@ -610,7 +632,7 @@ void ad_binomial_next(int32_t handle, int32_t *action, int32_t *step)
         die("ad_binomial_next: no open schedule %" PRId32, handle);
     q = &bn[handle];
     if (q->after_push) {          /* what the snapshot just pushed weighs */
-        int64_t b = HOT.cur - q->cur0;
+        int64_t b = cur_bytes() - q->cur0;
         if (b > q->snap_bytes)
             q->snap_bytes = b;
         q->after_push = 0;
@@ -702,7 +724,7 @@ void ad_binomial_next(int32_t handle, int32_t *action, int32_t *step)
             die("ad_binomial_next: schedule holds %" PRId64 " snapshots, more than %" PRId64,
                 q->held, q->snaps);
         q->after_push = 1;
-        q->cur0 = HOT.cur;
+        q->cur0 = cur_bytes();
         return;
     }
 }
@@ -761,9 +783,9 @@ void ad_prof_enter(int32_t site)
     }
     f = &frames[nframes++];
     f->site = site;
-    f->cur0 = HOT.cur;
+    f->cur0 = cur_bytes();
     f->total0 = total_bytes();
-    f->peak = HOT.cur;             /* what is there on entry is seen inside */
+    f->peak = cur_bytes();             /* what is there on entry is seen inside */
     clock_gettime(CLOCK_MONOTONIC, &f->t0);
     sites[site].depth++;
 }
@@ -783,7 +805,7 @@ void ad_prof_exit(int32_t site)
     s->count++;
     if (f.peak > s->peak)
         s->peak = f.peak;
-    s->left += HOT.cur - f.cur0;
+    s->left += cur_bytes() - f.cur0;
     s->pushed += total_bytes() - f.total0;
     /* A recursive site's inner activations lie inside the outer one, so
        only the outermost adds wall time. */
@@ -856,7 +878,7 @@ void ad_prof_json(const char *path)
 #else
             "false",
 #endif
-            HOT.cur, HOT.peak, total_bytes());
+            cur_bytes(), HOT.peak, total_bytes());
 #ifdef ADSTACK_PROFILE
     for (i = 0; i < nsites; i++) {
         const struct site *s = &sites[i];

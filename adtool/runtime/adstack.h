@@ -120,9 +120,9 @@ struct ad_stack_hot {
     char *top;      /* next free byte of the current block */
     char *base;     /* first byte of the current block: pops below it go out of line */
     char *limit;    /* pushes past it go out of line; == base in profiling builds */
-    int64_t cur;    /* current bytes, control stream included */
+    int64_t off;    /* current bytes - (top - base): the blocks below, the control stream */
     int64_t peak;   /* up to date only after sampling, which every pop does */
-    int64_t total;  /* value bytes pushed (control bits are counted apart) */
+    int64_t popped; /* value bytes popped since start/reset (pushed = popped + growth) */
 };
 extern struct ad_stack_hot ad_stack_hot_;
 void ad_stack_push_bytes(const void *p, size_t n);
@@ -152,6 +152,8 @@ void ad_stack_pop_array_(void *a, int64_t n, size_t elem, const char *fn);
 #endif
 
 #if defined(ADSTACK_IMPLEMENTATION) || defined(ADSTACK_DECLARE_ONLY_)
+void ad_push_record(const void *p, int64_t n);
+void ad_pop_record(void *p, int64_t n);
 void ad_push_real8(double v);
 void ad_pop_real8(double *v);
 void ad_push_real4(float v);
@@ -175,16 +177,17 @@ void ad_pop_integer8_array(int64_t *a, int64_t n);
 #ifndef ADSTACK_DECLARE_ONLY_
 
 /* n is a compile-time constant at every call, so memcpy becomes one
-   (possibly unaligned) move.  Counters are updated before the copy because
-   a store through char* could alias them and force reloads. */
+   (possibly unaligned) move.  A push touches no counter: the current size
+   is top's distance from base plus off, and the bytes pushed are counted
+   at the pops, so the forward sweep pays one compare and two stores per
+   record.  top is stored before the copy because a store through char*
+   could alias it and force a reload. */
 static ADSTACK_INLINE_KW_ void ad_stack_put_(const void *p, size_t n)
 {
     struct ad_stack_hot *s = &ad_stack_hot_;
     char *t = s->top;
     if (s->limit - t >= (ptrdiff_t)n) {
         s->top = t + n;
-        s->cur += (int64_t)n;
-        s->total += (int64_t)n;
         memcpy(t, p, n);
     } else {
         ad_stack_push_bytes(p, n);
@@ -199,10 +202,10 @@ static ADSTACK_INLINE_KW_ void ad_stack_take_(void *p, size_t n)
     struct ad_stack_hot *s = &ad_stack_hot_;
     char *t = s->top;
     if (t - s->base >= (ptrdiff_t)n) {
-        int64_t c = s->cur;
+        int64_t c = (int64_t)(t - s->base) + s->off;
         if (c > s->peak)
             s->peak = c;
-        s->cur = c - (int64_t)n;
+        s->popped += (int64_t)n;
         s->top = t - n;
         memcpy(p, t - n, n);
     } else {
@@ -210,6 +213,11 @@ static ADSTACK_INLINE_KW_ void ad_stack_take_(void *p, size_t n)
     }
 }
 
+/* A record: n bytes gathered by the caller, pushed with one check (the
+   C back end groups runs of pushes and of pops this way, adtool's
+   backend/c_records.py).  Its bytes are those of the single pushes. */
+ADSTACK_SCALAR_ void ad_push_record(const void *p, int64_t n) { ad_stack_put_(p, (size_t)n); }
+ADSTACK_SCALAR_ void ad_pop_record(void *p, int64_t n) { ad_stack_take_(p, (size_t)n); }
 ADSTACK_SCALAR_ void ad_push_real8(double v) { ad_stack_put_(&v, sizeof v); }
 ADSTACK_SCALAR_ void ad_pop_real8(double *v) { ad_stack_take_(v, sizeof *v); }
 ADSTACK_SCALAR_ void ad_push_real4(float v) { ad_stack_put_(&v, sizeof v); }
@@ -241,8 +249,6 @@ ADSTACK_SCALAR_ void ad_pop_integer8(int64_t *v) { ad_stack_take_(v, sizeof *v);
         if ((n) > 0 && r_ > 0 && (uint64_t)(n) <= (uint64_t)r_ / (elem)) {  \
             size_t b_ = (size_t)(n) * (elem);                                \
             s_->top = t_ + b_;                                               \
-            s_->cur += (int64_t)b_;                                          \
-            s_->total += (int64_t)b_;                                        \
             memcpy(t_, (a), b_);                                             \
         } else {                                                             \
             ad_stack_push_array_((void *)(a), (n), (elem), fn);                      \
@@ -254,10 +260,10 @@ ADSTACK_SCALAR_ void ad_pop_integer8(int64_t *v) { ad_stack_take_(v, sizeof *v);
         char *t_ = s_->top;                                                  \
         if ((n) > 0 && (uint64_t)(n) <= (uint64_t)(t_ - s_->base) / (elem)) {  \
             size_t b_ = (size_t)(n) * (elem);                                \
-            int64_t c_ = s_->cur;                                            \
+            int64_t c_ = (int64_t)(t_ - s_->base) + s_->off;                 \
             if (c_ > s_->peak)                                               \
                 s_->peak = c_;                                               \
-            s_->cur = c_ - (int64_t)b_;                                      \
+            s_->popped += (int64_t)b_;                                       \
             s_->top = t_ - b_;                                               \
             memcpy((a), t_ - b_, b_);                                        \
         } else {                                                             \
