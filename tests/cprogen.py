@@ -21,7 +21,9 @@ Ternaries and branches bring kinks that are hit only by accident.
 Heads also use heap temporaries (malloc/calloc with sizeof in any order,
 casts, free), pointer offsets as actual arguments (`h(y + 1, ...)`,
 `h(&w[2], ...)`) and local pointers walking an array (`xp = &x[1]; xp +=
-1; *(xp + 1)`).
+1; *(xp + 1)`).  About a third end with a call of a helper whose
+straight-line intermediates its adjoint reads (exit_values: in split mode
+runs of pushes and pops, grouped into records by the C back end).
 
 With structs (the default; ADTOOL_C_RANDOM_STRUCTS=0 turns them off) a
 program may define `typedef struct { double a; double v[3]; int k; } PFX_rec`
@@ -58,6 +60,7 @@ class _Gen:
     def __init__(self, rng: random.Random, prefix: str):
         self.rng = rng
         self.p = prefix
+        self.exit_helper = None     # name of the exit_values helper the head calls last
         self.rec = False            # the program defines PFX_rec and its functions
 
     # ------------------------------------------------------------ structs
@@ -185,6 +188,22 @@ class _Gen:
                  "}", ""]
         return "\n".join(lines)
 
+    def exit_values(self, name: str) -> str:
+        """void g(const double *a, double c, double *out): straight-line
+        intermediates (two scalars and a small array) that its adjoint reads.
+        Split, g_fwd leaves them on the stack at its end and g_bwd takes them
+        back first: runs of pushes and of pops, which the C back end groups
+        into records (backend/c_records.py)."""
+        e1 = self.expr(["a[0]", "a[1]", "c"], 2, [])
+        e2 = self.expr(["p", "a[2]", "c"], 2, [])
+        e3 = self.expr(["q", "a[3]", "p"], 2, [])
+        # a is read at constant subscripts only: its extent is stated
+        lines = ["// $AD EXTENT a 4", f"static void {name}(const double *a, double c, double *out)", "{",
+                 f"    double p = {e1};", f"    double q = {e2};", "    double m[2];",
+                 "    m[0] = 0.25 * p * q;", f"    m[1] = {e3};",
+                 "    *out = 0.5 * (*out) + 0.25 * (0.5 * m[0] * m[1] + 0.25 * p * q);", "}", ""]
+        return "\n".join(lines)
+
     def head(self, funcs: list[str], helpers: list[str]) -> str:
         rng = self.rng
         scal = ["t1", "t2", "s"]
@@ -265,6 +284,8 @@ class _Gen:
                 lines.append(f"    t2 {op} {rhs};")
         if self.rec and not used_rec:
             lines += self.struct_block(funcs)
+        if self.exit_helper:
+            lines.append(f"    {self.exit_helper}(&{self.exit_array}[1], {self.exit_scalar}, &t2);")
         lines += ["    for (i = 0; i < n; i++)",
                   f"        y[i] = 0.5 * (y[i] + {self.expr(['w[i]', 't1', 't2', 'x[i]'], 2, funcs)});",
                   f"    *r = {self.expr(['t1', 't2', 'y[0]', 'w[2]', 's'], 3, funcs)};"]
@@ -295,6 +316,15 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
             g.rng = sub
             parts.append(g.struct_functions())
             g.rng = rng
+    # the exit_values helper in about a third of the programs, from its own
+    # stream too (the programs without it stay what they were)
+    sub = random.Random(seed * 7919 + 2)
+    if sub.random() < 0.35:
+        g.rng = sub
+        g.exit_helper = f"{prefix}g"
+        g.exit_array, g.exit_scalar = sub.choice(["x", "y"]), sub.choice(["t1", "s"])
+        parts.append(g.exit_values(g.exit_helper))
+        g.rng = rng
     parts += [g.function(f) for f in funcs]
     parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
     parts.append(g.head(funcs, helpers))
