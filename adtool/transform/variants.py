@@ -267,8 +267,17 @@ class CallPlanner:
                                      (not whole and not any(isinstance(x, Section) for x in actual.subs))):
                 t = asym.type
                 if fsym.rank > 0 and not whole:
-                    raise unsupported("array element passed to an array argument that is active "
-                                      "in the callee while passive here", actual.span)
+                    # `h(&w[1], ...)`, `call h(w(2), ...)`: the callee sees the
+                    # array from that element on; it gets a zero array of the
+                    # actual's shape from the same element on
+                    if not asym.shape or any(d.ub is None or d.assumed for d in asym.shape):
+                        raise unsupported("array element passed to an array argument that is "
+                                          "active in the callee while passive here (an array "
+                                          "whose size is not declared)", actual.span)
+                    name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(t),
+                                     clone(asym.shape))
+                    pre.append(zero(Ref(name), t))
+                    return Ref(name, [clone(x) for x in actual.subs])
                 name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}", records.diff_type(t))
                 pre.append(zero(Ref(name), t))
                 return Ref(name)
