@@ -19,13 +19,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..ir.nodes import CallStmt, Ref, Stmt, Symbol, Type
+from ..diagnostics import AdError
+from ..ir.nodes import CallStmt, Ref, Stmt, Symbol
 from .c_arrays import _base_address, element_count
 from .c_expr import CExpr
-
-# runtime name stem -> (IR type, bytes per element)
-_KINDS = {"real8": (Type("real", 8), 8), "real4": (Type("real", 4), 4),
-          "integer4": (Type("integer", 4), 4), "integer8": (Type("integer", 8), 8)}
 
 # A record is a local buffer: keep it small enough for any stack frame.
 MAX_RECORD_BYTES = 512
@@ -46,24 +43,20 @@ def _item(s: Stmt, ex: CExpr, pop: bool) -> Optional[_Item]:
         return None
     stem = s.name[len(prefix):]
     array = stem.endswith("_array")
-    kind = _KINDS.get(stem[:-len("_array")] if array else stem)
-    if kind is None:
-        return None
-    typ, size = kind
     ref = s.args[0]
-    try:
-        t = ex.type_of(ref)
-    except Exception:       # a reference the typer cannot place: leave it alone
+    t = ex.type_of(ref)
+    # the runtime's name for the value's type (snapshots.py's tags): the
+    # plain numeric ones, whose byte size is their kind
+    if t.base not in ("real", "integer") or (stem[:-len("_array")] if array else stem) != f"{t.base}{t.kind}":
         return None
-    if (t.base, t.kind) != (typ.base, typ.kind):
-        return None
+    size = t.kind
     sym = ex.symbol(ref.name)
     if sym is None:
         return None
     if array:
         try:
             n = element_count(sym, ref, ex)
-        except Exception:   # sizes C cannot know are the single call's to refuse
+        except AdError:     # sizes C cannot know are the single call's to refuse
             return None
         if not n.isdigit():
             return None
