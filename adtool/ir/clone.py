@@ -17,10 +17,12 @@ from __future__ import annotations
 import copy
 from dataclasses import is_dataclass
 
-from .nodes import Span, Type
+from .nodes import Span, TranslationUnit, Type
 
 _SHARED = {str, int, float, bool, complex, type(None), Span, bytes}
 _NODE: dict[type, bool] = {}     # class -> copied field by field (mutable dataclass)
+# The classes that keep `_cache_*` indexes of their own children (nodes.py).
+_CACHING = {TranslationUnit}
 
 
 def clone(x):
@@ -29,11 +31,11 @@ def clone(x):
     if t in _SHARED:
         return x
     if t is list:
-        return [clone(i) for i in x]
+        return [i if type(i) in _SHARED else clone(i) for i in x]
     if t is tuple:
-        return tuple([clone(i) for i in x])
+        return tuple([i if type(i) in _SHARED else clone(i) for i in x])
     if t is dict:
-        return {k: clone(v) for k, v in x.items()}
+        return {k: v if type(v) in _SHARED else clone(v) for k, v in x.items()}
     if t is Type:
         return x if x.length is None else Type(x.base, x.kind, clone(x.length), x.default, x.name)
     node = _NODE.get(t)
@@ -42,7 +44,23 @@ def clone(x):
             and not hasattr(t, "__slots__")
     if node:
         new = object.__new__(t)
-        new.__dict__.update({k: v if type(v) in _SHARED else clone(v)
-                             for k, v in x.__dict__.items() if not k.startswith("_cache_")})
+        d = {k: v if type(v) in _SHARED else clone(v) for k, v in x.__dict__.items()}
+        if t in _CACHING:
+            for k in [k for k in d if k.startswith("_cache_")]:
+                del d[k]
+        new.__dict__ = d
         return new
     return copy.deepcopy(x)
+
+
+def shallow(x):
+    """A new node with the same field values (copy.copy, without the
+    generic reduce protocol): for passes that rebuild one level at a time."""
+    t = type(x)
+    if _NODE.get(t) is None:
+        _NODE[t] = is_dataclass(t) and not t.__dataclass_params__.frozen and not hasattr(t, "__slots__")
+    if not _NODE[t]:
+        return copy.copy(x)
+    new = object.__new__(t)
+    new.__dict__ = dict(x.__dict__)
+    return new

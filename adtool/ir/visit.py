@@ -2,9 +2,9 @@
 the recursion over statement blocks and expression children."""
 from __future__ import annotations
 
-import copy
 from typing import Callable, Iterator
 
+from .clone import shallow
 from .nodes import (ArrayCtor, Assign, Part, Bin, Call, CallStmt, Case, Cast, Cond,
                     Expr, If, ImpliedDo, Keyword, Lit, Loop, Print, Read, Ref, Return,
                     Section, Select, Stmt, Stop, Un, While)
@@ -35,45 +35,85 @@ def walk_stmts(body: list[Stmt]) -> Iterator[Stmt]:
             yield from walk_stmts(b)
 
 
+def _subscript_exprs(subs, out: list) -> None:
+    for s in subs:
+        if type(s) is Section:
+            out.extend(x for x in (s.lo, s.hi, s.step) if x is not None)
+        else:
+            out.append(s)
+
+
+def _ref_subs(e: Ref) -> list[Expr]:
+    if e.path is None and e.substring is None:
+        if not e.subs:
+            return []
+        out: list[Expr] = []
+        _subscript_exprs(e.subs, out)
+        return out
+    out = []
+    _subscript_exprs(e.subs or [], out)
+    for part in e.path or []:
+        _subscript_exprs(part.subs or [], out)
+    if e.substring is not None:
+        out.extend(x for x in (e.substring.lo, e.substring.hi) if x is not None)
+    return out
+
+
+# Per node class, its direct children: walks over expressions are the
+# transform's innermost loop, so the class is looked up once instead of
+# tested against each kind in turn.
+_CHILDREN: dict[type, Callable[[Expr], list[Expr]]] = {
+    Ref: _ref_subs,
+    Lit: lambda e: [],
+    Bin: lambda e: [e.left, e.right],
+    Un: lambda e: [e.operand],
+    Call: lambda e: list(e.args) + [v for _, v in e.kwargs] if e.kwargs else list(e.args),
+    Cast: lambda e: [e.operand],
+    Keyword: lambda e: [e.value],
+    Cond: lambda e: [e.cond, e.then, e.else_],
+    ArrayCtor: lambda e: list(e.items),
+    ImpliedDo: lambda e: list(e.items) + [x for x in (e.lo, e.hi, e.step) if x is not None],
+}
+
+
+def _children_of(t: type) -> Callable[[Expr], list[Expr]]:
+    """The children function of a class not in the table (a subclass of a
+    node kind, or a leaf kind): found once by isinstance, then cached."""
+    for base, fn in list(_CHILDREN.items()):
+        if issubclass(t, base):
+            _CHILDREN[t] = fn
+            return fn
+    _CHILDREN[t] = fn = (lambda e: [])
+    return fn
+
+
 def sub_exprs(e: Expr) -> list[Expr]:
     """Direct children of an expression (section bounds included)."""
-    if isinstance(e, Ref):
-        out: list[Expr] = []
-        for s in e.subs or []:
-            if isinstance(s, Section):
-                out.extend(x for x in (s.lo, s.hi, s.step) if x is not None)
-            else:
-                out.append(s)
-        for part in e.path or []:
-            for s in part.subs or []:
-                if isinstance(s, Section):
-                    out.extend(x for x in (s.lo, s.hi, s.step) if x is not None)
-                else:
-                    out.append(s)
-        if e.substring is not None:
-            out.extend(x for x in (e.substring.lo, e.substring.hi) if x is not None)
-        return out
-    if isinstance(e, Bin):
-        return [e.left, e.right]
-    if isinstance(e, Un):
-        return [e.operand]
-    if isinstance(e, Call):
-        return list(e.args) + [v for _, v in e.kwargs]
-    if isinstance(e, (Cast, Keyword)):
-        return [e.operand] if isinstance(e, Cast) else [e.value]
-    if isinstance(e, Cond):
-        return [e.cond, e.then, e.else_]
-    if isinstance(e, ArrayCtor):
-        return list(e.items)
-    if isinstance(e, ImpliedDo):
-        return list(e.items) + [x for x in (e.lo, e.hi, e.step) if x is not None]
-    return []
+    fn = _CHILDREN.get(type(e))
+    if fn is None:
+        fn = _children_of(type(e))
+    return fn(e)
 
 
 def walk_expr(e: Expr) -> Iterator[Expr]:
-    yield e
-    for c in sub_exprs(e):
-        yield from walk_expr(c)
+    """e and every expression inside it, pre-order (an explicit stack: a
+    recursive generator pays for every level of nesting on every node)."""
+    table = _CHILDREN
+    stack = [e]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        x = pop()
+        yield x
+        fn = table.get(type(x))
+        if fn is None:
+            fn = _children_of(type(x))
+        kids = fn(x)
+        if kids:
+            if len(kids) == 1:
+                stack.append(kids[0])
+            else:
+                kids.reverse()
+                extend(kids)
 
 
 def stmt_exprs(s: Stmt) -> list[Expr]:
@@ -120,7 +160,7 @@ def calls_in(e: Expr) -> Iterator[Call]:
 
 def map_expr(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
     """Rebuild e bottom-up; fn returns a replacement or None to keep."""
-    e = copy.copy(e)
+    e = shallow(e)
 
     def map_subs(subs: list) -> list:
         out = []

@@ -88,27 +88,19 @@ class DiffContext:
         return self.act.is_active(r.name, name)
 
     def expr_active(self, r: Routine, e: Expr) -> bool:
-        for x in walk_expr(e):
-            if isinstance(x, Ref) and self.active(r, x.name) and self._value_position(e, x):
-                return True
+        """Whether an active variable's value flows into e: a reference
+        counts where it is a value, never inside a subscript (an index is
+        never active), so subscripts are not searched at all."""
+        from ..ir.visit import sub_exprs
+        stack = [e]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, Ref):
+                if self.active(r, x.name):
+                    return True
+                continue
+            stack.extend(sub_exprs(x))
         return False
-
-    def _value_position(self, root: Expr, target: Ref) -> bool:
-        """False when target occurs only inside a subscript (an index is never active)."""
-        def visit(e: Expr, in_index: bool) -> bool:
-            if e is target:
-                return not in_index
-            if isinstance(e, Ref):
-                from ..ir.records import all_subs
-                for s in all_subs(e):
-                    parts = [s.lo, s.hi, s.step] if isinstance(s, Section) else [s]
-                    for p in parts:
-                        if p is not None and visit(p, True):
-                            return True
-                return False
-            from ..ir.visit import sub_exprs
-            return any(visit(c, in_index) for c in sub_exprs(e))
-        return visit(root, False)
 
     def dname(self, r: Routine, name: str) -> str:
         """Derivative name of `name` as seen from the primal routine r; globals

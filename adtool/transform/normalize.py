@@ -25,7 +25,7 @@ the offending statement.
 from __future__ import annotations
 
 import copy
-from ..ir.clone import clone
+from ..ir.clone import clone, shallow
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
@@ -156,7 +156,7 @@ def _is_constant(e: Expr, lookup) -> bool:
 def _map_children(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     """Shallow copy of e with fn applied to each direct child, in the
     order Fortran would evaluate them left to right."""
-    e = copy.copy(e)
+    e = shallow(e)
     if isinstance(e, Ref) and e.subs is not None:
         subs: list = []
         for s in e.subs:
