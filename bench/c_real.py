@@ -4,7 +4,7 @@ well-known AD benchmarks (fixtures/c/real: gmm, bundle, lstm), issue 10.
 
 Each fixture's head runs at a benchmark-like size: its file is compiled
 with -O2 (its own main renamed away), the adjoint adtool generates (joint,
-then split) is compiled apart with -O2, and a driver times K primal calls
+then split, each also with --no-primal-outputs) is compiled apart with -O2, and a driver times K primal calls
 and K adjoint calls (inputs reset before every call, seeds set, adjoints
 zeroed, in both loops alike), K chosen so the primal loop takes about
 --target seconds; the median over --rounds rounds is reported, as wall
@@ -153,6 +153,13 @@ int main(int argc, char **argv)
 """
 
 
+# (default mode, the head's f_b computes the primal outputs too). Without
+# them (--no-primal-outputs) a joint head's forward sweep keeps only what its
+# backward sweep reads: the comparison with Tapenade's adjoints, which skip
+# the primal when the adjoint needs none of it (issue 13 item 4).
+VARIANTS = (("joint", True), ("split", True), ("joint", False), ("split", False))
+
+
 def sh(cmd, cwd):
     p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -160,12 +167,14 @@ def sh(cmd, cwd):
     return p.stdout
 
 
-def measure(name: str, case: dict, mode: str, rounds: int, target: float, work: Path) -> tuple[float, float, int, float]:
+def measure(name: str, case: dict, mode: str, primal_outputs: bool, rounds: int, target: float,
+            work: Path) -> tuple[float, float, int, float]:
     src = ROOT / "fixtures" / "c" / "real" / case["file"]
-    d = work / f"{name}_{mode}"
+    d = work / f"{name}_{mode}_{int(primal_outputs)}"
     d.mkdir(parents=True)
     install_runtime(str(d / "rt"))
-    text, _ = generate(Options(files=[str(src)], head=case["spec"], mode="reverse", default_mode=mode))
+    text, _ = generate(Options(files=[str(src)], head=case["spec"], mode="reverse", default_mode=mode,
+                               primal_outputs=primal_outputs))
     (d / "adj.c").write_text(text)
     (d / "drv.c").write_text(DRIVER % case)
     cc = ["gcc", "-std=c99", "-O2"]
@@ -202,9 +211,10 @@ def main() -> None:
             "|---|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="adtool-bench-") as tmp:
         for name, case in CASES.items():
-            for mode in ("joint", "split"):
-                tp, ta, k, cr = measure(name, case, mode, a.rounds, a.target, Path(tmp))
-                rows.append(f"| {name} | {case['size']} | {mode} | {k} | {tp:.3e} | {ta:.3e} | {ta / tp:.2f} "
+            for mode, outputs in VARIANTS:
+                tp, ta, k, cr = measure(name, case, mode, outputs, a.rounds, a.target, Path(tmp))
+                label = mode if outputs else f"{mode}, no primal outputs"
+                rows.append(f"| {name} | {case['size']} | {label} | {k} | {tp:.3e} | {ta:.3e} | {ta / tp:.2f} "
                             f"| {cr:.2f} |")
                 print(rows[-1], flush=True)
     if a.out:

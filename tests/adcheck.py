@@ -26,6 +26,22 @@ FFLAGS = ["-O1", "-Wall", "-Wno-unused-dummy-argument", "-Wno-unused-variable",
 STRICT = ["-O2", "-Wall", "-Wno-unused-dummy-argument", "-Werror"]
 
 
+def _parse_cache_dir() -> str:
+    """The harnesses differentiate each fixture once per plan (twenty random
+    plans and more): its parse trees are kept by content hash, as the CLI
+    does by default, in a directory of this test process's own, removed at
+    exit."""
+    import atexit
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="adtool-test-parse-")
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+PARSE_CACHE = _parse_cache_dir()
+
+
 def fixture_table() -> dict:
     with open(FIXTURES / "fixtures.toml", "rb") as fh:
         return tomllib.load(fh)
@@ -96,7 +112,7 @@ class Harness:
 
     def _opts(self) -> dict:
         return dict(files=self.files, head=self.spec, include_dirs=self.inc, defines=self.defines,
-                    default_real_kind=self.real_kind)
+                    default_real_kind=self.real_kind, cache_dir=PARSE_CACHE)
 
     def plan(self, default_mode: str = "joint", split=(), joint=(), checkpoint_file=None,
              strict: bool = True, primal_outputs: bool = True) -> CheckResult:

@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from adcheck import CheckResult, run
+from adcheck import PARSE_CACHE, CheckResult, run
 from adtool.check.c_driver import c_check_program
 from adtool.frontend.c import read_c
 from adtool.pipeline import Options, generate
@@ -46,7 +46,8 @@ class CHarness:
         install_runtime(str(rt))
         self.rt = str(rt)
         run(["gcc", "-O2", "-c", "adstack.c", "-o", "adstack.o"], rt)
-        text_d, out_d = generate(Options(files=self.files, head=self.spec, mode="tangent"))
+        text_d, out_d = generate(Options(files=self.files, head=self.spec, mode="tangent",
+                                         cache_dir=PARSE_CACHE))
         (work / "deriv_d.c").write_text(text_d)
         run(["gcc", *STRICT, "-I", self.rt, "-c", "deriv_d.c"], work)
         self.rd = next(r for r in out_d.all_routines() if r.name == self.head + "_d")
@@ -64,7 +65,7 @@ class CHarness:
         text_b, out_b = generate(Options(files=self.files, head=self.spec, mode="reverse",
                                          default_mode=default_mode, split=list(split),
                                          joint=list(joint), checkpoint_file=checkpoint_file,
-                                         profile=profile))
+                                         profile=profile, cache_dir=PARSE_CACHE))
         (self.work / f"{tag}.c").write_text(text_b)
         run(["gcc", *STRICT, "-I", self.rt, "-c", f"{tag}.c"], self.work)
         if not self.driver:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import cprogen
-from adcheck import run
+from adcheck import PARSE_CACHE, run
 from c_adcheck import STRICT, USER
 from adtool.check.c_driver import c_check_many
 from adtool.frontend.c import read_c
@@ -57,7 +57,8 @@ def _check(progs: list[cprogen.Program], work: Path) -> list[str]:
     run(["gcc", "-O1", "-c", "adstack.c", "-o", "adstack.o"], rt)
     outs = {}
     for tag, mode, dm in (("d", "tangent", None), ("j", "reverse", "joint"), ("s", "reverse", "split")):
-        text, out = generate(Options(files=[str(src)], head=spec, mode=mode, default_mode=dm))
+        text, out = generate(Options(files=[str(src)], head=spec, mode=mode, default_mode=dm,
+                                     cache_dir=PARSE_CACHE))
         (work / f"{tag}.c").write_text(text)
         run(["gcc", *STRICT, "-I", str(rt), "-c", f"{tag}.c"], work)
         outs[tag] = {r.name: r for r in out.all_routines()}
