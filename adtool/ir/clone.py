@@ -44,11 +44,11 @@ def clone(x):
             and not hasattr(t, "__slots__")
     if node:
         new = object.__new__(t)
-        d = {k: v if type(v) in _SHARED else clone(v) for k, v in x.__dict__.items()}
         if t in _CACHING:
-            for k in [k for k in d if k.startswith("_cache_")]:
-                del d[k]
-        new.__dict__ = d
+            new.__dict__ = {k: v if type(v) in _SHARED else clone(v) for k, v in x.__dict__.items()
+                            if not k.startswith("_cache_")}
+        else:
+            new.__dict__ = {k: v if type(v) in _SHARED else clone(v) for k, v in x.__dict__.items()}
         return new
     return copy.deepcopy(x)
 
