@@ -65,7 +65,7 @@ def test_c_random_mixed_plans_agree(name, tmp_path_factory):
     rng = random.Random(name)
     for _ in range(PLANS):
         split = [k for k in keys if rng.random() < 0.5]
-        res = h.plan("joint", split=split)
+        res = h.plan("joint", split=split, strict=False)
         msg = f"plan --split {','.join(split) or '(none)'}"
         assert res.stack_left == 0, msg
         assert res.rel(ref.adjoint_dot, res.adjoint_dot) < 1e-12, msg
