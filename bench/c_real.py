@@ -4,9 +4,10 @@ well-known AD benchmarks (fixtures/c/real: gmm, bundle, lstm), issue 10.
 
 Each fixture's head runs at a benchmark-like size: its file is compiled
 with -O2 (its own main renamed away), the adjoint adtool generates (joint,
-then split, each also with --no-primal-outputs) is compiled apart with -O2, and a driver times K primal calls
-and K adjoint calls (inputs reset before every call, seeds set, adjoints
-zeroed, in both loops alike), K chosen so the primal loop takes about
+then split, then both again with --no-primal-outputs) is compiled apart
+with -O2, and a driver times K primal calls and K adjoint calls (inputs
+reset before every call, seeds set, adjoints zeroed, in both loops
+alike), K chosen so the primal loop takes about
 --target seconds; the median over --rounds rounds is reported, as wall
 time and as the ratio of the process's CPU times (the column to read on a
 loaded machine: time spent waiting for a core is not counted).
