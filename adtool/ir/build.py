@@ -3,7 +3,7 @@ generated derivative code reads like something a person would write."""
 from __future__ import annotations
 
 from .clone import clone
-from typing import Optional
+from typing import Callable, Optional
 
 from .nodes import INT4, LOGICAL, Bin, Call, Expr, Lit, Ref, Type, Un
 
@@ -91,9 +91,47 @@ def power(a: Expr, b: Expr) -> Expr:
     return Bin("**", a, b)
 
 
-def trip_count(lo: Expr, hi: Expr, step: Expr) -> Expr:
+def int_value(e: Expr, lookup: Callable[[str], Optional[object]]) -> Optional[int]:
+    """The value of an integer expression made of literals, named constants
+    (PARAMETERs, through lookup) and + - *; None for anything else."""
+    if isinstance(e, Lit):
+        if e.type.base != "integer":
+            return None
+        try:
+            return int(e.text)
+        except ValueError:
+            return None
+    if isinstance(e, Un) and e.op in ("-", "+"):
+        v = int_value(e.operand, lookup)
+        return None if v is None else (-v if e.op == "-" else v)
+    if isinstance(e, Bin) and e.op in ("+", "-", "*"):
+        a, b = int_value(e.left, lookup), int_value(e.right, lookup)
+        if a is None or b is None:
+            return None
+        return a + b if e.op == "+" else a - b if e.op == "-" else a * b
+    if isinstance(e, Ref) and e.subs is None and e.path is None:
+        sym = lookup(e.name)
+        if sym is not None and getattr(sym, "is_parameter", False) and sym.value is not None \
+                and sym.type.base == "integer":
+            return int_value(sym.value, lookup)
+    return None
+
+
+def trip_count(lo: Expr, hi: Expr, step: Expr,
+               lookup: Optional[Callable[[str], Optional[object]]] = None) -> Expr:
     """Trips of a counted loop lo, hi, step (Fortran's rule, taken at entry;
-    the C front end's loops are normalised to it): max(0, (hi - lo + step) / step)."""
+    the C front end's loops are normalised to it): max(0, (hi - lo + step) / step).
+
+    With lookup (Fortran), bounds that are constant expressions give the
+    number itself: written as a division, a constant quotient that
+    truncates draws gfortran's -Winteger-division from -Wall (`do i = 1,
+    4, 2`: 5 / 2), which breaks the user's -Werror builds."""
+    if lookup is not None:
+        vals = [int_value(x, lookup) for x in (lo, hi, step)]
+        if None not in vals and vals[2] != 0:
+            n, d = vals[1] - vals[0] + vals[2], vals[2]
+            q = abs(n) // abs(d)
+            return integer(max(0, q if (n >= 0) == (d > 0) else -q))
     return Call("max", [integer(0), Bin("/", Bin("+", Bin("-", clone(hi), clone(lo)),
                                                      clone(step)), clone(step))],
                 intrinsic=True)

@@ -152,7 +152,7 @@ def binomial_loop(rev, s: Loop, snaps: int) -> Sweeps:
         step_e = Ref(v)
     cnt = rev._tmp("ad_count", INT4)
     fwd.append(Assign(Ref(cnt), trip_count(copy.deepcopy(lo_e), copy.deepcopy(s.hi),
-                                           copy.deepcopy(step_e))))
+                                           copy.deepcopy(step_e), rev._constants(r))))
     h = rev._tmp("ad_sched", INT4)
     act = rev._tmp("ad_action", INT4)
     it = rev._tmp("ad_step_no", INT4)

@@ -1006,7 +1006,7 @@ class Reverse(Snapshots, Calls):
             fwd.append(Assign(Ref(v), e))
         if cnt is not None:
             # Fortran's trip count, taken at entry as the language does.
-            fwd.append(Assign(Ref(cnt), trip_count(lo_e, hi_e, step_e)))
+            fwd.append(Assign(Ref(cnt), trip_count(lo_e, hi_e, step_e, self._constants(r))))
         fl = Loop(s.var, clone(lo_e), clone(hi_e), clone(step_e), body.fwd, span=s.span)
         fwd.append(fl)
         pushes, pops = self._push_pop(r, [Ref(v) for v, _ in saved] + ([Ref(cnt)] if cnt else []))
@@ -1015,7 +1015,7 @@ class Reverse(Snapshots, Calls):
         if cnt is not None:
             n_e: Expr = Ref(cnt)
         else:
-            n_e = trip_count(s.lo, s.hi, step)
+            n_e = trip_count(s.lo, s.hi, step, self._constants(r))
         set_var = Assign(Ref(s.var), Bin("+", clone(lo_e), Bin("*", Ref(k), clone(step_e))))
         set_var.sets_loop_index = True
         bl = Loop(k, Bin("-", n_e, integer(1)), integer(0), integer(-1), [set_var] + body.bwd)
@@ -1044,6 +1044,12 @@ class Reverse(Snapshots, Calls):
         bwd = [CallStmt("ad_pop_integer4", [Ref(cnt)]),
                Loop(k, integer(1), Ref(cnt), None, body.bwd)]
         return Sweeps(fwd, bwd)
+
+    def _constants(self, r: Routine):
+        """Where trip counts may be folded (Fortran: see ir.build.trip_count)."""
+        if r.language == "c":
+            return None
+        return lambda name: self.ctx.sym(r, name)
 
     # ---------------------------------------------------------------- TBR
 
