@@ -37,6 +37,7 @@ from ..ir.nodes import (INT4, LOGICAL, NOSPAN, REAL4, ArrayCtor, Assign, Bin,
                         Expr, Goto, If, ImpliedDo, Lit, Loop, Module, Part, Ref,
                         Return, Routine, Section, Select, Span, Stmt, Stop,
                         Symbol, TranslationUnit, Type, Un, While)
+from ..ir.build import int_value
 from ..ir.typing import type_of
 from ..ir.visit import child_blocks, stmt_exprs, sub_exprs, walk_expr, walk_stmts
 
@@ -123,22 +124,9 @@ def _user_calls(e: Expr) -> bool:
 
 
 def _const_int(e: Optional[Expr], lookup) -> Optional[int]:
-    """Value of an integer constant expression simple enough to read off."""
-    if e is None:
-        return 1
-    if isinstance(e, Lit) and e.type.base == "integer":
-        try:
-            return int(e.text)
-        except ValueError:
-            return None
-    if isinstance(e, Un) and e.op in ("-", "+"):
-        v = _const_int(e.operand, lookup)
-        return None if v is None else (-v if e.op == "-" else v)
-    if isinstance(e, Ref) and e.subs is None:
-        sym = lookup(e.name)
-        if sym is not None and sym.is_parameter and sym.value is not None:
-            return _const_int(sym.value, lookup)
-    return None
+    """Value of an integer constant expression simple enough to read off
+    (an omitted step is 1)."""
+    return 1 if e is None else int_value(e, lookup)
 
 
 def _is_constant(e: Expr, lookup) -> bool:
