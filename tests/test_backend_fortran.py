@@ -404,7 +404,7 @@ def test_long_lines_are_continued(tmp_path):
     src.write_text(text)
     exe = tmp_path / "longlines"
     cp = subprocess.run([GFORTRAN, "-Wall", "-Werror", "-o", str(exe), str(src)],
-                        capture_output=True, text=True)
+                        capture_output=True, text=True, cwd=tmp_path)
     assert cp.returncode == 0, cp.stderr
     res = subprocess.run([str(exe)], capture_output=True, text=True).stdout.split("\n")
     want = sum(k + 0.5 for k in range(1, 41))
@@ -526,7 +526,7 @@ def test_internal_procedure_and_saved_local(tmp_path):
     src.write_text(text)
     cp = subprocess.run([GFORTRAN, "-Wall", "-Werror", "-Wno-unused-variable",
                          "-o", str(tmp_path / "internal"), str(src)],
-                        capture_output=True, text=True)
+                        capture_output=True, text=True, cwd=tmp_path)
     assert cp.returncode == 0, cp.stderr
     res = subprocess.run([str(tmp_path / "internal")], capture_output=True, text=True)
     assert [float(t) for t in res.stdout.split()] == [1, 2, 9]

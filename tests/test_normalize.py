@@ -73,8 +73,11 @@ def compile_run(tmp_path, text: str, tag: str) -> str:
     src = tmp_path / f"{tag}.f90"
     exe = tmp_path / tag
     src.write_text(text)
+    # in the test's own directory: gfortran writes each module's .mod file
+    # into the current one, and two test workers compiling their own
+    # `module m` in the same directory read each other's half-written file
     res = subprocess.run([GFORTRAN, "-O0", "-Wall", "-Wno-unused-dummy-argument",
-                          str(src), "-o", str(exe)], capture_output=True, text=True)
+                          str(src), "-o", str(exe)], capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 0, f"{tag} does not compile:\n{res.stderr}\n{text}"
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=20)
     assert run.returncode == 0, run.stderr
