@@ -782,9 +782,9 @@ class RoutineGen:
                 if self.f.array_expr_actuals and self.arrays() and self.r.random() < 0.25:
                     for _ in range(10):
                         e = self.bounded(self.expr(max(d - 1, 1), self.n))
-                        # (a bare x(ix) actual is refused by adtool, by name)
-                        if e.arr and not (e.names & taken) and not self.copied_back(e.text) \
-                                and not re.fullmatch(r"\w+\(ix\)", e.text):
+                        # (a bare x(ix) or r%ca(ix) is a vector-subscripted
+                        # actual: passed as a copy, its adjoint added back)
+                        if e.arr and not (e.names & taken) and not self.copied_back(e.text):
                             acts[i] = e.text
                             names |= e.names
                             lip = max(lip, e.l)
@@ -796,6 +796,8 @@ class RoutineGen:
                     return None
                 v = self.ch(cands)
                 acts[i] = v.name
+                if self.perm and self.f.vector_subscripts and self.r.random() < 0.3:
+                    acts[i] = f"{v.name}({self.perm})"     # a gather: passed as a copy
                 names |= {v.name}
                 lip = max(lip, 1.0)
                 continue

@@ -63,17 +63,6 @@ def test_read_rerun_by_a_joint_adjoint_is_warned(tmp_path):
     assert p.returncode == 0 and "warning" not in p.stderr, p.stderr
 
 
-def test_vector_subscripted_actual_argument_is_refused_by_name(tmp_path):
-    """x(idx) given to a routine: a copy, not a variable its adjoint could
-    accumulate into; refused naming the way out (was uncompilable output)."""
-    out = tmp_path / "o.f90"
-    p = adtool("differentiate", CONSTRUCTS / "vector_actual.f90", "--head", "f(y)/(x)", "-o", out)
-    assert p.returncode == 1, p.stderr
-    assert "vector_actual.f90:13:3: error: unsupported construct: an array with a vector " \
-           "subscript as an actual argument" in p.stderr, p.stderr
-    assert not out.exists()
-
-
 def test_two_vector_subscripts_on_one_array_are_refused_by_name(tmp_path):
     """a(idx, :) is differentiated (fixtures/fortran/vector_sections.f90);
     a(idx, jdx) is not: refused by name, nothing written."""

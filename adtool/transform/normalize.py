@@ -920,10 +920,13 @@ class _Normalizer:
 
     def actual(self, a: Expr, pre: list[Stmt], span: Span) -> Expr:
         """A real-valued expression passed to a user routine goes through a
-        temporary: its adjoint needs a variable to be accumulated into.  (An
-        active array with a vector subscript, `x(idx)`, is refused where its
-        adjoint would be passed: variants.py.)"""
-        if isinstance(a, Ref):
+        temporary: its adjoint needs a variable to be accumulated into.  So
+        does an array with a vector subscript, `x(idx)`: the compiler passes
+        a copy of those elements anyway, which the callee may not define
+        (Fortran 2018, 15.5.2.4), and the copy's adjoint is added back
+        element by element (the adjoint of `t = x(idx)`, duplicates in idx
+        included)."""
+        if isinstance(a, Ref) and not self._vector_subscripted(a):
             return a
         t = self.type_of(a)
         if not t.is_real:
@@ -933,6 +936,10 @@ class _Normalizer:
         assign.arg_temp = True       # see analysis/recompute.py
         pre.append(assign)
         return Ref(tmp, span=a.span)
+
+    def _vector_subscripted(self, a: Ref) -> bool:
+        from ..ir.records import all_subs
+        return any(not isinstance(x, Section) and self.rank_of(x) > 0 for x in all_subs(a))
 
 
 def _drop_tail_returns(block: list[Stmt]) -> None:
