@@ -566,7 +566,7 @@ def _call_nodiff(v: Routine, lifted: set[str], tu: TranslationUnit) -> None:
     called = {c.name for s in walk_stmts(v.body) for e in stmt_exprs(s)
               for c in calls_in(e) if not c.intrinsic and c.name in lifted}
     rename_calls(v, lifted)
-    for n in called:
+    for n in sorted(called):        # declaration order: the same every run
         f = tu.routine(n)
         if f.module is None and f.result:
             t = f.symbols[f.result].type
