@@ -131,14 +131,33 @@ class _Names:
         self.tu, self.r, self.scopes, self.summ = tu, r, scopes, summ
         # routine -> Vars its f_b reads before writing (snapshots.adjoint_use)
         self.adjoint_use = adjoint_use or {}
+        # Loops are swept to a fixpoint, nested loops once per trip of every
+        # enclosing fixpoint: what a node reads or writes is asked many times
+        # and depends on the node alone (the facts above do not change while
+        # this object lives).  (kind, id) -> (node, frozenset); the node is
+        # kept so that its id cannot be reused by another.
+        self._memo: dict = {}
+
+    def memo(self, kind: str, node, fn):
+        hit = self._memo.get((kind, id(node)))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        value = fn()
+        if isinstance(value, set):
+            value = frozenset(value)
+        self._memo[(kind, id(node))] = (node, value)
+        return value
 
     def var(self, name: str) -> Var:
         return self.scopes.var(self.r.name, name)
 
-    def refs(self, e: Expr) -> set[Var]:
-        return {self.var(x.name) for x in walk_expr(e) if isinstance(x, Ref)}
+    def refs(self, e: Expr) -> frozenset[Var]:
+        return self.memo("refs", e, lambda: {self.var(x.name) for x in walk_expr(e) if isinstance(x, Ref)})
 
     def elem(self, x: Ref) -> Optional[_Elem]:
+        return self.memo("elem", x, lambda: self._elem(x))
+
+    def _elem(self, x: Ref) -> Optional[_Elem]:
         """x as an element read (scalar subscripts, no component, no user
         function in them); None for anything else."""
         if not x.subs or x.path is not None or x.substring is not None:
@@ -157,9 +176,12 @@ class _Names:
             return None
         return _Elem(self.var(x.name), structural_key(x.subs), frozenset(deps))
 
-    def reads(self, e: Expr) -> set:
+    def reads(self, e: Expr) -> frozenset:
         """What evaluating e reads: element reads as elements (inside an
         implied do, whose index is its own, everything whole)."""
+        return self.memo("reads", e, lambda: self._reads(e))
+
+    def _reads(self, e: Expr) -> set:
         if any(isinstance(x, ImpliedDo) for x in walk_expr(e)):
             return set(self.refs(e))
         out: set = set()
@@ -509,18 +531,30 @@ class _Sweep:
     def __init__(self, names: _Names, observable):
         self.names = names
         self.observable = observable
+        # A loop nested in loops is swept again on every trip of each
+        # enclosing fixpoint, mostly with the live set it had the time
+        # before: (id, live) -> (node, result), the node kept so that its id
+        # stays its own.
+        self._seen: dict = {}
 
     def block(self, stmts: list[Stmt], live: set) -> tuple[list[Stmt], set]:
         out: list[Stmt] = []
-        live = set(live)
+        live = frozenset(live)
         for s in reversed(stmts):
-            kept, live = self.stmt(s, live)
+            key = (id(s), live)
+            hit = self._seen.get(key)
+            if hit is not None and hit[0] is s:
+                kept, live = hit[1]
+            else:
+                kept, new = self.stmt(s, live)
+                live = frozenset(new)
+                self._seen[key] = (s, (kept, live))
             if kept is not None:
                 out.append(kept)
         out.reverse()
-        return out, live
+        return out, set(live)
 
-    def stmt(self, s: Stmt, live: set) -> tuple[Optional[Stmt], set]:
+    def stmt(self, s: Stmt, live: frozenset) -> tuple[Optional[Stmt], set]:
         names = self.names
         if _is_pop(s):
             a = s.args[0]
@@ -543,7 +577,7 @@ class _Sweep:
             # f_fwd runs f and pushes what f_bwd will read (globals too): it
             # reads whatever f reads, not only the names its actuals mention
             used = names.call_effects(fwd_of[0], fwd_of[1], "use")
-            return s, _widen(live, _may_write(names, s)) | _all_refs(names, s) | (used or set())
+            return s, _widen(live, names.memo('may_write', s, lambda: _may_write(names, s))) | names.memo('all_refs', s, lambda: _all_refs(names, s)) | (used or set())
         primal = getattr(s, "primal_call", None)
         if isinstance(s, CallStmt) and primal is not None:
             # an adjoint call reads what the primal call would read first
@@ -555,16 +589,16 @@ class _Sweep:
             # allocatable's adjoint is zeroed in this sweep, where it is made)
             adjoints = {names.var(a.name) for a in s.args
                         if isinstance(a, Ref) and a.name not in names.r.symbols}
-            live = _widen(live, _may_write(names, s))
-            return s, live | adjoints | (used if used is not None else _all_refs(names, s))
-        writes = _writes(names, s)
+            live = _widen(live, names.memo('may_write', s, lambda: _may_write(names, s)))
+            return s, live | adjoints | (used if used is not None else names.memo('all_refs', s, lambda: _all_refs(names, s)))
+        writes = names.memo('writes', s, lambda: _writes(names, s))
         if writes is not None:
             if not _live_write(live, writes, s, names) and not any(self.observable(v) for v in writes):
                 return None, live
             live = _widen(live, writes)
             if isinstance(s, Assign) and s.lhs.subs is None and s.lhs.path is None:
                 live = _kill_whole(live, names.var(s.lhs.name))     # written whole
-            return s, live | _reads(names, s)
+            return s, live | names.memo('stmt_reads', s, lambda: _reads(names, s))
         if isinstance(s, If):
             branches = []
             out = set(live) if s.else_ is None else set()
@@ -602,8 +636,8 @@ class _Sweep:
             n = copy.copy(s)
             n.cases, n.default = cases, default
             return n, out | names.reads(s.expr)
-        if isinstance(s, (Loop, While)) and not any(isinstance(x, (Exit, Cycle))
-                                                    for x in walk_stmts(s.body)):
+        if isinstance(s, (Loop, While)) and not names.memo(
+                "jumps", s, lambda: any(isinstance(x, (Exit, Cycle)) for x in walk_stmts(s.body))):
             head: set[Var] = set()
             for e in ([s.lo, s.hi, s.step] if isinstance(s, Loop) else [s.cond]):
                 if e is not None:
@@ -612,7 +646,7 @@ class _Sweep:
             # do not cross a loop's boundary
             live = _widen(live, None)
             end = set(live) | (head if isinstance(s, While) else set())
-            fresh = _fresh_keys(names, s) if isinstance(s, Loop) else {}
+            fresh = names.memo('fresh', s, lambda: _fresh_keys(names, s)) if isinstance(s, Loop) else {}
 
             def carried(lin: set) -> set:
                 # what a trip reads first, as the end of the trip before sees it
@@ -641,7 +675,7 @@ class _Sweep:
                     return _final_index(s), (live - {index}) | head
                 return n, (end - {index}) | head
             return n, end | head
-        return s, _widen(live, None) | _all_refs(names, s)
+        return s, _widen(live, None) | names.memo('all_refs', s, lambda: _all_refs(names, s))
 
 
 def _fresh_keys(names: _Names, s: Loop) -> dict:
