@@ -460,12 +460,33 @@ class Statements:
         body_nodes = list(node.children[1:])
         if isinstance(end, (F.End_Do_Stmt,)):
             body_nodes = body_nodes[:-1]
+        return self._loop(head, body_nodes, span)
+
+    def _loop(self, head, body_nodes: list, span: Span) -> Stmt:
         cname = None
         if isinstance(head, F.Nonlabel_Do_Stmt) or isinstance(head, F.Label_Do_Stmt):
             if getattr(head.item, "name", None):
                 cname = head.item.name.lower()
         ctl = head.children[-1] if head.children else None
-        body = self.block(body_nodes)
+        inner = next((k for k, c in enumerate(body_nodes) if isinstance(c, F.Label_Do_Stmt)
+                      and isinstance(head, F.Label_Do_Stmt)
+                      and str(c.children[0]) == str(head.children[0])), None)
+        if inner is not None:
+            # DO 10 J / DO 10 I / ... / 10 CONTINUE: fparser leaves the DO
+            # statements of loops that share their terminal statement as bare
+            # statements of the outermost loop.  Each opens a loop over the
+            # rest, the terminal statement included: it runs on every trip
+            # of the innermost loop, and a GOTO to it cycles that loop.
+            line = _line_of(body_nodes[inner])
+            text = self.cur.src.line_text(line)
+            col = len(text) - len(text.lstrip()) + 1
+            if is_fixed_form(self.cur.src.path) and len(text) > 6:
+                col = 7 + len(text[6:]) - len(text[6:].lstrip())
+            nested = self._loop(body_nodes[inner], body_nodes[inner + 1:],
+                                Span(span.file, line, col))
+            body = self.block(body_nodes[:inner]) + [nested]
+        else:
+            body = self.block(body_nodes)
         if ctl is None:
             return While(Lit("true", LOGICAL), body, name=cname, span=span)
         if ctl.children[0] is not None:       # while (cond)
