@@ -2,7 +2,9 @@
 transform -> backend.  Nothing else lives here."""
 from __future__ import annotations
 
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -121,6 +123,26 @@ def output_path(opts: Options) -> str:
 
 def generate(opts: Options):
     """Differentiate in memory: (text of the derivative file, its IR)."""
+    with _fewer_collections():
+        return _generate(opts)
+
+
+@contextmanager
+def _fewer_collections():
+    """The transform allocates millions of small IR nodes that live until
+    the end of the run; with Python's default thresholds the cyclic
+    collector keeps re-scanning them (8k lines of bench programs, warm
+    cache: 20.2 s of CPU with the defaults, 16.2 s with these, peak memory
+    127 -> 156 MB).  The caller's settings come back afterwards."""
+    saved = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
+def _generate(opts: Options):
     if opts.mode not in ("reverse", "tangent"):
         raise bad_input(f"--mode must be reverse or tangent, not '{opts.mode}'")
     if opts.default_mode not in (None, "joint", "split"):
