@@ -92,3 +92,17 @@ def test_extent_directive_errors(tmp_path):
     src.write_text("void f(double *x, double *y)\n{\n    // $AD EXTENT x\n    y[0] = x[0];\n}\n")
     p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "e_b.c")
     assert p.returncode == 2 and "e.c:3:5: error: $AD EXTENT needs" in p.stderr
+
+
+def test_a_refused_declaration_is_reported_once_not_at_every_use(tmp_path):
+    """The name of a declaration adtool refuses stays declared for the rest
+    of the function: its uses used to add one "'m' is not declared" each."""
+    src = tmp_path / "u.c"
+    src.write_text("void f(const double *x, double *y, int n)\n{\n    unsigned int m = 3;\n"
+                   "    int i;\n    for (i = 0; i < n; i++)\n        y[i] = m * x[i] + m;\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "u_b.c")
+    assert p.returncode == 1
+    errors = [ln for ln in p.stderr.splitlines() if ": error: " in ln]
+    assert errors == [f"{src}:3:18: error: unsupported construct: unsigned integer type (unsigned int)"], \
+        p.stderr
+    assert not (tmp_path / "u_b.c").exists()

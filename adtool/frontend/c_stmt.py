@@ -69,8 +69,13 @@ class StmtLowering:
                     else:
                         stmts = self.stmt(n)
                 except AdError as exc:
-                    # Go on to report every error of the function at once.
+                    # Go on to report every error of the function at once;
+                    # a declaration refused still declares its name, so that
+                    # its uses do not add "'m' is not declared" to the report.
                     self.errors.append(exc)
+                    if isinstance(n, c_ast.Decl) and n.name and \
+                            all(n.name not in sc for sc in self.scopes[-1:]):
+                        self.declare_local(n.name, INT4, span_of(n, self.span), False)
                     continue
                 if stmts and pending:
                     stmts[0].directives = pending + stmts[0].directives
