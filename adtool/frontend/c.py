@@ -56,6 +56,7 @@ class CFrontend:
         self.include_dirs = include_dirs
         self.defines = defines
         self.typedefs: dict[str, Type] = TypeNames()
+        self.typedefs.enum_consts = self.enum_consts = {}
         self.structs = StructReader(self.typedefs, lambda x: Lit("0", INT4))
         self.globals: dict[str, Symbol] = {}
         self.funcs: dict[str, FuncInfo] = {}

@@ -170,6 +170,9 @@ class ExprLowering:
         raise unsupported(f"constant of type {n.type}", span)
 
     def _id(self, n, span) -> Expr:
+        consts = self.front.enum_consts
+        if n.name in consts and all(n.name not in sc for sc in self.scopes[1:]):
+            return Lit(str(consts[n.name]), INT4, span=span)
         sym = self.resolve(n.name, span)
         if self.is_alias(sym):
             raise unsupported("pointer used as a value", span,

@@ -60,8 +60,51 @@ def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type
 class TypeNames(dict):
     """Typedef names to types, and (struct_type) the reader of struct
     specifiers, which the front end sets: every declarator reaches structs
-    through the one table it already passes around."""
+    through the one table it already passes around.  enum_consts: the
+    values of the enumeration constants defined at file scope."""
     struct_type = None
+    enum_consts: Optional[dict] = None
+
+
+def enum_type(t, span: Span, typedefs: dict) -> Type:
+    """An enumeration is an int; its constants (`enum { NX = 64, NY = 2 *
+    NX };`, a common way to name array sizes in C) are integer values the
+    front end substitutes where they are used, as the preprocessor does
+    for #define'd ones."""
+    consts = getattr(typedefs, "enum_consts", None)
+    if t.values is not None:
+        if consts is None:
+            raise unsupported("enum", span)
+        value = -1
+        for e in t.values.enumerators:
+            value = value + 1 if e.value is None else enum_value(e.value, consts, span_of(e, span))
+            consts[e.name] = value
+    return INT4
+
+
+def enum_value(n, consts: dict, span: Span) -> int:
+    """An integer constant expression of C (literals, earlier enumeration
+    constants, + - * / % << >> & | ^ ~), evaluated as C does for int."""
+    if isinstance(n, c_ast.Constant) and n.type in ("int", "long int", "long long int"):
+        text = n.value.lower().rstrip("l")
+        return int(text, 16) if text.startswith("0x") else \
+            int(text, 8) if len(text) > 1 and text.startswith("0") else int(text)
+    if isinstance(n, c_ast.ID) and n.name in consts:
+        return consts[n.name]
+    if isinstance(n, c_ast.UnaryOp) and n.op in ("-", "+", "~"):
+        v = enum_value(n.expr, consts, span)
+        return -v if n.op == "-" else ~v if n.op == "~" else v
+    if isinstance(n, c_ast.BinaryOp) and n.op in ("+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^"):
+        a, b = enum_value(n.left, consts, span), enum_value(n.right, consts, span)
+        if n.op in ("/", "%") and b == 0:
+            raise unsupported("division by zero in an enumeration constant", span)
+        if n.op == "/":
+            return abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)      # C truncates
+        if n.op == "%":
+            return a - b * (abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1))
+        return {"+": a + b, "-": a - b, "*": a * b, "<<": a << b, ">>": a >> b,
+                "&": a & b, "|": a | b, "^": a ^ b}[n.op]
+    raise unsupported("enumeration constant whose value is not an integer constant expression", span)
 
 
 def base_type(node, span: Span, typedefs: dict[str, Type]) -> Type:
@@ -78,7 +121,7 @@ def base_type(node, span: Span, typedefs: dict[str, Type]) -> Type:
             raise unsupported("struct", span)
         return structs(t, span)
     if isinstance(t, c_ast.Enum):
-        raise unsupported("enum", span)
+        return enum_type(t, span, typedefs)
     raise unsupported(f"type {type(t).__name__}", span)
 
 
