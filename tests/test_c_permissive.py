@@ -106,3 +106,14 @@ def test_a_refused_declaration_is_reported_once_not_at_every_use(tmp_path):
     assert errors == [f"{src}:3:18: error: unsupported construct: unsigned integer type (unsigned int)"], \
         p.stderr
     assert not (tmp_path / "u_b.c").exists()
+
+
+def test_increment_used_twice_in_a_statement_is_refused(tmp_path):
+    """y[k++] = e works (fixtures/c/real/idioms.c); y[k++] = x[k] reads k
+    unsequenced with its increment (undefined in C): refused by name."""
+    src = tmp_path / "k.c"
+    src.write_text("void f(const double *x, double *y, int n)\n{\n    int k = 0;\n"
+                   "    for (int i = 0; i < n - 1; i++)\n        y[k++] = x[k] * x[i];\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "k_b.c")
+    assert p.returncode == 1
+    assert f"{src}:5:" in p.stderr and "increment inside an expression" in p.stderr, p.stderr

@@ -95,6 +95,10 @@ class StmtLowering:
     def stmt(self, n) -> list[Stmt]:
         span = span_of(n, self.span)
         self.span = span
+        split = _hoisted_increments(n) if isinstance(n, (c_ast.Assignment, c_ast.FuncCall)) else None
+        if split is not None:
+            before, plain, after = split
+            return [s for x in before + [plain] + after for s in self.stmt(x)]
         if isinstance(n, c_ast.Decl):
             return self.local_decl(n, span)
         if isinstance(n, c_ast.Assignment):
@@ -421,3 +425,70 @@ def _cycles(body: list[Stmt]) -> bool:
             return True
     return False
 
+
+
+_INCREMENTS = ("p++", "++", "p--", "--")
+
+
+def _hoisted_increments(n):
+    """`y[k++] = e;`, `s += x[++k];`, `f(&a[k++]);`: (statements before,
+    the statement with the variable in place of each increment, statements
+    after), or None when n has no increment inside or one this cannot move
+    out.  A pre-increment runs before the statement, a post-increment
+    after it: the statement reads the value C gives it.  Each incremented
+    variable must be a plain name that appears once in the statement (C
+    leaves two unsequenced uses undefined) and not under `?:`, `&&` or
+    `||`, which may not evaluate it."""
+    found: list = []
+    names: dict[str, int] = {}
+
+    def visit(x, conditional: bool) -> bool:
+        if isinstance(x, c_ast.ID):
+            names[x.name] = names.get(x.name, 0) + 1
+        if isinstance(x, c_ast.UnaryOp) and x.op in _INCREMENTS and x is not n:
+            if conditional or not isinstance(x.expr, c_ast.ID):
+                return False
+            found.append(x)
+        cond_kids = set()
+        if isinstance(x, c_ast.TernaryOp):
+            cond_kids = {id(x.iftrue), id(x.iffalse)}
+        elif isinstance(x, c_ast.BinaryOp) and x.op in ("&&", "||"):
+            cond_kids = {id(x.right)}
+        for _, c in x.children():
+            if isinstance(x, c_ast.FuncCall) and c is x.name:
+                continue
+            if not visit(c, conditional or id(c) in cond_kids):
+                return False
+        return True
+    if not visit(n, False) or not found:
+        return None
+    if any(names.get(u.expr.name, 0) != 1 for u in found):
+        return None
+    import copy as _copy
+    before, after = [], []
+    for u in found:
+        step = c_ast.Assignment("+=" if "++" in u.op else "-=", c_ast.ID(u.expr.name, coord=u.coord),
+                                c_ast.Constant("int", "1", coord=u.coord), coord=n.coord)
+        (after if u.op.startswith("p") else before).append(step)
+    plain = _copy.deepcopy(n)
+    _replace_increments(plain)
+    return before, plain, after
+
+
+def _replace_increments(x) -> None:
+    """Each increment under x (not x itself) becomes its variable."""
+    for attr in getattr(x, "__slots__", ()):
+        if attr in ("coord", "__weakref__"):
+            continue
+        c = getattr(x, attr, None)
+        if isinstance(c, c_ast.UnaryOp) and c.op in _INCREMENTS:
+            setattr(x, attr, c.expr)
+        elif isinstance(c, list):
+            for k, y in enumerate(c):
+                if isinstance(y, c_ast.UnaryOp) and y.op in _INCREMENTS:
+                    c[k] = y.expr
+                elif isinstance(y, c_ast.Node):
+                    _replace_increments(y)
+            continue
+        if isinstance(getattr(x, attr, None), c_ast.Node):
+            _replace_increments(getattr(x, attr))
