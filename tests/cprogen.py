@@ -19,7 +19,8 @@ its smooth domain, and finite differences with step 1e-6 stay accurate.
 Ternaries and branches bring kinks that are hit only by accident.
 
 Heads also use heap temporaries (malloc/calloc with sizeof in any order,
-casts, free), pointer offsets as actual arguments (`h(y + 1, ...)`,
+casts, free), index increments inside statements (`w[k++] = ...`,
+`y[--k]`), pointer offsets as actual arguments (`h(y + 1, ...)`,
 `h(&w[2], ...)`) and local pointers walking an array (`xp = &x[1]; xp +=
 1; *(xp + 1)`).  About a third end with a call of a helper whose
 straight-line intermediates its adjoint reads (exit_values: in split mode
@@ -62,6 +63,7 @@ class _Gen:
         self.p = prefix
         self.exit_helper = None     # name of the exit_values helper the head calls last
         self.rec = False            # the program defines PFX_rec and its functions
+        self.inc_rng = None         # the head moves indices with k++ / --k (increments())
 
     # ------------------------------------------------------------ structs
 
@@ -204,6 +206,20 @@ class _Gen:
                  "    *out = 0.5 * (*out) + 0.25 * (0.5 * m[0] * m[1] + 0.25 * p * q);", "}", ""]
         return "\n".join(lines)
 
+    def increments(self, funcs: list[str]) -> list[str]:
+        """Index variables moved inside expression statements (`w[k++] =
+        e`, `t2 += y[--k] * e`), from a stream of their own."""
+        main, self.rng = self.rng, self.inc_rng
+        try:
+            if self.rng.random() < 0.5:
+                return ["    k = 0;", "    for (i = 0; i < n; i++)",
+                        f"        w[k++] = {self.expr(['x[i]', 'w[i]', 't1'], 2, funcs)};"]
+            self.extent_y = True      # y[--k]: adtool cannot infer y's extent from it
+            return ["    k = n;", "    for (i = 0; i < n; i++)",
+                    f"        t2 = 0.5 * t2 + 0.25 * y[--k] * {self.expr(['x[i]', 't1'], 1, [])};"]
+        finally:
+            self.rng = main
+
     def head(self, funcs: list[str], helpers: list[str]) -> str:
         rng = self.rng
         scal = ["t1", "t2", "s"]
@@ -284,12 +300,15 @@ class _Gen:
                 lines.append(f"    t2 {op} {rhs};")
         if self.rec and not used_rec:
             lines += self.struct_block(funcs)
+        if self.inc_rng is not None:
+            lines += self.increments(funcs)
         if self.exit_helper:
             lines.append(f"    {self.exit_helper}(&{self.exit_array}[1], {self.exit_scalar}, &t2);")
         lines += ["    for (i = 0; i < n; i++)",
                   f"        y[i] = 0.5 * (y[i] + {self.expr(['w[i]', 't1', 't2', 'x[i]'], 2, funcs)});",
                   f"    *r = {self.expr(['t1', 't2', 'y[0]', 'w[2]', 's'], 3, funcs)};"]
-        return (f"void {self.p}head(double *x, double *y, double s, double *r, int n)\n{{\n"
+        extent = "// $AD EXTENT y n\n" if getattr(self, "extent_y", False) else ""
+        return (f"{extent}void {self.p}head(double *x, double *y, double s, double *r, int n)\n{{\n"
                 + "\n".join(lines) + "\n}\n")
 
 
@@ -325,6 +344,10 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
         g.exit_array, g.exit_scalar = sub.choice(["x", "y"]), sub.choice(["t1", "s"])
         parts.append(g.exit_values(g.exit_helper))
         g.rng = rng
+    # increments inside expression statements in about 40% of the heads
+    sub = random.Random(seed * 7919 + 3)
+    if sub.random() < 0.4:
+        g.inc_rng = sub
     parts += [g.function(f) for f in funcs]
     parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
     parts.append(g.head(funcs, helpers))
