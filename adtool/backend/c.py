@@ -274,9 +274,12 @@ class _Stmts:
                 raise unsupported("stop with a non-integer code in C output", s.span)
             return [f"{pad}return {code};" if self.r.kind == "program" else f"{pad}exit({code});"]
         if isinstance(s, Print):
-            if s.unit is not None or s.fmt is None:
+            stream = s.unit.text if isinstance(s.unit, Lit) and s.unit.text in ("stderr", "stdout") else None
+            if (s.unit is not None and stream is None) or s.fmt is None:
                 raise unsupported("Fortran-style write in C output", s.span)
             args = "".join(", " + ex(x) for x in s.items)
+            if stream is not None:
+                return [f"{pad}fprintf({stream}, {c_string_literal(s.fmt)}{args});"]
             return [f"{pad}printf({c_string_literal(s.fmt)}{args});"]
         if isinstance(s, Continue):
             return []

@@ -225,6 +225,29 @@ class StmtLowering:
         op = "+" if "++" in n.op else "-"
         return Assign(lhs, Bin(op, lhs, Lit("1", INT4), span=span), span=span)
 
+    def stream_output(self, name: str, args: list, span) -> Print:
+        """fprintf(stderr, "...", ...), fputs("...", stdout), puts("..."):
+        messages in error paths and progress lines of differentiated
+        functions, kept in the primal parts like printf (the stream is a
+        name the output spells again)."""
+        def literal(a) -> bool:
+            return isinstance(a, c_ast.Constant) and a.type == "string"
+
+        def stream(a) -> Lit:
+            if not (isinstance(a, c_ast.ID) and a.name in ("stderr", "stdout")):
+                raise unsupported(f"{name} to a stream other than stderr or stdout", span)
+            return Lit(a.name, INT4, span=span)
+        if name == "fprintf":
+            if len(args) < 2 or not literal(args[1]):
+                raise unsupported("fprintf without a literal format", span)
+            return Print([self.value(a) for a in args[2:]], stream(args[0]),
+                         c_string(args[1].value, span), span=span)
+        text_arg = args[0] if args else None
+        if not literal(text_arg) or len(args) != (2 if name == "fputs" else 1):
+            raise unsupported(f"{name} of something other than a string literal", span)
+        text = c_string(text_arg.value, span).replace("%", "%%") + ("\n" if name == "puts" else "")
+        return Print([], stream(args[1]) if name == "fputs" else None, text, span=span)
+
     def call_stmt(self, n, span) -> Stmt:
         name = self.call_name(n, span)
         args = self.call_args(n)
@@ -237,6 +260,8 @@ class StmtLowering:
             if not args or not (isinstance(args[0], c_ast.Constant) and args[0].type == "string"):
                 raise unsupported("printf without a literal format", span)
             return Print([self.value(a) for a in args[1:]], None, c_string(args[0].value, span), span=span)
+        if name in ("fprintf", "fputs", "puts"):
+            return self.stream_output(name, args, span)
         if name == "free":
             return self.heap_free(args, span)
         if name == "exit":
@@ -244,7 +269,7 @@ class StmtLowering:
                 raise bad_input("exit takes one argument", span)
             return Stop(self.value(args[0]), span=span)
         raise unsupported(f"call of '{name}' as a statement", span,
-                          "not a function defined in the input files, printf or exit")
+                          "not a function defined in the input files, printf, fprintf, puts or exit")
 
     def return_(self, n, span) -> list[Stmt]:
         if self.is_main:
