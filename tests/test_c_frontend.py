@@ -172,7 +172,7 @@ def test_spans_follow_includes(tmp_path):
      "allocation size that is not count * sizeof(element)", 3),
     ("void f(double *x, int n)\n{\n    double *t = malloc(n * sizeof(double));\n"
      "    t = realloc(t, 2 * n * sizeof(double));\n    x[0] = t[0];\n}\n", "realloc", 4),
-    ("void f(double *x, int i)\n{\n    x[i++] = 1.0;\n}\n", "increment inside an expression", 3),
+    ("void f(double *x, int i)\n{\n    x[i++] = x[i];\n}\n", "increment inside an expression", 3),
     ("void f(double *x, int k)\n{\n    switch (k) { case 1: x[0] = 1.0; case 2: x[1] = 2.0; break; }\n}\n",
      "switch fall-through", 3),
     ("void f(double *x)\n{\n    goto out;\n    out: x[0] = 1.0;\n}\n", "goto", 3),
