@@ -31,6 +31,8 @@ def ctype(t: Type) -> str:
         return "float" if t.kind == 4 else "double"
     if t.base == "integer" and t.kind in (4, 8):
         return "int" if t.kind == 4 else "long"
+    if t.base == "integer" and t.kind == 1:
+        return "_Bool"           # C's bool (frontend/c_types.py BOOL)
     if t.base == "logical":
         return "int"
     if t.base == "void":

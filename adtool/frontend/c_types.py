@@ -29,6 +29,11 @@ _SCALARS: dict[tuple[str, ...], Type] = {
 
 ZERO = Lit("0", INT4)
 
+# C99's bool (_Bool): an integer of one byte that the output declares as
+# _Bool again, so every store still converts to 0 or 1 as the user's code
+# does; recording one is refused by name (snapshots.py).
+BOOL = Type("integer", 1)
+
 
 def span_of(node, fallback: Optional[Span] = None) -> Span:
     c = getattr(node, "coord", None)
@@ -46,10 +51,8 @@ def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type
         if isinstance(t, Exception):     # a typedef the front end could not read
             raise t
         return t
-    if "_Bool" in names:
-        # Every store into a _Bool converts to 0/1; the IR does not model it,
-        # so refuse rather than emit code that computes something else.
-        raise unsupported("_Bool variable", span, "use int with explicit 0/1 values")
+    if key in (("_Bool",), ("bool",)):   # (stdbool.h's typedef sits in a system header)
+        return BOOL
     if "unsigned" in names:
         raise unsupported("unsigned integer type", span, " ".join(names))
     if "char" in names:

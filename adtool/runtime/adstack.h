@@ -306,6 +306,35 @@ ADSTACK_SCALAR_ void ad_pop_logical(int32_t *v)
     *v = b;
 }
 
+/* C's bool (_Bool, C99 and later only: this header also serves C89 code):
+   one byte 0/1 on the stack, like a logical; an array element by element,
+   popped from its last element. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
+static ADSTACK_INLINE_KW_ void ad_push_bool(_Bool v)
+{
+    unsigned char b = (unsigned char)v;
+    ad_stack_put_(&b, 1);
+}
+static ADSTACK_INLINE_KW_ void ad_pop_bool(_Bool *v)
+{
+    unsigned char b;
+    ad_stack_take_(&b, 1);
+    *v = b != 0;
+}
+static ADSTACK_INLINE_KW_ void ad_push_bool_array(const _Bool *a, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++)
+        ad_push_bool(a[i]);
+}
+static ADSTACK_INLINE_KW_ void ad_pop_bool_array(_Bool *a, int64_t n)
+{
+    int64_t i;
+    for (i = n - 1; i >= 0; i--)
+        ad_pop_bool(&a[i]);
+}
+#endif
+
 #endif /* !ADSTACK_DECLARE_ONLY_ */
 
 #ifdef __cplusplus

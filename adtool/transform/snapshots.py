@@ -283,7 +283,7 @@ class Snapshots:
         for t in refs:
             typ = self._type(t)
             rank = self._rank(t)
-            tag = _type_tag(typ, t)
+            tag = _type_tag(typ, t, r.language)
             if rank == 0:
                 if tag in ("logical", "character"):
                     pushes.append(CallStmt(f"ad_push_{tag}", [clone(t)]))
@@ -550,10 +550,12 @@ def _zero_assign(target: Ref, typ: Type) -> Assign:
     return zero_statement(target, typ)
 
 
-def _type_tag(t: Type, where: Ref) -> str:
+def _type_tag(t: Type, where: Ref, language: str = "fortran") -> str:
     if t.base == "real":
         return {4: "real4", 8: "real8"}.get(t.kind) or _bad(t, where)
     if t.base == "integer":
+        if t.kind == 1 and language == "c":
+            return "bool"                  # C's _Bool (frontend/c_types.py BOOL)
         return {4: "integer4", 8: "integer8"}.get(t.kind) or _bad(t, where)
     if t.base in ("logical", "character"):
         return t.base
