@@ -20,7 +20,8 @@ Ternaries and branches bring kinks that are hit only by accident.
 
 Heads also use heap temporaries (malloc/calloc with sizeof in any order,
 casts, free), index increments inside statements (`w[k++] = ...`,
-`y[--k]`), pointer offsets as actual arguments (`h(y + 1, ...)`,
+`y[--k]`), bool flags read by the next trip's branch, pointer offsets as
+actual arguments (`h(y + 1, ...)`,
 `h(&w[2], ...)`) and local pointers walking an array (`xp = &x[1]; xp +=
 1; *(xp + 1)`).  About a third end with a call of a helper whose
 straight-line intermediates its adjoint reads (exit_values: in split mode
@@ -64,6 +65,7 @@ class _Gen:
         self.exit_helper = None     # name of the exit_values helper the head calls last
         self.rec = False            # the program defines PFX_rec and its functions
         self.inc_rng = None         # the head moves indices with k++ / --k (increments())
+        self.bool_rng = None        # the head keeps a bool flag (flags())
 
     # ------------------------------------------------------------ structs
 
@@ -220,6 +222,21 @@ class _Gen:
         finally:
             self.rng = main
 
+    def flags(self, funcs: list[str]) -> list[str]:
+        """A bool flag overwritten every trip and read by the next one's
+        branch: the adjoint records it (ad_push_bool), from a stream of its
+        own."""
+        main, self.rng = self.rng, self.bool_rng
+        try:
+            cut = lit(self.rng, -0.5, 0.5)
+            return ["    {", f"        bool up = {self.rng.choice(['true', 'false', 't1 > 0.0'])};",
+                    "        for (i = 0; i < n; i++) {",
+                    f"            t2 = 0.5 * t2 + (up ? {self.expr(['x[i]', 't1'], 1, funcs)}"
+                    f" : {self.expr(['y[i]', 't2'], 1, [])});",
+                    f"            up = x[i] > {cut};", "        }", "    }"]
+        finally:
+            self.rng = main
+
     def head(self, funcs: list[str], helpers: list[str]) -> str:
         rng = self.rng
         scal = ["t1", "t2", "s"]
@@ -302,6 +319,8 @@ class _Gen:
             lines += self.struct_block(funcs)
         if self.inc_rng is not None:
             lines += self.increments(funcs)
+        if self.bool_rng is not None:
+            lines += self.flags(funcs)
         if self.exit_helper:
             lines.append(f"    {self.exit_helper}(&{self.exit_array}[1], {self.exit_scalar}, &t2);")
         lines += ["    for (i = 0; i < n; i++)",
@@ -348,6 +367,9 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
     sub = random.Random(seed * 7919 + 3)
     if sub.random() < 0.4:
         g.inc_rng = sub
+    sub = random.Random(seed * 7919 + 4)     # a bool flag in about 30%
+    if sub.random() < 0.3:
+        g.bool_rng = sub
     parts += [g.function(f) for f in funcs]
     parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
     parts.append(g.head(funcs, helpers))
@@ -361,7 +383,7 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
 
 
 def source(programs: list[Program]) -> str:
-    out = ["#include <stdio.h>", "#include <stdlib.h>", "#include <math.h>", ""]
+    out = ["#include <stdio.h>", "#include <stdlib.h>", "#include <stdbool.h>", "#include <math.h>", ""]
     out += [p.text for p in programs]
     out += ["int main(void)", "{"]
     out += [p.call for p in programs]
