@@ -96,6 +96,8 @@ class StmtLowering:
         span = span_of(n, self.span)
         self.span = span
         split = _hoisted_increments(n) if isinstance(n, (c_ast.Assignment, c_ast.FuncCall)) else None
+        if split is not None and not all(self._own_scalar(x.lvalue.name, span) for x in split[0] + split[2]):
+            split = None     # a global: a function the statement calls would see it move
         if split is not None:
             before, plain, after = split
             return [s for x in before + [plain] + after for s in self.stmt(x)]
@@ -224,6 +226,15 @@ class StmtLowering:
         lhs = self.lvalue(n.expr, span)
         op = "+" if "++" in n.op else "-"
         return Assign(lhs, Bin(op, lhs, Lit("1", INT4), span=span), span=span)
+
+    def _own_scalar(self, name: str, span) -> bool:
+        """A local variable or a by-value parameter: nothing but this
+        function's statements can see its value."""
+        try:
+            sym = self.resolve(name, span)
+        except AdError:
+            return False
+        return sym.storage == "local" or (sym.storage == "arg" and sym.by_value)
 
     def stream_output(self, name: str, args: list, span) -> Print:
         """fprintf(stderr, "...", ...), fputs("...", stdout), puts("..."):
