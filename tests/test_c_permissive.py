@@ -117,3 +117,15 @@ def test_increment_used_twice_in_a_statement_is_refused(tmp_path):
     p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "k_b.c")
     assert p.returncode == 1
     assert f"{src}:5:" in p.stderr and "increment inside an expression" in p.stderr, p.stderr
+
+
+def test_increment_of_a_global_inside_a_statement_is_refused(tmp_path):
+    """y[j++] = get(x) * x[k++] with k a global that get() reads: C
+    increments k before the call, so k++ cannot move after the statement."""
+    src = tmp_path / "g.c"
+    src.write_text("int k;\nstatic double get(const double *x) { return x[k]; }\n"
+                   "void f(const double *x, double *y, int n)\n{\n    int j = 0;\n    k = 0;\n"
+                   "    for (int i = 0; i < n - 1; i++)\n        y[j++] = get(x) * x[k++];\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "g_b.c")
+    assert p.returncode == 1
+    assert f"{src}:8:" in p.stderr and "increment inside an expression" in p.stderr, p.stderr
