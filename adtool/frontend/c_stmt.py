@@ -474,7 +474,7 @@ def _hoisted_increments(n):
     after it: the statement reads the value C gives it.  Each incremented
     variable must be a plain name that appears once in the statement (C
     leaves two unsequenced uses undefined) and not under `?:`, `&&` or
-    `||`, which may not evaluate it."""
+    `||`, which may not evaluate it, nor under sizeof, which does not."""
     found: list = []
     names: dict[str, int] = {}
 
@@ -486,7 +486,9 @@ def _hoisted_increments(n):
                 return False
             found.append(x)
         cond_kids = set()
-        if isinstance(x, c_ast.TernaryOp):
+        if isinstance(x, c_ast.UnaryOp) and x.op == "sizeof":
+            cond_kids = {id(x.expr)}           # not evaluated at all
+        elif isinstance(x, c_ast.TernaryOp):
             cond_kids = {id(x.iftrue), id(x.iffalse)}
         elif isinstance(x, c_ast.BinaryOp) and x.op in ("&&", "||"):
             cond_kids = {id(x.right)}
