@@ -129,3 +129,17 @@ def test_increment_of_a_global_inside_a_statement_is_refused(tmp_path):
     p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "g_b.c")
     assert p.returncode == 1
     assert f"{src}:8:" in p.stderr and "increment inside an expression" in p.stderr, p.stderr
+
+
+def test_enum_constant_with_two_values_in_two_files_is_refused_where_used(tmp_path):
+    """Each file may define its own enum { N = ... }; the front end reads
+    every file before lowering functions, so a name with two values would
+    take the last one silently: refused where used instead."""
+    (tmp_path / "a.c").write_text("enum { N = 4 };\nvoid fa(double *x) { for (int i = 0; i < N; i++) x[i] *= x[i]; }\n")
+    (tmp_path / "b.c").write_text("enum { N = 8 };\nvoid fb(double *x) { for (int i = 0; i < N; i++) x[i] *= 2.0 * x[i]; }\n")
+    p = _adtool("differentiate", tmp_path / "a.c", tmp_path / "b.c", "--head", "fb(x)/(x)",
+                "-o", tmp_path / "o.c")
+    assert p.returncode == 1
+    assert "b.c:1:8: error: unsupported construct: enumeration constant defined again with another value (N)" \
+        in p.stderr, p.stderr
+    assert not (tmp_path / "o.c").exists()

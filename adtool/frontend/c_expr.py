@@ -172,6 +172,8 @@ class ExprLowering:
     def _id(self, n, span) -> Expr:
         consts = self.front.enum_consts
         if n.name in consts and all(n.name not in sc for sc in self.scopes[1:]):
+            if isinstance(consts[n.name], Exception):
+                raise consts[n.name]
             return Lit(str(consts[n.name]), INT4, span=span)
         sym = self.resolve(n.name, span)
         if self.is_alias(sym):

@@ -81,6 +81,12 @@ def enum_type(t, span: Span, typedefs: dict) -> Type:
         value = -1
         for e in t.values.enumerators:
             value = value + 1 if e.value is None else enum_value(e.value, consts, span_of(e, span))
+            if consts.get(e.name, value) != value:
+                # Two files' enums share one table (functions are read after
+                # all files): a name with two values is an error where used.
+                consts[e.name] = unsupported("enumeration constant defined again with another value",
+                                             span_of(e, span), e.name)
+                continue
             consts[e.name] = value
     return INT4
 
@@ -93,6 +99,8 @@ def enum_value(n, consts: dict, span: Span) -> int:
         return int(text, 16) if text.startswith("0x") else \
             int(text, 8) if len(text) > 1 and text.startswith("0") else int(text)
     if isinstance(n, c_ast.ID) and n.name in consts:
+        if isinstance(consts[n.name], Exception):
+            raise consts[n.name]
         return consts[n.name]
     if isinstance(n, c_ast.UnaryOp) and n.op in ("-", "+", "~"):
         v = enum_value(n.expr, consts, span)
