@@ -95,9 +95,8 @@ def enum_value(n, consts: dict, span: Span) -> int:
     """An integer constant expression of C (literals, earlier enumeration
     constants, + - * / % << >> & | ^ ~), evaluated as C does for int."""
     if isinstance(n, c_ast.Constant) and n.type in ("int", "long int", "long long int"):
-        text = n.value.lower().rstrip("l")
-        return int(text, 16) if text.startswith("0x") else \
-            int(text, 8) if len(text) > 1 and text.startswith("0") else int(text)
+        from .c_expr import parse_int      # (c_expr imports this module)
+        return int(parse_int(n.value, span).text)
     if isinstance(n, c_ast.ID) and n.name in consts:
         if isinstance(consts[n.name], Exception):
             raise consts[n.name]
