@@ -110,15 +110,20 @@ class Statements:
             out.append(Continue(span=pending[0].span, directives=pending))
         return out
 
-    def stmt(self, node) -> list[Stmt]:
-        line = _line_of(node)
+    def _line_span(self, line: int) -> Span:
+        """The place of the statement on a line: its first non-blank column
+        (past column 6 in fixed form)."""
         span = self.cur.src.span(line, 1)
         text = self.cur.src.line_text(line)
         col = len(text) - len(text.lstrip()) + 1
         if is_fixed_form(self.cur.src.path) and len(text) > 6:
             body = text[6:]
             col = 7 + len(body) - len(body.lstrip())
-        span = Span(span.file, span.line, col)
+        return Span(span.file, span.line, col)
+
+    def stmt(self, node) -> list[Stmt]:
+        line = _line_of(node)
+        span = self._line_span(line)
         self.span = span
         item = getattr(node, "item", None)
         label = None
@@ -477,13 +482,8 @@ class Statements:
             # statements of the outermost loop.  Each opens a loop over the
             # rest, the terminal statement included: it runs on every trip
             # of the innermost loop, and a GOTO to it cycles that loop.
-            line = _line_of(body_nodes[inner])
-            text = self.cur.src.line_text(line)
-            col = len(text) - len(text.lstrip()) + 1
-            if is_fixed_form(self.cur.src.path) and len(text) > 6:
-                col = 7 + len(text[6:]) - len(text[6:].lstrip())
             nested = self._loop(body_nodes[inner], body_nodes[inner + 1:],
-                                Span(span.file, line, col))
+                                self._line_span(_line_of(body_nodes[inner])))
             body = self.block(body_nodes[:inner]) + [nested]
         else:
             body = self.block(body_nodes)
