@@ -20,7 +20,9 @@ Ternaries and branches bring kinks that are hit only by accident.
 
 Heads also use heap temporaries (malloc/calloc with sizeof in any order,
 casts, free), index increments inside statements (`w[k++] = ...`,
-`y[--k]`), bool flags read by the next trip's branch, pointer offsets as
+`y[--k]`), bool flags read by the next trip's branch, an unsigned
+generator state whose bits pick the elements read and the branch taken
+(unsigned counters, `>>`, `&`, `^`, `%`), pointer offsets as
 actual arguments (`h(y + 1, ...)`,
 `h(&w[2], ...)`) and local pointers walking an array (`xp = &x[1]; xp +=
 1; *(xp + 1)`).  About a third end with a call of a helper whose
@@ -66,6 +68,7 @@ class _Gen:
         self.rec = False            # the program defines PFX_rec and its functions
         self.inc_rng = None         # the head moves indices with k++ / --k (increments())
         self.bool_rng = None        # the head keeps a bool flag (flags())
+        self.bits_rng = None        # the head picks indices from unsigned bits (bits())
 
     # ------------------------------------------------------------ structs
 
@@ -237,6 +240,26 @@ class _Gen:
         finally:
             self.rng = main
 
+    def bits(self, funcs: list[str]) -> list[str]:
+        """An unsigned generator state stepped every trip of an unsigned
+        counter; its bits choose the element read (an index the adjoint
+        must record: it is overwritten every trip) and the branch."""
+        main, self.rng = self.rng, self.bits_rng
+        try:
+            state = self.rng.choice(["unsigned int", "uint32_t", "uint64_t", "unsigned long"])
+            step = self.rng.choice(["h = h * 1664525u + 1013904223u;", "h ^= h << 13; h ^= h >> 17; h ^= h << 5;"])
+            pick = self.rng.choice(["(unsigned int)(h >> 7) % (unsigned int)n",
+                                    "(unsigned int)(h & 3u)", "(unsigned int)((h >> 3) ^ j) % 5u"])
+            return ["    {", f"        {state} h = {self.rng.randrange(1, 2**31)}u;",
+                    "        for (unsigned int j = 0; j < (unsigned int)n; j++) {",
+                    f"            {step}", f"            unsigned int m = {pick};",
+                    f"            t1 = 0.5 * t1 + 0.25 * x[m] * {self.expr(['w[j]', 't2', 'y[m]'], 1, funcs)};",
+                    "            if ((h >> 4) & 1u)",
+                    f"                t2 = 0.5 * t2 + 0.25 * {self.expr(['y[m]', 't1'], 1, [])};",
+                    "        }", "    }"]
+        finally:
+            self.rng = main
+
     def head(self, funcs: list[str], helpers: list[str]) -> str:
         rng = self.rng
         scal = ["t1", "t2", "s"]
@@ -321,6 +344,8 @@ class _Gen:
             lines += self.increments(funcs)
         if self.bool_rng is not None:
             lines += self.flags(funcs)
+        if self.bits_rng is not None:
+            lines += self.bits(funcs)
         if self.exit_helper:
             lines.append(f"    {self.exit_helper}(&{self.exit_array}[1], {self.exit_scalar}, &t2);")
         lines += ["    for (i = 0; i < n; i++)",
@@ -370,6 +395,9 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
     sub = random.Random(seed * 7919 + 4)     # a bool flag in about 30%
     if sub.random() < 0.3:
         g.bool_rng = sub
+    sub = random.Random(seed * 7919 + 5)     # unsigned bits in about 30%
+    if sub.random() < 0.3:
+        g.bits_rng = sub
     parts += [g.function(f) for f in funcs]
     parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
     parts.append(g.head(funcs, helpers))
@@ -383,7 +411,8 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
 
 
 def source(programs: list[Program]) -> str:
-    out = ["#include <stdio.h>", "#include <stdlib.h>", "#include <stdbool.h>", "#include <math.h>", ""]
+    out = ["#include <stdio.h>", "#include <stdlib.h>", "#include <stdbool.h>", "#include <stdint.h>",
+           "#include <math.h>", ""]
     out += [p.text for p in programs]
     out += ["int main(void)", "{"]
     out += [p.call for p in programs]

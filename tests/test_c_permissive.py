@@ -98,12 +98,12 @@ def test_a_refused_declaration_is_reported_once_not_at_every_use(tmp_path):
     """The name of a declaration adtool refuses stays declared for the rest
     of the function: its uses used to add one "'m' is not declared" each."""
     src = tmp_path / "u.c"
-    src.write_text("void f(const double *x, double *y, int n)\n{\n    unsigned int m = 3;\n"
+    src.write_text("void f(const double *x, double *y, int n)\n{\n    long double m = 3;\n"
                    "    int i;\n    for (i = 0; i < n; i++)\n        y[i] = m * x[i] + m;\n}\n")
     p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "u_b.c")
     assert p.returncode == 1
     errors = [ln for ln in p.stderr.splitlines() if ": error: " in ln]
-    assert errors == [f"{src}:3:18: error: unsupported construct: unsigned integer type (unsigned int)"], \
+    assert errors == [f"{src}:3:17: error: unsupported construct: type 'long double'"], \
         p.stderr
     assert not (tmp_path / "u_b.c").exists()
 
@@ -143,3 +143,42 @@ def test_enum_constant_with_two_values_in_two_files_is_refused_where_used(tmp_pa
     assert "b.c:1:8: error: unsupported construct: enumeration constant defined again with another value (N)" \
         in p.stderr, p.stderr
     assert not (tmp_path / "o.c").exists()
+
+
+def test_integer_constants_take_c99_types_and_print_back_the_same():
+    """C99 6.4.4.1 on LP64: a hexadecimal constant that does not fit int is
+    unsigned int before it is long (`x & 0xFFFFFFFF` keeps its meaning),
+    a decimal one is long; suffixes narrow the list."""
+    from adtool.backend.c_expr import CExpr
+    from adtool.frontend.c_expr import parse_int
+    from adtool.ir.nodes import INT4, INT8, UINT4, UINT8, Span
+    sp = Span("t.c", 1, 1)
+    cases = {"7": INT4, "0x7fffffff": INT4, "0xFFFFFFFF": UINT4, "4294967295": INT8,
+             "10u": UINT4, "5000000000u": UINT8, "1UL": UINT8, "017": INT4,
+             "0x100000000": INT8, "0xFFFFFFFFFFFFFFFF": UINT8, "3l": INT8}
+    for text, want in cases.items():
+        lit = parse_int(text, sp)
+        assert lit.type == want, text
+        printed = CExpr.lit(None, lit)[0]
+        assert printed.endswith({INT4: "", INT8: "L", UINT4: "U", UINT8: "UL"}[want]), (text, printed)
+
+
+def test_unsigned_types_keep_their_spelling_and_mixed_arithmetic_is_unsigned():
+    from adtool.backend.c_expr import ctype
+    from adtool.ir.nodes import INT4, INT8, UINT4, UINT8
+    from adtool.ir.typing import promote
+    assert [ctype(t) for t in (UINT4, UINT8)] == ["unsigned int", "unsigned long"]
+    assert promote(INT4, UINT4) == UINT4 and promote(UINT4, INT4) == UINT4
+    assert promote(UINT4, INT8) == INT8 and promote(INT8, UINT8) == UINT8
+
+
+def test_an_unsigned_counted_bound_cannot_wrap_the_adjoints_trip_count(tmp_path):
+    """`for (int i = 0; i < m; i++)` with an unsigned m: the lowered bound is
+    a long, so a count computed from m - 1 with m = 0 is 0, not 2^32 - 1."""
+    src = tmp_path / "w.c"
+    src.write_text("void f(const double *x, double *y, unsigned int m)\n{\n"
+                   "    for (int i = 0; i < m; i++)\n        y[i] = y[i] * x[i];\n}\n")
+    out = tmp_path / "w_b.c"
+    p = _adtool("differentiate", src, "--head", "f(y)/(x y)", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert "(long)m" in out.read_text()

@@ -66,6 +66,14 @@ def _base_address(sym: Optional[Symbol], ref: Ref, ex: Optional[CExpr] = None) -
     return ref.name
 
 
+def as_signed(address: str, t) -> str:
+    """The stack runtime moves signed integers; an unsigned one of the same
+    size is the same bytes (C allows the access), seen through a cast."""
+    if getattr(t, "unsigned", False):
+        return f"({'int' if t.kind == 4 else 'long'} *){address}"
+    return address
+
+
 # Runtime routines that answer through arguments: their positions.
 RUNTIME_OUT_ARGS = {"ad_binomial_begin": {3}, "ad_binomial_next": {1, 2}}
 
@@ -82,14 +90,15 @@ def runtime_call(name: str, args: list[Expr], ex: CExpr, span) -> str:
             return member_record(name, args[0], ex, span)
         sym = ex.symbol(args[0].name)
         n = element_count(sym, args[0], ex)
-        return f"{name}({_base_address(sym, args[0], ex)}, {n});"
+        return f"{name}({as_signed(_base_address(sym, args[0], ex), sym.type)}, {n});"
     out = []
     outs = RUNTIME_OUT_ARGS.get(name, {0} if name.startswith("ad_pop") else set())
     for k, a in enumerate(args):
         if k in outs:
             if not isinstance(a, Ref):
                 raise unsupported(f"'{name}' into an expression in C output", span)
-            out.append(ex.actual(a, Symbol("target", ex.type_of(a))))
+            t = ex.type_of(a)
+            out.append(as_signed(ex.actual(a, Symbol("target", t)), t))
         else:
             out.append(ex(a))
     return f"{name}({', '.join(out)});"
@@ -115,9 +124,9 @@ def member_record(name: str, ref: Ref, ex: CExpr, span) -> str:
     def one(r: Ref, e: CExpr) -> str:
         if comp.shape and r.path[-1].subs is None:
             first = Ref(r.name, r.subs, r.path[:-1] + [Part(r.path[-1].name, [Lit("0", INT4)] * comp.rank)])
-            return f"{name}({e.actual(first, Symbol('target', comp.type))}, {leaf_n});"
+            return f"{name}({as_signed(e.actual(first, Symbol('target', comp.type)), comp.type)}, {leaf_n});"
         if pop:
-            return f"{scalar}({e.actual(r, Symbol('target', comp.type))});"
+            return f"{scalar}({as_signed(e.actual(r, Symbol('target', comp.type)), comp.type)});"
         return f"{scalar}({e(r)});"
     if any(p.subs is None for p in ref.path[:-1]):
         raise unsupported("recording a member of an array member in C output", span, where)

@@ -30,7 +30,7 @@ def ctype(t: Type) -> str:
     if t.base == "real" and t.kind in (4, 8):
         return "float" if t.kind == 4 else "double"
     if t.base == "integer" and t.kind in (4, 8):
-        return "int" if t.kind == 4 else "long"
+        return ("unsigned " if t.unsigned else "") + ("int" if t.kind == 4 else "long")
     if t.base == "integer" and t.kind == 1:
         return "_Bool"           # C's bool (frontend/c_types.py BOOL)
     if t.base == "logical":
@@ -40,6 +40,15 @@ def ctype(t: Type) -> str:
     if t.base == "derived":
         return t.name          # the C spelling: `Prior` or `struct particle` (frontend/c_struct.py)
     raise unsupported(f"type {t} in C output", None)
+
+
+# The IR's bit intrinsics that C spells as operators (frontend/c_expr.py).
+_C_BIT_OPS = {"iand": "&", "ior": "|", "ieor": "^", "shiftl": "<<", "shifta": ">>", "not": "~"}
+
+
+def _paren_bit(ex, a) -> str:
+    text, prec = ex.p(a)
+    return text if prec >= UNARY else f"({text})"
 
 
 def c_string_literal(s: str) -> str:
@@ -135,7 +144,7 @@ class CExpr:
         b = e.type.base
         if b == "integer":
             t = e.text.strip().lstrip("+")
-            t = t + "L" if e.type.kind == 8 else t
+            t += ("U" if e.type.unsigned else "") + ("L" if e.type.kind == 8 else "")
         elif b == "real":
             t = _real_text(e.text, e.type.kind)
         elif b == "logical":
@@ -225,6 +234,11 @@ class CExpr:
             return f"({to})" + (args[0] if self.p(e.args[0])[1] >= UNARY else f"({args[0]})")
         if name == "merge" and len(e.args) == 3:
             return self.p(Cond(e.args[2], e.args[0], e.args[1]))[0].join("()")
+        if name in _C_BIT_OPS and not real:
+            # always parenthesised: C's bit operators bind looser than its comparisons
+            if name == "not":
+                return f"(~{self.p(e.args[0])[0].join('()') if self.p(e.args[0])[1] < UNARY else args[0]})"
+            return f"({_paren_bit(self, e.args[0])} {_C_BIT_OPS[name]} {_paren_bit(self, e.args[1])})"
         if name == "mod" and not real:
             lt, lp = self.p(e.args[0])
             rt, rp = self.p(e.args[1])

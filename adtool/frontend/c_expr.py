@@ -17,13 +17,16 @@ from pycparser import c_ast
 from ..diagnostics import bad_input, unsupported
 from ..ir import typing as irtyping
 from ..ir.c_intrinsics import C_INT_ONLY, C_TO_IR, POW
-from ..ir.nodes import INT4, INT8, REAL4, REAL8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
+from ..ir.nodes import INT4, INT8, REAL4, REAL8, UINT4, UINT8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
 from .c_types import Declarator, span_of
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "/": "/"}
 _REL = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _LOGIC = {"&&": "and", "||": "or"}
-_BITWISE = {"&", "|", "^", "<<", ">>"}
+# C's integer bit operators as the IR's bit intrinsics (Fortran's names;
+# the C backend writes the operators back, so `>>` keeps C's meaning on
+# signed and unsigned operands alike).
+_BITWISE = {"&": "iand", "|": "ior", "^": "ieor", "<<": "shiftl", ">>": "shifta"}
 
 
 @dataclass
@@ -46,17 +49,27 @@ def parse_int(text: str, span) -> Lit:
     t = text.lower()
     suffix = re.search(r"[ul]+$", t)
     s = suffix.group(0) if suffix else ""
-    if "u" in s:
-        raise unsupported("unsigned integer constant", span, text)
     digits = t[:len(t) - len(s)]
+    decimal = not digits.startswith("0") or digits == "0"
     if digits.startswith("0x"):
         v = int(digits, 16)
-    elif len(digits) > 1 and digits.startswith("0"):
+    elif not decimal:
         v = int(digits, 8)
     else:
         v = int(digits)
-    kind = 8 if "l" in s or v >= 2**31 else 4
-    return Lit(str(v), INT8 if kind == 8 else INT4, span=span)
+    # C99 6.4.4.1: the first type of the list that holds the value (LP64;
+    # octal and hexadecimal constants may also be unsigned)
+    choices = [INT4, INT8]
+    if "u" in s:
+        choices = [UINT4, UINT8]
+    elif not decimal:
+        choices = [INT4, UINT4, INT8, UINT8]
+    if "l" in s:
+        choices = [c for c in choices if c.kind == 8]
+    for c in choices:
+        if v < 2 ** (8 * c.kind - (0 if c.unsigned else 1)):
+            return Lit(str(v), c, span=span)
+    raise unsupported("integer constant too large", span, text)
 
 
 def parse_real(text: str, span) -> Lit:
@@ -236,7 +249,10 @@ class ExprLowering:
         if op == "sizeof":
             raise unsupported("sizeof", span)
         if op == "~":
-            raise unsupported("bitwise operator '~'", span)
+            e = self.value(n.expr)
+            if self.type_of(e).base != "integer":
+                raise bad_input("'~' of a value that is not an integer", span)
+            return Call("not", [e], intrinsic=True, span=span)
         raise unsupported(f"unary operator '{op}'", span)
 
     def deref(self, n, span) -> Ref:
@@ -264,9 +280,9 @@ class ExprLowering:
             left, right = self.expr(n.left), self.expr(n.right)
             if self.type_of(left).base == "logical" and self.type_of(right).base == "logical":
                 return Bin("and" if op == "&" else "or", left, right, span=span)
-        if op in _BITWISE:
-            raise unsupported(f"bitwise operator '{op}'", span)
         left, right = self.value(n.left), self.value(n.right)
+        if op in _BITWISE:
+            return self.bitwise(op, left, right, span)
         if op in _ARITH:
             return Bin(_ARITH[op], left, right, span=span)
         if op in _REL:
@@ -274,6 +290,11 @@ class ExprLowering:
         if op == "%":
             return Call("mod", [left, right], intrinsic=True, span=span)
         raise unsupported(f"operator '{op}'", span)
+
+    def bitwise(self, op: str, left: Expr, right: Expr, span) -> Expr:
+        if any(self.type_of(x).base != "integer" for x in (left, right)):
+            raise bad_input(f"'{op}' of a value that is not an integer", span)
+        return Call(_BITWISE[op], [left, right], intrinsic=True, span=span)
 
     def _cast(self, n, span) -> Expr:
         d = Declarator(n.to_type.type, span, self.typedefs, lambda x: self.value(x))

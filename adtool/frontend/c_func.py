@@ -194,7 +194,10 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         if n.init is None:
             return []
         if sym.type.base == "derived":
-            raise unsupported("initialiser of a struct", span, f"assign the members of '{n.name}'")
+            if static or sym.shape:
+                raise unsupported("initialiser of a static struct or an array of structs", span,
+                                  f"assign the members of '{n.name}'")
+            return self.struct_init(Ref(sym.name, span=span), n.init, span)
         if static:
             sym.init = self.static_init(n.init, sym, d, span)
             return []

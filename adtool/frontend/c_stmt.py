@@ -14,7 +14,7 @@ from typing import Optional
 from pycparser import c_ast
 
 from ..diagnostics import AdError, bad_input, unsupported, warn
-from ..ir.nodes import (INT4, LOGICAL, Assign, Bin, Call, CallStmt, Case, Continue, Cycle,
+from ..ir.nodes import (INT4, INT8, LOGICAL, Assign, Bin, Call, CallStmt, Case, Cast, Continue, Cycle,
                         Directive, Exit, Expr, If, Lit, Loop, Print, Ref, Return,
                         Select, Stmt, Stop, While)
 from ..ir.visit import calls_in, child_blocks, refs_in, stmt_exprs, walk_stmts
@@ -214,6 +214,8 @@ class StmtLowering:
             rhs = Bin(_COMPOUND[n.op], lhs, self.value(n.rvalue), span=span)
         elif n.op == "%=":
             rhs = Call("mod", [lhs, self.value(n.rvalue)], intrinsic=True, span=span)
+        elif n.op[:-1] in ("&", "|", "^", "<<", ">>"):
+            rhs = self.bitwise(n.op[:-1], lhs, self.value(n.rvalue), span)
         else:
             raise unsupported(f"compound assignment '{n.op}'", span)
         return Assign(lhs, rhs, span=span)
@@ -397,8 +399,9 @@ class StmtLowering:
             return None
         var = init[0].lhs.name
         sym = self.symbol(var)
-        if sym is None or sym.type.base != "integer" or sym.storage not in ("local",) or sym.save:
-            return None
+        if sym is None or sym.type.base != "integer" or sym.storage not in ("local",) or sym.save \
+                or sym.type.unsigned:
+            return None                   # (an unsigned counter would wrap in a reversed loop)
         c, nx = n.cond, n.next
         if not (isinstance(c, c_ast.BinaryOp) and c.op in ("<", "<=", ">", ">=")
                 and isinstance(c.left, c_ast.ID) and self.resolve(c.left.name, span).name == var):
@@ -406,7 +409,7 @@ class StmtLowering:
         step = self._step(nx, var, span)
         if step is None or (step > 0) != (c.op in ("<", "<=")):
             return None
-        bound = self.value(c.right)
+        bound = self._signed(self.value(c.right))
         if any(isinstance(x, Call) and not x.intrinsic for x in calls_in(bound)):
             return None
         hi = bound
@@ -416,7 +419,15 @@ class StmtLowering:
                 hi = Lit(str(int(bound.text) + delta), bound.type, span=bound.span)
             else:
                 hi = Bin("-" if delta < 0 else "+", bound, Lit("1", INT4), span=bound.span)
-        return var, init[0].rhs, hi, (None if step == 1 else Lit(str(step), INT4))
+        return var, self._signed(init[0].rhs), hi, (None if step == 1 else Lit(str(step), INT4))
+
+    def _signed(self, e: Expr) -> Expr:
+        """A bound of unsigned type, as a long: the trip counts the adjoint
+        computes from it (hi - lo + 1, a count-down's last value) must not
+        wrap around.  The loop runs the same for values below LONG_MAX."""
+        if self.type_of(e).unsigned:
+            return Cast(INT8, e, span=e.span) if not isinstance(e, Lit) else Lit(e.text, INT8, span=e.span)
+        return e
 
     def _step(self, nx, var: str, span) -> Optional[int]:
         if isinstance(nx, c_ast.UnaryOp) and nx.op in ("p++", "++", "p--", "--") \

@@ -214,6 +214,63 @@ class StructLowering:
             out.extend(body)
         return out
 
+    def struct_init(self, lhs: Ref, init, span, depth: int = 0) -> list:
+        """`T g = {a, b}`, `{.x = 1, .y = 2}`, `{0}`: assignments of every
+        member in declaration order, C's zero for those the list leaves
+        out (nested structs and array members take braced lists of their
+        own)."""
+        if not isinstance(init, c_ast.InitList):
+            return self.struct_assign(lhs, self.value(init), span, depth)
+        comps = list(self.typedef(self.ref_type(lhs)).components.items())
+        given: dict[str, object] = {}
+        k = 0
+        for it in init.exprs:
+            if isinstance(it, c_ast.NamedInitializer):
+                if len(it.name) != 1 or not isinstance(it.name[0], c_ast.ID):
+                    raise unsupported("designated initialiser of a nested member or an element",
+                                      span_of(it, span))
+                names = [nm for nm, _ in comps]
+                if it.name[0].name not in names:
+                    raise bad_input(f"no member '{it.name[0].name}' in this struct", span_of(it, span))
+                k = names.index(it.name[0].name)
+                it = it.expr
+            if k >= len(comps):
+                raise bad_input("too many initialisers for a struct", span_of(it, span))
+            given[comps[k][0]] = it
+            k += 1
+        out: list = []
+        for name, c in comps:
+            item = given.get(name)
+            l = Ref(lhs.name, lhs.subs, list(lhs.path or []) + [Part(name, None)], span=span)
+            if c.pointer:
+                if item is None:
+                    continue             # (C's null pointer: never read before it is set)
+                raise unsupported("initialiser of a pointer member", span_of(item, span), name)
+            if c.type.base == "derived" and not c.shape:
+                out += self.struct_init(l, item if item is not None else c_ast.InitList([]), span, depth)
+                continue
+            zero = Lit("0.0", c.type) if c.type.base == "real" else Lit("0", c.type)
+            if not c.shape:
+                if isinstance(item, c_ast.InitList):
+                    if len(item.exprs) != 1:
+                        raise bad_input(f"braced list of {len(item.exprs)} values for member '{name}'", span)
+                    item = item.exprs[0]
+                out.append(Assign(l, zero if item is None else self.value(item), span=span))
+                continue
+            if c.rank != 1 or c.type.base == "derived" or not isinstance(c.shape[0].ub, Lit):
+                raise unsupported("initialiser of a struct with a multi-dimensional, struct or "
+                                  "variable-size array member", span, name)
+            if item is not None and not isinstance(item, c_ast.InitList):
+                raise unsupported("initialiser of an array member without its own braces", span_of(item, span), name)
+            values = [self.value(x) for x in (item.exprs if item is not None else [])]
+            n = int(c.shape[0].ub.text) + 1
+            if len(values) > n or any(isinstance(x, c_ast.NamedInitializer) for x in (item.exprs if item else [])):
+                raise bad_input(f"initialiser of member '{name}' does not fit it", span)
+            for j in range(n):
+                e = Ref(lhs.name, lhs.subs, list(lhs.path or []) + [Part(name, [Lit(str(j), INT4)])], span=span)
+                out.append(Assign(e, values[j] if j < len(values) else zero, span=span))
+        return out
+
     def through_copy(self, ref: Ref, span) -> None:
         """Writing through a pointer member of a struct passed by value
         reaches the caller's array, which the IR's by-value argument says

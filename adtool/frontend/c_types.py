@@ -15,7 +15,7 @@ from typing import Callable, Optional
 from pycparser import c_ast
 
 from ..diagnostics import unsupported
-from ..ir.nodes import INT4, INT8, REAL4, REAL8, Bin, Dim, Expr, Lit, Span, Type
+from ..ir.nodes import INT4, INT8, REAL4, REAL8, UINT4, UINT8, Bin, Dim, Expr, Lit, Span, Type
 
 _SCALARS: dict[tuple[str, ...], Type] = {
     ("double",): REAL8, ("float",): REAL4,
@@ -25,6 +25,8 @@ _SCALARS: dict[tuple[str, ...], Type] = {
     ("void",): Type("void", 0),
     # sizes and index differences: as long (their values in such codes fit)
     ("size_t",): INT8, ("ptrdiff_t",): INT8,
+    # <stdint.h>'s exact widths (pycparser's fake headers make them all int)
+    ("int32_t",): INT4, ("int64_t",): INT8, ("uint32_t",): UINT4, ("uint64_t",): UINT8,
 }
 
 ZERO = Lit("0", INT4)
@@ -54,7 +56,14 @@ def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type
     if key in (("_Bool",), ("bool",)):   # (stdbool.h's typedef sits in a system header)
         return BOOL
     if "unsigned" in names:
-        raise unsupported("unsigned integer type", span, " ".join(names))
+        # Unsigned integers keep their type in the output, so the copied
+        # code wraps around as the user's does; loops over them stay
+        # uncounted (c_stmt.py) since a reversed count-down would wrap.
+        rest = tuple(w for w in names if w != "unsigned") or ("int",)
+        if rest in (("int",), ("long",), ("long", "int"), ("long", "long"), ("long", "long", "int")):
+            return UINT4 if rest == ("int",) else UINT8
+        if "char" not in rest:
+            raise unsupported(f"type '{' '.join(names)}'", span)
     if "char" in names:
         raise unsupported("char variable", span, "characters appear only in printf formats")
     raise unsupported(f"type '{' '.join(names)}'", span)
@@ -94,7 +103,7 @@ def enum_type(t, span: Span, typedefs: dict) -> Type:
 def enum_value(n, consts: dict, span: Span) -> int:
     """An integer constant expression of C (literals, earlier enumeration
     constants, + - * / % << >> & | ^ ~), evaluated as C does for int."""
-    if isinstance(n, c_ast.Constant) and n.type in ("int", "long int", "long long int"):
+    if isinstance(n, c_ast.Constant) and n.type.endswith("int"):
         from .c_expr import parse_int      # (c_expr imports this module)
         return int(parse_int(n.value, span).text)
     if isinstance(n, c_ast.ID) and n.name in consts:

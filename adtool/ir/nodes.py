@@ -44,6 +44,7 @@ class Type:
     length: Optional["Expr"] = None
     default: bool = field(default=False, compare=False)
     name: Optional[str] = None
+    unsigned: bool = False        # a C unsigned integer (wraps; printed `unsigned`)
 
     @property
     def is_real(self) -> bool:
@@ -56,13 +57,15 @@ class Type:
     def __str__(self) -> str:
         if self.base == "derived":
             return f"type({self.name})"
-        return f"{self.base}({self.kind})"
+        return f"{'unsigned ' if self.unsigned else ''}{self.base}({self.kind})"
 
 
 REAL4 = Type("real", 4)
 REAL8 = Type("real", 8)
 INT4 = Type("integer", 4)
 INT8 = Type("integer", 8)
+UINT4 = Type("integer", 4, unsigned=True)
+UINT8 = Type("integer", 8, unsigned=True)
 LOGICAL = Type("logical", 4)
 
 

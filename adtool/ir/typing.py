@@ -22,7 +22,10 @@ def promote(a: Type, b: Type) -> Type:
         if hi.base == "complex" and lo.base == "real":
             return Type("complex", max(hi.kind, 2 * lo.kind))
         return hi
-    return a if a.kind >= b.kind else b
+    if a.kind != b.kind:
+        return a if a.kind > b.kind else b
+    # C's usual conversions: of two integers of one size, the unsigned
+    return b if b.unsigned and not a.unsigned else a
 
 
 def type_of(e: Expr, lookup: Callable[[str], Optional[Symbol]],
@@ -63,7 +66,7 @@ def type_of(e: Expr, lookup: Callable[[str], Optional[Symbol]],
             return REAL4
         rule = spec.result
         if rule == "arg":
-            if e.name in ("min", "max") and len(e.args) > 1:
+            if e.name in ("min", "max", "iand", "ior", "ieor") and len(e.args) > 1:
                 res = t(e.args[0])
                 for a in e.args[1:]:
                     res = promote(res, t(a))
