@@ -245,6 +245,7 @@ class _Gen:
         counter; its bits choose the element read (an index the adjoint
         must record: it is overwritten every trip) and the branch."""
         main, self.rng = self.rng, self.bits_rng
+        self.extent_y = True          # y[m]: adtool cannot infer y's extent from it
         try:
             state = self.rng.choice(["unsigned int", "uint32_t", "uint64_t", "unsigned long"])
             step = self.rng.choice(["h = h * 1664525u + 1013904223u;", "h ^= h << 13; h ^= h >> 17; h ^= h << 5;"])

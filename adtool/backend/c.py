@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..diagnostics import unsupported
-from ..ir.nodes import (INT4, Allocate, Assign, Ref, Bin, CallStmt, Continue, Cycle, Deallocate, Dim,
+from ..ir.nodes import (INT4, INT8, Allocate, Cast, Expr, Assign, Ref, Bin, CallStmt, Continue, Cycle, Deallocate, Dim,
                         Directive, Exit,
                         If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
                         Stmt, Stop, Symbol, TranslationUnit, While)
@@ -359,7 +359,12 @@ class _Stmts:
         if k == 0:
             raise unsupported("loop step zero", s.span)
         v = s.var
-        hi = s.hi
+        hi, lo = s.hi, s.lo
+        sym = self.ex.symbol(v)
+        if sym is not None and sym.type.unsigned:
+            # the front end's long bounds (c_stmt._signed), compared in the
+            # counter's own type as the user wrote them
+            hi, lo = _unsigned_bound(hi), _unsigned_bound(lo)
         if k > 0:
             if isinstance(hi, Bin) and hi.op == "-" and isinstance(hi.right, Lit) and hi.right.text == "1":
                 test = f"{v} < {ex(hi.left)}" if ex.p(hi.left)[1] > 10 else f"{v} < ({ex(hi.left)})"
@@ -374,7 +379,7 @@ class _Stmts:
             else:
                 test = f"{v} >= {_paren(ex, hi)}"
             inc = f"{v}--" if k == -1 else f"{v} -= {-k}"
-        out = [f"{pad}for ({v} = {ex(s.lo)}; {test}; {inc}) {{"]
+        out = [f"{pad}for ({v} = {ex(lo)}; {test}; {inc}) {{"]
         out.extend(self.nested("loop", s.body, level + 1))
         return out + [pad + "}"]
 
@@ -403,6 +408,15 @@ class _Stmts:
             out.extend(self.nested("switch", body, level + 1))
             out.append(f"{pad}{IND}break;")
         return out + [pad + "}"]
+
+
+def _unsigned_bound(e: Expr) -> Expr:
+    """`(long)n` or `(long)n - 1` back to `n` or `n - 1`."""
+    if isinstance(e, Cast) and e.type == INT8:
+        return e.operand
+    if isinstance(e, Bin) and e.op in ("+", "-") and isinstance(e.left, Cast) and e.left.type == INT8:
+        return Bin(e.op, e.left.operand, e.right, span=e.span)
+    return e
 
 
 def _paren(ex: CExpr, e) -> str:

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 from ..diagnostics import unsupported
 from ..ir import typing as irtyping
 from ..ir.c_intrinsics import IR_TO_C_INT, IR_TO_C_REAL
-from ..ir.nodes import Bin, Call, Cast, Cond, Expr, Lit, Ref, Routine, Section, Symbol, Type, TypeDef, Un
+from ..ir.nodes import REAL4, Bin, Call, Cast, Cond, Expr, Lit, Ref, Routine, Section, Symbol, Type, TypeDef, Un
 from ..ir.visit import map_expr, walk_expr
 
 __all__ = ["CExpr", "ctype", "c_string_literal"]
@@ -195,7 +195,10 @@ class CExpr:
 
     def bin(self, e: Bin) -> tuple[str, int]:
         if e.op == "**":
-            return f"pow({self(e.left)}, {self(e.right)})", PRIMARY
+            # powf when the IR power is a float's (frontend: powf, or a float
+            # variable's power the transform writes)
+            f = "f" if self.type_of(e) == REAL4 else ""
+            return f"pow{f}({self(e.left)}, {self(e.right)})", PRIMARY
         try:
             op, prec = _BIN[e.op]
         except KeyError:
@@ -253,10 +256,13 @@ class CExpr:
             raise unsupported(f"intrinsic '{e.name}' in C output", e.span)
         if name in ("min", "max") and len(args) > 2:
             text = args[0]
+            f = "f" if real and all(t == REAL4 for t in types if t.base == "real") else ""
             for a in args[1:]:
-                text = f"{table[name]}({text}, {a})"
+                text = f"{table[name]}{f}({text}, {a})"
             return text
-        return f"{table[name]}({', '.join(args)})"
+        # the float variant (sqrtf, ...) where every real argument is a float
+        f = "f" if real and all(t == REAL4 for t in types if t.base == "real") else ""
+        return f"{table[name]}{f}({', '.join(args)})"
 
     def bound(self, e: Call) -> str:
         """lbound/ubound/size of an array whose shape C knows (the transform

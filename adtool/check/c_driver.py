@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass
 
 from ..backend.c import emit_unit
-from ..backend.c_expr import CExpr
+from ..backend.c_expr import CExpr, ctype
 from ..diagnostics import bad_input
 from ..ir.nodes import CallStmt, Raw, Ref, Routine, Stmt, TranslationUnit
 from ..ir.visit import calls_in, child_blocks, stmt_exprs
@@ -33,6 +33,7 @@ class _Active:
     # (the primal, or the T_diff twins that hold its derivatives).
     leaf: object = None
     deriv: str = ""     # the T_diff variables' stem (ad_t{k}_d, ad_t{k}_b)
+    ctype: str = "double"   # the values' C type: the derivative arrays passed have it too
 
     def at(self, i: str) -> str:
         return self.leaf(self.ptr, i) if self.leaf else f"{self.ptr}[{i}]"
@@ -220,23 +221,25 @@ def _insert_check(tu: TranslationUnit, prog: Routine, table: dict, head: str,
             act += more
             L += setup
             continue
+        ct = ctype(fs.type)          # float or double (the check's sums stay double)
         if fs.by_value:
-            L.append(f"double ad_s{k} = {ex(e)};")
-            act.append(_Active(a, f"(&ad_s{k})", "1"))
+            L.append(f"{ct} ad_s{k} = {ex(e)};")
+            act.append(_Active(a, f"(&ad_s{k})", "1", ctype=ct))
             plain.append(f"ad_s{k}")
             continue
         if not isinstance(e, Ref) or e.subs is not None or e.name not in prog.symbols:
             raise bad_input(f"driver: pass '{a}' of '{head}' as a whole local variable of main")
         s = prog.symbols[e.name]
         n = " * ".join(_extent_text(d, ex) for d in s.shape) or "1"
-        act.append(_Active(a, f"((double *){'&' if not s.shape else ''}{e.name})", n))
+        act.append(_Active(a, f"(({ct} *){'&' if not s.shape else ''}{e.name})", n, ctype=ct))
         plain.append(ex.actual(e, fs))
     if f.kind == "function":
-        L.append("double ad_res = 0.0;")
-        act.append(_Active(f.result, "(&ad_res)", "1"))
+        ct = ctype(f.symbols[f.result].type)
+        L.append(f"{ct} ad_res = 0.0;")
+        act.append(_Active(f.result, "(&ad_res)", "1", ctype=ct))
     for k, v in enumerate(act):
         for suf in ("0", "w", "p") if v.leaf else ("0", "d", "b", "w", "p"):
-            L.append(f"double ad_a{k}_{suf}[{v.count}];")
+            L.append(f"{v.ctype if suf in ('d', 'b') else 'double'} ad_a{k}_{suf}[{v.count}];")
     L += ["double ad_lhs = 0.0, ad_rhs = 0.0, ad_nrm = 0.0, ad_fp = 0.0, ad_fm = 0.0;",
           f"double ad_h = {h!r};", "unsigned long ad_rng = 12345UL;", "long ad_peak, ad_left;", "int ad_k;",
           "clock_t ad_c0, ad_c1, ad_c2 = 0, ad_c3 = 0;"]

@@ -28,6 +28,10 @@ from ..diagnostics import AdError, UNSUPPORTED, bad_input
 CHECK_FAILED = 3
 DOT_TOL = 1e-10     # tangent vs adjoint: both exact up to rounding
 FD_TOL = 1e-5       # central differences with h = 1e-6: truncation + rounding
+# A head with single-precision real arguments: float's rounding (6e-8)
+# swamps a 1e-6 difference, so the step is 1e-3 (error h^2 + eps/h, about
+# 1e-4 at best) and both tolerances are float-sized.
+SINGLE = dict(h=1e-3, dot_tol=1e-5, fd_tol=2e-3)
 
 
 @dataclass
@@ -38,8 +42,8 @@ class CheckOptions:
     cc: str = "gcc"
     flags: Optional[str] = None
     rtol: float = 1e-9
-    dot_tol: float = DOT_TOL
-    fd_tol: float = FD_TOL
+    dot_tol: Optional[float] = None     # None: DOT_TOL, or SINGLE's for a single-precision head
+    fd_tol: Optional[float] = None
     save_reference: Optional[str] = None
     reference: Optional[str] = None
     profile: Optional[str] = None
@@ -199,6 +203,13 @@ def _build_and_run(opts: CheckOptions) -> Outcome:
                                                           profile=bool(opts.profile)))
     rd = next(r for r in out_d.all_routines() if r.name == head + "_d")
     rb = next(r for r in out_b.all_routines() if r.name == head + "_b")
+    f = tu.routine(head)
+    single = any(f.symbols[a].type.base == "real" and f.symbols[a].type.kind == 4
+                 for a in f.args + ([f.result] if f.result else []))
+    h = SINGLE["h"] if single else 1e-6
+    opts = dataclasses.replace(
+        opts, dot_tol=opts.dot_tol if opts.dot_tol is not None else (SINGLE["dot_tol"] if single else DOT_TOL),
+        fd_tol=opts.fd_tol if opts.fd_tol is not None else (SINGLE["fd_tol"] if single else FD_TOL))
     want_gradient = bool(opts.save_reference or opts.reference)
     roles = out_b.head_roles.get(head) if want_gradient else None
     b = _Build(opts)
@@ -221,7 +232,7 @@ def _build_and_run(opts: CheckOptions) -> Outcome:
             b.compile(opts.fc, b.write("primal.f90", emit_unit(primal_unit(tu))), inc, True)
             b.compile(opts.fc, b.write(f"{head}_d.f90", text_d), inc, True)
             b.compile(opts.fc, b.write(f"{head}_b.f90", text_b), inc, True)
-            drv = check_driver(tu, head, rb, rd, roles=roles)
+            drv = check_driver(tu, head, rb, rd, h=h, roles=roles)
             b.compile(opts.fc, b.write("check_main.f90", emit_unit(drv)), inc, True)
             linker, libs = opts.fc, []
         else:
@@ -231,7 +242,7 @@ def _build_and_run(opts: CheckOptions) -> Outcome:
                           inc + defs, False)
             b.compile(opts.cc, b.write(f"{head}_d.c", text_d), inc, True)
             b.compile(opts.cc, b.write(f"{head}_b.c", text_b), inc, True)
-            b.compile(opts.cc, b.write("check_main.c", c_check_program(tu, head, rb, rd, roles=roles)),
+            b.compile(opts.cc, b.write("check_main.c", c_check_program(tu, head, rb, rd, h=h, roles=roles)),
                       inc + defs, True)
             linker, libs = opts.cc, ["-lm"]
         env = {}

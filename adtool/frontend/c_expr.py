@@ -325,12 +325,24 @@ class ExprLowering:
             if f.result.base == "void":
                 raise bad_input(f"'{name}' returns no value but is used in an expression", span)
             return Call(name, self.user_args(f, args, span), intrinsic=False, span=span)
+        # math.h's float variants (sqrtf, powf, ...): the IR call takes
+        # float arguments, which the C back end writes with the f name again;
+        # the double functions take doubles (a float argument is converted,
+        # as C does, so the result is a double in the IR too).
+        single = name.endswith("f") and name not in C_TO_IR and \
+            (name[:-1] in C_TO_IR or name[:-1] == POW) and name[:-1] not in C_INT_ONLY
+        if single:
+            name = name[:-1]
+        prec = REAL4 if single else REAL8
+
+        def conv(v: Expr) -> Expr:
+            return v if self.type_of(v) == prec else Cast(prec, v, span=v.span)
         if name == POW:
             self._arity(name, args, 2, span)
             base, ex = self.value(args[0]), self.value(args[1])
-            if self.type_of(base).base != "real" and self.type_of(ex).base != "real":
-                base = Cast(REAL8, base, span=span)
-            return Bin("**", base, ex, span=span)
+            if self.type_of(ex).base == "integer" and not single:
+                return Bin("**", conv(base), ex, span=span)   # (the IR's integer power)
+            return Bin("**", conv(base), conv(ex), span=span)
         if name in C_TO_IR:
             vals = [self.value(a) for a in args]
             ir = C_TO_IR[name]
@@ -340,7 +352,7 @@ class ExprLowering:
                     raise unsupported(f"'{name}' of a floating-point value", span,
                                       "C converts it to an integer; use fabs")
             else:
-                vals = [v if self.type_of(v).base == "real" else Cast(REAL8, v, span=v.span) for v in vals]
+                vals = [conv(v) for v in vals]
             return Call(ir, vals, intrinsic=True, span=span)
         if name in ("printf", "exit"):
             raise unsupported(f"'{name}' inside an expression", span)

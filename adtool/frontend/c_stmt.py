@@ -399,9 +399,8 @@ class StmtLowering:
             return None
         var = init[0].lhs.name
         sym = self.symbol(var)
-        if sym is None or sym.type.base != "integer" or sym.storage not in ("local",) or sym.save \
-                or sym.type.unsigned:
-            return None                   # (an unsigned counter would wrap in a reversed loop)
+        if sym is None or sym.type.base != "integer" or sym.storage not in ("local",) or sym.save:
+            return None
         c, nx = n.cond, n.next
         if not (isinstance(c, c_ast.BinaryOp) and c.op in ("<", "<=", ">", ">=")
                 and isinstance(c.left, c_ast.ID) and self.resolve(c.left.name, span).name == var):
@@ -424,7 +423,10 @@ class StmtLowering:
     def _signed(self, e: Expr) -> Expr:
         """A bound of unsigned type, as a long: the trip counts the adjoint
         computes from it (hi - lo + 1, a count-down's last value) must not
-        wrap around.  The loop runs the same for values below LONG_MAX."""
+        wrap around.  The loop runs the same for values below LONG_MAX (the
+        adjoint's reversed loops count with an int of their own and set an
+        unsigned counter from it; the C back end drops the cast again when
+        it writes the loop over an unsigned counter)."""
         if self.type_of(e).unsigned:
             return Cast(INT8, e, span=e.span) if not isinstance(e, Lit) else Lit(e.text, INT8, span=e.span)
         return e

@@ -57,8 +57,7 @@ def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type
         return BOOL
     if "unsigned" in names:
         # Unsigned integers keep their type in the output, so the copied
-        # code wraps around as the user's does; loops over them stay
-        # uncounted (c_stmt.py) since a reversed count-down would wrap.
+        # code wraps around as the user's does (loop bounds: c_stmt._signed).
         rest = tuple(w for w in names if w != "unsigned") or ("int",)
         if rest in (("int",), ("long",), ("long", "int"), ("long", "long"), ("long", "long", "int")):
             return UINT4 if rest == ("int",) else UINT8

@@ -16,7 +16,11 @@ C_TO_IR: dict[str, str] = {
     "fmin": "min", "fmax": "max", "fmod": "mod",
     "copysign": "sign", "tgamma": "gamma",
     # C99 names with no Fortran twin: IR intrinsics of their own.
-    **{n: n for n in "log1p expm1 lgamma isnan isinf isfinite".split()},
+    **{n: n for n in "log1p expm1 lgamma isnan isinf isfinite cbrt".split()},
+    # rounding: trunc and round are Fortran's aint and anint (both round
+    # halves away from zero); floor and ceil of C return a double, unlike
+    # Fortran's integer floor and ceiling, so they are IR names of their own
+    "trunc": "aint", "round": "anint", "floor": "real_floor", "ceil": "real_ceil",
 }
 
 POW = "pow"

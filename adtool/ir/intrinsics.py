@@ -25,7 +25,7 @@ FORTRAN.update(_t("abs sqrt exp log log10 sin cos tan asin acos atan atan2 sinh 
 FORTRAN.update(_t("dble dfloat dprod", "real8"))
 # C99 math.h functions without a Fortran intrinsic (only the C front end makes them).
 C_ONLY: dict[str, Intrinsic] = {}
-C_ONLY.update(_t("log1p expm1 lgamma", "arg"))
+C_ONLY.update(_t("log1p expm1 lgamma cbrt real_floor real_ceil", "arg"))
 C_ONLY.update(_t("isnan isinf isfinite", "logical"))
 FORTRAN.update(_t("sngl float", "real4"))
 FORTRAN.update(_t("real cmplx", "real"))

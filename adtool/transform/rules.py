@@ -114,7 +114,8 @@ _el("dim", lambda a, k: [_merge(_one(k), real(0, k), Bin(">", a[0], a[1])),
 _el("merge", lambda a, k: [_merge(_one(k), real(0, k), a[2]), _merge(real(0, k), _one(k), a[2]), None])
 for _conv in ("dble", "real", "float", "sngl", "dfloat"):
     _el(_conv, lambda a, k: [_one(k)] + [None] * (len(a) - 1))
-for _flat in ("aint", "anint"):
+_el("cbrt", lambda a, k: [div(_one(k), mul(real(3, k), _sq(call("cbrt", a[0]))))])
+for _flat in ("aint", "anint", "real_floor", "real_ceil"):
     _el(_flat, lambda a, k: [real(0, k)] + [None] * (len(a) - 1))
 for _p in ("int", "nint", "floor", "ceiling", "size", "lbound", "ubound", "kind", "len",
            "huge", "tiny", "epsilon", "maxloc", "minloc", "count", "any", "all",
