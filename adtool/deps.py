@@ -34,14 +34,14 @@ def note(path: Optional[str]) -> None:
         _files.append(path)
 
 
-def note_cpp_markers(text: str, skip_dir: Optional[str] = None) -> None:
+def note_cpp_markers(text: str, *skip_dirs: str) -> None:
     """Files named by the line markers of cpp output (`# 12 "file.h"`),
-    except the preprocessor's pseudo-files and headers under skip_dir (the
+    except the preprocessor's pseudo-files and headers under skip_dirs (the
     front end's stand-in libc, which is part of adtool, not of the user's
     build)."""
     if _files is None:
         return
-    skip = os.path.abspath(skip_dir) + os.sep if skip_dir else None
+    skip = tuple(os.path.abspath(d) + os.sep for d in skip_dirs)
     for name in _MARKER.findall(text):
         if name.startswith("<") or (skip and os.path.abspath(name).startswith(skip)):
             continue

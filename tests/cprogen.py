@@ -22,7 +22,8 @@ Heads also use heap temporaries (malloc/calloc with sizeof in any order,
 casts, free), index increments inside statements (`w[k++] = ...`,
 `y[--k]`), bool flags read by the next trip's branch, an unsigned
 generator state whose bits pick the elements read and the branch taken
-(unsigned counters, `>>`, `&`, `^`, `%`), pointer offsets as
+(unsigned counters, `>>`, `&`, `^`, `%`), memcpy/memset of a local
+array, pointer offsets as
 actual arguments (`h(y + 1, ...)`,
 `h(&w[2], ...)`) and local pointers walking an array (`xp = &x[1]; xp +=
 1; *(xp + 1)`).  About a third end with a call of a helper whose
@@ -69,6 +70,7 @@ class _Gen:
         self.inc_rng = None         # the head moves indices with k++ / --k (increments())
         self.bool_rng = None        # the head keeps a bool flag (flags())
         self.bits_rng = None        # the head picks indices from unsigned bits (bits())
+        self.mem_rng = None         # the head copies and clears arrays with memcpy/memset (mem())
 
     # ------------------------------------------------------------ structs
 
@@ -261,6 +263,22 @@ class _Gen:
         finally:
             self.rng = main
 
+    def mem(self) -> list[str]:
+        """memcpy and memset of the local array w (whole, by count *
+        sizeof, at an offset), from a stream of their own."""
+        main, self.rng = self.rng, self.mem_rng
+        try:
+            out = [self.rng.choice(["    memcpy(w, y, n * sizeof(double));", "    memcpy(w, x, sizeof w);",
+                                    "    memcpy(&w[1], y + 2, 2 * sizeof w[0]);"])]
+            if self.rng.random() < 0.5:
+                out.append(self.rng.choice(["    memset(&w[3], 0, sizeof(double));",
+                                            "    memset(w + 2, 0, 2 * sizeof *w);"]))
+            out += ["    for (i = 0; i < n; i++)",
+                    f"        t2 = 0.5 * t2 + 0.25 * {self.expr(['w[i]', 't1'], 1, [])};"]
+            return out
+        finally:
+            self.rng = main
+
     def head(self, funcs: list[str], helpers: list[str]) -> str:
         rng = self.rng
         scal = ["t1", "t2", "s"]
@@ -347,6 +365,8 @@ class _Gen:
             lines += self.flags(funcs)
         if self.bits_rng is not None:
             lines += self.bits(funcs)
+        if self.mem_rng is not None:
+            lines += self.mem()
         if self.exit_helper:
             lines.append(f"    {self.exit_helper}(&{self.exit_array}[1], {self.exit_scalar}, &t2);")
         lines += ["    for (i = 0; i < n; i++)",
@@ -399,6 +419,9 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
     sub = random.Random(seed * 7919 + 5)     # unsigned bits in about 30%
     if sub.random() < 0.3:
         g.bits_rng = sub
+    sub = random.Random(seed * 7919 + 6)     # memcpy/memset in about 25%
+    if sub.random() < 0.25:
+        g.mem_rng = sub
     parts += [g.function(f) for f in funcs]
     parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
     parts.append(g.head(funcs, helpers))
@@ -412,7 +435,8 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
 
 
 def source(programs: list[Program]) -> str:
-    out = ["#include <stdio.h>", "#include <stdlib.h>", "#include <stdbool.h>", "#include <stdint.h>",
+    out = ["#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>", "#include <stdbool.h>",
+           "#include <stdint.h>",
            "#include <math.h>", ""]
     out += [p.text for p in programs]
     out += ["int main(void)", "{"]

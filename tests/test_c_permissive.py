@@ -182,3 +182,52 @@ def test_an_unsigned_counted_bound_cannot_wrap_the_adjoints_trip_count(tmp_path)
     p = _adtool("differentiate", src, "--head", "f(y)/(x y)", "-o", out)
     assert p.returncode == 0, p.stderr
     assert "(long)m" in out.read_text()
+
+
+def _refusal(tmp_path, body: str) -> str:
+    src = tmp_path / "m.c"
+    src.write_text("#include <string.h>\nvoid f(double *x, int *k, double *y)\n{\n" + body + "}\n")
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "m_b.c")
+    assert p.returncode == 1, p.stderr
+    assert not (tmp_path / "m_b.c").exists()
+    return p.stderr
+
+
+def test_byte_functions_are_read_only_as_element_assignments(tmp_path):
+    """memset to a byte other than 0, memcpy between arrays of different
+    types and sizes that are not whole elements are refused by name, on
+    their line."""
+    err = _refusal(tmp_path, "    double b[4];\n    memset(b, 1, sizeof b);\n    y[0] = x[0] * b[0];\n")
+    assert "m.c:5:5: error: unsupported construct: memset to a byte other than 0" in err
+    err = _refusal(tmp_path, "    double b[4];\n    memcpy(b, k, 4 * sizeof(int));\n    y[0] = x[0] * b[0];\n")
+    assert "memcpy between arrays of different types" in err
+    err = _refusal(tmp_path, "    double b[4];\n    memset(b, 0, 12);\n    y[0] = x[0] * b[0];\n")
+    assert "size that is not count * sizeof(...)" in err
+    err = _refusal(tmp_path, "    double b[4];\n    memset(b, 0, 3 * sizeof(int));\n    y[0] = x[0] * b[0];\n")
+    assert "size that is not a whole number of elements" in err
+
+
+def test_assert_is_checked_unless_ndebug(tmp_path):
+    src = tmp_path / "a.c"
+    src.write_text("#include <assert.h>\nvoid f(const double *x, double *y, int n)\n{\n"
+                   "    assert(n > 1 && \"n too small\");\n    y[0] = x[0] * x[n - 1];\n}\n")
+    for extra, present in (([], True), (["-DNDEBUG"], False)):
+        out = tmp_path / "a_b.c"
+        p = _adtool("differentiate", src, "--head", "f(y)/(x)", *extra, "-o", out)
+        assert p.returncode == 0, p.stderr
+        text = out.read_text()
+        assert ("Assertion `n > 1 && \\\"n too small\\\"' failed." in text) == present, text
+        assert ("#include <stdlib.h>" in text) == present
+
+
+def test_sizeof_gives_cs_byte_counts(tmp_path):
+    """Whole fixed arrays, rows (C's leading subscript drops the IR's last
+    dimension), elements, types, and pointers (an array parameter is one)."""
+    src = tmp_path / "s.c"
+    src.write_text("void f(const double *x, double *y, double p[4])\n{\n    double a[3][4 + 1];\n"
+                   "    float b[2];\n    y[0] = x[0] * (double)(sizeof a + sizeof(a[0]) + sizeof a[0][0]"
+                   " + sizeof(float) + sizeof b + sizeof p + sizeof *p + sizeof(int) + sizeof(x));\n}\n")
+    out = tmp_path / "s_b.c"
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert "(120UL + 40UL + 8UL + 4UL + 8UL + 8UL + 8UL + 4UL + 8UL)" in out.read_text()

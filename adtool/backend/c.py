@@ -38,8 +38,20 @@ def emit_unit(tu: TranslationUnit, extra_prototypes: Optional[list[str]] = None)
         [signature(r, glob) + ";" for r in tu.routines if r.kind != "program"]
     # A declared external (externals.py) has a prototype here, its body elsewhere.
     bodies = [emit_routine(r, tu, table) for r in tu.routines if r.declared is None]
-    return render("c/unit.j2", includes=tu.includes, structs=structs, globals=globals_,
-                  prototypes=protos, routines=[b.rstrip("\n") for b in bodies])
+    return render("c/unit.j2", includes=library_includes(tu.includes, bodies), structs=structs,
+                  globals=globals_, prototypes=protos, routines=[b.rstrip("\n") for b in bodies])
+
+
+def library_includes(includes: list[str], bodies: list[str]) -> list[str]:
+    """The user's system includes, and those of the library functions the
+    front end's lowering of assert() writes (fprintf, exit) where the user
+    included only assert.h."""
+    out = list(includes)
+    text = "\n".join(bodies)
+    for header, use in (("stdio.h", "fprintf("), ("stdlib.h", "exit(")):
+        if use in text and not any(header in i for i in out):
+            out.append(f"#include <{header}>")
+    return out
 
 
 def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None,

@@ -145,6 +145,8 @@ class CExpr:
         if b == "integer":
             t = e.text.strip().lstrip("+")
             t += ("U" if e.type.unsigned else "") + ("L" if e.type.kind == 8 else "")
+        elif b == "real" and e.text in ("INFINITY", "NAN"):
+            t = e.text                 # math.h's (frontend/libc_overlay/math.h)
         elif b == "real":
             t = _real_text(e.text, e.type.kind)
         elif b == "logical":

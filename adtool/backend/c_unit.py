@@ -13,7 +13,7 @@ from ..diagnostics import unsupported
 from ..ir.nodes import (Allocate, Assign, CallStmt, Deallocate, Raw, Routine,
                         TranslationUnit)
 from ..ir.visit import calls_in, refs_in, stmt_exprs, walk_stmts
-from .c import declaration, emit_routine, signature
+from .c import declaration, emit_routine, library_includes, signature
 from .c_expr import CExpr
 from .templates import render
 
@@ -65,6 +65,7 @@ def emit_derivative_unit(out: TranslationUnit, primal: TranslationUnit, uses_sta
     includes = list(primal.includes)
     if not any("math.h" in i for i in includes):
         includes.append("#include <math.h>")
+    includes = library_includes(includes, bodies)
     if uses_stack:
         includes.append(RUNTIME_HEADER)
     from .c_struct import struct_definitions

@@ -19,7 +19,7 @@ from ..diagnostics import AdError, bad_input, gather, unsupported
 from ..ir.nodes import INT4, Directive, Lit, Routine, Span, Symbol, TranslationUnit, Type
 from .c_expr import FuncInfo
 from .c_func import FunctionLowering
-from .c_pre import EXTENT_PREFIX, FAKE_LIBC, preprocess_c
+from .c_pre import EXTENT_PREFIX, FAKE_LIBC, OVERLAY, preprocess_c
 from .c_stmt import parse_pragma
 from .c_struct import StructReader
 from .c_types import Declarator, TypeNames, base_type, span_of
@@ -33,8 +33,8 @@ def read_c(paths: list[str], include_dirs: Optional[list[str]] = None,
 
 
 def _user(n) -> bool:
-    f = getattr(getattr(n, "coord", None), "file", None) or ""
-    return not os.path.abspath(f).startswith(os.path.abspath(FAKE_LIBC))
+    f = os.path.abspath(getattr(getattr(n, "coord", None), "file", None) or "")
+    return not f.startswith((os.path.abspath(FAKE_LIBC), OVERLAY))
 
 
 def parse_c(path: str, text: str):

@@ -18,6 +18,7 @@ from ..diagnostics import bad_input, unsupported
 from ..ir import typing as irtyping
 from ..ir.c_intrinsics import C_INT_ONLY, C_TO_IR, POW
 from ..ir.nodes import INT4, INT8, REAL4, REAL8, UINT4, UINT8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
+from .c_pre import SPECIAL_VALUES
 from .c_types import Declarator, span_of
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "/": "/"}
@@ -183,6 +184,9 @@ class ExprLowering:
         raise unsupported(f"constant of type {n.type}", span)
 
     def _id(self, n, span) -> Expr:
+        if n.name in SPECIAL_VALUES:          # INFINITY, NAN (frontend/libc_overlay/math.h)
+            text, kind = SPECIAL_VALUES[n.name]
+            return Lit(text, REAL4 if kind == 4 else REAL8, span=span)
         consts = self.front.enum_consts
         if n.name in consts and all(n.name not in sc for sc in self.scopes[1:]):
             if isinstance(consts[n.name], Exception):
@@ -247,7 +251,7 @@ class ExprLowering:
         if op in ("p++", "p--", "++", "--"):
             raise unsupported("increment inside an expression", span, "write it as its own statement")
         if op == "sizeof":
-            raise unsupported("sizeof", span)
+            return self.sizeof_value(n, span)
         if op == "~":
             e = self.value(n.expr)
             if self.type_of(e).base != "integer":

@@ -20,6 +20,7 @@ from ..ir.visit import refs_in, walk_stmts
 from .c_expr import ExprLowering
 from .c_alias import AliasLowering, pointer_kind
 from .c_heap import HeapLowering, is_heap_call, is_null
+from .c_mem import MemLowering
 from .c_struct import StructLowering
 from .c_swap import SwapLowering
 from .c_stmt import StmtLowering
@@ -27,7 +28,7 @@ from .c_types import Declarator, span_of
 
 
 class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, SwapLowering,
-                       StructLowering):
+                       StructLowering, MemLowering):
     def __init__(self, front, fd, directives: list[Directive]) -> None:
         self.front = front
         self.funcs = front.funcs

@@ -35,6 +35,18 @@ _STUBS = {"omp.h": "typedef int omp_lock_t;\ntypedef int omp_nest_lock_t;\n"
                    "typedef int omp_sched_t;\n"}
 
 
+# What the fake libc leaves out of the headers numerical codes include
+# (math.h's M_PI..., INFINITY, NAN, HUGE_VAL; float.h's DBL_EPSILON...;
+# a real assert): headers of adtool's own searched before it, which add
+# them to the fake one (#include_next), so only a file including the
+# header sees them, as with the real one.  INFINITY and NAN expand to
+# these names, which the front end reads as the values and the back end
+# writes back as INFINITY and NAN.
+OVERLAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libc_overlay")
+SPECIAL_VALUES = {"__adtool_INFINITY": ("INFINITY", 8), "__adtool_NAN": ("NAN", 8),
+                  "__adtool_INFINITYF": ("INFINITY", 4)}
+
+
 @dataclass
 class Preprocessed:
     path: str
@@ -104,7 +116,7 @@ def preprocess_c(path: str, text: str, include_dirs: list[str], defines: list[st
         raise bad_input("gcc is needed to preprocess " + path)
     body = rewrite_directives(path, text)
     here = os.path.dirname(os.path.abspath(path))
-    cmd = [gcc, "-E", "-std=c99", "-nostdinc", "-I", FAKE_LIBC, "-iquote", here]
+    cmd = [gcc, "-E", "-std=c99", "-nostdinc", "-I", OVERLAY, "-I", FAKE_LIBC, "-iquote", here]
     for d in include_dirs:
         cmd += ["-I", d]
     cmd += ["-D" + d for d in defines]
@@ -117,7 +129,7 @@ def preprocess_c(path: str, text: str, include_dirs: list[str], defines: list[st
     if proc.returncode != 0:
         raise _cpp_error(path, proc.stderr)
     from .. import deps
-    deps.note_cpp_markers(proc.stdout, FAKE_LIBC)   # the user's headers, for -MD
+    deps.note_cpp_markers(proc.stdout, FAKE_LIBC, OVERLAY)   # the user's headers, for -MD
     return Preprocessed(path, proc.stdout, system_includes(text))
 
 

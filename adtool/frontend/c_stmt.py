@@ -16,7 +16,7 @@ from pycparser import c_ast
 from ..diagnostics import AdError, bad_input, unsupported, warn
 from ..ir.nodes import (INT4, INT8, LOGICAL, Assign, Bin, Call, CallStmt, Case, Cast, Continue, Cycle,
                         Directive, Exit, Expr, If, Lit, Loop, Print, Ref, Return,
-                        Select, Stmt, Stop, While)
+                        Select, Stmt, Stop, Un, While)
 from ..ir.visit import calls_in, child_blocks, refs_in, stmt_exprs, walk_stmts
 from .c_expr import c_string, is_pointer
 from .c_swap import swap_at
@@ -138,10 +138,11 @@ class StmtLowering:
             return self.return_(n, span)
         if isinstance(n, c_ast.EmptyStatement):
             return []
-        if isinstance(n, c_ast.Cast) and isinstance(n.expr, c_ast.ID) \
+        if isinstance(n, c_ast.Cast) and isinstance(n.expr, (c_ast.ID, c_ast.Constant)) \
                 and getattr(getattr(n.to_type.type, "type", None), "names", None) == ["void"]:
-            self.resolve(n.expr.name, span)
-            return []                           # `(void)x;`: marks x used, does nothing
+            if isinstance(n.expr, c_ast.ID):
+                self.resolve(n.expr.name, span)
+            return []             # `(void)x;` marks x used; `((void)0);` is assert under NDEBUG
         if isinstance(n, (c_ast.Goto, c_ast.Label)):
             raise unsupported("goto" if isinstance(n, c_ast.Goto) else "statement label", span)
         if isinstance(n, c_ast.DeclList):
@@ -281,8 +282,17 @@ class StmtLowering:
             if len(args) != 1:
                 raise bad_input("exit takes one argument", span)
             return Stop(self.value(args[0]), span=span)
+        if name in ("memset", "memcpy"):
+            return self.mem_call(name, args, span)
+        if name == "__adtool_assert":         # assert(e) (frontend/libc_overlay/assert.h)
+            text = c_string(args[1].value, span)
+            where = f"{span.file}:{span.line}: {self.routine.name}: Assertion `{text}' failed.\n"
+            return If([(Un("not", self.cond(_drop_messages(args[0])), span=span),
+                        [Print([], Lit("stderr", INT4), where.replace("%", "%%"), span=span),
+                         Stop(Lit("1", INT4), span=span)])], span=span)
         raise unsupported(f"call of '{name}' as a statement", span,
-                          "not a function defined in the input files, printf, fprintf, puts or exit")
+                          "not a function defined in the input files, printf, fprintf, puts, exit, "
+                          "memset or memcpy")
 
     def return_(self, n, span) -> list[Stmt]:
         if self.is_main:
@@ -474,6 +484,18 @@ def _cycles(body: list[Stmt]) -> bool:
             return True
     return False
 
+
+
+def _drop_messages(n):
+    """`assert(n > 1 && "n too small")`: a string literal is true; the
+    message is in the assertion's text already."""
+    if isinstance(n, c_ast.BinaryOp) and n.op == "&&":
+        sides = [x for x in (n.left, n.right)
+                 if not (isinstance(x, c_ast.Constant) and x.type == "string")]
+        if len(sides) == 1:
+            return _drop_messages(sides[0])
+        return c_ast.BinaryOp("&&", _drop_messages(n.left), _drop_messages(n.right), n.coord)
+    return n
 
 
 _INCREMENTS = ("p++", "++", "p--", "--")
