@@ -232,6 +232,8 @@ def _stmt_effects(s: Stmt, ctx: _Ctx) -> Effects:
             if not any(x is y for y in stored):
                 _expr(x, ctx, eff)
     elif isinstance(s, Allocate):
+        if s.source is not None:
+            _expr(s.source, ctx, eff)
         for ref in s.items:
             _subs(ref, ctx, eff)
             v = ctx.var(ref.name)

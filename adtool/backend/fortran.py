@@ -248,7 +248,8 @@ class _Stmts:
             fmt = "*" if s.fmt is None else fstring(s.fmt)
             return line(f"{s.keyword}({unit}, {fmt}{specs}) {items}".rstrip())
         if isinstance(s, Allocate):
-            return line(f"allocate({', '.join(fexpr(x) for x in s.items)})")
+            source = f", source={fexpr(s.source)}" if s.source is not None else ""
+            return line(f"allocate({', '.join(fexpr(x) for x in s.items)}{source})")
         if isinstance(s, Deallocate):
             return line(f"deallocate({', '.join(list(s.names) + [fexpr(x) for x in s.parts])})")
         if isinstance(s, Raw):

@@ -394,8 +394,12 @@ class Read(Print):
 @dataclass
 class Allocate(Stmt):
     """allocate(a(lb:ub, ...), ...): each item is a Ref whose subs are the
-    bounds (Sections with lo/hi, or plain upper-bound Exprs)."""
+    bounds (Sections with lo/hi, or plain upper-bound Exprs).  `source`
+    (the transform's temporaries only, one item without bounds): allocate
+    with the value's shape and bounds and copy it in -- an expression the
+    analyses read like an assignment's right side."""
     items: list[Ref]
+    source: Optional["Expr"] = None
 
 
 @dataclass

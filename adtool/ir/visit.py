@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from .clone import shallow
-from .nodes import (ArrayCtor, Assign, Part, Bin, Call, CallStmt, Case, Cast, Cond,
+from .nodes import (Allocate, ArrayCtor, Assign, Part, Bin, Call, CallStmt, Case, Cast, Cond,
                     Expr, If, ImpliedDo, Keyword, Lit, Loop, Print, Read, Ref, Return,
                     Section, Select, Stmt, Stop, Un, While)
 
@@ -143,6 +143,8 @@ def stmt_exprs(s: Stmt) -> list[Expr]:
         return [s.code] if s.code is not None else []
     if isinstance(s, Print):
         return list(s.items) + ([s.unit] if s.unit is not None else []) + [v for _, v in s.specs]
+    if isinstance(s, Allocate) and s.source is not None:
+        return [s.source]
     return []
 
 

@@ -435,8 +435,8 @@ def upward_exposed(tu: TranslationUnit, r: Routine, scopes: Scopes, summ: Summar
     for v in [v for v in live if v.scope == r.name and v.name in r.args]:
         if _set_element_by_element(body, v.name, scopes.symbol(r.name, v.name), r.language):
             live.discard(v)
-    # Raw text (allocate(t, source=e) of a temporary): read every name of
-    # r it mentions, kill nothing (the sweep above passed it by unchanged)
+    # Raw text (allocate(t, mold=x) of a temporary): read every name of r
+    # it mentions, kill nothing (the sweep above passed it by unchanged)
     for x in walk_stmts(body):
         if isinstance(x, Raw):
             live |= {names.var(t) for t in re.findall(r"[A-Za-z_]\w*", x.text)

@@ -618,8 +618,7 @@ class Reverse(Snapshots, Calls):
                 if rank:
                     # allocate(source=) rather than realloc-on-assignment:
                     # same effect, no spurious uninitialised-bounds warnings.
-                    from ..backend.fortran_expr import fexpr
-                    adj.append(Raw(f"allocate({tname}, source={fexpr(seed_ref)})"))
+                    adj.append(Allocate([Ref(tname)], source=clone(seed_ref)))
                 else:
                     adj.append(Assign(Ref(tname), clone(seed_ref)))
                 adj.append(_zero_assign(seed_ref, typ))
@@ -814,8 +813,7 @@ class Reverse(Snapshots, Calls):
             tmp = self._tmp(f"ad_{e.name}_seed", Type(typ.base, typ.kind),
                             [Dim(None, None, True) for _ in range(srank)])
             self.out.symbols[tmp].allocatable = True
-            from ..backend.fortran_expr import fexpr
-            head = [Raw(f"allocate({tmp}, source={fexpr(seed)})")]
+            head = [Allocate([Ref(tmp)], source=clone(seed))]
             # the copy has the seed's bounds (gfortran gives a vector-
             # subscripted source lower bound 0): count from its lbound
             at = add(Call("lbound", [Ref(tmp), integer(along + 1)], intrinsic=True),
@@ -1116,6 +1114,13 @@ class Reverse(Snapshots, Calls):
                 elif isinstance(s, While):
                     add_expr(s.cond)
                     visit(s.body)
+                elif isinstance(s, Allocate):
+                    # allocate(t, source=w1 * resb): the seed of a vector-
+                    # subscripted read reads w1 (f_bwd needs its exit value)
+                    if s.source is not None:
+                        add_expr(s.source)
+                    for it in s.items:
+                        add_indices(it)
         visit(bwd)
         return {n for n in names if n not in dnames or n in self.r.symbols}
 

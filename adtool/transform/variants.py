@@ -393,8 +393,7 @@ def reallocating(target: Ref, value: Expr, ctx: DiffContext, r: Routine, out: Ro
     deallocate + allocate(source=), which spares them gfortran's spurious
     uninitialised-descriptor warnings; a value that reads the temporary
     itself goes to a new allocatable first (move_alloc)."""
-    from ..backend.fortran_expr import fexpr
-    from ..ir.nodes import Call, Dim, If, Raw, Deallocate
+    from ..ir.nodes import Allocate, Call, Dim, If, Deallocate
     from ..ir.visit import walk_expr
     if not is_transform_temporary(target.name):
         return [Assign(clone(target), clone(value))]
@@ -402,10 +401,10 @@ def reallocating(target: Ref, value: Expr, ctx: DiffContext, r: Routine, out: Ro
         sym = ctx.sym(r, target.name) or out.symbols.get(target.name)
         tmp = ctx.fresh(out, f"ad_{target.name}_new", sym.type, [Dim(assumed=True) for _ in sym.shape])
         out.symbols[tmp].allocatable = True
-        return [Raw(f"allocate({tmp}, source={fexpr(value)})"),
+        return [Allocate([Ref(tmp)], source=clone(value)),
                 CallStmt("move_alloc", [Ref(tmp), Ref(target.name)])]
     return [If([(Call("allocated", [Ref(target.name)], intrinsic=True), [Deallocate([target.name])])]),
-            Raw(f"allocate({target.name}, source={fexpr(value)})")]
+            Allocate([Ref(target.name)], source=clone(value))]
 
 
 def is_whole_allocatable(ctx: DiffContext, r: Routine, lhs: Ref, rhs: Expr) -> bool:
