@@ -231,3 +231,17 @@ def test_sizeof_gives_cs_byte_counts(tmp_path):
     p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", out)
     assert p.returncode == 0, p.stderr
     assert "(120UL + 40UL + 8UL + 4UL + 8UL + 8UL + 8UL + 4UL + 8UL)" in out.read_text()
+
+
+def test_an_extent_adtool_cannot_infer_names_the_directive(tmp_path):
+    """C users meet this where Fortran users would declare a size: the
+    message says how to state the extent."""
+    src = tmp_path / "e.c"
+    src.write_text("#include <math.h>\nstatic void g(double *u, int n)\n{\n    int i = 0;\n"
+                   "    while (i < n) {\n        u[i] = sin(u[i]);\n        i++;\n    }\n}\n"
+                   "void f(double *u, int n, double *r)\n{\n    g(u, n);\n    g(u, n);\n"
+                   "    *r = u[0];\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(u r)/(u)", "-o", tmp_path / "e_b.c")
+    assert p.returncode == 1
+    assert "recording a pointer argument whose extent adtool cannot infer" in p.stderr
+    assert "// $AD EXTENT u n" in p.stderr

@@ -295,6 +295,10 @@ class Snapshots:
                 s = self._sym(t.name)
                 if s is not None and t.subs is None and s.shape and s.shape[-1].ub is None \
                         and not s.shape[-1].assumed:
+                    if r.language == "c":
+                        raise unsupported(
+                            "recording a pointer argument whose extent adtool cannot infer", s.span,
+                            f"{t.name}: state it before the function, e.g. '// $AD EXTENT {t.name} n'")
                     raise unsupported("recording an assumed-size array (declare its size)",
                                       s.span, t.name)
                 n = Call("size", [clone(t)], [("kind", integer(8))], intrinsic=True)
