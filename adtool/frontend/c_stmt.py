@@ -17,6 +17,7 @@ from ..diagnostics import AdError, bad_input, unsupported, warn
 from ..ir.nodes import (INT4, INT8, LOGICAL, Assign, Bin, Call, CallStmt, Case, Cast, Continue, Cycle,
                         Directive, Exit, Expr, If, Lit, Loop, Print, Ref, Return,
                         Select, Stmt, Stop, Un, While)
+from ..ir.clone import clone
 from ..ir.visit import calls_in, child_blocks, refs_in, stmt_exprs, walk_stmts
 from .c_expr import c_string, is_pointer
 from .c_swap import swap_at
@@ -378,10 +379,9 @@ class StmtLowering:
                     return [loop]
             cond = self.cond(n.cond) if n.cond is not None else Lit("true", LOGICAL)
             w = self.loop_body(While(cond, span=span), n.stmt)
-            if _cycles(w.body):
-                raise unsupported("continue in a for loop that is not a counted loop", span,
-                                  "the increment would be skipped")
-            w.body += self._for_next(n.next, span)
+            nxt = self._for_next(n.next, span)
+            # `continue` runs the increment first, as C's for does
+            w.body = _before_cycles(w.body, nxt) + nxt
             return init + [w]
         finally:
             self.pop_scope()
@@ -476,13 +476,29 @@ class StmtLowering:
         return False
 
 
-def _cycles(body: list[Stmt]) -> bool:
+def _before_cycles(body: list[Stmt], nxt: list[Stmt]) -> list[Stmt]:
+    """body with a copy of nxt before each `continue` of this loop (those
+    of nested loops are theirs)."""
+    out: list[Stmt] = []
     for s in body:
-        if isinstance(s, Cycle):
-            return True
-        if not isinstance(s, (Loop, While)) and any(_cycles(b) for b in child_blocks(s)):
-            return True
-    return False
+        if isinstance(s, Cycle) and nxt:
+            out += [clone(x) for x in nxt] + [s]
+            continue
+        if not isinstance(s, (Loop, While)):
+            if isinstance(s, If):
+                s.branches = [(c, _before_cycles(b, nxt)) for c, b in s.branches]
+                if s.else_ is not None:
+                    s.else_ = _before_cycles(s.else_, nxt)
+            elif isinstance(s, Select):
+                for c in s.cases:
+                    c.body = _before_cycles(c.body, nxt)
+                if s.default is not None:
+                    s.default = _before_cycles(s.default, nxt)
+            elif child_blocks(s):
+                raise unsupported("continue inside this statement in a for loop that is not counted",
+                                  s.span)
+        out.append(s)
+    return out
 
 
 
