@@ -23,7 +23,7 @@ casts, free), index increments inside statements (`w[k++] = ...`,
 `y[--k]`), bool flags read by the next trip's branch, an unsigned
 generator state whose bits pick the elements read and the branch taken
 (unsigned counters, `>>`, `&`, `^`, `%`), memcpy/memset of a local
-array, pointer offsets as
+array, a two-index loop left with continue, pointer offsets as
 actual arguments (`h(y + 1, ...)`,
 `h(&w[2], ...)`) and local pointers walking an array (`xp = &x[1]; xp +=
 1; *(xp + 1)`).  About a third end with a call of a helper whose
@@ -71,6 +71,7 @@ class _Gen:
         self.bool_rng = None        # the head keeps a bool flag (flags())
         self.bits_rng = None        # the head picks indices from unsigned bits (bits())
         self.mem_rng = None         # the head copies and clears arrays with memcpy/memset (mem())
+        self.pair_rng = None        # a two-index loop with continue (pairs())
 
     # ------------------------------------------------------------ structs
 
@@ -279,6 +280,19 @@ class _Gen:
         finally:
             self.rng = main
 
+    def pairs(self, funcs: list[str]) -> list[str]:
+        """`for (i = 0, j = n - 1; i < j; i++, j--)`, not a counted loop,
+        left early with continue (which must run the increment first)."""
+        main, self.rng = self.rng, self.pair_rng
+        try:
+            return ["    {", "        int j;", "        for (i = 0, j = n - 1; i < j; i++, j--) {",
+                    f"            if ({self.rng.choice(['x[i]', 'y[j]', 't1'])} > {lit(self.rng, -0.5, 0.5)})",
+                    "                continue;",
+                    f"            t1 = 0.5 * t1 + 0.25 * {self.expr(['x[j]', 'y[i]', 't2'], 2, funcs)};",
+                    "        }", "    }"]
+        finally:
+            self.rng = main
+
     def head(self, funcs: list[str], helpers: list[str]) -> str:
         rng = self.rng
         scal = ["t1", "t2", "s"]
@@ -367,6 +381,8 @@ class _Gen:
             lines += self.bits(funcs)
         if self.mem_rng is not None:
             lines += self.mem()
+        if self.pair_rng is not None:
+            lines += self.pairs(funcs)
         if self.exit_helper:
             lines.append(f"    {self.exit_helper}(&{self.exit_array}[1], {self.exit_scalar}, &t2);")
         lines += ["    for (i = 0; i < n; i++)",
@@ -422,6 +438,9 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
     sub = random.Random(seed * 7919 + 6)     # memcpy/memset in about 25%
     if sub.random() < 0.25:
         g.mem_rng = sub
+    sub = random.Random(seed * 7919 + 7)     # a two-index loop with continue in about 25%
+    if sub.random() < 0.25:
+        g.pair_rng = sub
     parts += [g.function(f) for f in funcs]
     parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
     parts.append(g.head(funcs, helpers))
