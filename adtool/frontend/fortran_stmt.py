@@ -491,6 +491,10 @@ class Statements:
             return While(Lit("true", LOGICAL), body, name=cname, span=span)
         if ctl.children[0] is not None:       # while (cond)
             return While(self.expr(ctl.children[0]), body, name=cname, span=span)
+        if ctl.children[1] is None and len(ctl.children) > 3 and ctl.children[3] is not None:
+            return self._do_concurrent(ctl.children[3], body, cname, span)
+        if ctl.children[1] is None:
+            raise unsupported("DO loop control", span, str(ctl))
         var, bounds = ctl.children[1]
         var = _name(var)
         vsym = self.lookup(var)
@@ -501,6 +505,32 @@ class Statements:
         lo, hi = self.expr(bounds[0]), self.expr(bounds[1])
         step = self.expr(bounds[2]) if len(bounds) > 2 and bounds[2] is not None else None
         return Loop(var, lo, hi, step, body, name=cname, span=span)
+
+    def _do_concurrent(self, header, body: list, cname, span: Span) -> Stmt:
+        """DO CONCURRENT (i = a:b[:s], j = ..., mask): the standard lets the
+        iterations run in any order and forbids dependences between them,
+        so nested serial loops (the first index outermost) with the mask as
+        an IF around the body are one of its executions.  (FORALL, whose
+        right sides are all evaluated before any assignment, is not.)"""
+        triplets = header.children[0].children
+        mask = header.children[1] if len(header.children) > 1 else None
+        if mask is not None:
+            body = [If([(self.expr(mask), body)], span=span)]
+        inner = True
+        for t in reversed(triplets):
+            var = _name(t.children[0])
+            vsym = self.lookup(var)
+            if vsym is None:
+                self._implicit_local(var)
+            elif vsym.type.base != "integer":
+                raise unsupported("DO CONCURRENT with a non-integer index", span, var)
+            step = self.expr(t.children[3]) if t.children[3] is not None else None
+            # the construct's name goes on the innermost loop: CYCLE name
+            # ends one iteration, one combination of the indices
+            body = [Loop(var, self.expr(t.children[1]), self.expr(t.children[2]), step, body,
+                         name=cname if inner else None, span=span)]
+            inner = False
+        return body[0]
 
     def _shared_do(self, node, span: Span) -> Stmt:
         raise unsupported("DO loops sharing one terminal statement", span)
