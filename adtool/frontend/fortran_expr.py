@@ -281,6 +281,13 @@ class Expressions:
             if target is None and sym is not None and not sym.external:
                 sym.external = True
             return Call(name, args, [], intrinsic=False, span=span, via=self.resolved_via)
+        if name == "norm2" and args and len(args) + len(kwargs) <= 2:
+            # F2008's Euclidean norm, as what it computes: sqrt(sum(x**2)),
+            # whose derivative x / norm2(x) the rules give (dim= kept)
+            x = args[0]
+            sq = Bin("**", x, Lit("2", INT4), span=span)
+            return Call("sqrt", [Call("sum", [sq] + args[1:], kwargs, intrinsic=True, span=span)],
+                        intrinsic=True, span=span)
         spec = intrinsics.lookup(name)
         if spec is not None:
             generic = intrinsics.SPECIFIC.get(name, name)
