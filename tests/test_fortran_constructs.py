@@ -85,3 +85,24 @@ def test_where_reading_assigned_array_elsewhere_is_refused(tmp_path):
     assert "where_overlap.f90:9:3: error: unsupported construct: WHERE reading an array it " \
            "assigns at other elements" in p.stderr, p.stderr
     assert not out.exists()
+
+
+def test_block_constructs_that_cannot_be_inlined_are_refused_by_name(tmp_path):
+    """A BLOCK's locals become the routine's: a name the routine declares
+    too, two blocks giving one name two types, and an allocatable (which
+    the block would deallocate at its end) are errors naming the case."""
+    cases = {
+        "real(8) :: s\n  s = 1.0d0\n  block\n    real(8) :: s\n    s = x\n    y = s\n  end block\n":
+            "BLOCK declaring a name its routine declares too",
+        "block\n    real(8) :: s\n    s = x\n    y = s\n  end block\n"
+        "  block\n    integer :: s\n    s = 2\n    y = y * s\n  end block\n":
+            "BLOCKs declaring one name with two types or shapes",
+        "block\n    real(8), allocatable :: s(:)\n    s = [x]\n    y = s(1)\n  end block\n":
+            "allocatable or pointer declared in a BLOCK",
+    }
+    for body, message in cases.items():
+        src = tmp_path / "b.f90"
+        src.write_text("subroutine f(x, y)\n  real(8), intent(in) :: x\n  real(8), intent(out) :: y\n  "
+                       + body + "end subroutine f\n")
+        p = adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "b_b.f90")
+        assert p.returncode == 1 and message in p.stderr, p.stderr

@@ -87,6 +87,44 @@ class Declarations:
                 uses.append(Use(mname, only, renames))
         return uses
 
+    def _block_declarations(self, u: _Unit) -> None:
+        """The locals of BLOCK constructs become locals of the routine (the
+        statements of a block are inlined where it stands, fortran_stmt.py):
+        a block's variables are undefined at each entry, so one variable
+        for every entry is one of their meanings.  A name the routine
+        declares already, or another block with another type or shape, is
+        refused by name, as is an allocatable (a block deallocates it at
+        its end)."""
+        from fparser.two.utils import walk
+        exe = next((c for c in u.node.children if isinstance(c, F.Execution_Part)), None)
+        if exe is None:
+            return
+        r = u.routine
+        from_blocks: dict[str, Symbol] = {}
+        for blk in walk(exe):
+            if type(blk).__name__ != "Block_Construct":
+                continue
+            bspec = next((c for c in blk.children if isinstance(c, F.Specification_Part)), None)
+            if bspec is None:
+                continue
+            span = u.src.span(_line_of(blk))
+            names = [_name(e.children[0]) for e in walk(bspec) if isinstance(e, F.Entity_Decl)]
+            for n in names:
+                if n in r.symbols and n not in from_blocks:
+                    raise unsupported("BLOCK declaring a name its routine declares too", span, n)
+            saved = {n: r.symbols.pop(n) for n in names if n in r.symbols}
+            self._declarations(u, bspec, storage="local", module=None)
+            for n in names:
+                sym = r.symbols.get(n)
+                if sym is None:
+                    continue
+                if sym.allocatable or sym.pointer:
+                    raise unsupported("allocatable or pointer declared in a BLOCK", span, n)
+                old = saved.get(n)
+                if old is not None and (old.type != sym.type or old.shape != sym.shape):
+                    raise unsupported("BLOCKs declaring one name with two types or shapes", span, n)
+                from_blocks[n] = sym
+
     def _declare(self, u: _Unit) -> None:
         self.cur = u
         r = u.routine
@@ -129,6 +167,7 @@ class Declarations:
             sym._declared = prefix_type is not None  # type: ignore[attr-defined]
             r.symbols[resname] = sym
         self._declarations(u, spec, storage="local", module=None)
+        self._block_declarations(u)
         # Arguments and result that no declaration typed get implicit types now.
         for name, sym in r.symbols.items():
             if not getattr(sym, "_declared", True):

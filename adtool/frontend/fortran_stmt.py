@@ -212,6 +212,16 @@ class Statements:
             return [self._shared_do(node, span)]
         if isinstance(node, F.Case_Construct):
             return [self._select(node, span)]
+        if type(node).__name__ == "Block_Construct":
+            # its locals are the routine's (fortran_decl._block_declarations)
+            name = node.children[0].get_name() if hasattr(node.children[0], "get_name") else None
+            from fparser.two.utils import walk as _fwalk
+            if name is not None and any(isinstance(x, F.Exit_Stmt) and x.children[1] is not None
+                                        and str(x.children[1]).lower() == str(name).lower()
+                                        for x in _fwalk(node)):
+                raise unsupported("EXIT from a BLOCK construct", span, str(name))
+            return self.block([c for c in node.children if type(c).__name__ not in
+                               ("Block_Stmt", "Specification_Part", "End_Block_Stmt")])
         if isinstance(node, F.Exit_Stmt):
             nm = node.children[1]
             return [Exit(_name(nm) if nm is not None else None, span=span)]
