@@ -106,3 +106,12 @@ def test_block_constructs_that_cannot_be_inlined_are_refused_by_name(tmp_path):
                        + body + "end subroutine f\n")
         p = adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "b_b.f90")
         assert p.returncode == 1 and message in p.stderr, p.stderr
+
+
+def test_associate_with_an_array_expression_is_refused_by_name(tmp_path):
+    src = tmp_path / "a.f90"
+    src.write_text("subroutine f(x, y)\n  real(8), intent(in) :: x(3)\n  real(8), intent(out) :: y\n"
+                   "  associate (s => 2.0d0 * x)\n    y = sum(s)\n  end associate\nend subroutine f\n")
+    p = adtool("differentiate", src, "--head", "f(y)/(x)", "-o", tmp_path / "a_b.f90")
+    assert p.returncode == 1
+    assert "ASSOCIATE with an array expression or a section of a component" in p.stderr

@@ -79,6 +79,64 @@ class Pointers:
                             span)
         return [_Associate(p, target, span=span)]
 
+    # -------------------------------------------------------------- ASSOCIATE
+
+    def associate_construct(self, node, span: Span) -> list[Stmt]:
+        """ASSOCIATE (a => x(:, k), r => cell%radius, z => 2 * n): a name for a
+        variable is another name for it, replaced by it as a pointer is (the
+        bounds of a section evaluated at the association); a name for a
+        scalar expression is a local set once.  A subscripted name for a
+        component and a name for an array expression are refused by name."""
+        from ..ir.nodes import Dim
+        r = self.cur.routine
+        stmt = node.children[0]
+        pins: list[Stmt] = []
+        bound: dict[str, _Binding] = {}
+        whole: dict[str, Ref] = {}          # names of components: used whole only
+        declared: dict[str, Symbol] = {}
+        for a in stmt.children[1].children:
+            name = _name(a.children[0])
+            sel = self.expr(a.children[2])
+            rank = self._rank(sel, span)
+            var = isinstance(sel, Ref) and sel.substring is None and self.lookup(sel.name) is not None
+            if var and not sel.path:
+                b, p = self._bind(r, _Associate(name, sel, span=span))
+                pins += p
+                bound[name] = b
+            elif var and all(not part.subs for part in sel.path) and sel.subs is None:
+                whole[name] = sel
+            elif rank == 0:
+                tmp = self._fresh_local(f"ad_{name}", self.type_of(sel))
+                pins.append(Assign(Ref(tmp), sel, span=span))
+                bound[name] = _Binding(Ref(tmp), [])
+            else:
+                raise unsupported("ASSOCIATE with an array expression or a section of a component",
+                                  span, name)
+            declared[name] = Symbol(name, self.type_of(sel), storage="local", span=span,
+                                    shape=[Dim(None, None, True) for _ in range(rank)])
+        saved = {n: r.symbols.get(n) for n in declared}
+        r.symbols.update(declared)
+        try:
+            body = self.block(node.children[1:-1])
+        finally:
+            for n, old in saved.items():
+                if old is None:
+                    del r.symbols[n]
+                else:
+                    r.symbols[n] = old
+
+        def fn(e: Expr) -> Expr:
+            e = _substitute(e, bound, set(bound)) if bound else e
+
+            def comp(x: Expr):
+                if isinstance(x, Ref) and x.name in whole:
+                    if x.subs is not None or x.path:
+                        raise unsupported("subscripted ASSOCIATE name of a component", x.span, x.name)
+                    return _copy(whole[x.name])
+                return None
+            return map_expr(e, comp) if whole else e
+        return pins + [self._map_stmt(st, fn) for st in body]
+
     # -------------------------------------------------------------- replacement
 
     def resolve_pointers(self, r: Routine) -> None:

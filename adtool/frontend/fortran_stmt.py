@@ -212,6 +212,8 @@ class Statements:
             return [self._shared_do(node, span)]
         if isinstance(node, F.Case_Construct):
             return [self._select(node, span)]
+        if isinstance(node, F.Associate_Construct):
+            return self.associate_construct(node, span)
         if type(node).__name__ == "Block_Construct":
             # its locals are the routine's (fortran_decl._block_declarations)
             name = node.children[0].get_name() if hasattr(node.children[0], "get_name") else None

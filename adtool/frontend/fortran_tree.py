@@ -99,7 +99,6 @@ _UNSUPPORTED_NAMES = {
     "Assign_Stmt": "ASSIGN statement",
     "Namelist_Stmt": "NAMELIST",
     "Block_Data": "BLOCK DATA",
-    "Associate_Construct": "ASSOCIATE construct",
     "Select_Type_Construct": "SELECT TYPE construct",
 }
 # fparser versions differ in which classes exist; keep those present.
