@@ -284,6 +284,7 @@ class _Gen:
         """`for (i = 0, j = n - 1; i < j; i++, j--)`, not a counted loop,
         left early with continue (which must run the increment first)."""
         main, self.rng = self.rng, self.pair_rng
+        self.extent_y = True          # y[i] of a while loop: adtool cannot infer y's extent
         try:
             return ["    {", "        int j;", "        for (i = 0, j = n - 1; i < j; i++, j--) {",
                     f"            if ({self.rng.choice(['x[i]', 'y[j]', 't1'])} > {lit(self.rng, -0.5, 0.5)})",
