@@ -18,7 +18,7 @@ from ..ir.nodes import (INT4, INT8, LOGICAL, Assign, Bin, Call, CallStmt, Case, 
                         Directive, Exit, Expr, If, Lit, Loop, Print, Ref, Return,
                         Select, Stmt, Stop, Un, While)
 from ..ir.clone import clone
-from ..ir.visit import calls_in, child_blocks, refs_in, stmt_exprs, walk_stmts
+from ..ir.visit import calls_in, child_blocks, map_blocks, refs_in, stmt_exprs, walk_stmts
 from .c_expr import c_string, is_pointer
 from .c_swap import swap_at
 from .c_types import span_of
@@ -484,19 +484,11 @@ def _before_cycles(body: list[Stmt], nxt: list[Stmt]) -> list[Stmt]:
         if isinstance(s, Cycle) and nxt:
             out += [clone(x) for x in nxt] + [s]
             continue
-        if not isinstance(s, (Loop, While)):
-            if isinstance(s, If):
-                s.branches = [(c, _before_cycles(b, nxt)) for c, b in s.branches]
-                if s.else_ is not None:
-                    s.else_ = _before_cycles(s.else_, nxt)
-            elif isinstance(s, Select):
-                for c in s.cases:
-                    c.body = _before_cycles(c.body, nxt)
-                if s.default is not None:
-                    s.default = _before_cycles(s.default, nxt)
-            elif child_blocks(s):
-                raise unsupported("continue inside this statement in a for loop that is not counted",
-                                  s.span)
+        if isinstance(s, (If, Select)):
+            map_blocks(s, lambda b: _before_cycles(b, nxt))
+        elif not isinstance(s, (Loop, While)) and child_blocks(s):
+            raise unsupported("continue inside this statement in a for loop that is not counted",
+                              s.span)
         out.append(s)
     return out
 

@@ -27,6 +27,22 @@ def child_blocks(s: Stmt) -> list[list[Stmt]]:
     return []
 
 
+def map_blocks(s: Stmt, fn: Callable[[list[Stmt]], list[Stmt]]) -> None:
+    """Replace each statement list nested directly inside s (those of
+    child_blocks) by fn of it."""
+    if isinstance(s, If):
+        s.branches = [(c, fn(b)) for c, b in s.branches]
+        if s.else_ is not None:
+            s.else_ = fn(s.else_)
+    elif isinstance(s, (Loop, While)):
+        s.body = fn(s.body)
+    elif isinstance(s, Select):
+        for c in s.cases:
+            c.body = fn(c.body)
+        if s.default is not None:
+            s.default = fn(s.default)
+
+
 def walk_stmts(body: list[Stmt]) -> Iterator[Stmt]:
     """Every statement in body, pre-order, nested ones included."""
     for s in body:

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..ir.nodes import (Allocate, Assign, Call, CallStmt, Cycle, Deallocate, Exit, Goto, If, Loop, Raw,
-                        Ref, Return, Routine, Select, Stmt, Stop, While)
-from ..ir.visit import child_blocks, stmt_exprs, walk_expr, walk_stmts
+from ..ir.nodes import (Allocate, Assign, Call, CallStmt, Cycle, Deallocate, Exit, Goto, Loop, Raw,
+                        Ref, Return, Routine, Stmt, Stop, While)
+from ..ir.visit import child_blocks, map_blocks, stmt_exprs, walk_expr, walk_stmts
 
 _STACK = ("ad_push_", "ad_pop_")
 
@@ -188,16 +188,6 @@ def _without(body: list[Stmt], dead: set[str]) -> list[Stmt]:
     for st in body:
         if _base(st) in dead:
             continue
-        if isinstance(st, If):
-            st.branches = [(c, _without(b, dead)) for c, b in st.branches]
-            if st.else_ is not None:
-                st.else_ = _without(st.else_, dead)
-        elif isinstance(st, (Loop, While)):
-            st.body = _without(st.body, dead)
-        elif isinstance(st, Select):
-            for c in st.cases:
-                c.body = _without(c.body, dead)
-            if st.default is not None:
-                st.default = _without(st.default, dead)
+        map_blocks(st, lambda b: _without(b, dead))
         out.append(st)
     return out
