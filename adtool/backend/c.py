@@ -311,6 +311,8 @@ class _Stmts:
         in a loop whose free the adjoint defers to the exit, is released
         first)."""
         pad, ex = IND * level, self.ex
+        if s.source is not None:
+            raise unsupported("allocation from a source value in C output", s.span)
         out = []
         for it in s.items:
             length = self._heap(it.name, s.span)
