@@ -1061,9 +1061,17 @@ class RoutineGen:
         statements later: how READ(..., END=L) ends a read loop and how F77
         codes leave a search loop."""
         loop = self.do_loop(budget, depth)
-        spots = [i for i in range(1, len(loop))
-                 if not loop[i - 1].lstrip().lower().startswith("select")
-                 and not loop[i - 1].rstrip().endswith("&")]
+        # not inside a WHERE block, where only array assignments may stand
+        # (Fortran seed 28005000 put the IF there: invalid for gfortran too)
+        spots, inside = [], 0
+        for i in range(1, len(loop)):
+            prev = loop[i - 1].strip().lower()
+            if prev.startswith("where") and prev.endswith(")"):
+                inside += 1
+            elif prev.startswith("end where"):
+                inside -= 1
+            if inside == 0 and not prev.startswith("select") and not prev.endswith("&"):
+                spots.append(i)
         i = self.ch(spots)
         pad = loop[i][:len(loop[i]) - len(loop[i].lstrip())] if i < len(loop) - 1 else "  "
         loop.insert(i, f"{pad}if ({self.cond()}) goto {lab}")
