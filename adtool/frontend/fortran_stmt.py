@@ -17,6 +17,7 @@ from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Ca
                         While, INQUIRE_INPUTS, IO_STORES)
 from ..ir.visit import refs_in, stmt_exprs, walk_stmts
 from .fortran_goto import exits_from_gotos, loops_from_backward_gotos
+from .fortran_forall import keep_index_names, lower_forall
 from .fortran_where import lower_where
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, _walk, parse_directive
 from .source import is_fixed_form
@@ -64,6 +65,7 @@ class Statements:
         r.body = exits_from_gotos(loops_from_backward_gotos(
             self.block(list(exe.children) if exe is not None else [], pending)))
         self._drop_statement_function_dummies(u)
+        keep_index_names(u)
         from ..ir import records
         for s in walk_stmts(r.body):
             if any(records.constructors_in(e) for e in stmt_exprs(s)):
@@ -245,6 +247,11 @@ class Statements:
                                        self._where_body([node.children[1]], span))], span)
         if isinstance(node, F.Where_Construct):
             return self._where_construct(node, span)
+        if isinstance(node, F.Forall_Stmt):
+            return lower_forall(self, node.children[0], [node.children[1]], span)
+        if isinstance(node, F.Forall_Construct):
+            head = node.children[0]
+            return lower_forall(self, head.children[1], [c for c in node.children[1:-1]], span)
         if isinstance(node, F.Computed_Goto_Stmt):
             return [self._computed_goto(node, span)]
         if isinstance(node, F.Arithmetic_If_Stmt):

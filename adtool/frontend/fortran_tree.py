@@ -91,8 +91,6 @@ _UNSUPPORTED_NAMES = {
     "Assigned_Goto_Stmt": "assigned GOTO",
     "Entry_Stmt": "ENTRY statement",
     "Equivalence_Stmt": "EQUIVALENCE",
-    "Forall_Construct": "FORALL construct",
-    "Forall_Stmt": "FORALL statement",
     "Nullify_Stmt": "NULLIFY statement",
     "Stmt_Function_Stmt": "statement function",
     "Pause_Stmt": "PAUSE statement",
@@ -146,6 +144,8 @@ class _Unit:
     pre_directives: list[Directive] = field(default_factory=list)
     # statement functions: name -> (dummy names, result type, fparser expression)
     stmt_funcs: dict[str, tuple[list[str], Type, object]] = field(default_factory=dict)
+    # FORALL indices: (fresh loop variable, the index name as written)
+    forall_indices: list[tuple[str, str]] = field(default_factory=list)
 
 
 def default_real(kind: int = 4) -> Type:
