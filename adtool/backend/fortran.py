@@ -505,8 +505,9 @@ def _routine_lines(r: Routine, siblings: Iterable[str] = (),
     else:
         res = result if r.kind == "function" and result and \
             result.lower() != r.name.lower() else None
+        prefix = "elemental " if r.elemental else "pure " if r.pure else ""
         text = render("fortran/routine.j2", kind=r.kind, args=r.args,
-                      result=res, **ctx)
+                      result=res, prefix=prefix, **ctx)
     return text.rstrip("\n").split("\n")
 
 

@@ -144,6 +144,11 @@ class Declarations:
             r.symbols[a] = Symbol(a, REAL4, storage="arg", span=r.span)
             r.symbols[a]._declared = False  # type: ignore[attr-defined]
         head = next(c for c in u.node.children if not isinstance(c, (F.Comment, F.Directive)))
+        if r.kind in ("function", "subroutine") and head.children[0] is not None:
+            pre = head.children[0]
+            words = {str(p).upper() for p in (pre.children if isinstance(pre, F.Prefix) else [pre])}
+            r.elemental = "ELEMENTAL" in words
+            r.pure = "PURE" in words
         if r.kind == "function":
             res = head.children[3] if len(head.children) > 3 else None
             resname = r.name

@@ -21,8 +21,8 @@ import copy
 from typing import Optional
 
 from ..diagnostics import unsupported
-from ..ir import intrinsics
-from ..ir.nodes import INT4, Assign, Bin, Call, Expr, If, Lit, Loop, Ref, Section, Span, Stmt, Symbol
+from ..ir import elementwise, intrinsics
+from ..ir.nodes import INT4, Assign, Call, Expr, If, Lit, Loop, Ref, Section, Span, Stmt
 from ..ir.visit import map_expr, structural_key, walk_expr
 
 
@@ -42,10 +42,9 @@ def lower_where(fe, arms: list[tuple[Optional[Expr], list[Assign]]], span: Span)
         def fn(x: Expr):
             if isinstance(x, Ref) and not x.path:
                 sym = fe.lookup(x.name)
-                if sym is not None and sym.shape and x.subs is None:
-                    return Ref(x.name, [_index(sym, x.name, k, idx[k]) for k in range(rank)], span=x.span)
-                if sym is not None and sym.shape and any(isinstance(u, Section) for u in x.subs):
-                    return Ref(x.name, _section_element(x, sym, idx), span=x.span)
+                if sym is not None and sym.shape and (
+                        x.subs is None or any(isinstance(u, Section) for u in x.subs)):
+                    return elementwise.element(x, sym, idx)
             return None
         return map_expr(copy.deepcopy(e), fn)
 
@@ -129,43 +128,6 @@ def _check_aligned(fe, arms, exprs: list[Expr], span: Span) -> None:
 
 def _subs_key(x: Ref):
     return None if x.subs is None else structural_key(x.subs)
-
-
-def _section_element(x: Ref, sym: Symbol, idx: list[str]) -> list[Expr]:
-    """a(lo:hi:st, j) at loop indices idx: lo + (i - 1) * st for each
-    section in order (lo defaults to the lower bound), scalars kept."""
-    out: list[Expr] = []
-    k = 0
-    for d, u in enumerate(x.subs):
-        if not isinstance(u, Section):
-            out.append(copy.deepcopy(u))
-            continue
-        lo = copy.deepcopy(u.lo) if u.lo is not None else _lower(sym, x.name, d)
-        off: Expr = Bin("-", Ref(idx[k]), Lit("1", INT4))
-        if u.step is not None:
-            off = Bin("*", off, copy.deepcopy(u.step))
-        out.append(Bin("+", lo, off))
-        k += 1
-    return out
-
-
-def _lower(sym: Symbol, name: str, d: int) -> Expr:
-    dim = sym.shape[d]
-    if dim.lb is not None and not sym.allocatable and not sym.pointer:
-        return copy.deepcopy(dim.lb)
-    if dim.lb is None and not sym.allocatable and not sym.pointer:
-        return Lit("1", INT4)
-    return Call("lbound", [Ref(name), Lit(str(d + 1), INT4)], intrinsic=True)
-
-
-def _index(sym: Symbol, name: str, k: int, var: str) -> Expr:
-    d = sym.shape[k]
-    i = Ref(var)
-    if d.lb is None and not sym.allocatable and not sym.pointer:
-        return i
-    lb = d.lb if d.lb is not None and not sym.allocatable else \
-        Call("lbound", [Ref(name), Lit(str(k + 1), INT4)], intrinsic=True)
-    return Bin("-", Bin("+", copy.deepcopy(lb), i), Lit("1", INT4))
 
 
 def _fresh(fe, k: int) -> str:

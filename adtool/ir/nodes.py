@@ -478,6 +478,8 @@ class Routine:
     # carry: (where, text), for a warning when the routine is differentiated.
     ignored_directives: list[tuple[Span, str]] = field(default_factory=list)
     private: bool = False                     # PRIVATE module procedure
+    elemental: bool = False                   # Fortran ELEMENTAL procedure
+    pure: bool = False                        # Fortran PURE procedure
     interfaces: list[Interface] = field(default_factory=list)   # INTERFACE blocks of its spec
 
     def arg_symbols(self) -> list[Symbol]:

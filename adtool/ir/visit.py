@@ -176,6 +176,34 @@ def calls_in(e: Expr) -> Iterator[Call]:
             yield x
 
 
+def map_children(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
+    """Shallow copy of e with fn applied to each direct child, in the
+    order Fortran would evaluate them left to right."""
+    e = shallow(e)
+    if isinstance(e, Ref) and e.subs is not None:
+        subs: list = []
+        for s in e.subs:
+            if isinstance(s, Section):
+                subs.append(Section(*(fn(x) if x is not None else None
+                                      for x in (s.lo, s.hi, s.step))))
+            else:
+                subs.append(fn(s))
+        e.subs = subs
+    elif isinstance(e, Bin):
+        e.left = fn(e.left)
+        e.right = fn(e.right)
+    elif isinstance(e, (Un, Cast)):
+        e.operand = fn(e.operand)
+    elif isinstance(e, Call):
+        e.args = [fn(a) for a in e.args]
+        e.kwargs = [(k, fn(v)) for k, v in e.kwargs]
+    elif isinstance(e, Cond):
+        e.cond, e.then, e.else_ = fn(e.cond), fn(e.then), fn(e.else_)
+    elif isinstance(e, ArrayCtor):
+        e.items = [fn(x) for x in e.items]
+    return e
+
+
 def map_expr(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
     """Rebuild e bottom-up; fn returns a replacement or None to keep."""
     e = shallow(e)

@@ -39,7 +39,8 @@ from ..ir.nodes import (INT4, LOGICAL, NOSPAN, REAL4, ArrayCtor, Assign, Bin,
                         Symbol, TranslationUnit, Type, Un, While)
 from ..ir.build import int_value
 from ..ir.typing import type_of
-from ..ir.visit import child_blocks, stmt_exprs, sub_exprs, walk_expr, walk_stmts
+from .elemental_calls import ElementalCalls
+from ..ir.visit import child_blocks, map_children, stmt_exprs, sub_exprs, walk_expr, walk_stmts
 
 __all__ = ["normalize_routine", "normalize_unit"]
 
@@ -139,34 +140,6 @@ def _is_constant(e: Expr, lookup) -> bool:
         sym = lookup(e.name)
         return sym is not None and sym.is_parameter
     return False
-
-
-def _map_children(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
-    """Shallow copy of e with fn applied to each direct child, in the
-    order Fortran would evaluate them left to right."""
-    e = shallow(e)
-    if isinstance(e, Ref) and e.subs is not None:
-        subs: list = []
-        for s in e.subs:
-            if isinstance(s, Section):
-                subs.append(Section(*(fn(x) if x is not None else None
-                                      for x in (s.lo, s.hi, s.step))))
-            else:
-                subs.append(fn(s))
-        e.subs = subs
-    elif isinstance(e, Bin):
-        e.left = fn(e.left)
-        e.right = fn(e.right)
-    elif isinstance(e, (Un, Cast)):
-        e.operand = fn(e.operand)
-    elif isinstance(e, Call):
-        e.args = [fn(a) for a in e.args]
-        e.kwargs = [(k, fn(v)) for k, v in e.kwargs]
-    elif isinstance(e, Cond):
-        e.cond, e.then, e.else_ = fn(e.cond), fn(e.then), fn(e.else_)
-    elif isinstance(e, ArrayCtor):
-        e.items = [fn(x) for x in e.items]
-    return e
 
 
 # ---------------------------------------------------------------- scope
@@ -407,6 +380,9 @@ class _Normalizer:
         if isinstance(e, Call):
             if not e.intrinsic:
                 rt = self.tu.routine(e.name)
+                if rt is not None and rt.elemental:
+                    return max([self.rank_of(a) for a in e.args] + [self.rank_of(v) for _, v in e.kwargs]
+                               + [0])
                 if rt is not None and rt.result in rt.symbols:
                     return rt.symbols[rt.result].rank
                 return 0
@@ -443,6 +419,8 @@ class _Normalizer:
         leftover = esc - ({self.ret_flag} if self.ret_flag else set())
         assert not leftover, leftover
         r.body = init + body
+        if any(rt.elemental for rt in self.tu.all_routines()):
+            r.body = ElementalCalls(self).block(r.body)
         r.body = self.hoist_block(r.body)
 
     # ------------------------------------------------------------ GOTO
@@ -748,7 +726,7 @@ class _Normalizer:
     def hoist_ref(self, ref: Ref, pre: list[Stmt], span: Span) -> Ref:
         if ref.subs is None:
             return ref
-        return _map_children(ref, lambda x: self.hoist(x, pre, span))
+        return map_children(ref, lambda x: self.hoist(x, pre, span))
 
     def is_call_form(self, s: Assign) -> bool:
         """A scalar variable set to a user function result of its own type
@@ -768,7 +746,7 @@ class _Normalizer:
                 and sym.type == self.fun_type(e.name))
 
     def hoist_args(self, e: Call, pre: list[Stmt], span: Span) -> Call:
-        e = _map_children(e, lambda x: self.hoist(x, pre, span))
+        e = map_children(e, lambda x: self.hoist(x, pre, span))
         e.args = [self.actual(a, pre, span) for a in self.pin_subscripts(e.name, e.args, pre, span)]
         e.kwargs = [(k, self.actual(a, pre, span)) for k, a in e.kwargs]
         return e
@@ -778,7 +756,7 @@ class _Normalizer:
         arguments first, left to right, so side effects keep their order."""
         if isinstance(e, ImpliedDo):
             return e             # its items may depend on the implied-DO variable
-        e = _map_children(e, lambda x: self.hoist(x, pre, span))
+        e = map_children(e, lambda x: self.hoist(x, pre, span))
         if not isinstance(e, Call) or e.intrinsic:
             return e
         t = self.fun_type(e.name)
@@ -847,7 +825,7 @@ class _Normalizer:
                     c = rt.symbols.get(y.name)
                     if c is not None and c.is_parameter and isinstance(c.value, Lit):
                         return clone(c.value)
-                return _map_children(y, sub)
+                return map_children(y, sub)
             x = sub(x)
             if not stable(x):
                 raise unsupported(f"array-valued function '{e.name}' whose result size depends on a "

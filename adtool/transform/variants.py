@@ -85,6 +85,7 @@ class CallPlanner:
         out.directives = []
         out.contains = []
         out.private = False        # callers outside the module call the variant of a PRIVATE one
+        out.elemental = out.pure = False   # derivatives push, pop and are called per element
         out.interfaces = list(r.interfaces)
         out.uses = clone(r.uses)
         out.commons = clone(r.commons)
