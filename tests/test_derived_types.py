@@ -25,10 +25,11 @@ CASES = {
   type, extends(base) :: t
     real(8) :: b
   end type""", "type(t) :: s", "s%b = x"),
-    "type-bound procedure": ("""  type t
+    "generic type-bound procedure": ("""  type t
     real(8) :: a
   contains
     procedure, nopass :: get
+    generic :: fetch => get
   end type""", "type(t) :: s", "s%a = x"),
     "pointer component": ("""  type t
     real(8), pointer :: a(:)
@@ -37,9 +38,9 @@ CASES = {
     integer, kind :: k
     real(k) :: a
   end type""", "type(t(8)) :: s", ""),
-    "CLASS declaration": ("""  type t
+    "unlimited polymorphic CLASS(*)": ("""  type t
     real(8) :: a
-  end type""", "class(t), allocatable :: s", ""),
+  end type""", "class(*), allocatable :: s", ""),
 }
 
 

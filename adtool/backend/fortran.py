@@ -19,7 +19,7 @@ from ..ir.nodes import (Allocate, Assign, CallStmt, Continue, Cycle, Deallocate,
                         Return, Routine, Select, Stmt, Stop, Symbol,
                         TranslationUnit, TypeDef, Use, While)
 from ..ir.visit import refs_in
-from .fortran_expr import fexpr, fstring, fsubscript, ftype
+from .fortran_expr import fcall_text, fexpr, fstring, fsubscript, ftype
 from .templates import render
 
 __all__ = ["emit_unit", "emit_module", "emit_routine", "emit_stmts",
@@ -216,8 +216,7 @@ class _Stmts:
         if isinstance(s, Assign):
             return line(f"{fexpr(s.lhs)} = {fexpr(s.rhs)}")
         if isinstance(s, CallStmt):
-            name = s.via[1] if s.via is not None and s.via[0] == s.name else s.name
-            return line(f"call {name}({', '.join(fexpr(a) for a in s.args)})")
+            return line("call " + fcall_text(s.name, s.args, [], s.via))
         if isinstance(s, If):
             return self.if_(s, level)
         if isinstance(s, Loop):
@@ -445,7 +444,10 @@ def _declaration(s: Symbol, is_arg: bool, fortran_args: bool = True) -> dict:
             dims = "(" + ",".join(":" for _ in s.shape) + ")"
         else:
             dims = "(" + ", ".join(_dim(d) for d in s.shape) + ")"
-    return {"type": "" if void else ftype(s.type), "attrs": attrs,
+    spec = "" if void else ftype(s.type)
+    if s.polymorphic and is_arg and spec.startswith("type("):
+        spec = "class(" + spec[len("type("):]
+    return {"type": spec, "attrs": attrs,
             "name": s.name, "dims": dims, "init": init}
 
 
@@ -483,8 +485,10 @@ def _routine_lines(r: Routine, siblings: Iterable[str] = (),
         if a not in r.symbols:
             raise bad_input(f"argument '{a}' of '{r.name}' has no symbol", r.span)
 
+    # a dummy is declared even when a sibling procedure has its name (the
+    # result of f_fwd is the dummy `f` beside a primal copy of f): it hides it
     syms = [s for s in r.symbols.values()
-            if s.storage != "module" and s.name.lower() not in skip
+            if s.storage != "module" and (s.name.lower() not in skip or s.name.lower() in argset)
             and id(s) not in host_syms]
     decls = [_declaration(s, s.name.lower() in argset, r.language == "fortran")
              for s in declaration_order(syms)]
@@ -530,6 +534,13 @@ def _type_lines(td: TypeDef) -> list[str]:
     out = [f"type :: {td.name}"]
     for c in td.components.values():
         out.append(IND + _decl_text(_declaration(c, False)))
+    if td.bindings:
+        out.append("contains")
+        for name, b in td.bindings.items():
+            attrs = "".join([", nopass" if b.nopass else "",
+                             f", pass({b.pass_arg})" if b.pass_arg and not b.nopass else ""])
+            target = f" => {b.procedure}" if b.procedure != name else ""
+            out.append(f"{IND}procedure{attrs} :: {name}{target}")
     out.append(f"end type {td.name}")
     return out
 

@@ -49,6 +49,20 @@ def fstring(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+def fcall_text(name: str, args: list, kwargs: list, via) -> str:
+    """A call as written: through the generic name or the type-bound
+    procedure the user called (see Call.via), else by name."""
+    if via is not None and via[0] == name:
+        if len(via) > 2:
+            k = via[2]
+            obj, rest = args[k], args[:k] + args[k + 1:]
+            if isinstance(obj, Keyword):
+                obj = obj.value
+            return f"{fexpr(obj)}%{via[1]}({_args(rest, kwargs)})"
+        name = via[1]
+    return f"{name}({_args(args, kwargs)})"
+
+
 def ftype(t: Type) -> str:
     """Type spec of a declaration (kinds in the IR are byte sizes)."""
     b = t.base
@@ -178,8 +192,7 @@ def _p(e: Expr) -> tuple[str, int, bool]:
     if isinstance(e, Un):
         return _un(e)
     if isinstance(e, Call):
-        name = e.via[1] if e.via is not None and e.via[0] == e.name else e.name
-        return f"{name}({_args(e.args, e.kwargs)})", PRIMARY, False
+        return fcall_text(e.name, e.args, e.kwargs, e.via), PRIMARY, False
     if isinstance(e, Cast):
         return _cast(e), PRIMARY, False
     if isinstance(e, Keyword):

@@ -236,6 +236,8 @@ class Declarations:
             if isinstance(st, F.Type_Declaration_Stmt):
                 tspec, attrs, entities = st.children
                 typ = self._type_spec(tspec)
+                poly = isinstance(tspec, F.Declaration_Type_Spec) and \
+                    str(tspec.children[0]).upper() == "CLASS"
                 attr = {"shape": None, "intent": None, "parameter": False, "save": False,
                         "external": False, "allocatable": False, "optional": False,
                         "target": False, "pointer": False}
@@ -263,6 +265,7 @@ class Declarations:
                     name = _name(ent.children[0])
                     sym = get(name, span)
                     sym.type = typ
+                    sym.polymorphic = poly
                     sym._declared = True  # type: ignore[attr-defined]
                     sym.span = span
                     shape = attr["shape"]
@@ -446,7 +449,9 @@ class Declarations:
             if isinstance(spec, F.Derived_Type_Spec):       # t(8): type parameters
                 raise unsupported("parameterised derived type", self.span, _name(spec.children[0]))
             name = _name(spec)
-            if word != "TYPE":
+            if word == "CLASS" and name == "*":
+                raise unsupported("unlimited polymorphic CLASS(*)", self.span)
+            if word not in ("TYPE", "CLASS"):
                 raise unsupported(f"{word} declaration", self.span, name)
             if name not in self.tu.types:
                 raise bad_input(f"unknown derived type '{name}'", self.span)
@@ -504,11 +509,13 @@ class Declarations:
             elif text != "PUBLIC":
                 raise unsupported(f"type attribute {text.lower()}", span, name)
         comps: dict[str, Symbol] = {}
+        bindings: dict = {}
         for part in node.children[1:]:
             if isinstance(part, (F.End_Type_Stmt, F.Comment, F.Sequence_Stmt)):
                 continue
             if isinstance(part, F.Type_Bound_Procedure_Part):
-                raise unsupported("type-bound procedure", self._span_at(part, "procedure"), name)
+                bindings = self._bindings(part, name, span)
+                continue
             if isinstance(part, F.Private_Components_Stmt):
                 raise unsupported("PRIVATE components", span, name)
             if not isinstance(part, F.Component_Part):
@@ -559,7 +566,8 @@ class Declarations:
         if name in self.tu.types:
             raise bad_input(f"derived type '{name}' defined twice", span)
         from ..ir.nodes import TypeDef
-        self.tu.types[name] = TypeDef(name, comps, module=module, private=private, span=span)
+        self.tu.types[name] = TypeDef(name, comps, module=module, private=private, span=span,
+                                      bindings=bindings)
 
     def _char_len(self, sel) -> Optional[Expr]:
         text = str(sel).replace(" ", "")
@@ -570,6 +578,43 @@ class Declarations:
         if v == "*":
             return None
         return Lit(v, INT4) if v.isdigit() else Ref(v.lower())
+
+    def _bindings(self, part, tname: str, span: Span) -> dict:
+        """Specific bindings of a type: what `obj%name(...)` calls.  Generic
+        bindings (a generic name or operator over bindings), FINAL
+        procedures and DEFERRED bindings stop here with their names."""
+        from ..ir.nodes import Binding
+        out: dict[str, Binding] = {}
+        for b in part.children:
+            if isinstance(b, (F.Contains_Stmt, F.Comment)):
+                continue
+            if type(b).__name__ == "Binding_Private_Stmt":
+                continue            # PRIVATE bindings: access only
+            word = {"Generic_Binding": "generic", "Final_Binding": "final"}.get(type(b).__name__,
+                                                                               "procedure")
+            bspan = self._span_at(b, word)
+            if isinstance(b, F.Generic_Binding):
+                raise unsupported("generic type-bound procedure", bspan, tname)
+            if isinstance(b, F.Final_Binding):
+                raise unsupported("FINAL procedure of a type", bspan, tname)
+            if not isinstance(b, F.Specific_Binding):
+                raise unsupported(type(b).__name__.replace("_", " ").lower(), bspan, tname)
+            iface, attrs, _, bname, proc = b.children
+            if iface is not None:
+                raise unsupported("type-bound procedure with an interface name", bspan, tname)
+            binding = Binding(_name(proc) if proc is not None else _name(bname))
+            for a in (attrs.children if attrs is not None else []):
+                word = str(a).upper().replace(" ", "")
+                if isinstance(a, F.Binding_PASS_Arg_Name):
+                    binding.pass_arg = _name(a.children[1])
+                elif word == "NOPASS":
+                    binding.nopass = True
+                elif word == "DEFERRED":
+                    raise unsupported("DEFERRED type-bound procedure", bspan, tname)
+                elif word not in ("NON_OVERRIDABLE", "PUBLIC", "PRIVATE", "PASS"):
+                    raise unsupported(f"binding attribute {word.lower()}", bspan, tname)
+            out[_name(bname)] = binding
+        return out
 
     def _array_spec(self, aspec) -> list[Dim]:
         dims: list[Dim] = []

@@ -175,6 +175,11 @@ class Expressions:
             else:
                 raise unsupported(f"component reference '{n}'", span)
             comp = records.component(sym.type, cname)
+            if comp is None and it is items[-1] and cname in getattr(
+                    self.tu.types.get(sym.type.name), "bindings", {}):
+                base.path = (base.path or []) + path      # `obj%method(args)`
+                name, args = self.bound(base, cname, arglist, "function", span)
+                return Call(name, args, [], intrinsic=False, span=span, via=self.resolved_via)
             if comp is None:
                 raise bad_input(f"type '{sym.type.name}' has no component '{cname}'", span)
             subs = None
@@ -229,6 +234,10 @@ class Expressions:
         return self._const_int(Ref(s.lower()))
 
     def _part_ref(self, n, span: Span) -> Expr:
+        if isinstance(n.items[0], F.Procedure_Designator):
+            name, args = self.bound_call(n.items[0], n.items[1] if len(n.items) > 1 else None,
+                                         "function", span)
+            return Call(name, args, [], intrinsic=False, span=span, via=self.resolved_via)
         name = _name(n.items[0])
         arglist = n.items[1] if len(n.items) > 1 else None
         if self.cur is not None and name in self.cur.stmt_funcs:

@@ -190,6 +190,9 @@ class Statements:
         if isinstance(node, F.Pointer_Assignment_Stmt):
             return self.pointer_assignment(node, span)
         if isinstance(node, F.Call_Stmt):
+            if isinstance(node.children[0], F.Procedure_Designator):
+                name, args = self.bound_call(node.children[0], node.children[1], "subroutine", span)
+                return [CallStmt(name, args, span=span, via=self.resolved_via)]
             name = _name(node.children[0])
             name, args = self._actual_args(node.children[1], name)
             sym = self.lookup(name)
@@ -675,8 +678,13 @@ class Statements:
         return self.expr(it)
 
     def _actual_args(self, lst, callee: str) -> tuple[str, list]:
+        out, kwargs = self._written_actuals(lst)
+        return self.resolve_call(callee, out, kwargs, self.span)
+
+    def _written_actuals(self, lst) -> tuple[list[Expr], list[tuple[str, Expr]]]:
+        """(positional, keyword) actual arguments as written."""
         if lst is None:
-            return self.resolve_call(callee, [], [], self.span)
+            return [], []
         out = []
         kwargs: list[tuple[str, Expr]] = []
         for a in lst.children:
@@ -689,7 +697,48 @@ class Statements:
                     continue
                 a = val
             out.append(self.expr(a))
-        return self.resolve_call(callee, out, kwargs, self.span)
+        return out, kwargs
+
+    def bound_call(self, designator, lst, kind: str, span: Span) -> tuple[str, list[Expr]]:
+        """`call obj%name(args)` / `obj%name(args)` through a type-bound
+        procedure: a call of the bound procedure with the object passed as
+        its first dummy (or the PASS(arg) one; none under NOPASS).  Type
+        extension is refused, so the binding of the declared type is the
+        one that runs."""
+        obj_node, _, bnode = designator.children
+        return self.bound(self.expr(obj_node), _name(bnode), lst, kind, span)
+
+    def bound(self, obj: Expr, bname: str, lst, kind: str, span: Span) -> tuple[str, list[Expr]]:
+        t = self.type_of(obj)
+        td = self.tu.types.get(t.name) if t.base == "derived" else None
+        if td is None:
+            raise unsupported("call through a procedure component", span, bname)
+        b = td.bindings.get(bname)
+        if b is None:
+            raise bad_input(f"type '{td.name}' has no procedure '{bname}'", span)
+        args, kwargs = self._written_actuals(lst)
+        target = self.callable_routine(b.procedure)
+        if target is None or target.module != td.module:
+            raise unsupported(f"type-bound procedure '{bname}' whose procedure '{b.procedure}' "
+                              "is not visible here", span)
+        if not b.nopass:
+            # positional actuals fill the dummies other than the object's
+            k = target.args.index(b.pass_arg) if b.pass_arg in target.args else 0
+            if b.pass_arg is not None and b.pass_arg not in target.args:
+                raise bad_input(f"PASS({b.pass_arg}) of '{bname}': '{b.procedure}' has no such "
+                                "argument", span)
+            if k <= len(args):
+                args.insert(k, obj)
+            else:
+                kwargs.append((target.args[k], obj))
+        if target.kind != kind:
+            raise bad_input(f"{target.kind} '{b.procedure}' (bound as '{bname}') used as a {kind}",
+                            span)
+        name, slots = self.resolve_call(b.procedure, args, kwargs, span)
+        slots = [a for a in slots if not isinstance(a, tuple)]
+        k = next((i for i, a in enumerate(slots) if a is obj), None)
+        self.resolved_via = (name, bname, k) if k is not None else (name, bname)
+        return name, slots
 
     def _implicit_local(self, name: str) -> Symbol:
         t = self._implicit_type(name, self.span)

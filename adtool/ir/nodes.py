@@ -107,6 +107,7 @@ class Symbol:
     private: bool = False                 # PRIVATE module entity (not visible to `use`)
     optional: bool = False                # OPTIONAL dummy argument (may be absent)
     target: bool = False                  # Fortran TARGET attribute
+    polymorphic: bool = False             # Fortran CLASS(t) dummy (printed back as such)
     span: "Span" = NOSPAN
 
     @property
@@ -193,7 +194,9 @@ class Call(Expr):
     # the front end resolved to `specific`; a call of that specific is
     # spelled with the generic (which is visible where the user wrote it,
     # the specific may be PRIVATE).  A derivative call has another name.
-    via: Optional[tuple[str, str]] = field(default=None, kw_only=True, compare=False)
+    # (specific, binding, k): written `obj%binding(...)`, a type-bound
+    # procedure whose object is args[k]; spelled so again for the same reason.
+    via: Optional[tuple] = field(default=None, kw_only=True, compare=False)
 
 
 @dataclass
@@ -270,7 +273,7 @@ class Assign(Stmt):
 class CallStmt(Stmt):
     name: str
     args: list[Expr] = field(default_factory=list)
-    via: Optional[tuple[str, str]] = field(default=None, kw_only=True, compare=False)   # see Call
+    via: Optional[tuple] = field(default=None, kw_only=True, compare=False)   # see Call
 
 
 @dataclass
@@ -434,6 +437,18 @@ class TypeDef:
     c_typedef: Optional[str] = None
     c_tag: Optional[str] = None
     span: Span = NOSPAN
+    # Fortran type-bound procedures: binding name -> Binding
+    bindings: dict[str, "Binding"] = field(default_factory=dict)
+
+
+@dataclass
+class Binding:
+    """`procedure[, pass(arg) | nopass] :: name [=> procedure]` of a type.
+    With type extension refused, the dynamic type of an object is its
+    declared type and a call through the binding is a call of `procedure`."""
+    procedure: str
+    pass_arg: Optional[str] = None      # None: the first dummy receives the object
+    nopass: bool = False
 
 
 @dataclass

@@ -235,10 +235,13 @@ def has_allocatable(t: Type, _seen: frozenset = frozenset()) -> bool:
                or has_allocatable(c.type, _seen | {t.name}) for c in td.components.values())
 
 
-def zero_statement(target: Ref, t: Type):
+def zero_statement(target: Ref, t: Type, rank: int = 0):
     """target = 0 for a derivative of primal type t.  A record whose
     derivative has allocatable components is zeroed component by component,
-    each allocatable one only where it is allocated (kept allocated)."""
+    each allocatable one only where it is allocated (kept allocated); an
+    array of them (rank > 0: a whole array) element by element, in loops
+    inside a BLOCK that declares their indices (nothing added to the
+    routine)."""
     from .nodes import Assign, Raw
     if not has_allocatable(t):
         return Assign(clone(target), zero_value(t))
@@ -261,8 +264,18 @@ def zero_statement(target: Ref, t: Type):
                 lines.append(f"if (allocated({p})) {p} = {fexpr(zero_value(c.type))}")
             else:
                 lines.append(f"{p} = {fexpr(zero_value(c.type))}")
-    walk(fexpr(target), t)
-    return Raw("\n".join(lines))
+    if rank == 0:
+        walk(fexpr(target), t)
+        return Raw("\n".join(lines))
+    name = fexpr(target)
+    idx = [f"ad_k{k + 1}" for k in range(rank)]
+    walk(f"{name}({', '.join(idx)})", t)
+    out = ["block", f"  integer :: {', '.join(idx)}"]
+    for k in reversed(range(rank)):          # the first index innermost
+        out.append("  " * (rank - k) + f"do {idx[k]} = 1, size({name}, {k + 1})")
+    out += ["  " * (rank + 1) + x for x in lines]
+    out += ["  " * (rank - k) + "end do" for k in range(rank)]
+    return Raw("\n".join(out + ["end block"]))
 
 
 def all_subs(ref: Ref) -> list:

@@ -186,7 +186,7 @@ class Reverse(Snapshots, Calls):
                         out.extend(clone(add))
                     out.append(st)
                 return out
-            v.body = [_zero_assign(Ref(local), s.type)] + before_returns(v.body) + add
+            v.body = [_zero_assign(Ref(local), s.type, len(s.shape))] + before_returns(v.body) + add
 
     def _add_back(self, v: Routine, t: Type, target: Ref, local: Ref) -> list[Stmt]:
         """target += local, member by member for a struct (array members in loops)."""

@@ -549,9 +549,9 @@ def _same_ref(a: Ref, b: Ref) -> bool:
     return a == b
 
 
-def _zero_assign(target: Ref, typ: Type) -> Assign:
+def _zero_assign(target: Ref, typ: Type, rank: int = 0) -> Assign:
     from ..ir.records import zero_statement
-    return zero_statement(target, typ)
+    return zero_statement(target, typ, rank)
 
 
 def _type_tag(t: Type, where: Ref, language: str = "fortran") -> str:

@@ -21,12 +21,12 @@ from .context import DiffContext, deriv_symbol
 from ..ir.records import all_subs
 
 
-def zero(target: Ref, t) -> Assign:
+def zero(target: Ref, t, rank: int = 0) -> Assign:
     """target = 0 in the precision of its primal twin (t); a record's
     derivative is zeroed by the derivative type's constructor (every
     component of T_diff is initialised to zero)."""
     from ..ir.records import zero_statement
-    return zero_statement(target, t)
+    return zero_statement(target, t, rank)
 
 
 class CallPlanner:
@@ -123,7 +123,7 @@ class CallPlanner:
             if s.storage == "result" and not result_too:
                 continue
             if ctx.active(r, name) or (s.storage == "result"):
-                body.append(zero(Ref(ctx.dname(r, name)), s.type))
+                body.append(zero(Ref(ctx.dname(r, name)), s.type, len(s.shape)))
         return body
 
     # ------------------------------------------------------------ call sites
