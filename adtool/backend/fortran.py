@@ -444,6 +444,9 @@ def _declaration(s: Symbol, is_arg: bool, fortran_args: bool = True) -> dict:
             dims = "(" + ",".join(":" for _ in s.shape) + ")"
         else:
             dims = "(" + ", ".join(_dim(d) for d in s.shape) + ")"
+    if s.proc_interface is not None:
+        return {"type": f"procedure({s.proc_interface})", "attrs": [], "name": s.name,
+                "dims": "", "init": None}
     spec = "" if void else ftype(s.type)
     if s.polymorphic and is_arg and spec.startswith("type("):
         spec = "class(" + spec[len("type("):]
@@ -485,11 +488,15 @@ def _routine_lines(r: Routine, siblings: Iterable[str] = (),
         if a not in r.symbols:
             raise bad_input(f"argument '{a}' of '{r.name}' has no symbol", r.span)
 
-    # a dummy is declared even when a sibling procedure has its name (the
-    # result of f_fwd is the dummy `f` beside a primal copy of f): it hides it
+    # a dummy or a local variable is declared even when a sibling procedure
+    # has its name (the result of f_fwd is the dummy `f`, f_b's copy of f's
+    # result a local `f`, beside a primal copy of f): it hides the procedure
+    def hides(s: Symbol) -> bool:
+        n = s.name.lower()
+        return n in argset or (s.storage == "local" and not s.external and n != r.name.lower())
     syms = [s for s in r.symbols.values()
-            if s.storage != "module" and (s.name.lower() not in skip or s.name.lower() in argset)
-            and id(s) not in host_syms]
+            if s.storage != "module" and (s.name.lower() not in skip or hides(s))
+            and id(s) not in host_syms and not s.by_interface]
     decls = [_declaration(s, s.name.lower() in argset, r.language == "fortran")
              for s in declaration_order(syms)]
     commons = [_common_line(b, m) for b, m in r.commons.items()]
@@ -520,7 +527,8 @@ def _interface_lines(blocks: list[Interface]) -> list[str]:
     declarations)."""
     out: list[str] = []
     for b in blocks:
-        out.append(f"interface {b.name}" if b.name else "interface")
+        out.append(f"interface {b.name}" if b.name else
+                   "abstract interface" if b.abstract else "interface")
         if b.procedures:
             out.append(f"{IND}module procedure {', '.join(b.procedures)}")
         for body in b.bodies:

@@ -11,7 +11,7 @@ import re
 from typing import Optional
 
 from ..diagnostics import unsupported
-from ..ir.nodes import (ArrayCtor, Bin, Call, Cast, Cond, Expr, ImpliedDo, Keyword, Lit,
+from ..ir.nodes import (ArrayCtor, Bin, Call, Cast, Cond, Expr, ImpliedDo, Keyword, Lit, ProcRef,
                         Ref, Section, Subscript, Type, Un)
 
 __all__ = ["fexpr", "ftype", "fsubscript", "fstring", "BIN_OPS"]
@@ -53,6 +53,11 @@ def fcall_text(name: str, args: list, kwargs: list, via) -> str:
     """A call as written: through the generic name or the type-bound
     procedure the user called (see Call.via), else by name."""
     if via is not None and via[0] == name:
+        if len(via) > 3:
+            args = list(args)
+            for k, proc in via[3]:
+                args.insert(k, ProcRef(proc))
+            return f"{via[1]}({_args(args, kwargs)})"
         if len(via) > 2:
             k = via[2]
             obj, rest = args[k], args[:k] + args[k + 1:]
@@ -195,6 +200,8 @@ def _p(e: Expr) -> tuple[str, int, bool]:
         return fcall_text(e.name, e.args, e.kwargs, e.via), PRIMARY, False
     if isinstance(e, Cast):
         return _cast(e), PRIMARY, False
+    if isinstance(e, ProcRef):
+        return e.name, PRIMARY, False
     if isinstance(e, Keyword):
         return f"{e.name}={fexpr(e.value)}", PRIMARY, False
     if isinstance(e, Cond):

@@ -41,7 +41,11 @@ def _find_call(body: list[Stmt], head: str):
 def primal_unit(tu: TranslationUnit) -> TranslationUnit:
     """The user's routines and modules without the main program."""
     out = copy.deepcopy(tu)
-    out.routines = [r for r in out.routines if r.kind != "program" and r.declared is None]
+    # specialised copies are defined by the generated code, as for the user
+    out.routines = [r for r in out.routines if r.kind != "program" and r.declared is None
+                    and r.specialized_from is None]
+    for m in out.modules:
+        m.routines = [r for r in m.routines if r.specialized_from is None]
     return out
 
 

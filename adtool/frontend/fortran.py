@@ -29,6 +29,7 @@ from .fortran_iface import Interfaces
 from .fortran_pointer import Pointers
 from .fortran_scope import Scope
 from .fortran_stmt import Statements
+from .specialize import specialize_procedure_args
 from .fortran_tree import _UNSUPPORTED_STMTS, _Unit, _line_of, _name, parse_directive
 from .fortran_tree import parse_tree, prepare_parser  # noqa: F401  (parse_tree re-exported)
 from .parse_cache import ParseCache
@@ -51,6 +52,7 @@ class FortranFrontend(Interfaces, Pointers, Declarations, Scope, Statements, Exp
         self.module_units: dict[str, tuple[Module, SourceText, object, Optional[dict]]] = {}
         self.generic_names: dict[str, dict[str, list[str]]] = {}    # scope -> generic -> specifics
         self.explicit_interfaces: dict[str, list[Routine]] = {}      # interface bodies by name
+        self.abstract_interfaces: dict[str, Routine] = {}            # ABSTRACT INTERFACE bodies
         self.resolved_via: Optional[tuple[str, str]] = None          # of the last call resolved
         self.span = Span("<none>", 0)
         self.cur: Optional[_Unit] = None
@@ -81,6 +83,7 @@ class FortranFrontend(Interfaces, Pointers, Declarations, Scope, Statements, Exp
             except AdError as err:
                 u.routine.errors.append(err)
         self.drop_pointer_symbols()
+        specialize_procedure_args(self.tu)
         return self.tu
 
     # -------------------------------------------------------------- pass 1: units

@@ -214,7 +214,10 @@ class Declarations:
             for cls, what in _UNSUPPORTED_STMTS.items():
                 if isinstance(st, cls):
                     raise unsupported(what, self._span_at(st, what))
-            if isinstance(st, (F.Comment, F.Directive, F.Implicit_Stmt, F.Use_Stmt, F.Intrinsic_Stmt)):
+            if isinstance(st, F.Intrinsic_Stmt):
+                u.intrinsic_names.update(_name(n) for n in st.children[1].children)
+                continue
+            if isinstance(st, (F.Comment, F.Directive, F.Implicit_Stmt, F.Use_Stmt)):
                 continue
             if isinstance(st, F.Format_Stmt):
                 u.formats[int(str(st.item.label))] = self._format_text(st)
@@ -348,6 +351,8 @@ class Declarations:
                 self.optional_or_target(st, get, span)
             elif isinstance(st, F.Interface_Block):
                 self.interface_block(u, st, span)
+            elif isinstance(st, F.Procedure_Declaration_Stmt):
+                self.procedure_declaration(st, get, span)
             elif isinstance(st, F.Data_Stmt):
                 params_pending.append((st, span))
             elif isinstance(st, F.Allocatable_Stmt):

@@ -10,7 +10,7 @@ from fparser.two.utils import Base
 
 from ..diagnostics import bad_input, unsupported
 from ..ir import intrinsics
-from ..ir.nodes import (INT4, INT8, LOGICAL, ArrayCtor, Bin, Call, Cast, Expr, ImpliedDo, Lit, Ref,
+from ..ir.nodes import (INT4, INT8, LOGICAL, ArrayCtor, Bin, Call, Cast, Expr, ImpliedDo, Lit, ProcRef, Ref,
                         Section, Span, Symbol, Type, Un)
 from ..ir.visit import map_expr
 from .fortran_tree import _name
@@ -121,6 +121,21 @@ class Expressions:
         if isinstance(n, F.Substring_Range):
             raise unsupported("character substring", span)
         raise unsupported(f"expression '{n}'", span)
+
+    def actual_expr(self, n) -> Expr:
+        """An actual argument: an expression, or a procedure passed by name
+        (a routine, a procedure declared EXTERNAL, a dummy procedure passed
+        on), which the front end later specialises the callee for."""
+        if isinstance(n, F.Name):
+            name = _name(n)
+            sym = self.lookup(name)
+            if sym is None and self.cur is not None and name in self.cur.intrinsic_names:
+                raise unsupported(f"intrinsic procedure '{name}' passed as an argument "
+                                  "(pass a routine of yours that calls it)", self.span)
+            if (sym is None and self.callable_routine(name) is not None) or (
+                    sym is not None and sym.external and not sym.shape):
+                return ProcRef(name, span=self.span)
+        return self.expr(n)
 
     def _constructor(self, n, span: Span) -> Expr:
         """`state(0d0, 1)`: a structure constructor, kept as a call of the
@@ -269,13 +284,19 @@ class Expressions:
             if isinstance(a, (F.Actual_Arg_Spec, F.Component_Spec)):
                 kw, val = a.children
                 if kw is None:
-                    args.append(self.expr(val))
+                    args.append(self.actual_expr(val))
                 else:
-                    kwargs.append((_name(kw), self.expr(val)))
+                    kwargs.append((_name(kw), self.actual_expr(val)))
             elif isinstance(a, F.Subscript_Triplet):
                 raise bad_input(f"'{name}' is not an array", span)
             else:
-                args.append(self.expr(a))
+                args.append(self.actual_expr(a))
+        if sym is not None and sym.storage == "arg" and sym.external and not sym.shape:
+            # a dummy procedure: it hides any routine of its name
+            if kwargs:
+                raise unsupported(f"keyword arguments in a call of the dummy procedure '{name}'",
+                                  span)
+            return Call(name, args, [], intrinsic=False, span=span)
         specific = self.specific_function(name, args, kwargs, span)
         if specific is not None:
             name, args = specific

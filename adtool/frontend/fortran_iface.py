@@ -60,8 +60,9 @@ class Interfaces:
     def interface_block(self, u: _Unit, st, span: Span) -> None:
         head = st.children[0]
         spec = head.children[0] if isinstance(head, F.Interface_Stmt) else None
-        if str(head).strip().lower().startswith("abstract"):
-            raise unsupported("ABSTRACT INTERFACE", span)
+        abstract = str(head).strip().lower().startswith("abstract")
+        if abstract:
+            spec = None
         if spec is not None and not isinstance(spec, F.Name):
             raise unsupported(f"interface {str(spec).lower()}", span)
         generic = _name(spec) if spec is not None else None
@@ -79,14 +80,51 @@ class Interfaces:
             else:
                 raise unsupported(f"{type(c).__name__.replace('_', ' ').lower()} in an INTERFACE block",
                                   u.src.span(_line_of(c)))
+        if abstract:
+            for n, body in bodies.items():     # interfaces, not procedures: not callable
+                self.explicit_interfaces[n] = [b for b in self.explicit_interfaces[n] if b is not body]
+                self.abstract_interfaces[n] = body
+        for n, body in bodies.items():
+            if n in u.routine.args and generic is None and not abstract:
+                self._dummy_procedure(u.routine.symbols[n], body)
         block = Interface(generic, [n for n in specifics if n not in bodies],
-                          [bodies[n] for n in specifics if n in bodies])
+                          [bodies[n] for n in specifics if n in bodies], abstract=abstract)
         owner = self.tu.module(u.routine.name) if u.routine.kind == "module" else u.routine
         owner.interfaces.append(block)
         if generic is not None:
             if generic in self.generic_names.setdefault(_scope_key(u), {}):
                 raise bad_input(f"generic interface '{generic}' declared twice in one scope", span)
             self.generic_names[_scope_key(u)][generic] = specifics
+
+    def procedure_declaration(self, st, get, span: Span) -> None:
+        """`procedure(iface) :: f, g`: procedures with the interface of an
+        abstract interface or of a named procedure; as dummies, replaced
+        by what each caller passes (frontend/specialize.py)."""
+        iface, attrs, decls = st.children
+        if attrs is not None:
+            raise unsupported(f"PROCEDURE declaration with attributes ({str(attrs).lower()})", span)
+        if iface is None or not isinstance(iface, F.Name):
+            raise unsupported("PROCEDURE declaration without an interface name", span)
+        iname = _name(iface)
+        body = self.abstract_interfaces.get(iname) or self.callable_routine(iname) \
+            or self.explicit_interface(iname)
+        if body is None:
+            raise bad_input(f"PROCEDURE({iname}): no interface or procedure '{iname}'", span)
+        for d in decls.children:
+            if not isinstance(d, F.Name):
+                raise unsupported("procedure pointer", span, str(d))
+            sym = get(_name(d), span)
+            self._dummy_procedure(sym, body)
+            sym.by_interface = False
+            sym.proc_interface = iname
+
+    @staticmethod
+    def _dummy_procedure(sym, body: Routine) -> None:
+        """A dummy argument an interface body describes is a procedure
+        (frontend/specialize.py replaces it by what each caller passes)."""
+        sym.external = sym.by_interface = True
+        sym.type = body.symbols[body.result].type if body.kind == "function" else Type("void", 0)
+        sym._declared = True  # type: ignore[attr-defined]
 
     def _interface_body(self, u: _Unit, node) -> Routine:
         """An explicit interface: a routine with declarations and no body.

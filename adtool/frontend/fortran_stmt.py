@@ -15,7 +15,7 @@ from ..ir.nodes import (INT4, LOGICAL, Allocate, Bin, Assign, Call, CallStmt, Ca
                         Deallocate, Directive, Exit, Expr, Goto, If, ImpliedDo, Lit, Loop, Print, Read,
                         Ref, Return, Section, Select, Span, Stmt, Stop, Symbol, Type,
                         While, INQUIRE_INPUTS, IO_STORES)
-from ..ir.visit import refs_in, stmt_exprs, walk_stmts
+from ..ir.visit import refs_in, stmt_exprs, walk_expr, walk_stmts
 from .fortran_goto import exits_from_gotos, loops_from_backward_gotos
 from .fortran_forall import keep_index_names, lower_forall
 from .fortran_where import lower_where
@@ -66,6 +66,7 @@ class Statements:
             self.block(list(exe.children) if exe is not None else [], pending)))
         self._drop_statement_function_dummies(u)
         keep_index_names(u)
+        self._passed_on_externals(u)
         from ..ir import records
         for s in walk_stmts(r.body):
             if any(records.constructors_in(e) for e in stmt_exprs(s)):
@@ -194,6 +195,16 @@ class Statements:
                 name, args = self.bound_call(node.children[0], node.children[1], "subroutine", span)
                 return [CallStmt(name, args, span=span, via=self.resolved_via)]
             name = _name(node.children[0])
+            sym = self.lookup(name)
+            if sym is not None and sym.storage == "arg" and sym.external and not sym.shape:
+                # a dummy procedure: it hides any routine of its name
+                if sym.implicit:
+                    sym.type = Type("void", 0)     # CALLed: a subroutine
+                args, kwargs = self._written_actuals(node.children[1])
+                if kwargs:
+                    raise unsupported(f"keyword arguments in a call of the dummy procedure "
+                                      f"'{name}'", span)
+                return [CallStmt(name, args, span=span)]
             name, args = self._actual_args(node.children[1], name)
             sym = self.lookup(name)
             if sym is not None and not sym.external and sym.storage == "arg":
@@ -333,6 +344,17 @@ class Statements:
             del self.cur.routine.symbols[name]
         self.cur.stmt_funcs[name] = ([_name(s) for s in subs], rtype, rhs_node)
         return True
+
+    def _passed_on_externals(self, u: _Unit) -> None:
+        """An EXTERNAL name under implicit typing that the routine only
+        passes on may be a subroutine: it is declared without a type (its
+        implicit type would make it a function for the compiler)."""
+        r = u.routine
+        called = {x.name for s in walk_stmts(r.body) for e in stmt_exprs(s)
+                  for x in walk_expr(e) if isinstance(x, Call) and not x.intrinsic}
+        for a, sym in r.symbols.items():
+            if sym.external and sym.implicit and a not in called:
+                sym.type = Type("void", 0)
 
     def _drop_statement_function_dummies(self, u: _Unit) -> None:
         """A local declared only to type a statement function's dummy is
@@ -693,10 +715,10 @@ class Statements:
             if isinstance(a, F.Actual_Arg_Spec):
                 kw, val = a.children
                 if kw is not None:
-                    kwargs.append((_name(kw), self.expr(val)))
+                    kwargs.append((_name(kw), self.actual_expr(val)))
                     continue
                 a = val
-            out.append(self.expr(a))
+            out.append(self.actual_expr(a))
         return out, kwargs
 
     def bound_call(self, designator, lst, kind: str, span: Span) -> tuple[str, list[Expr]]:

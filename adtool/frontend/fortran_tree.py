@@ -146,6 +146,7 @@ class _Unit:
     stmt_funcs: dict[str, tuple[list[str], Type, object]] = field(default_factory=dict)
     # FORALL indices: (fresh loop variable, the index name as written)
     forall_indices: list[tuple[str, str]] = field(default_factory=list)
+    intrinsic_names: set[str] = field(default_factory=set)     # named by INTRINSIC statements
 
 
 def default_real(kind: int = 4) -> Type:

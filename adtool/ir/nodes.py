@@ -108,6 +108,8 @@ class Symbol:
     optional: bool = False                # OPTIONAL dummy argument (may be absent)
     target: bool = False                  # Fortran TARGET attribute
     polymorphic: bool = False             # Fortran CLASS(t) dummy (printed back as such)
+    by_interface: bool = False            # dummy procedure an INTERFACE body declares
+    proc_interface: Optional[str] = None  # `procedure(iface) :: name`: the interface's name
     span: "Span" = NOSPAN
 
     @property
@@ -196,6 +198,9 @@ class Call(Expr):
     # the specific may be PRIVATE).  A derivative call has another name.
     # (specific, binding, k): written `obj%binding(...)`, a type-bound
     # procedure whose object is args[k]; spelled so again for the same reason.
+    # (specific, routine, None, ((k, procedure), ...)): the specialisation of
+    # `routine` for procedure actuals (frontend/specialize.py), spelled as the
+    # user's call with the procedures put back at positions k.
     via: Optional[tuple] = field(default=None, kw_only=True, compare=False)
 
 
@@ -204,6 +209,14 @@ class Absent(Expr):
     """The actual argument of an OPTIONAL dummy that the call omits: calls
     keep one positional slot per formal, this marks an empty one (derivative
     actuals of an absent argument are absent too)."""
+
+
+@dataclass
+class ProcRef(Expr):
+    """A procedure passed as an actual argument (`call rk2(rhs, u)`).  The
+    front end specialises the callee for it (frontend/specialize.py), so no
+    ProcRef reaches a routine that is differentiated."""
+    name: str
 
 
 @dataclass
@@ -462,6 +475,7 @@ class Interface:
     name: Optional[str]
     procedures: list[str] = field(default_factory=list)
     bodies: list["Routine"] = field(default_factory=list)
+    abstract: bool = False     # ABSTRACT INTERFACE: the bodies name interfaces, not procedures
 
 
 @dataclass
@@ -493,6 +507,7 @@ class Routine:
     # carry: (where, text), for a warning when the routine is differentiated.
     ignored_directives: list[tuple[Span, str]] = field(default_factory=list)
     private: bool = False                     # PRIVATE module procedure
+    specialized_from: Optional[str] = None    # a copy for procedure actuals (frontend/specialize.py)
     elemental: bool = False                   # Fortran ELEMENTAL procedure
     pure: bool = False                        # Fortran PURE procedure
     interfaces: list[Interface] = field(default_factory=list)   # INTERFACE blocks of its spec
@@ -538,6 +553,28 @@ class TranslationUnit:
     # Derived types / structs by name (one namespace for the program: two
     # different definitions under one name are refused by the front end).
     types: dict[str, TypeDef] = field(default_factory=dict)
+
+    def order_modules(self) -> bool:
+        """A module must precede the modules that use it (Fortran compiles
+        one file in order); False when they use each other in a cycle."""
+        names = {m.name for m in self.modules}
+        ordered: list[Module] = []
+        placed: set[str] = set()
+        pending = list(self.modules)
+        while pending:
+            progress = False
+            for m in list(pending):
+                deps = {u.module for u in m.uses} | {u.module for r in m.routines for u in r.uses}
+                if all(d in placed or d not in names or d == m.name for d in deps):
+                    ordered.append(m)
+                    placed.add(m.name)
+                    pending.remove(m)
+                    progress = True
+            if not progress:
+                ordered.extend(pending)
+                break
+        self.modules = ordered
+        return not pending
 
     def all_routines(self) -> list[Routine]:
         out: list[Routine] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from . import intrinsics
-from .nodes import (INT4, LOGICAL, REAL4, REAL8, Absent, ArrayCtor, Bin, Call, Cast,
+from .nodes import (INT4, LOGICAL, REAL4, REAL8, Absent, ProcRef, ArrayCtor, Bin, Call, Cast,
                     Cond, Expr, ImpliedDo, Lit, Ref, Symbol, Type, Un)
 
 _RANK = {"integer": 0, "real": 1, "complex": 2}
@@ -34,8 +34,8 @@ def type_of(e: Expr, lookup: Callable[[str], Optional[Symbol]],
         return type_of(x, lookup, fun_type)
     if isinstance(e, Lit):
         return e.type
-    if isinstance(e, Absent):
-        return Type("void", 0)        # an omitted optional argument: no value at all
+    if isinstance(e, (Absent, ProcRef)):
+        return Type("void", 0)        # an omitted optional argument, a procedure: no value
     if isinstance(e, Ref):
         if e.path:
             from .records import ref_symbol

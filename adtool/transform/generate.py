@@ -593,21 +593,4 @@ def _use_variant_modules(tu: TranslationUnit, variants: dict[str, list[Routine]]
 
 
 def _order_modules(out: TranslationUnit) -> None:
-    """A module must precede the modules that use it."""
-    names = {m.name for m in out.modules}
-    ordered: list[Module] = []
-    placed: set[str] = set()
-    pending = list(out.modules)
-    while pending:
-        progress = False
-        for m in list(pending):
-            deps = {u.module for u in m.uses} | {u.module for r in m.routines for u in r.uses}
-            if all(d in placed or d not in names or d == m.name for d in deps):
-                ordered.append(m)
-                placed.add(m.name)
-                pending.remove(m)
-                progress = True
-        if not progress:
-            ordered.extend(pending)
-            break
-    out.modules = ordered
+    out.order_modules()

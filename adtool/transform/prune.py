@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ..ir.nodes import Allocate, Call, CallStmt, Loop, Raw, Ref, Routine
+from ..ir.nodes import Allocate, Call, CallStmt, Loop, ProcRef, Raw, Ref, Routine
 from ..ir.visit import stmt_exprs, walk_expr, walk_stmts
 
 
@@ -24,12 +24,16 @@ def prune_unused(v: Routine) -> None:
                     used.add(x.name)
                 if isinstance(x, Call) and not x.intrinsic:
                     used.add(x.name)
+                    used.update(_procedures_put_back(x))
+                if isinstance(x, ProcRef):
+                    used.add(x.name)
         if isinstance(s, (Loop,)):
             used.add(s.var)
         if isinstance(s, Allocate):
             used.update(it.name for it in s.items)
         if isinstance(s, CallStmt):
             used.add(s.name)
+            used.update(_procedures_put_back(s))
         if isinstance(s, Raw):        # text the transform wrote itself: its names count
             used.update(re.findall(r"[A-Za-z_]\w*", s.text))
     # Names used inside declarations (bounds, kinds, lengths) stay too.
@@ -64,3 +68,12 @@ def prune_unused(v: Routine) -> None:
             continue
         if s.storage in ("local", "result") and not s.save and s.init is None:
             del v.symbols[name]
+
+
+def _procedures_put_back(c) -> list[str]:
+    """The procedures a call of a specialised routine is printed with (the
+    user's call, Call.via): declared where the call is."""
+    via = c.via
+    if via is None or via[0] != c.name or len(via) < 4:
+        return []
+    return [p for _, p in via[3]]
