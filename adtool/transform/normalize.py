@@ -709,8 +709,28 @@ class _Normalizer:
             elif isinstance(s, (Loop, While)):
                 s.body = self.hoist_block(s.body)
             out.extend(pre)
-            out.append(s)
+            out.extend(self.record_copy(s) if isinstance(s, Assign) else [s])
         return out
+
+    def record_copy(self, s: Assign) -> list[Stmt]:
+        """`v = tmp` of a record, where a temporary took a record-valued
+        call (`v = vsub(v, x)`: the result and an argument share v): one
+        assignment per component, as the front end does with the user's
+        own record assignments; the transform differentiates only those
+        (kept whole, v's derivative was never assigned: a silently wrong
+        tangent and adjoint)."""
+        if not isinstance(s.rhs, Ref) or self.type_of(s.lhs).base != "derived":
+            return [s]
+        from ..ir import records
+        parts = records.expand_assignment(s.lhs, s.rhs, self.lookup, s.span,
+                                          lambda: self.new_local("k", INT4, span=s.span))
+        if not parts:
+            return [s]
+        for p in parts:
+            p.span = s.span
+        if parts and s.directives:
+            parts[0].directives = s.directives
+        return parts
 
     def split_elseif(self, s: If) -> None:
         """`else if (c)` with a call in c becomes `else; t = f(..); if (c')`:
