@@ -488,14 +488,10 @@ def _routine_lines(r: Routine, siblings: Iterable[str] = (),
         if a not in r.symbols:
             raise bad_input(f"argument '{a}' of '{r.name}' has no symbol", r.span)
 
-    # a dummy or a local variable is declared even when a sibling procedure
-    # has its name (the result of f_fwd is the dummy `f`, f_b's copy of f's
-    # result a local `f`, beside a primal copy of f): it hides the procedure
-    def hides(s: Symbol) -> bool:
-        n = s.name.lower()
-        return n in argset or (s.storage == "local" and not s.external and n != r.name.lower())
+    # a dummy is declared even when a sibling procedure has its name (the
+    # result of f_fwd is the dummy `f` beside a primal copy of f): it hides it
     syms = [s for s in r.symbols.values()
-            if s.storage != "module" and (s.name.lower() not in skip or hides(s))
+            if s.storage != "module" and (s.name.lower() not in skip or s.name.lower() in argset)
             and id(s) not in host_syms and not s.by_interface]
     decls = [_declaration(s, s.name.lower() in argset, r.language == "fortran")
              for s in declaration_order(syms)]
