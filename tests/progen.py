@@ -277,6 +277,14 @@ class Features:
         # record locals and helpers an intent(inout) record argument, whose
         # components the generator uses like any variable.
         self.records = True
+        # A record-valued module function applied to a record it overwrites,
+        # `rc = <prefix>rstep(rc, a)` after about one scalar assignment in
+        # five of a routine with records (the result and an argument share
+        # rc, so adtool goes through a temporary and copies it back: that
+        # copy was not differentiated, fixtures/fortran/record_alias.f90).
+        # Drawn from a generator of its own: the rest of each program is the
+        # same with it on or off.
+        self.record_functions = True
         # Issue 9, section 2: the head also calls, through a module
         # <prefix>mod, a subroutine with OPTIONAL arguments (present or
         # omitted, positionally or by keyword) and a generic name over a
@@ -360,6 +368,7 @@ class RoutineGen:
         self.loop_name_count = 0
         # values known to depend on the head's independents at every call
         self.arng = random.Random(hash(rng.getstate()[1][:4]) + 9)   # does not advance rng
+        self.rrng = random.Random(hash(rng.getstate()[1][:4]) + 11)  # neither
         self.sources: list[Var] = [a for a in sig.args if a.kind == "real" and a.intent == "in"
                                    and not _unconnected(a)]
         if sig.name.endswith("head"):
@@ -1146,7 +1155,14 @@ class RoutineGen:
              ("return", 1 if self.f.returns else 0)]
         k = self.r.choices([x[0] for x in w], [x[1] for x in w])[0]
         if k == "scalar":
-            return self.assign_scalar(d)
+            out = self.assign_scalar(d)
+            if self.records and self.f.records and self.f.record_functions \
+                    and self.rrng.random() < 0.2:
+                rec = self.rrng.choice(self.records)
+                arg = self.rrng.choice([v.name for v in self.scalars()] or ["0.5d0"])
+                prefix = self.sig.name[: self.sig.name.rindex("_") + 1]
+                out.append(f"{rec} = {prefix}rstep({rec}, {arg})")
+            return out
         if k == "element":
             return self.assign_element(d)
         if k == "array":
@@ -1713,7 +1729,17 @@ def generate(seed: int, prefix: str = "p_", feat: Optional[Features] = None,
                     f"    real(8) :: x\n  end type {prefix}in\n  type {prefix}rec\n"
                     f"    real(8) :: c1\n    real(8) :: ca({n})\n    integer :: ci\n"
                     f"    type({prefix}in) :: in\n"
-                    f"  end type {prefix}rec\nend module {prefix}types\n")
+                    f"  end type {prefix}rec\n")
+        if feat.record_functions:
+            p.module += (f"contains\n  function {prefix}rstep(r, a) result(q)\n"
+                         f"    type({prefix}rec), intent(in) :: r\n    real(8), intent(in) :: a\n"
+                         f"    type({prefix}rec) :: q\n"
+                         f"    q%c1 = 0.8d0 * r%c1 + 0.2d0 * sin(a + r%in%x)\n"
+                         f"    q%ca = 0.9d0 * r%ca + 0.1d0 * tanh(r%c1 * a)\n"
+                         f"    q%ci = r%ci\n"
+                         f"    q%in%x = 0.7d0 * r%in%x + 0.1d0 * r%ca(1)\n"
+                         f"  end function {prefix}rstep\n")
+        p.module += f"end module {prefix}types\n"
     for a in head.args:
         if a.kind != "real":
             continue

@@ -53,6 +53,11 @@ def fcall_text(name: str, args: list, kwargs: list, via) -> str:
     """A call as written: through the generic name or the type-bound
     procedure the user called (see Call.via), else by name."""
     if via is not None and via[0] == name:
+        if via[1].startswith("operator("):
+            op = via[1][len("operator("):-1]
+            if len(args) == 1:
+                return f"({op} {fexpr(args[0])})"
+            return f"({fexpr(args[0])} {op} {fexpr(args[1])})"
         if len(via) > 3:
             args = list(args)
             for k, proc in via[3]:

@@ -161,7 +161,7 @@ class Declarations:
             prefix = head.children[0]
             if prefix is not None:
                 for p in (prefix.children if isinstance(prefix, F.Prefix) else [prefix]):
-                    if isinstance(p, (F.Intrinsic_Type_Spec,)):
+                    if isinstance(p, (F.Intrinsic_Type_Spec, F.Declaration_Type_Spec)):
                         prefix_type = self._type_spec(p)
                     elif str(p).upper() in ("RECURSIVE", "PURE", "ELEMENTAL"):
                         if str(p).upper() == "RECURSIVE":

@@ -70,7 +70,16 @@ class Expressions:
             return self.expr(n.items[1])
         if isinstance(n, (F.Level_2_Unary_Expr,)):
             op, x = n.items
-            return Un(op.strip(), self.expr(x), span=span)
+            val = self.expr(x)
+            if self.type_of(val).base == "derived":
+                return self.defined_operation(op, [val], span)
+            return Un(op.strip(), val, span=span)
+        if isinstance(n, F.Level_1_Expr):               # .neg. a: a defined unary operator
+            op, x = n.items
+            return self.defined_operation(op, [self.expr(x)], span)
+        if type(n) is F.Expr:                           # a .dot. b: a defined binary operator
+            left, op, right = n.items
+            return self.defined_operation(op, [self.expr(left), self.expr(right)], span)
         if isinstance(n, F.And_Operand):
             op, x = n.items
             return Un("not", self.expr(x), span=span)
@@ -86,7 +95,10 @@ class Expressions:
                 op = "concat"
             elif op not in ("+", "-", "*", "/", "**"):
                 raise unsupported(f"operator '{op}'", span)
-            return Bin(op, self.expr(left), self.expr(right), span=span)
+            lv, rv = self.expr(left), self.expr(right)
+            if "derived" in (self.type_of(lv).base, self.type_of(rv).base):
+                return self.defined_operation(n.items[1], [lv, rv], span)
+            return Bin(op, lv, rv, span=span)
         if isinstance(n, F.Structure_Constructor):
             return self._constructor(n, span)
         if isinstance(n, (F.Part_Ref, F.Function_Reference,
@@ -121,6 +133,20 @@ class Expressions:
         if isinstance(n, F.Substring_Range):
             raise unsupported("character substring", span)
         raise unsupported(f"expression '{n}'", span)
+
+    def defined_operation(self, op: str, operands: list[Expr], span: Span) -> Expr:
+        """An operator on derived types, or a defined one (`a .dot. b`): a
+        call of the specific procedure its `interface operator(op)` picks
+        for the operands' types, printed back as the operation."""
+        from .fortran_iface import operator_name
+        generic = f"operator({operator_name(str(op))})"
+        found = self._generic(generic)
+        if found is None:
+            raise bad_input(f"no interface {generic} for these operands", span)
+        specifics, home = found
+        name = self._pick_specific(generic, specifics, operands, [], span)
+        self._bring_generic_into_scope(generic, home)
+        return Call(name, operands, [], intrinsic=False, span=span, via=(name, generic))
 
     def actual_expr(self, n) -> Expr:
         """An actual argument: an expression, or a procedure passed by name

@@ -63,9 +63,12 @@ class Interfaces:
         abstract = str(head).strip().lower().startswith("abstract")
         if abstract:
             spec = None
-        if spec is not None and not isinstance(spec, F.Name):
+        if isinstance(spec, F.Generic_Spec):
+            generic = operator_generic(spec, span)
+        elif spec is not None and not isinstance(spec, F.Name):
             raise unsupported(f"interface {str(spec).lower()}", span)
-        generic = _name(spec) if spec is not None else None
+        else:
+            generic = _name(spec) if spec is not None else None
         specifics: list[str] = []
         bodies: dict[str, Routine] = {}
         for c in st.children[1:]:
@@ -453,3 +456,25 @@ def _show(t: Type, rank: int) -> str:
 
 def _unresolvable(span: Span) -> int:
     raise unsupported("generic call whose argument's rank adtool cannot tell", span)
+
+
+_RELATIONAL = {".eq.": "==", ".ne.": "/=", ".lt.": "<", ".le.": "<=", ".gt.": ">", ".ge.": ">=",
+               "!=": "/="}
+
+
+def operator_name(op: str) -> str:
+    """The one spelling of an operator: `.EQ.` and `==` are one operator."""
+    op = op.strip().lower()
+    return _RELATIONAL.get(op, op)
+
+
+def operator_generic(spec, span: Span) -> str:
+    """`interface operator(+)` / `operator(.dot.)`: a generic named
+    `operator(<op>)`, resolved like a named one where the operator is
+    applied to a derived type (or is a defined operator)."""
+    word = str(spec.children[0]).upper()
+    if word == "ASSIGNMENT":
+        raise unsupported("defined assignment (interface assignment(=))", span)
+    if word != "OPERATOR":
+        raise unsupported(f"interface {str(spec).lower()}", span)
+    return f"operator({operator_name(str(spec.children[1]))})"

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from ..diagnostics import bad_input, unsupported
-from ..ir import intrinsics
+from ..ir import elementwise, intrinsics
 from ..ir.nodes import (INT4, LOGICAL, NOSPAN, REAL4, ArrayCtor, Assign, Bin,
                         Call, CallStmt, Cast, Cond, Continue, Cycle, Dim, Exit,
                         Expr, Goto, If, ImpliedDo, Lit, Loop, Module, Part, Ref,
@@ -666,6 +666,11 @@ class _Normalizer:
     def hoist_block(self, stmts: list[Stmt]) -> list[Stmt]:
         out: list[Stmt] = []
         for s in stmts:
+            if isinstance(s, Assign) and isinstance(s.rhs, ArrayCtor):
+                split = self.constructor_elements(s)
+                if split:
+                    out.extend(self.hoist_block(split))
+                    continue
             pre: list[Stmt] = []
             if isinstance(s, Assign):
                 s.lhs = self.hoist_ref(s.lhs, pre, s.span)
@@ -709,7 +714,61 @@ class _Normalizer:
             elif isinstance(s, (Loop, While)):
                 s.body = self.hoist_block(s.body)
             out.extend(pre)
-            out.append(s)
+            out.extend(self.record_copy(s) if isinstance(s, Assign) else [s])
+        return out
+
+    def record_copy(self, s: Assign) -> list[Stmt]:
+        """`v = tmp` of a record, where a temporary took a record-valued
+        call (`v = vsub(v, x)`: the result and an argument share v): one
+        assignment per component, as the front end does with the user's
+        own record assignments; the transform differentiates only those
+        (kept whole, v's derivative was never assigned: a silently wrong
+        tangent and adjoint)."""
+        if not isinstance(s.rhs, Ref) or self.type_of(s.lhs).base != "derived":
+            return [s]
+        from ..ir import records
+        parts = records.expand_assignment(s.lhs, s.rhs, self.lookup, s.span,
+                                          lambda: self.new_local("k", INT4, span=s.span))
+        if not parts:
+            return [s]
+        for p in parts:
+            p.span = s.span
+        if parts and s.directives:
+            parts[0].directives = s.directives
+        return parts
+
+    def constructor_elements(self, s: Assign) -> Optional[list[Stmt]]:
+        """`p = (/ a, b, c /)` of scalars into a rank-1 array is one
+        assignment per element (`p(1) = a` ...), whose adjoints the reverse
+        sweep knows; an item that reads p, an implied-DO or an array item
+        keeps the constructor."""
+        lhs = s.lhs
+        if lhs.path or self.rank_of(lhs) != 1 or any(
+                isinstance(x, ImpliedDo) or self.rank_of(x) != 0 for x in s.rhs.items):
+            return None
+        if any(isinstance(y, Ref) and y.name == lhs.name for x in s.rhs.items for y in walk_expr(x)):
+            return None
+        sym = self.lookup(lhs.name)
+        if sym is None or len(sym.shape) != (1 if lhs.subs is None else len(lhs.subs)):
+            return None
+        if lhs.subs is None:
+            d, lo, step = 0, elementwise.lower_bound(sym, lhs.name, 0), None
+        else:
+            d = next(k for k, u in enumerate(lhs.subs) if isinstance(u, Section))
+            u = lhs.subs[d]
+            lo = clone(u.lo) if u.lo is not None else elementwise.lower_bound(sym, lhs.name, d)
+            step = u.step
+        out: list[Stmt] = []
+        for k, item in enumerate(s.rhs.items):
+            off: Expr = Lit(str(k), INT4)
+            if step is not None:
+                off = Bin("*", off, clone(step))
+            sub = clone(lo) if k == 0 else Bin("+", clone(lo), off)
+            subs = [sub] if lhs.subs is None else [
+                sub if j == d else clone(u) for j, u in enumerate(lhs.subs)]
+            a = Assign(Ref(lhs.name, subs, span=lhs.span), item, span=s.span)
+            a.directives = s.directives if k == 0 else []
+            out.append(a)
         return out
 
     def split_elseif(self, s: If) -> None:

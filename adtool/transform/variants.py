@@ -29,6 +29,25 @@ def zero(target: Ref, t, rank: int = 0) -> Assign:
     return zero_statement(target, t, rank)
 
 
+def _add_into(target: Ref, src: Ref, t, rank: int, where: Expr) -> list[Stmt]:
+    """target = target + src; a record's adjoint component by component
+    (whole-array arithmetic for array components)."""
+    if t.base != "derived":
+        return [Assign(clone(target), Bin("+", clone(target), src))]
+    if rank:
+        raise unsupported("an array of records given to two arguments of one call",
+                          where.span, getattr(where, "name", None))
+    out: list[Stmt] = []
+    for path, leaf in records.leaves(t, real_only=True):
+        if leaf.type.base == "derived" or leaf.allocatable:
+            raise unsupported("a record with an array of records or an allocatable component "
+                              "given to two arguments of one call", where.span,
+                              getattr(where, "name", None))
+        tgt = records.with_path(target, path)
+        out.append(Assign(tgt, Bin("+", clone(tgt), records.with_path(src, path))))
+    return out
+
+
 class CallPlanner:
     def __init__(self, ctx: DiffContext, diff_routines: set[str], uses_stack: bool):
         self.ctx = ctx
@@ -228,7 +247,7 @@ class CallPlanner:
             name = ctx.fresh(out, f"ad_{actual.name}{ctx.suffix}_alias", records.diff_type(t))
         target = ctx.dref(r, actual)
         pre.append(zero(Ref(name), t))
-        post.append(Assign(clone(target), Bin("+", clone(target), Ref(name))))
+        post.extend(_add_into(target, Ref(name), t, rank, actual))
         if rank:
             post.append(Deallocate([name]))
         return Ref(name)
