@@ -18,6 +18,8 @@ from ..ir.nodes import (Assign, Bin, Call, CallStmt, Expr, Goto, Lit, Ref, Retur
 from ..ir.visit import calls_in, stmt_exprs, walk_stmts
 from .context import DiffContext, deriv_symbol
 from .lift import lift_internal, nodiff_copies, rename_calls
+from ..analysis.saved_state import stateful_saves
+from ..diagnostics import raise_all
 from .normalize import normalize_unit
 from .reverse import Reverse
 from .tangent import Tangent
@@ -121,6 +123,7 @@ def differentiate_unit(tu: TranslationUnit, heads: list[Head], mode: str,
     externals = _declared_activity(ntu, act)
     active = act.active_routines() | {h.name for h in heads}
     diff = [n for n in names if n in active]
+    raise_all([e for n in diff for e in stateful_saves(ntu.routine(n), scopes, summ)])
     suffix = "b" if mode == "reverse" else "d"
     ctx = DiffContext(ntu, act, scopes, suffix)
     calls = CallPlanner(ctx, set(diff), uses_stack=(mode == "reverse"))
