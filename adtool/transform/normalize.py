@@ -65,7 +65,7 @@ def normalize_routine(r: Routine, tu: TranslationUnit, fun_type: FunType) -> Rou
     """A normalised deep copy of r; r itself is left as it was, so callers
     can still emit the user's original routine next to the adjoint."""
     r = clone(r)
-    _Normalizer(r, tu, fun_type).run()
+    _Normalizer(r, tu, fun_type, _has_elemental(tu)).run()
     return r
 
 
@@ -76,10 +76,15 @@ def normalize_unit(tu: TranslationUnit, names: set[str]) -> TranslationUnit:
     fold = (lambda n: n) if tu.language == "c" else str.lower
     wanted = {fold(n) for n in names}
     fun_type = unit_fun_type(new)
+    elemental = _has_elemental(new)
     for r in new.all_routines():
         if fold(r.name) in wanted:
-            _Normalizer(r, new, fun_type).run()
+            _Normalizer(r, new, fun_type, elemental).run()
     return new
+
+
+def _has_elemental(tu: TranslationUnit) -> bool:
+    return any(rt.elemental for rt in tu.all_routines())
 
 
 def unit_fun_type(tu: TranslationUnit) -> FunType:
@@ -321,7 +326,9 @@ class _GotoCheck:
 
 
 class _Normalizer:
-    def __init__(self, r: Routine, tu: TranslationUnit, fun_type: FunType):
+    def __init__(self, r: Routine, tu: TranslationUnit, fun_type: FunType,
+                 elemental: bool = False):
+        self.elemental = elemental      # some routine is ELEMENTAL (elemental_calls.py)
         self.r = r
         self.tu = tu
         self._fun_type = fun_type
@@ -419,7 +426,7 @@ class _Normalizer:
         leftover = esc - ({self.ret_flag} if self.ret_flag else set())
         assert not leftover, leftover
         r.body = init + body
-        if any(rt.elemental for rt in self.tu.all_routines()):
+        if self.elemental:
             r.body = ElementalCalls(self).block(r.body)
         r.body = self.hoist_block(r.body)
 
