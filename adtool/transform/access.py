@@ -46,10 +46,10 @@ def _original(tu: TranslationUnit, m: Module):
 def _resolve(m: Module, scope: dict[str, Symbol], body, orig: Module, errors: list[AdError]) -> None:
     priv = {n: s for n, s in orig.symbols.items() if s.private}
     priv_routines = {r.name: r for r in orig.routines if r.private}
-    todo = _used(scope, body)
+    todo = sorted(_used(scope, body))      # in name order: the output is the same every run
     seen: set[str] = set()
     while todo:
-        n = todo.pop()
+        n = todo.pop(0)
         if n in seen or n in scope:
             continue
         seen.add(n)
@@ -63,7 +63,7 @@ def _resolve(m: Module, scope: dict[str, Symbol], body, orig: Module, errors: li
             c = copy.deepcopy(s)
             c.private, c.module, c.storage = False, None, "local"
             scope[n] = c
-            todo |= _names(_symbol_exprs(c))
+            todo.extend(sorted(_names(_symbol_exprs(c))))
         elif n in priv_routines and all(r.name != n for r in m.routines):
             # The primal of a PRIVATE procedure (called by a forward sweep):
             # a copy in the derivative module, where it is visible.
