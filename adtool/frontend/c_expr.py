@@ -19,7 +19,7 @@ from ..ir import typing as irtyping
 from ..ir.c_intrinsics import C_INT_ONLY, C_TO_IR, POW
 from ..ir.nodes import INT4, INT8, REAL4, REAL8, UINT4, UINT8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
 from .c_pre import SPECIAL_VALUES
-from .c_types import Declarator, span_of
+from .c_types import Declarator, span_of, zero_of
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "/": "/"}
 _REL = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -128,8 +128,7 @@ class ExprLowering:
         t = self.type_of(e)
         if t.base == "logical":
             return e
-        zero = Lit("0.0", t) if t.base == "real" else Lit("0", t)
-        return Bin("!=", e, zero, span=e.span)
+        return Bin("!=", e, zero_of(t), span=e.span)
 
     def value(self, n) -> Expr:
         """n as a number (a truth value becomes 1 or 0, as C defines)."""
@@ -243,7 +242,7 @@ class ExprLowering:
             if self.type_of(e).base == "logical":
                 return Un("not", e, span=span)
             t = self.type_of(e)
-            return Bin("==", e, Lit("0.0", t) if t.base == "real" else Lit("0", t), span=span)
+            return Bin("==", e, zero_of(t), span=span)
         if op == "*":
             return self.deref(n, span)
         if op == "&":

@@ -24,7 +24,7 @@ from .c_mem import MemLowering
 from .c_struct import StructLowering
 from .c_swap import SwapLowering
 from .c_stmt import StmtLowering
-from .c_types import Declarator, span_of
+from .c_types import Declarator, span_of, zero_of
 
 
 class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, SwapLowering,
@@ -150,7 +150,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             total *= e
         if len(items) > total:
             raise bad_input(f"too many initialisers for '{sym.name}'", span)
-        zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+        zero = zero_of(sym.type)
         pad = total - len(items)
         return [zero if x is None else x for x in items], pad
 
@@ -162,7 +162,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         if not isinstance(init, c_ast.InitList):
             raise bad_input(f"array '{sym.name}' initialised from a non-list", span)
         items, pad = self._flat_init(init, sym, span)
-        zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+        zero = zero_of(sym.type)
         return ArrayCtor(items + [zero] * pad, span=span)
 
     # -------------------------------------------------------------- decls
@@ -218,7 +218,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             if len(ext) != 1:
                 raise unsupported("partly initialised multi-dimensional local array", span, sym.name)
             i = self.declare_local(f"{sym.name}_i", INT4, span, False)
-            zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+            zero = zero_of(sym.type)
             out.append(Loop(i.name, Lit(str(len(items)), INT4), Lit(str(ext[0] - 1), INT4),
                             body=[Assign(Ref(sym.name, [Ref(i.name)], span=span), zero, span=span)],
                             span=span))

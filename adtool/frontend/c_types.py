@@ -31,6 +31,13 @@ _SCALARS: dict[tuple[str, ...], Type] = {
 
 ZERO = Lit("0", INT4)
 
+
+def zero_of(t: Type) -> Lit:
+    """C's zero of type t (a struct member, an array element, a value
+    tested for truth): `0.0` for a floating type, `0` otherwise, so the
+    literal carries the type its context needs."""
+    return Lit("0.0", t) if t.base == "real" else Lit("0", t)
+
 # C99's bool (_Bool): an integer of one byte that the output declares as
 # _Bool again, so every store still converts to 0 or 1 as the user's code
 # does; recording one is refused by name (snapshots.py).
