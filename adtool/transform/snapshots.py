@@ -13,7 +13,7 @@ from ..ir.clone import clone
 from ..diagnostics import unsupported
 from ..ir import records
 from ..ir.build import integer, real
-from ..ir.visit import read_targets, refs_in, stmt_exprs
+from ..ir.visit import calls_in, read_targets, refs_in, stmt_exprs
 from .elements import all_elements, element_key
 from ..ir.nodes import (INT4, LOGICAL, Allocate, Assign, Bin, Call, CallStmt, Continue, Cycle,
                         Deallocate, Dim, Exit, Expr, If, Loop, Print, Raw, Read, Ref, Return,
@@ -249,6 +249,11 @@ class Snapshots:
         fresh = _fresh_per_trip(stmts, fresh_per_trip) if fresh_per_trip else set()
         for x in _walk(stmts):
             if isinstance(x, Assign):
+                # a function called in the right side writes what it is
+                # given by reference (`y = f(x, &k)` sets k)
+                for c in calls_in(x.rhs):
+                    if not c.intrinsic:
+                        self._wr.update(_written_key(a) or a.name for a in c.args if isinstance(a, Ref))
                 if x.lhs.name in fresh:
                     continue
                 self._wr.add(_written_key(x.lhs) or x.lhs.name)
