@@ -245,3 +245,64 @@ def test_an_extent_adtool_cannot_infer_names_the_directive(tmp_path):
     assert p.returncode == 1
     assert "recording a pointer argument whose extent adtool cannot infer" in p.stderr
     assert "// $AD EXTENT u n" in p.stderr
+
+
+_GOTO_OUTSIDE = """#include <stdio.h>
+static int count(int n)
+{
+    int k = 0;
+again:                          /* a backward goto: refused where differentiated */
+    k++;
+    if (k < n)
+        goto again;
+    return k;
+}
+void f(const double *x, double *y, int n)
+{
+    double s = 0.0;
+    for (int i = 0; i < n; i++) {
+        s += x[i] * x[i];
+        if (s > 10.0)
+            goto done;
+    }
+    s = 2.0 * s;
+done:
+    *y = s;
+}
+int main(void)
+{
+    double x[3] = {1.0, 2.0, 0.5}, y;
+    f(x, &y, 3);
+    printf("%.15e %d\\n", y, count(4));
+    return 0;
+}
+"""
+
+
+def test_a_backward_goto_outside_the_call_tree_is_left_alone(tmp_path):
+    """f's forward goto becomes a flag; count's backward goto stops only a
+    run whose head reaches count."""
+    src = tmp_path / "g.c"
+    src.write_text(_GOTO_OUTSIDE)
+    out = tmp_path / "g_b.c"
+    p = _adtool("differentiate", src, "--head", "f(y)/(x)", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert "goto" not in out.read_text().replace("ad_goto", "")
+    subprocess.run(["python3", "-m", "adtool", "runtime", str(tmp_path / "rt")], check=True, cwd=ROOT)
+    cc = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(tmp_path / "rt"),
+                         "-c", str(out), "-o", str(tmp_path / "g.o")], capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    p = _adtool("differentiate", src, "--head", "main", "-o", tmp_path / "m.c")
+    assert p.returncode == 1
+    assert "g.c:8:9: error: unsupported construct: backward goto (to label 'again'" in p.stderr, p.stderr
+
+
+def test_goto_into_a_block_and_to_no_label_are_refused_by_name(tmp_path):
+    src = tmp_path / "j.c"
+    src.write_text("void f(double *x, int n)\n{\n    if (n > 2)\n        goto inside;\n"
+                   "    for (int i = 0; i < n; i++) {\n    inside:\n        x[i] = x[i] * x[i];\n    }\n"
+                   "    if (n > 3)\n        goto nowhere;\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(x)/(x)", "-o", tmp_path / "j_b.c")
+    assert p.returncode in (1, 2)
+    assert "j.c:4:9: error: unsupported construct: goto into a block (label 'inside'" in p.stderr, p.stderr
+    assert "j.c:10:9: error: goto to undefined label 'nowhere'" in p.stderr, p.stderr

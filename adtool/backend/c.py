@@ -13,7 +13,7 @@ from typing import Optional
 from ..diagnostics import unsupported
 from ..ir.nodes import (INT4, INT8, Allocate, Cast, Expr, Assign, Ref, Bin, CallStmt, Continue, Cycle, Deallocate, Dim,
                         Directive, Exit,
-                        If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
+                        Goto, If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
                         Stmt, Stop, Symbol, TranslationUnit, While)
 from ..ir.visit import calls_in, refs_in, stmt_exprs, walk_stmts
 from .c_arrays import array_assign, runtime_call
@@ -37,9 +37,19 @@ def emit_unit(tu: TranslationUnit, extra_prototypes: Optional[list[str]] = None)
     protos = list(extra_prototypes or []) + \
         [signature(r, glob) + ";" for r in tu.routines if r.kind != "program"]
     # A declared external (externals.py) has a prototype here, its body elsewhere.
-    bodies = [emit_routine(r, tu, table) for r in tu.routines if r.declared is None]
+    bodies = [emit_routine(without_gotos(r, tu), tu, table) for r in tu.routines if r.declared is None]
     return render("c/unit.j2", includes=library_includes(tu.includes, bodies), structs=structs,
                   globals=globals_, prototypes=protos, routines=[b.rstrip("\n") for b in bodies])
+
+
+def without_gotos(r: Routine, tu: TranslationUnit) -> Routine:
+    """r, or its normalised copy when it has a goto (C front end): the C
+    back end prints no goto or label; normalize.py's flags stand for the
+    forward jumps the front end accepts, as they do in derivative code."""
+    if not any(isinstance(s, Goto) for s in walk_stmts(r.body)):
+        return r
+    from ..transform.normalize import normalize_routine, unit_fun_type
+    return normalize_routine(r, tu, unit_fun_type(tu))
 
 
 def library_includes(includes: list[str], bodies: list[str]) -> list[str]:

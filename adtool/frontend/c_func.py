@@ -19,6 +19,7 @@ from ..ir.nodes import (INT4, ArrayCtor, Assign, Directive, Expr, Lit, Loop, Ref
 from ..ir.visit import refs_in, walk_stmts
 from .c_expr import ExprLowering
 from .c_alias import AliasLowering, pointer_kind
+from .c_goto import GotoLowering, drop_unused_labels
 from .c_heap import HeapLowering, is_heap_call, is_null
 from .c_mem import MemLowering
 from .c_struct import StructLowering
@@ -28,7 +29,7 @@ from .c_types import Declarator, span_of, zero_of
 
 
 class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, SwapLowering,
-                       StructLowering, MemLowering):
+                       StructLowering, MemLowering, GotoLowering):
     def __init__(self, front, fd, directives: list[Directive]) -> None:
         self.front = front
         self.funcs = front.funcs
@@ -50,6 +51,11 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         self.alias_type: dict[str, tuple[str, Type]] = {}
         self.swap_parity: Optional[Symbol] = None       # see c_swap.py
         self.swaps: list = []
+        self.labels: dict[str, int] = {}                # see c_goto.py
+        self.label_blocks: dict[str, tuple[int, ...]] = {}
+        self.gotos: list = []
+        self.block_ids: list[int] = []
+        self.blocks_opened = 0
 
     # -------------------------------------------------------------- names
 
@@ -70,9 +76,12 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
 
     def push_scope(self) -> None:
         self.scopes.append({})
+        self.blocks_opened += 1
+        self.block_ids.append(self.blocks_opened)
 
     def pop_scope(self) -> None:
         self.scopes.pop()
+        self.block_ids.pop()
 
     def declare_local(self, cname: str, t: Type, span: Span, static: bool) -> Symbol:
         syms = self.routine.symbols
@@ -252,6 +261,8 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             r.result = rname
         r.body = self.undo_swaps(self.block(self.fd.body.block_items))
         self.pop_scope()
+        self.errors += self.check_gotos()
+        drop_unused_labels(r.body)
         if self.errors:
             raise gather(self.errors)
         r.errors.extend(self.deferred)

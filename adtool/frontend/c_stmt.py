@@ -144,8 +144,10 @@ class StmtLowering:
             if isinstance(n.expr, c_ast.ID):
                 self.resolve(n.expr.name, span)
             return []             # `(void)x;` marks x used; `((void)0);` is assert under NDEBUG
-        if isinstance(n, (c_ast.Goto, c_ast.Label)):
-            raise unsupported("goto" if isinstance(n, c_ast.Goto) else "statement label", span)
+        if isinstance(n, c_ast.Goto):
+            return [self.goto(n, span)]
+        if isinstance(n, c_ast.Label):
+            return self.labelled(n, span)
         if isinstance(n, c_ast.DeclList):
             return [s for d in n.decls for s in self.local_decl(d, span)]
         if isinstance(n, (c_ast.Case, c_ast.Default)):
