@@ -306,3 +306,73 @@ def test_goto_into_a_block_and_to_no_label_are_refused_by_name(tmp_path):
     assert p.returncode in (1, 2)
     assert "j.c:4:9: error: unsupported construct: goto into a block (label 'inside'" in p.stderr, p.stderr
     assert "j.c:10:9: error: goto to undefined label 'nowhere'" in p.stderr, p.stderr
+
+
+def _check_passes(tmp_path, name: str, text: str, head: str):
+    src = tmp_path / name
+    src.write_text(text)
+    p = _adtool("check", src, "--head", head)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "FAIL" not in p.stdout
+    return src
+
+
+_COUNTING = """#include <stdio.h>
+#include <math.h>
+void f(const double *x, double *y, int n)
+{
+    double s = 0.0;
+    int i = n;
+    while (i-- > 0) {
+        if (i == 2)
+            continue;
+        s += x[i] * sin(s + x[i]);
+    }
+    int m = n;
+    while (m--)
+        s = s * 0.9 + x[m] * x[m];
+    unsigned int u = 3u;
+    while (u--)
+        s += 0.1 * s * x[u];
+    int k = 0;
+    do {
+        s += x[k] * x[k];
+    } while (++k < n);
+    *y = s + i + m + (double)(u % 7u);
+}
+int main(void)
+{
+    double x[5] = {0.5, 0.7, 1.1, 0.2, 0.3}, y;
+    f(x, &y, 5);
+    printf("%.15e\\n", y);
+    return 0;
+}
+"""
+
+
+def test_increments_in_loop_tests_step_at_every_test(tmp_path):
+    """`while (i-- > 0)`, `while (m--)`, `do ... while (++k < n)`: the
+    variable steps at every test, the failing one too (i and m end at -1,
+    the unsigned u wraps), which the printed result shows; the gradient
+    passes the check."""
+    src = _check_passes(tmp_path, "count.c", _COUNTING, "f(y)/(x)")
+    from adtool.backend.c import emit_unit
+    from adtool.frontend.c import read_c
+    out = tmp_path / "rt.c"
+    out.write_text(emit_unit(read_c([str(src)])))
+    runs = []
+    for c in (src, out):
+        exe = tmp_path / (c.stem + ".x")
+        subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", str(exe), str(c), "-lm"],
+                       check=True)
+        runs.append(subprocess.run([str(exe)], capture_output=True, text=True).stdout)
+    assert runs[0] == runs[1] and runs[0].strip()
+
+
+def test_an_increment_of_a_global_in_a_loop_test_is_refused(tmp_path):
+    src = tmp_path / "g.c"
+    src.write_text("int left;\nvoid f(double *x)\n{\n    while (left-- > 0)\n        x[left] *= 2.0;\n}\n")
+    p = _adtool("differentiate", src, "--head", "f(x)/(x)", "-o", tmp_path / "g_b.c")
+    assert p.returncode == 1
+    assert "g.c:4:5: error: unsupported construct: increment of a variable other than a local " \
+        "inside a loop test (left)" in p.stderr, p.stderr
