@@ -376,3 +376,48 @@ def test_an_increment_of_a_global_in_a_loop_test_is_refused(tmp_path):
     assert p.returncode == 1
     assert "g.c:4:5: error: unsupported construct: increment of a variable other than a local " \
         "inside a loop test (left)" in p.stderr, p.stderr
+
+
+
+_LOCAL_ENUMS = """#include <stdio.h>
+#include <math.h>
+enum { NX = 4, LEFT = 7 };
+void f(const double *x, double *y)
+{
+    enum { LEFT, RIGHT, NSIDE };
+    enum side { LO = 2, HI = LO + NX } s;
+    double flux[NSIDE];
+    flux[LEFT] = x[0] * x[1];
+    flux[RIGHT] = sin(x[2]);
+    double t = 0.0;
+    for (s = LO; s < HI; s++)
+        t += x[s - LO] * flux[s % NSIDE];
+    {
+        int LEFT = 1;            /* hides the constant */
+        t += LEFT * x[3];
+    }
+    *y = t + flux[LEFT];
+}
+double g(const double *x)
+{
+    return LEFT * x[0];          /* the file's LEFT, not f's */
+}
+int main(void)
+{
+    double x[4] = {0.5, 0.7, 1.1, 0.2}, y;
+    f(x, &y);
+    printf("%.15e %.15e\\n", y, g(x));
+    return 0;
+}
+"""
+
+
+def test_enums_declared_in_a_function_are_block_scoped(tmp_path):
+    src = _check_passes(tmp_path, "en.c", _LOCAL_ENUMS, "f(y)/(x)")
+    from adtool.frontend.c import read_c
+    from adtool.ir.nodes import Assign
+    from adtool.ir.visit import walk_stmts
+    tu = read_c([str(src)])
+    g = tu.routine("g")
+    assert any(isinstance(s, Assign) and "7" in repr(s.rhs) for s in walk_stmts(g.body))
+    assert tu.routine("f").symbols["s"].type.base == "integer"

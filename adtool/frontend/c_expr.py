@@ -186,6 +186,9 @@ class ExprLowering:
         if n.name in SPECIAL_VALUES:          # INFINITY, NAN (frontend/libc_overlay/math.h)
             text, kind = SPECIAL_VALUES[n.name]
             return Lit(text, REAL4 if kind == 4 else REAL8, span=span)
+        local = self.local_const(n.name)
+        if local is not None:
+            return Lit(str(local), INT4, span=span)
         consts = self.front.enum_consts
         if n.name in consts and all(n.name not in sc for sc in self.scopes[1:]):
             if isinstance(consts[n.name], Exception):

@@ -25,7 +25,7 @@ from .c_mem import MemLowering
 from .c_struct import StructLowering
 from .c_swap import SwapLowering
 from .c_stmt import StmtLowering
-from .c_types import Declarator, span_of, zero_of
+from .c_types import Declarator, enum_value, span_of, zero_of
 
 
 class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, SwapLowering,
@@ -55,6 +55,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         self.label_blocks: dict[str, tuple[int, ...]] = {}
         self.gotos: list = []
         self.block_ids: list[int] = []
+        self.enum_scopes: list[dict[str, int]] = []     # see local_enum
         self.blocks_opened = 0
 
     # -------------------------------------------------------------- names
@@ -78,10 +79,37 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         self.scopes.append({})
         self.blocks_opened += 1
         self.block_ids.append(self.blocks_opened)
+        self.enum_scopes.append({})
 
     def pop_scope(self) -> None:
         self.scopes.pop()
         self.block_ids.pop()
+        self.enum_scopes.pop()
+
+    def local_enum(self, t, span: Span) -> None:
+        """`enum { LEFT, RIGHT, NSIDE };` in a block: its constants are
+        values where they are visible, like file-scope ones (c_types.
+        enum_type), but only in that block, under any variable or
+        constant of the same name in an enclosing one."""
+        visible = dict(self.front.enum_consts)
+        for sc in self.enum_scopes:
+            visible.update(sc)
+        value = -1
+        for e in t.values.enumerators:
+            value = value + 1 if e.value is None else enum_value(e.value, visible, span_of(e, span))
+            if e.name in self.scopes[-1] or e.name in self.enum_scopes[-1]:
+                raise bad_input(f"'{e.name}' declared twice in one block", span_of(e, span))
+            self.enum_scopes[-1][e.name] = visible[e.name] = value
+
+    def local_const(self, cname: str) -> Optional[int]:
+        """The value of a block-scoped enumeration constant cname, if that
+        is what the name means here (a variable of an inner block hides it)."""
+        for sc, consts in zip(reversed(self.scopes[1:]), reversed(self.enum_scopes)):
+            if cname in sc:
+                return None
+            if cname in consts:
+                return consts[cname]
+        return None
 
     def declare_local(self, cname: str, t: Type, span: Span, static: bool) -> Symbol:
         syms = self.routine.symbols
@@ -187,8 +215,12 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             # generated file defines it at file scope)
             self.typedefs.struct_type(n.type, span)
             return []
-        if isinstance(n.type, (c_ast.Union, c_ast.Enum)):
-            raise unsupported(type(n.type).__name__.lower(), span)
+        if isinstance(n.type, c_ast.Enum):
+            # `enum {A, B};` or `enum tag {A, B};` in a block: constants only
+            Declarator(c_ast.TypeDecl(None, [], None, n.type), span, self.typedefs, self.value)
+            return []
+        if isinstance(n.type, c_ast.Union):
+            raise unsupported("union", span)
         d = Declarator(n.type, span, self.typedefs, self.value)
         if d.pointers:
             heap = is_heap_call(n.init) if not is_null(n.init) else \
@@ -259,7 +291,11 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             rname = self.declare_local(f"{decl.name}_result", info.result, span, False).name
             r.symbols[rname].storage = "result"
             r.result = rname
-        r.body = self.undo_swaps(self.block(self.fd.body.block_items))
+        self.typedefs.local_enum = self.local_enum
+        try:
+            r.body = self.undo_swaps(self.block(self.fd.body.block_items))
+        finally:
+            self.typedefs.local_enum = None
         self.pop_scope()
         self.errors += self.check_gotos()
         drop_unused_labels(r.body)

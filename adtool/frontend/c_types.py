@@ -82,6 +82,9 @@ class TypeNames(dict):
     values of the enumeration constants defined at file scope."""
     struct_type = None
     enum_consts: Optional[dict] = None
+    # set while a function body is lowered: an enumeration defined there
+    # gives it its constants, which are block-scoped (c_func.local_enum)
+    local_enum: Optional[Callable] = None
 
 
 def enum_type(t, span: Span, typedefs: dict) -> Type:
@@ -90,7 +93,9 @@ def enum_type(t, span: Span, typedefs: dict) -> Type:
     front end substitutes where they are used, as the preprocessor does
     for #define'd ones."""
     consts = getattr(typedefs, "enum_consts", None)
-    if t.values is not None:
+    if t.values is not None and getattr(typedefs, "local_enum", None) is not None:
+        typedefs.local_enum(t, span)
+    elif t.values is not None:
         if consts is None:
             raise unsupported("enum", span)
         value = -1
