@@ -563,8 +563,10 @@ def _type_tag(t: Type, where: Ref, language: str = "fortran") -> str:
     if t.base == "real":
         return {4: "real4", 8: "real8"}.get(t.kind) or _bad(t, where)
     if t.base == "integer":
-        if t.kind == 1 and language == "c":
+        if t.kind == 1 and language == "c" and not t.char:
             return "bool"                  # C's _Bool (frontend/c_types.py BOOL)
+        if t.kind in (1, 2) and language == "c":
+            return f"integer{t.kind}"      # C's char types and short (ir/nodes.py CHAR, INT2)
         return {4: "integer4", 8: "integer8"}.get(t.kind) or _bad(t, where)
     if t.base in ("logical", "character"):
         return t.base
