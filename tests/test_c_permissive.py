@@ -443,3 +443,36 @@ def test_small_integer_types_keep_their_c_type_and_character_constants_are_ints(
     p = _adtool("differentiate", bad, "--head", "f(x)/(x)", "-o", tmp_path / "b.c")
     assert p.returncode == 1
     assert "bad.c:3:14: error: unsupported construct: character constant above 127" in p.stderr, p.stderr
+
+
+_INT_RESULT = """#include <stdio.h>
+static int fill(const double *u, double *f, int n)
+{
+    for (int i = 0; i < n; i++)
+        f[i] = u[i] * u[i];
+    return n - 1;
+}
+void step(double *u, double *cost)
+{
+    double f[3];
+    int last = fill(u, f, 3);
+    *cost = f[0] + f[last] * u[1];
+}
+int main(void)
+{
+    double u[3] = {1.0, 2.0, 3.0}, c;
+    step(u, &c);
+    printf("%.15e\\n", c);
+    return 0;
+}
+"""
+
+
+def test_a_function_returning_an_integer_with_active_outputs(tmp_path):
+    """fill returns an index while it writes f: its variants have no
+    argument for the result's derivative (the tangent failed with
+    KeyError 'fill_resultd'; the adjoint call, once built, passed the
+    result where n goes)."""
+    src = _check_passes(tmp_path, "fill.c", _INT_RESULT, "step(cost)/(u)")
+    p = _adtool("check", src, "--head", "step(cost)/(u)", "--split", "fill")
+    assert p.returncode == 0 and "FAIL" not in p.stdout, p.stdout + p.stderr
