@@ -42,6 +42,23 @@ def emit_unit(tu: TranslationUnit, extra_prototypes: Optional[list[str]] = None)
                   globals=globals_, prototypes=protos, routines=[b.rstrip("\n") for b in bodies])
 
 
+def _element_pushed(r: Routine) -> set[str]:
+    """Local fixed-size arrays whose elements the code pushes one at a time:
+    a loop that overwrites `t[0]` records its old value on every trip, the
+    first one's garbage too, which gcc -O2 flags as maybe-uninitialized
+    once the routine is inlined; such an array starts at zero."""
+    out = set()
+    for s in walk_stmts(r.body):
+        if isinstance(s, CallStmt) and s.name.startswith("ad_push_") and not s.name.endswith("_array") \
+                and s.args and isinstance(s.args[0], Ref) and s.args[0].subs is not None:
+            sym = r.symbols.get(s.args[0].name)
+            if sym is not None and sym.storage == "local" and sym.shape and not sym.allocatable \
+                    and all(isinstance(d.ub, Lit) and (d.lb is None or isinstance(d.lb, Lit))
+                            for d in sym.shape):
+                out.add(sym.name)
+    return out
+
+
 def without_gotos(r: Routine, tu: TranslationUnit) -> Routine:
     """r, or its normalised copy when it has a goto (C front end): the C
     back end prints no goto or label; normalize.py's flags stand for the
@@ -78,9 +95,10 @@ def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None,
         if heap_length(s) and s.name in named:       # the heap array's length variable
             named.add(heap_length(s))
             dead.discard(heap_length(s))
-    locals_ = [declaration(s, ex) + ((" = {0}" if s.type.base == "derived" else " = 0")
-                                      if zero_locals and not s.shape and s.init is None
-                                      and not s.save else "") + ";"
+    pushed = _element_pushed(r) if zero_locals else set()
+    locals_ = [declaration(s, ex) + ((" = {0}" if s.type.base == "derived" or s.shape else " = 0")
+                                      if zero_locals and (not s.shape or s.name in pushed)
+                                      and s.init is None and not s.save else "") + ";"
                for s in r.symbols.values()
                if s.storage in ("local", "result") and s.name in named and s.name not in dead]
     st = _Stmts(r, ex, dead)
