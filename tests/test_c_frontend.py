@@ -175,7 +175,7 @@ def test_spans_follow_includes(tmp_path):
     ("void f(double *x, int i)\n{\n    x[i++] = x[i];\n}\n", "increment inside an expression", 3),
     ("void f(double *x, int k)\n{\n    switch (k) { case 1: x[0] = 1.0; case 2: x[1] = 2.0; break; }\n}\n",
      "switch fall-through", 3),
-    ("void f(double *x)\n{\n    goto out;\n    out: x[0] = 1.0;\n}\n", "goto", 3),
+    ("void f(double *x)\n{\n    out: x[0] = 1.0;\n    if (x[1] > 0.0) goto out;\n}\n", "backward goto", 4),
     ("struct s { int a : 3; double b; };\nvoid f(struct s *p) { p->b = 1.0; }\n", "bit-field", 1),
     ("typedef struct { double a; } T;\nvoid f(double *p) { static T q = {1.0}; *p = q.a; }\n",
      "initialiser of a static struct", 2),

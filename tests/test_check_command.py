@@ -207,3 +207,43 @@ def test_module_head_with_zero_factors_in_products(tmp_path, mode):
                "--head", "prods(y)/(x c)", "--default-mode", mode, cwd=tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "nan" not in p.stdout.lower() and "all checks passed" in p.stdout
+
+
+def test_integer_a_function_sets_through_a_pointer_is_recorded(tmp_path):
+    """`acc += pick(u, t, &where)` then a use of `where` in the same loop:
+    the adjoint needs each trip's `where`, which the call (inside an
+    expression) overwrites.  The recording analysis counted writes of
+    call statements' arguments only, thought `where` never held a value
+    and left it unrecorded: every trip's adjoint used the last one."""
+    src = tmp_path / "pick.c"
+    src.write_text("""#include <stdio.h>
+#include <math.h>
+#define N 8
+static double pick(const double *u, int t, int *w)
+{
+    *w = (t * 3) % N;
+    return u[t % N] * u[0];
+}
+// $AD EXTENT u N
+void model(double *u, int steps, double *cost)
+{
+    double acc = 0.0;
+    int where;
+    for (int t = 0; t < steps; t++) {
+        acc += pick(u, t, &where);
+        acc += 0.01 * where * u[where % N] * u[where % N];
+    }
+    *cost = acc;
+}
+int main(void)
+{
+    double u[N], cost;
+    for (int k = 0; k < N; k++) u[k] = 0.3 + 0.4 * sin(1.3 * k);
+    model(u, 4, &cost);
+    printf("%.15e\\n", cost);
+    return 0;
+}
+""")
+    p = adtool("check", src, "--head", "model(cost)/(u)", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "FAIL" not in p.stdout

@@ -13,7 +13,7 @@ from typing import Optional
 from ..diagnostics import unsupported
 from ..ir.nodes import (INT4, INT8, Allocate, Cast, Expr, Assign, Ref, Bin, CallStmt, Continue, Cycle, Deallocate, Dim,
                         Directive, Exit,
-                        If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
+                        Goto, If, Lit, Loop, Print, Raw, Return, Routine, Select, Section,
                         Stmt, Stop, Symbol, TranslationUnit, While)
 from ..ir.visit import calls_in, refs_in, stmt_exprs, walk_stmts
 from .c_arrays import array_assign, runtime_call
@@ -37,9 +37,36 @@ def emit_unit(tu: TranslationUnit, extra_prototypes: Optional[list[str]] = None)
     protos = list(extra_prototypes or []) + \
         [signature(r, glob) + ";" for r in tu.routines if r.kind != "program"]
     # A declared external (externals.py) has a prototype here, its body elsewhere.
-    bodies = [emit_routine(r, tu, table) for r in tu.routines if r.declared is None]
+    bodies = [emit_routine(without_gotos(r, tu), tu, table) for r in tu.routines if r.declared is None]
     return render("c/unit.j2", includes=library_includes(tu.includes, bodies), structs=structs,
                   globals=globals_, prototypes=protos, routines=[b.rstrip("\n") for b in bodies])
+
+
+def _element_pushed(r: Routine) -> set[str]:
+    """Local fixed-size arrays whose elements the code pushes one at a time:
+    a loop that overwrites `t[0]` records its old value on every trip, the
+    first one's garbage too, which gcc -O2 flags as maybe-uninitialized
+    once the routine is inlined; such an array starts at zero."""
+    out = set()
+    for s in walk_stmts(r.body):
+        if isinstance(s, CallStmt) and s.name.startswith("ad_push_") and not s.name.endswith("_array") \
+                and s.args and isinstance(s.args[0], Ref) and s.args[0].subs is not None:
+            sym = r.symbols.get(s.args[0].name)
+            if sym is not None and sym.storage == "local" and sym.shape and not sym.allocatable \
+                    and all(isinstance(d.ub, Lit) and (d.lb is None or isinstance(d.lb, Lit))
+                            for d in sym.shape):
+                out.add(sym.name)
+    return out
+
+
+def without_gotos(r: Routine, tu: TranslationUnit) -> Routine:
+    """r, or its normalised copy when it has a goto (C front end): the C
+    back end prints no goto or label; normalize.py's flags stand for the
+    forward jumps the front end accepts, as they do in derivative code."""
+    if not any(isinstance(s, Goto) for s in walk_stmts(r.body)):
+        return r
+    from ..transform.normalize import normalize_routine, unit_fun_type
+    return normalize_routine(r, tu, unit_fun_type(tu))
 
 
 def library_includes(includes: list[str], bodies: list[str]) -> list[str]:
@@ -68,9 +95,10 @@ def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None,
         if heap_length(s) and s.name in named:       # the heap array's length variable
             named.add(heap_length(s))
             dead.discard(heap_length(s))
-    locals_ = [declaration(s, ex) + ((" = {0}" if s.type.base == "derived" else " = 0")
-                                      if zero_locals and not s.shape and s.init is None
-                                      and not s.save else "") + ";"
+    pushed = _element_pushed(r) if zero_locals else set()
+    locals_ = [declaration(s, ex) + ((" = {0}" if s.type.base == "derived" or s.shape else " = 0")
+                                      if zero_locals and (not s.shape or s.name in pushed)
+                                      and s.init is None and not s.save else "") + ";"
                for s in r.symbols.values()
                if s.storage in ("local", "result") and s.name in named and s.name not in dead]
     st = _Stmts(r, ex, dead)

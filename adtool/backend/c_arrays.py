@@ -68,10 +68,14 @@ def _base_address(sym: Optional[Symbol], ref: Ref, ex: Optional[CExpr] = None) -
 
 def as_signed(address: str, t) -> str:
     """The stack runtime moves signed integers; an unsigned one of the same
-    size is the same bytes (C allows the access), seen through a cast."""
-    if getattr(t, "unsigned", False):
-        return f"({'int' if t.kind == 4 else 'long'} *){address}"
+    size is the same bytes (C allows the access), seen through a cast; so
+    is a plain char, another type than the runtime's int8_t (signed char)."""
+    if getattr(t, "unsigned", False) or (getattr(t, "char", None) == "char" and t.kind == 1):
+        return f"({_SIGNED[t.kind]} *){address}"
     return address
+
+
+_SIGNED = {1: "signed char", 2: "short", 4: "int", 8: "long"}
 
 
 # Runtime routines that answer through arguments: their positions.

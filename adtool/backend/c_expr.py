@@ -29,8 +29,10 @@ _BIN = {"*": ("*", MUL), "/": ("/", MUL), "+": ("+", ADD), "-": ("-", ADD),
 def ctype(t: Type) -> str:
     if t.base == "real" and t.kind in (4, 8):
         return "float" if t.kind == 4 else "double"
-    if t.base == "integer" and t.kind in (4, 8):
-        return ("unsigned " if t.unsigned else "") + ("int" if t.kind == 4 else "long")
+    if t.base == "integer" and t.char:
+        return t.char            # char, signed char, unsigned char (ir/nodes.py Type.char)
+    if t.base == "integer" and t.kind in (2, 4, 8):
+        return ("unsigned " if t.unsigned else "") + {2: "short", 4: "int", 8: "long"}[t.kind]
     if t.base == "integer" and t.kind == 1:
         return "_Bool"           # C's bool (frontend/c_types.py BOOL)
     if t.base == "logical":

@@ -13,7 +13,7 @@ from ..diagnostics import unsupported
 from ..ir.nodes import (Allocate, Assign, CallStmt, Deallocate, Raw, Routine,
                         TranslationUnit)
 from ..ir.visit import calls_in, refs_in, stmt_exprs, walk_stmts
-from .c import declaration, emit_routine, library_includes, signature
+from .c import declaration, emit_routine, library_includes, signature, without_gotos
 from .c_expr import CExpr
 from .templates import render
 
@@ -122,7 +122,7 @@ def _nodiff_copies(variants: list[Routine], primal: TranslationUnit) -> list[Rou
             todo.extend(_calls(statics[n]))
     copies = []
     for n in sorted(wanted):
-        c = clone(statics[n])
+        c = without_gotos(clone(statics[n]), primal)
         c.name = n + "_nodiff"
         copies.append(c)
     rename = {n: n + "_nodiff" for n in wanted}

@@ -19,7 +19,7 @@ from ..ir import typing as irtyping
 from ..ir.c_intrinsics import C_INT_ONLY, C_TO_IR, POW
 from ..ir.nodes import INT4, INT8, REAL4, REAL8, UINT4, UINT8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
 from .c_pre import SPECIAL_VALUES
-from .c_types import Declarator, span_of
+from .c_types import Declarator, span_of, zero_of
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "/": "/"}
 _REL = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -84,6 +84,37 @@ def parse_real(text: str, span) -> Lit:
     return Lit(t, REAL8, span=span)
 
 
+_ESCAPES = {"n": 10, "t": 9, "\\": 92, '"': 34, "'": 39, "a": 7, "b": 8, "f": 12, "r": 13, "v": 11,
+            "?": 63}
+
+
+def char_value(text: str, span) -> int:
+    """A character constant ('a', '\\n', '\\0', '\\x41', '\\101') as the int
+    C gives it (type int, here ASCII's values).  It prints back as that
+    number: `c == 'a'` becomes `c == 97`."""
+    if not (len(text) >= 3 and text[0] == "'" and text[-1] == "'"):
+        raise unsupported("wide or prefixed character constant", span, text)
+    body = text[1:-1]
+    if body.startswith("\\"):
+        rest = body[1:]
+        if rest in _ESCAPES:
+            v = _ESCAPES[rest]
+        elif rest[:1] == "x" and len(rest) > 1 and all(c in "0123456789abcdefABCDEF" for c in rest[1:]):
+            v = int(rest[1:], 16)
+        elif rest and len(rest) <= 3 and all(c in "01234567" for c in rest):
+            v = int(rest, 8)
+        else:
+            raise unsupported("escape sequence in a character constant", span, text)
+    elif len(body) == 1 and ord(body) < 128:
+        v = ord(body)
+    else:
+        raise unsupported("multi-character or non-ASCII character constant", span, text)
+    if v > 127:
+        # its int value is -1 or 255 as the platform's char is signed or not
+        raise unsupported("character constant above 127", span, text)
+    return v
+
+
 def c_string(text: str, span) -> str:
     """A C string literal (quotes included) as the characters it denotes."""
     if not (text.startswith('"') and text.endswith('"')):
@@ -128,8 +159,7 @@ class ExprLowering:
         t = self.type_of(e)
         if t.base == "logical":
             return e
-        zero = Lit("0.0", t) if t.base == "real" else Lit("0", t)
-        return Bin("!=", e, zero, span=e.span)
+        return Bin("!=", e, zero_of(t), span=e.span)
 
     def value(self, n) -> Expr:
         """n as a number (a truth value becomes 1 or 0, as C defines)."""
@@ -178,7 +208,7 @@ class ExprLowering:
         if n.type in ("double", "float", "long double"):
             return parse_real(n.value, span)
         if n.type == "char":
-            raise unsupported("character constant", span, n.value)
+            return Lit(str(char_value(n.value, span)), INT4, span=span)
         if n.type == "string":
             raise unsupported("string outside a printf format", span)
         raise unsupported(f"constant of type {n.type}", span)
@@ -187,6 +217,9 @@ class ExprLowering:
         if n.name in SPECIAL_VALUES:          # INFINITY, NAN (frontend/libc_overlay/math.h)
             text, kind = SPECIAL_VALUES[n.name]
             return Lit(text, REAL4 if kind == 4 else REAL8, span=span)
+        local = self.local_const(n.name)
+        if local is not None:
+            return Lit(str(local), INT4, span=span)
         consts = self.front.enum_consts
         if n.name in consts and all(n.name not in sc for sc in self.scopes[1:]):
             if isinstance(consts[n.name], Exception):
@@ -196,6 +229,9 @@ class ExprLowering:
         if self.is_alias(sym):
             raise unsupported("pointer used as a value", span,
                               f"'{n.name}' points into an array; index it or pass it to a function")
+        if sym.type.char and (sym.rank or is_pointer(sym)):
+            # a char array or pointer whose value is wanted is a string (`printf("%s", name)`)
+            raise unsupported("string (char array or pointer) used as a value", span, n.name)
         if sym.rank:
             raise unsupported("pointer arithmetic", span,
                               f"array '{n.name}' used as a value; index it or pass it to a function")
@@ -243,7 +279,7 @@ class ExprLowering:
             if self.type_of(e).base == "logical":
                 return Un("not", e, span=span)
             t = self.type_of(e)
-            return Bin("==", e, Lit("0.0", t) if t.base == "real" else Lit("0", t), span=span)
+            return Bin("==", e, zero_of(t), span=span)
         if op == "*":
             return self.deref(n, span)
         if op == "&":

@@ -19,16 +19,17 @@ from ..ir.nodes import (INT4, ArrayCtor, Assign, Directive, Expr, Lit, Loop, Ref
 from ..ir.visit import refs_in, walk_stmts
 from .c_expr import ExprLowering
 from .c_alias import AliasLowering, pointer_kind
+from .c_goto import GotoLowering, drop_unused_labels
 from .c_heap import HeapLowering, is_heap_call, is_null
 from .c_mem import MemLowering
 from .c_struct import StructLowering
 from .c_swap import SwapLowering
 from .c_stmt import StmtLowering
-from .c_types import Declarator, span_of
+from .c_types import Declarator, enum_value, span_of, zero_of
 
 
 class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, SwapLowering,
-                       StructLowering, MemLowering):
+                       StructLowering, MemLowering, GotoLowering):
     def __init__(self, front, fd, directives: list[Directive]) -> None:
         self.front = front
         self.funcs = front.funcs
@@ -50,6 +51,12 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         self.alias_type: dict[str, tuple[str, Type]] = {}
         self.swap_parity: Optional[Symbol] = None       # see c_swap.py
         self.swaps: list = []
+        self.labels: dict[str, int] = {}                # see c_goto.py
+        self.label_blocks: dict[str, tuple[int, ...]] = {}
+        self.gotos: list = []
+        self.block_ids: list[int] = []
+        self.enum_scopes: list[dict[str, int]] = []     # see local_enum
+        self.blocks_opened = 0
 
     # -------------------------------------------------------------- names
 
@@ -70,9 +77,39 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
 
     def push_scope(self) -> None:
         self.scopes.append({})
+        self.blocks_opened += 1
+        self.block_ids.append(self.blocks_opened)
+        self.enum_scopes.append({})
 
     def pop_scope(self) -> None:
         self.scopes.pop()
+        self.block_ids.pop()
+        self.enum_scopes.pop()
+
+    def local_enum(self, t, span: Span) -> None:
+        """`enum { LEFT, RIGHT, NSIDE };` in a block: its constants are
+        values where they are visible, like file-scope ones (c_types.
+        enum_type), but only in that block, under any variable or
+        constant of the same name in an enclosing one."""
+        visible = dict(self.front.enum_consts)
+        for sc in self.enum_scopes:
+            visible.update(sc)
+        value = -1
+        for e in t.values.enumerators:
+            value = value + 1 if e.value is None else enum_value(e.value, visible, span_of(e, span))
+            if e.name in self.scopes[-1] or e.name in self.enum_scopes[-1]:
+                raise bad_input(f"'{e.name}' declared twice in one block", span_of(e, span))
+            self.enum_scopes[-1][e.name] = visible[e.name] = value
+
+    def local_const(self, cname: str) -> Optional[int]:
+        """The value of a block-scoped enumeration constant cname, if that
+        is what the name means here (a variable of an inner block hides it)."""
+        for sc, consts in zip(reversed(self.scopes[1:]), reversed(self.enum_scopes)):
+            if cname in sc:
+                return None
+            if cname in consts:
+                return consts[cname]
+        return None
 
     def declare_local(self, cname: str, t: Type, span: Span, static: bool) -> Symbol:
         syms = self.routine.symbols
@@ -150,7 +187,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             total *= e
         if len(items) > total:
             raise bad_input(f"too many initialisers for '{sym.name}'", span)
-        zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+        zero = zero_of(sym.type)
         pad = total - len(items)
         return [zero if x is None else x for x in items], pad
 
@@ -162,7 +199,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
         if not isinstance(init, c_ast.InitList):
             raise bad_input(f"array '{sym.name}' initialised from a non-list", span)
         items, pad = self._flat_init(init, sym, span)
-        zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+        zero = zero_of(sym.type)
         return ArrayCtor(items + [zero] * pad, span=span)
 
     # -------------------------------------------------------------- decls
@@ -178,8 +215,12 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             # generated file defines it at file scope)
             self.typedefs.struct_type(n.type, span)
             return []
-        if isinstance(n.type, (c_ast.Union, c_ast.Enum)):
-            raise unsupported(type(n.type).__name__.lower(), span)
+        if isinstance(n.type, c_ast.Enum):
+            # `enum {A, B};` or `enum tag {A, B};` in a block: constants only
+            Declarator(c_ast.TypeDecl(None, [], None, n.type), span, self.typedefs, self.value)
+            return []
+        if isinstance(n.type, c_ast.Union):
+            raise unsupported("union", span)
         d = Declarator(n.type, span, self.typedefs, self.value)
         if d.pointers:
             heap = is_heap_call(n.init) if not is_null(n.init) else \
@@ -218,7 +259,7 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             if len(ext) != 1:
                 raise unsupported("partly initialised multi-dimensional local array", span, sym.name)
             i = self.declare_local(f"{sym.name}_i", INT4, span, False)
-            zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+            zero = zero_of(sym.type)
             out.append(Loop(i.name, Lit(str(len(items)), INT4), Lit(str(ext[0] - 1), INT4),
                             body=[Assign(Ref(sym.name, [Ref(i.name)], span=span), zero, span=span)],
                             span=span))
@@ -250,8 +291,14 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             rname = self.declare_local(f"{decl.name}_result", info.result, span, False).name
             r.symbols[rname].storage = "result"
             r.result = rname
-        r.body = self.undo_swaps(self.block(self.fd.body.block_items))
+        self.typedefs.local_enum = self.local_enum
+        try:
+            r.body = self.undo_swaps(self.block(self.fd.body.block_items))
+        finally:
+            self.typedefs.local_enum = None
         self.pop_scope()
+        self.errors += self.check_gotos()
+        drop_unused_labels(r.body)
         if self.errors:
             raise gather(self.errors)
         r.errors.extend(self.deferred)

@@ -16,7 +16,7 @@ from pycparser import c_ast
 
 from ..diagnostics import bad_input, unsupported
 from ..ir.nodes import INT8, Allocate, Assign, Bin, Deallocate, Dim, Expr, Lit, Loop, Ref, Section, Stmt
-from .c_types import Declarator, span_of
+from .c_types import Declarator, span_of, zero_of
 
 _ALLOC = ("malloc", "calloc")
 
@@ -79,7 +79,7 @@ class HeapLowering:
         if name == "calloc":
             # element by element: a whole-array store to an allocatable would
             # mean Fortran's reallocation on assignment to the transform
-            zero = Lit("0.0", sym.type) if sym.type.base == "real" else Lit("0", sym.type)
+            zero = zero_of(sym.type)
             i = self.hidden_local(f"{sym.name}_i", INT8, span)
             out.append(Loop(i.name, Lit("0", INT8), copy.deepcopy(hi),
                             body=[Assign(Ref(sym.name, [Ref(i.name)], span=span), zero, span=span)],

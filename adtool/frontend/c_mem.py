@@ -18,7 +18,7 @@ from ..diagnostics import bad_input, unsupported
 from ..ir.build import int_value
 from ..ir.nodes import INT8, UINT8, Assign, Bin, Expr, Lit, Loop, Ref, Stmt
 from .c_heap import _factors, _minus_one
-from .c_types import Declarator
+from .c_types import Declarator, zero_of
 
 
 class MemLowering:
@@ -34,11 +34,11 @@ class MemLowering:
                                   "the bytes of a number mean nothing adtool can differentiate")
             whole = self._whole(args[0], args[2], span)
             if whole is not None:
-                return Assign(Ref(whole.name, span=span), _zero(whole.type), span=span)
+                return Assign(Ref(whole.name, span=span), zero_of(whole.type), span=span)
             base, off = self.address(args[0], span)
             k, hi = self._counter(args[2], base, span)
             return Loop(k, Lit("0", INT8), hi, body=[
-                Assign(Ref(base.name, [_plus(off, Ref(k))], span=span), _zero(base.type), span=span)],
+                Assign(Ref(base.name, [_plus(off, Ref(k))], span=span), zero_of(base.type), span=span)],
                 span=span)
         whole = self._whole(args[0], args[2], span)
         if whole is not None and isinstance(args[1], c_ast.ID):
@@ -125,10 +125,6 @@ def _bytes(t, span) -> int:
     if t.base == "logical":
         return 4                  # a C comparison's int
     raise unsupported(f"sizeof of a {t.base}", span)
-
-
-def _zero(t) -> Lit:
-    return Lit("0.0", t) if t.base == "real" else Lit("0", t)
 
 
 def _plus(off: Expr, k: Expr) -> Expr:

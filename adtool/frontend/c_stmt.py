@@ -117,9 +117,17 @@ class StmtLowering:
         if isinstance(n, c_ast.For):
             return self.for_(n, span)
         if isinstance(n, c_ast.While):
+            test = self.test_with_increments(n.cond, span)
+            if test is not None:
+                return self.while_counting(n, test, span)
             return [self.loop_body(While(self.cond(n.cond), span=span), n.stmt)]
         if isinstance(n, c_ast.DoWhile):
+            test = self.test_with_increments(n.cond, span)
             w = self.loop_body(While(None, span=span, post_test=True), n.stmt)
+            if test is not None:
+                w.body = _before_cycles(w.body, test[1]) + test[1]
+                w.cond = test[0]
+                return [w]
             w.cond = self.cond(n.cond)
             return [w]
         if isinstance(n, c_ast.Switch):
@@ -144,8 +152,10 @@ class StmtLowering:
             if isinstance(n.expr, c_ast.ID):
                 self.resolve(n.expr.name, span)
             return []             # `(void)x;` marks x used; `((void)0);` is assert under NDEBUG
-        if isinstance(n, (c_ast.Goto, c_ast.Label)):
-            raise unsupported("goto" if isinstance(n, c_ast.Goto) else "statement label", span)
+        if isinstance(n, c_ast.Goto):
+            return [self.goto(n, span)]
+        if isinstance(n, c_ast.Label):
+            return self.labelled(n, span)
         if isinstance(n, c_ast.DeclList):
             return [s for d in n.decls for s in self.local_decl(d, span)]
         if isinstance(n, (c_ast.Case, c_ast.Default)):
@@ -364,6 +374,43 @@ class StmtLowering:
         if values:
             cases.append(Case(values, []))
         return Select(expr, cases, default, span=span)
+
+    # -------------------------------------------------------------- counting tests
+
+    def test_with_increments(self, cond, span):
+        """`while (i-- > 0)`, `while (n--)`, `do ... while (++k < n)`: the
+        loop test as (Ref to a truth value, the statements that compute it)
+        when it increments or decrements a variable, else None.  C applies
+        the side effect at every test, the last (failing) one included, so
+        the statements store the test's value in a local of their own and
+        step the variable next to it: a pre-increment before the test, a
+        post-increment after it."""
+        wrapped = c_ast.ExprList([cond], coord=cond.coord)
+        split = _hoisted_increments(wrapped)
+        if split is None:
+            return None
+        before, plain, after = split
+        for x in before + after:
+            if not self._own_scalar(x.lvalue.name, span):
+                raise unsupported("increment of a variable other than a local inside a loop test",
+                                  span, x.lvalue.name)
+        value = self.cond(plain.exprs[0])
+        more = self.hidden_local("more", LOGICAL, span)
+        stmts = [s for x in before for s in self.stmt(x)]
+        stmts.append(Assign(Ref(more.name, span=span), value, span=span))
+        stmts += [s for x in after for s in self.stmt(x)]
+        return Ref(more.name, span=span), stmts
+
+    def while_counting(self, n, test, span) -> list[Stmt]:
+        """`while (i-- > 0) body` as `more = i > 0; i -= 1; while (more) {
+        body; more = i > 0; i -= 1; }`: the test runs where C runs it,
+        before the first trip and after each (and before a `continue`'s
+        next trip)."""
+        more, stmts = test
+        w = self.loop_body(While(more, span=span), n.stmt)
+        again = [clone(x) for x in stmts]
+        w.body = _before_cycles(w.body, again) + again
+        return stmts + [w]
 
     # -------------------------------------------------------------- for
 

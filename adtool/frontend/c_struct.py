@@ -22,7 +22,7 @@ from pycparser import c_ast
 
 from ..diagnostics import AdError, bad_input, unsupported
 from ..ir.nodes import INT4, Assign, Dim, Expr, Lit, Loop, Part, Ref, Span, Symbol, Type, TypeDef
-from .c_types import Declarator, span_of
+from .c_types import Declarator, span_of, zero_of
 
 
 class StructReader:
@@ -249,7 +249,7 @@ class StructLowering:
             if c.type.base == "derived" and not c.shape:
                 out += self.struct_init(l, item if item is not None else c_ast.InitList([]), span, depth)
                 continue
-            zero = Lit("0.0", c.type) if c.type.base == "real" else Lit("0", c.type)
+            zero = zero_of(c.type)
             if not c.shape:
                 if isinstance(item, c_ast.InitList):
                     if len(item.exprs) != 1:

@@ -15,7 +15,8 @@ from typing import Callable, Optional
 from pycparser import c_ast
 
 from ..diagnostics import unsupported
-from ..ir.nodes import INT4, INT8, REAL4, REAL8, UINT4, UINT8, Bin, Dim, Expr, Lit, Span, Type
+from ..ir.nodes import (CHAR, INT2, INT4, INT8, REAL4, REAL8, SCHAR, UCHAR, UINT2, UINT4, UINT8, Bin, Dim,
+                        Expr, Lit, Span, Type)
 
 _SCALARS: dict[tuple[str, ...], Type] = {
     ("double",): REAL8, ("float",): REAL4,
@@ -27,9 +28,22 @@ _SCALARS: dict[tuple[str, ...], Type] = {
     ("size_t",): INT8, ("ptrdiff_t",): INT8,
     # <stdint.h>'s exact widths (pycparser's fake headers make them all int)
     ("int32_t",): INT4, ("int64_t",): INT8, ("uint32_t",): UINT4, ("uint64_t",): UINT8,
+    # small integers (counters, flags, characters compared with 'a'): each
+    # keeps its C type in the output, so stores truncate as the user's do
+    ("short",): INT2, ("short", "int"): INT2, ("signed", "short"): INT2,
+    ("signed", "short", "int"): INT2, ("int16_t",): INT2, ("uint16_t",): UINT2,
+    ("char",): CHAR, ("signed", "char"): SCHAR, ("unsigned", "char"): UCHAR,
+    ("int8_t",): SCHAR, ("uint8_t",): UCHAR,
 }
 
 ZERO = Lit("0", INT4)
+
+
+def zero_of(t: Type) -> Lit:
+    """C's zero of type t (a struct member, an array element, a value
+    tested for truth): `0.0` for a floating type, `0` otherwise, so the
+    literal carries the type its context needs."""
+    return Lit("0.0", t) if t.base == "real" else Lit("0", t)
 
 # C99's bool (_Bool): an integer of one byte that the output declares as
 # _Bool again, so every store still converts to 0 or 1 as the user's code
@@ -61,10 +75,8 @@ def scalar_type(names: list[str], span: Span, typedefs: dict[str, Type]) -> Type
         rest = tuple(w for w in names if w != "unsigned") or ("int",)
         if rest in (("int",), ("long",), ("long", "int"), ("long", "long"), ("long", "long", "int")):
             return UINT4 if rest == ("int",) else UINT8
-        if "char" not in rest:
-            raise unsupported(f"type '{' '.join(names)}'", span)
-    if "char" in names:
-        raise unsupported("char variable", span, "characters appear only in printf formats")
+        if rest in (("short",), ("short", "int")):
+            return UINT2
     raise unsupported(f"type '{' '.join(names)}'", span)
 
 
@@ -75,6 +87,9 @@ class TypeNames(dict):
     values of the enumeration constants defined at file scope."""
     struct_type = None
     enum_consts: Optional[dict] = None
+    # set while a function body is lowered: an enumeration defined there
+    # gives it its constants, which are block-scoped (c_func.local_enum)
+    local_enum: Optional[Callable] = None
 
 
 def enum_type(t, span: Span, typedefs: dict) -> Type:
@@ -83,7 +98,9 @@ def enum_type(t, span: Span, typedefs: dict) -> Type:
     front end substitutes where they are used, as the preprocessor does
     for #define'd ones."""
     consts = getattr(typedefs, "enum_consts", None)
-    if t.values is not None:
+    if t.values is not None and getattr(typedefs, "local_enum", None) is not None:
+        typedefs.local_enum(t, span)
+    elif t.values is not None:
         if consts is None:
             raise unsupported("enum", span)
         value = -1

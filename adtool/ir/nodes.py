@@ -45,6 +45,11 @@ class Type:
     default: bool = field(default=False, compare=False)
     name: Optional[str] = None
     unsigned: bool = False        # a C unsigned integer (wraps; printed `unsigned`)
+    # A C character type used as a small integer (kind 1): 'char', 'signed
+    # char' or 'unsigned char' (also unsigned).  Three distinct C types --
+    # plain char's signedness is the platform's -- so the C output declares
+    # each as the user did; kind 1 without it is C's _Bool.
+    char: Optional[str] = None
 
     @property
     def is_real(self) -> bool:
@@ -57,6 +62,8 @@ class Type:
     def __str__(self) -> str:
         if self.base == "derived":
             return f"type({self.name})"
+        if self.char:
+            return self.char
         return f"{'unsigned ' if self.unsigned else ''}{self.base}({self.kind})"
 
 
@@ -66,6 +73,12 @@ INT4 = Type("integer", 4)
 INT8 = Type("integer", 8)
 UINT4 = Type("integer", 4, unsigned=True)
 UINT8 = Type("integer", 8, unsigned=True)
+# C's small integers: short, and the three character types
+INT2 = Type("integer", 2)
+UINT2 = Type("integer", 2, unsigned=True)
+CHAR = Type("integer", 1, char="char")
+SCHAR = Type("integer", 1, char="signed char")
+UCHAR = Type("integer", 1, unsigned=True, char="unsigned char")
 LOGICAL = Type("logical", 4)
 
 

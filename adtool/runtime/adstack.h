@@ -20,7 +20,8 @@
  * boundary does not call malloc/free each time.  There is no size cap.
  *
  * Byte accounting (what the counters below report, exactly):
- *   real8 8, real4 4, integer4 4, integer8 8 bytes; logical 1 byte (it is
+ *   real8 8, real4 4, integer4 4, integer8 8, integer2 2 and integer1 1
+ *   bytes (C's short and char types); logical 1 byte (it is
  *   stored as one byte 0/1, and a popped logical is 0 or 1); an array of n
  *   elements counts n times its element size.  The control stream counts
  *   as ceil(bits/8) bytes of the bits it currently holds.
@@ -162,6 +163,10 @@ void ad_push_integer4(int32_t v);
 void ad_pop_integer4(int32_t *v);
 void ad_push_integer8(int64_t v);
 void ad_pop_integer8(int64_t *v);
+void ad_push_integer2(int16_t v);
+void ad_pop_integer2(int16_t *v);
+void ad_push_integer1(int8_t v);
+void ad_pop_integer1(int8_t *v);
 void ad_push_logical(int32_t v);
 void ad_pop_logical(int32_t *v);
 void ad_push_real8_array(const double *a, int64_t n);
@@ -172,6 +177,10 @@ void ad_push_integer4_array(const int32_t *a, int64_t n);
 void ad_pop_integer4_array(int32_t *a, int64_t n);
 void ad_push_integer8_array(const int64_t *a, int64_t n);
 void ad_pop_integer8_array(int64_t *a, int64_t n);
+void ad_push_integer2_array(const int16_t *a, int64_t n);
+void ad_pop_integer2_array(int16_t *a, int64_t n);
+void ad_push_integer1_array(const int8_t *a, int64_t n);
+void ad_pop_integer1_array(int8_t *a, int64_t n);
 #endif
 
 #ifndef ADSTACK_DECLARE_ONLY_
@@ -226,6 +235,10 @@ ADSTACK_SCALAR_ void ad_push_integer4(int32_t v) { ad_stack_put_(&v, sizeof v); 
 ADSTACK_SCALAR_ void ad_pop_integer4(int32_t *v) { ad_stack_take_(v, sizeof *v); }
 ADSTACK_SCALAR_ void ad_push_integer8(int64_t v) { ad_stack_put_(&v, sizeof v); }
 ADSTACK_SCALAR_ void ad_pop_integer8(int64_t *v) { ad_stack_take_(v, sizeof *v); }
+ADSTACK_SCALAR_ void ad_push_integer2(int16_t v) { ad_stack_put_(&v, sizeof v); }
+ADSTACK_SCALAR_ void ad_pop_integer2(int16_t *v) { ad_stack_take_(v, sizeof *v); }
+ADSTACK_SCALAR_ void ad_push_integer1(int8_t v) { ad_stack_put_(&v, sizeof v); }
+ADSTACK_SCALAR_ void ad_pop_integer1(int8_t *v) { ad_stack_take_(v, sizeof *v); }
 
 /* A checkpoint may record a local array before anything wrote it (its
    old value is garbage nobody reads, but it is copied all the same); the
@@ -287,6 +300,14 @@ ADSTACK_SCALAR_ void ad_push_integer8_array(const int64_t *a, int64_t n)
 { ADSTACK_ARRAY_PUSH_(a, n, sizeof *a, "ad_push_integer8_array"); }
 ADSTACK_SCALAR_ void ad_pop_integer8_array(int64_t *a, int64_t n)
 { ADSTACK_ARRAY_POP_(a, n, sizeof *a, "ad_pop_integer8_array"); }
+ADSTACK_SCALAR_ void ad_push_integer2_array(const int16_t *a, int64_t n)
+{ ADSTACK_ARRAY_PUSH_(a, n, sizeof *a, "ad_push_integer2_array"); }
+ADSTACK_SCALAR_ void ad_pop_integer2_array(int16_t *a, int64_t n)
+{ ADSTACK_ARRAY_POP_(a, n, sizeof *a, "ad_pop_integer2_array"); }
+ADSTACK_SCALAR_ void ad_push_integer1_array(const int8_t *a, int64_t n)
+{ ADSTACK_ARRAY_PUSH_(a, n, sizeof *a, "ad_push_integer1_array"); }
+ADSTACK_SCALAR_ void ad_pop_integer1_array(int8_t *a, int64_t n)
+{ ADSTACK_ARRAY_POP_(a, n, sizeof *a, "ad_pop_integer1_array"); }
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop

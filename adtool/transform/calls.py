@@ -43,8 +43,9 @@ class Calls:
         after: list[Stmt] = []
         adj_args = self.calls.derivative_actuals(r, self.out, callee, args, pre, result, after)
         if result is not None:
-            # f_b(x, xb, fb): the primal result itself is not an argument of the adjoint.
-            del adj_args[-2]
+            # f_b(x, xb, fb): the primal result itself is not an argument of the
+            # adjoint (f_b(x, xb) for an integer result, which has no fb)
+            del adj_args[-2 if self.calls.result_differentiable(callee) else -1]
         post: list[Stmt] = list(after)
         if result is not None and ctx.active(r, result.name):
             post.append(_zero_assign(ctx.dref(r, result), self._type(result)))

@@ -13,7 +13,7 @@ from ..ir.clone import clone
 from ..diagnostics import unsupported
 from ..ir import records
 from ..ir.build import integer, real
-from ..ir.visit import read_targets, refs_in, stmt_exprs
+from ..ir.visit import calls_in, read_targets, refs_in, stmt_exprs
 from .elements import all_elements, element_key
 from ..ir.nodes import (INT4, LOGICAL, Allocate, Assign, Bin, Call, CallStmt, Continue, Cycle,
                         Deallocate, Dim, Exit, Expr, If, Loop, Print, Raw, Read, Ref, Return,
@@ -249,6 +249,11 @@ class Snapshots:
         fresh = _fresh_per_trip(stmts, fresh_per_trip) if fresh_per_trip else set()
         for x in _walk(stmts):
             if isinstance(x, Assign):
+                # a function called in the right side writes what it is
+                # given by reference (`y = f(x, &k)` sets k)
+                for c in calls_in(x.rhs):
+                    if not c.intrinsic:
+                        self._wr.update(_written_key(a) or a.name for a in c.args if isinstance(a, Ref))
                 if x.lhs.name in fresh:
                     continue
                 self._wr.add(_written_key(x.lhs) or x.lhs.name)
@@ -558,8 +563,10 @@ def _type_tag(t: Type, where: Ref, language: str = "fortran") -> str:
     if t.base == "real":
         return {4: "real4", 8: "real8"}.get(t.kind) or _bad(t, where)
     if t.base == "integer":
-        if t.kind == 1 and language == "c":
+        if t.kind == 1 and language == "c" and not t.char:
             return "bool"                  # C's _Bool (frontend/c_types.py BOOL)
+        if t.kind in (1, 2) and language == "c":
+            return f"integer{t.kind}"      # C's char types and short (ir/nodes.py CHAR, INT2)
         return {4: "integer4", 8: "integer8"}.get(t.kind) or _bad(t, where)
     if t.base in ("logical", "character"):
         return t.base

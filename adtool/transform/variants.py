@@ -63,6 +63,12 @@ class CallPlanner:
     def result_active(self, f: Routine) -> bool:
         return f.kind == "function" and f.result is not None
 
+    def result_differentiable(self, f: Routine) -> bool:
+        """Whether a function's variant has an argument for its result's
+        derivative: not for an integer (a C function returning a count or
+        an index while it writes active arrays through pointers)."""
+        return self.result_active(f) and records.differentiable(f.symbols[f.result].type)
+
     def variant_skeleton(self, r: Routine, suffix: str) -> Routine:
         ctx = self.ctx
         if r.host is not None:
@@ -74,9 +80,10 @@ class CallPlanner:
             args.append(a)
             if ctx.active(r, a):
                 args.append(ctx.dname(r, a))
-        if r.kind == "function":
+        if self.result_active(r):
             args.append(r.result)
-            args.append(ctx.dname(r, r.result))
+            if self.result_differentiable(r):
+                args.append(ctx.dname(r, r.result))
         for name, s in r.symbols.items():
             n = clone(s)
             if n.storage == "result":
@@ -170,7 +177,8 @@ class CallPlanner:
             pairs.append((callee.result, result))
         for formal, actual in pairs:
             out_args.append(clone(actual))
-            formal_active = ctx.active(callee, formal) or formal == callee.result
+            formal_active = ctx.active(callee, formal) or \
+                (formal == callee.result and self.result_differentiable(callee))
             if not formal_active:
                 continue
             if isinstance(actual, Absent):          # an omitted optional argument
