@@ -72,6 +72,7 @@ class _Gen:
         self.bits_rng = None        # the head picks indices from unsigned bits (bits())
         self.mem_rng = None         # the head copies and clears arrays with memcpy/memset (mem())
         self.pair_rng = None        # a two-index loop with continue (pairs())
+        self.pick_rng = None        # an index set through a pointer by a call in an expression (pick())
 
     # ------------------------------------------------------------ structs
 
@@ -294,6 +295,35 @@ class _Gen:
         finally:
             self.rng = main
 
+    def pick_function(self) -> str:
+        """PFX_pick: the index of the largest (or smallest) element, stored
+        through a pointer, and a value of it returned."""
+        main, self.rng = self.rng, self.pick_rng
+        try:
+            cmp = self.rng.choice([">", "<"])
+            return ("// $AD EXTENT u m\n"       # u[b]: adtool cannot infer u's extent from it
+                    f"double {self.p}pick(const double *u, int m, double t, int *where)\n{{\n"
+                    "    int j, b = 0;\n    for (j = 1; j < m; j++)\n"
+                    f"        if (u[j] {cmp} u[b])\n            b = j;\n    *where = b;\n"
+                    f"    return {self.expr(['u[b]', 't', 'u[0]'], 2, [])};\n}}\n")
+        finally:
+            self.rng = main
+
+    def pick(self, funcs: list[str]) -> list[str]:
+        """`t1 = ... + pick(w, n, x[i], &at)`: an int the call sets inside an
+        expression, read by the next statements and changing every trip (the
+        adjoint must record it per trip: it used the last trip's value)."""
+        main, self.rng = self.rng, self.pick_rng
+        self.extent_y = True          # y[at]: adtool cannot infer y's extent from it
+        try:
+            return ["    {", "        int at;          /* set by the call before any use */", "        for (i = 0; i < n; i++) {",
+                    f"            t1 = 0.5 * t1 + 0.25 * {self.p}pick(w, n, x[i], &at);",
+                    f"            t2 = 0.5 * t2 + 0.25 * y[at] * {self.expr(['x[i]', 't1'], 1, funcs)};",
+                    f"            w[at] = 0.5 * w[at] + {lit(self.rng, 0.1, 0.4)} * x[i];",
+                    "        }", "    }"]
+        finally:
+            self.rng = main
+
     def head(self, funcs: list[str], helpers: list[str]) -> str:
         rng = self.rng
         scal = ["t1", "t2", "s"]
@@ -384,6 +414,8 @@ class _Gen:
             lines += self.mem()
         if self.pair_rng is not None:
             lines += self.pairs(funcs)
+        if self.pick_rng is not None:
+            lines += self.pick(funcs)
         if self.exit_helper:
             lines.append(f"    {self.exit_helper}(&{self.exit_array}[1], {self.exit_scalar}, &t2);")
         lines += ["    for (i = 0; i < n; i++)",
@@ -442,6 +474,10 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
     sub = random.Random(seed * 7919 + 7)     # a two-index loop with continue in about 25%
     if sub.random() < 0.25:
         g.pair_rng = sub
+    sub = random.Random(seed * 7919 + 8)     # an index set by a call in an expression in about 30%
+    if sub.random() < 0.3:
+        g.pick_rng = sub
+        parts.append(g.pick_function())
     parts += [g.function(f) for f in funcs]
     parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
     parts.append(g.head(funcs, helpers))
