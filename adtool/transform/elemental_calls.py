@@ -17,8 +17,8 @@ rank) evaluated in the loop; everything else (a reduction such as sum(x),
 an array-valued intrinsic) is evaluated once before it into a temporary, as
 Fortran evaluates the right side before assigning.  The loop is exact when
 the array assigned is referenced in the looped part only at the elements it
-assigns (`x = sq(x)`); reading it elsewhere (`x(2:n) = sq(x(1:n-1))`) is
-refused by name.  An elemental call in any other position (inside sum(),
+assigns (`x = sq(x)`); when it is read elsewhere (`x(2:n) = sq(x(1:n-1))`)
+the loop fills a temporary that is then assigned.  An elemental call in any other position (inside sum(),
 in a scalar assignment, an IF condition, a call's actual) goes into an
 allocated temporary filled by such a loop.  CALL of an elemental subroutine
 with array actuals is a loop of scalar calls.
@@ -77,6 +77,16 @@ class ElementalCalls:
                 s.rhs = self.extract(s.rhs, pre, post, span)
                 return pre + [s] + post
             rhs = self.outside(s.rhs, rank, pre, post, span)
+            if not self.aligned(s.lhs, rhs):
+                # `x(2:n) = f(x(1:n-1))`: the whole right side first, as
+                # Fortran evaluates it, into a temporary
+                tmp = self.nz.new_local(s.lhs.name, self.nz.type_of(s.lhs), rank, span=span)
+                bounds = [Call("size", [clone(s.lhs), Lit(str(k + 1), INT4)], intrinsic=True)
+                          for k in range(rank)]
+                return (pre + [Allocate([Ref(tmp, bounds)], span=span)]
+                        + self.loops(Ref(tmp, span=span), rhs, rank, span)
+                        + [Assign(s.lhs, Ref(tmp, span=span), span=span),
+                           Deallocate([tmp], span=span)] + post)
             return pre + self.loops(s.lhs, rhs, rank, span) + post
         if isinstance(s, CallStmt):
             # (keyword actuals of user routines are in place by now)
@@ -172,7 +182,6 @@ class ElementalCalls:
     # ---------------------------------------------------------- loops
 
     def loops(self, lhs: Ref, rhs: Expr, rank: int, span: Span) -> list[Stmt]:
-        self.check_aligned(lhs, rhs, span)
         idx = [self.nz.new_local("e", INT4, span=span) for _ in range(rank)]
         body: list[Stmt] = [Assign(self.element(lhs, rank, idx, span),
                                    self.element(rhs, rank, idx, span), span=span)]
@@ -208,13 +217,13 @@ class ElementalCalls:
             return e
         return map_children(e, lambda x: self.element(x, rank, idx, span))
 
-    def check_aligned(self, lhs: Ref, rhs: Expr, span: Span) -> None:
+    @staticmethod
+    def aligned(lhs: Ref, rhs: Expr) -> bool:
+        """The array assigned is read in the looped part only at the
+        elements it assigns: element by element is exact."""
         key = None if lhs.subs is None else structural_key(lhs.subs)
-        for x in walk_expr(rhs):
-            if isinstance(x, Ref) and x.name == lhs.name and (
-                    None if x.subs is None else structural_key(x.subs)) != key:
-                raise unsupported("elemental function reading the array it assigns at other "
-                                  "elements", span, lhs.name)
+        return not any(isinstance(x, Ref) and x.name == lhs.name and (
+            None if x.subs is None else structural_key(x.subs)) != key for x in walk_expr(rhs))
 
 
 def _actuals(e: Call) -> list[Expr]:
