@@ -170,6 +170,7 @@ class CallPlanner:
         # identical references may not.
         seen: dict[str, int] = {}
         seen_refs: list[Ref] = []
+        in_refs: list[Ref] = []        # actuals of intent(in) formals of a Fortran callee
         read_only: dict[str, bool] = {}
         readers: dict[str, list[tuple[int, Ref]]] = {}
         pairs = list(zip(callee.args, actuals))
@@ -193,7 +194,10 @@ class CallPlanner:
                 shared = [k for k in seen if _overlap(k, key)]
                 if post is not None and shared and \
                         (ctx.rank_of(r, actual) > 0 or max(seen[k] for k in shared) > 0
-                         or actual in seen_refs) \
+                         or actual in seen_refs
+                         or (self._reader(callee, formal)
+                             and any(_may_alias(actual, o) for o in in_refs
+                                     if _overlap(_storage(o), key)))) \
                         and not self._may_share(callee, formal, read_only.get(actual.name)):
                     # The same variable reaches two active formals: the
                     # adjoints would alias (and a section's copy-out would
@@ -220,10 +224,21 @@ class CallPlanner:
                 if reads:
                     readers.setdefault(actual.name, []).append((len(out_args), actual))
                 seen_refs.append(actual)
+                if self._reader(callee, formal):
+                    in_refs.append(actual)
                 out_args.append(ctx.dref(r, actual))
                 continue
             out_args.append(self._zero_temp(r, out, callee, formal, actual, pre))
         return out_args
+
+    @staticmethod
+    def _reader(callee: Routine, formal) -> bool:
+        """An intent(in) formal of a Fortran callee: two of them may be given
+        the same element (`f(x(i), x(1))`, i = 1), which the standard allows
+        only because neither is changed; their adjoints only accumulate, so
+        one of them goes through a zeroed temporary added back after."""
+        s = callee.symbols.get(formal) if isinstance(formal, str) else None
+        return callee.language == "fortran" and s is not None and s.intent == "in"
 
     def _may_share(self, callee: Routine, formal: str, others_read_only) -> bool:
         """C pointers have no copy-in/copy-out: formals the callee never
@@ -362,6 +377,59 @@ def _storage(a: Ref) -> str:
 
 def _overlap(k1: str, k2: str) -> bool:
     return k1 == k2 or k1.startswith(k2 + "%") or k2.startswith(k1 + "%")
+
+
+def _may_alias(a: Ref, b: Ref) -> bool:
+    """Two elements of one array may be the same element unless a subscript
+    provably differs (`x(i)` and `x(i+1)`, `x(1)` and `x(2)`); `x(i)` and
+    `x(1)` are the same when i = 1, and their adjoints must not be two
+    dummies of one call (Fortran assumes dummies do not alias: gfortran
+    kept one update of xb(1) and lost the other, silently)."""
+    if a == b:
+        return True
+    sa, sb = all_subs(a), all_subs(b)
+    if len(sa) != len(sb):
+        return True
+    for u, v in zip(sa, sb):
+        if isinstance(u, Section) or isinstance(v, Section):
+            continue
+        lu, lv = _linear(u), _linear(v)
+        if lu is None or lv is None:
+            continue
+        diff = {k: lu.get(k, 0) - lv.get(k, 0) for k in set(lu) | set(lv)}
+        if all(c == 0 for k, c in diff.items() if k) and diff.get("", 0) != 0:
+            return False
+    return True
+
+
+def _linear(e: Expr) -> Optional[dict]:
+    """An integer subscript as {name: coefficient, "": constant}, or None."""
+    from ..ir.nodes import Lit, Un
+    if isinstance(e, Lit):
+        try:
+            return {"": int(e.text)}
+        except ValueError:
+            return None
+    if isinstance(e, Ref):
+        return {e.name: 1} if e.subs is None and not e.path else None
+    if isinstance(e, Un) and e.op == "-":
+        x = _linear(e.operand)
+        return None if x is None else {k: -c for k, c in x.items()}
+    if isinstance(e, Bin) and e.op in ("+", "-"):
+        x, y = _linear(e.left), _linear(e.right)
+        if x is None or y is None:
+            return None
+        sign = 1 if e.op == "+" else -1
+        return {k: x.get(k, 0) + sign * y.get(k, 0) for k in set(x) | set(y)}
+    if isinstance(e, Bin) and e.op == "*":
+        x, y = _linear(e.left), _linear(e.right)
+        if x is None or y is None:
+            return None
+        for c, other in ((x, y), (y, x)):
+            if set(c) <= {""}:
+                return {k: v * c.get("", 0) for k, v in other.items()}
+        return None
+    return None
 
 
 def allocate_derivatives(ctx: DiffContext, r: Routine, s: Allocate) -> list[Stmt]:
