@@ -66,7 +66,9 @@ def prune_unused(v: Routine) -> None:
         s = v.symbols[name]
         if name in used or name in members or s.is_parameter:
             continue
-        if s.storage in ("local", "result") and not s.save and s.init is None:
+        # a SAVE or initialised local the variant never mentions holds no
+        # state it uses (split f_bwd of an initialise-once routine: FIRST)
+        if s.storage in ("local", "result"):
             del v.symbols[name]
 
 
