@@ -89,7 +89,8 @@ def emit_routine(r: Routine, tu: TranslationUnit, table: Optional[dict] = None,
     table = table if table is not None else {x.name: x for x in tu.all_routines()}
     if r.contains:
         raise unsupported("internal procedures in C output", r.span)
-    ex = CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n), table.get, tu.types)
+    ex = CExpr(lambda n: r.symbols.get(n) or tu.globals.get(n),
+               lambda n: table.get(n) or proc_routine(r.symbols.get(n)), tu.types)
     dead, named = _uses(r) if r.kind != "program" else (set(), set(r.symbols))
     for s in list(r.symbols.values()):
         if heap_length(s) and s.name in named:       # the heap array's length variable
@@ -180,9 +181,35 @@ def _extent(d: Dim, ex: CExpr) -> str:
     return ex(Bin("+", Bin("-", ub, lb), Lit("1", lb.type)))
 
 
+def proc_routine(sym: Optional[Symbol]) -> Optional[Routine]:
+    """What a call through a function-pointer parameter passes: its
+    parameters' kinds as formals (a routine re-printed as written)."""
+    if sym is None or sym.proc_params is None:
+        return None
+    from ..ir.nodes import Dim, Lit, INT4, REAL8
+    syms = {}
+    args = []
+    for k, kind in enumerate(sym.proc_params):
+        a = f"a{k}"
+        args.append(a)
+        if kind == "value":
+            syms[a] = Symbol(a, REAL8, storage="arg", by_value=True)
+        else:
+            syms[a] = Symbol(a, REAL8, shape=[Dim(Lit("0", INT4), None)], storage="arg",
+                             pointer=True)
+    r = Routine(sym.name, "subroutine" if sym.type.base == "void" else "function", args, syms, [],
+                language="c")
+    if r.kind == "function":
+        r.result = sym.name + "_result"
+        syms[r.result] = Symbol(r.result, sym.type, storage="result")
+    return r
+
+
 def declaration(s: Symbol, ex: CExpr, is_arg: bool = False) -> str:
     """`double a[n][m]` from the IR's reversed shape; a pointer for a
     scalar argument passed by reference and for an assumed-size vector."""
+    if s.proc_interface is not None and is_arg:
+        return s.proc_interface          # a function pointer parameter, as written
     base = ctype(s.type)
     if s.is_parameter:
         raise unsupported("named constant in C output", s.span)

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 from ..diagnostics import unsupported
 from ..ir import typing as irtyping
 from ..ir.c_intrinsics import IR_TO_C_INT, IR_TO_C_REAL
-from ..ir.nodes import REAL4, Bin, Call, Cast, Cond, Expr, Lit, Ref, Routine, Section, Symbol, Type, TypeDef, Un
+from ..ir.nodes import REAL4, Bin, Call, Cast, Cond, Expr, Lit, ProcRef, Ref, Routine, Section, Symbol, Type, TypeDef, Un
 from ..ir.visit import map_expr, walk_expr
 
 __all__ = ["CExpr", "ctype", "c_string_literal"]
@@ -110,6 +110,8 @@ class CExpr:
         return self.p(e)[0]
 
     def p(self, e: Expr) -> tuple[str, int]:
+        if isinstance(e, ProcRef):
+            return e.name, PRIMARY
         if isinstance(e, Lit):
             return self.lit(e)
         if isinstance(e, Ref):
@@ -294,7 +296,7 @@ class CExpr:
         return ", ".join(self.actual(a, callee.symbols[f]) for a, f in zip(args, callee.args))
 
     def actual(self, a: Expr, formal: Symbol) -> str:
-        if formal.by_value:
+        if formal.by_value or isinstance(a, ProcRef):
             return self(a)
         if not isinstance(a, Ref):
             raise unsupported("expression passed by reference in C output", a.span)

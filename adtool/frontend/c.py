@@ -96,6 +96,8 @@ class CFrontend:
         tu.unread = self.unread
         if not tu.routines and not tu.unread:
             raise bad_input("no function definition in the input", Span(paths[0], 0, 0))
+        from .specialize import specialize_procedure_args
+        specialize_procedure_args(tu)
         return tu
 
     # -------------------------------------------------------------- pass 1
@@ -132,7 +134,12 @@ class CFrontend:
                                 pending[0].span)
             name = getattr(n, "name", None)
             try:
-                if isinstance(n, c_ast.Typedef):
+                if isinstance(n, c_ast.Typedef) and function_pointer(n.type, self.typedefs) is not None:
+                    FUNCTION_TYPEDEFS.setdefault(id(self.typedefs), {})[n.name] = n.type
+                    self.unreadable.setdefault(n.name, unsupported(
+                        "function pointer type used other than as a parameter", span, n.name))
+                    self.typedefs[n.name] = self.unreadable[n.name]
+                elif isinstance(n, c_ast.Typedef):
                     self.structs.name_typedef(n)
                     d = Declarator(n.type, span, self.typedefs, glob.value)
                     if d.pointers or d.dims_c:
@@ -194,6 +201,9 @@ class CFrontend:
         for p in _params(decl.type):
             if isinstance(p, c_ast.EllipsisParam):
                 raise unsupported("variadic function", span, decl.name)
+            if function_pointer(p.type, self.typedefs) is not None:
+                params.append("proc")
+                continue
             pd = Declarator(p.type, span_of(p, span), self.typedefs, lambda x: Lit("0", INT4))
             params.append("array" if pd.dims_c else ("?" if pd.pointers else "value"))
         self.funcs[decl.name] = FuncInfo(decl.name, rtype, params, fd)
@@ -263,6 +273,22 @@ class CFrontend:
                         break
         for f in self.funcs.values():
             f.params = ["array" if p == "?" else p for p in f.params]
+
+
+def function_pointer(t, typedefs: dict):
+    """The FuncDecl a parameter's type points to (`double (*f)(double)`, or
+    a typedef of that), or None."""
+    while isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) \
+            and len(t.type.names) == 1 and t.type.names[0] in FUNCTION_TYPEDEFS.get(id(typedefs), {}):
+        t = FUNCTION_TYPEDEFS[id(typedefs)][t.type.names[0]]
+    if isinstance(t, c_ast.PtrDecl) and isinstance(t.type, c_ast.FuncDecl):
+        return t.type
+    return None
+
+
+# typedefs of function-pointer types, per front end (keyed by its typedef
+# table): `typedef double (*fun)(double);`
+FUNCTION_TYPEDEFS: dict[int, dict[str, object]] = {}
 
 
 def _params(fdecl) -> list:

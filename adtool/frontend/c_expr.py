@@ -17,7 +17,7 @@ from pycparser import c_ast
 from ..diagnostics import bad_input, unsupported
 from ..ir import typing as irtyping
 from ..ir.c_intrinsics import C_INT_ONLY, C_TO_IR, POW
-from ..ir.nodes import INT4, INT8, REAL4, REAL8, UINT4, UINT8, Bin, Call, Cast, Cond, Expr, Lit, Ref, Type, Un
+from ..ir.nodes import INT4, INT8, REAL4, REAL8, UINT4, UINT8, Bin, Call, Cast, Cond, Expr, Lit, ProcRef, Ref, Type, Un
 from .c_pre import SPECIAL_VALUES
 from .c_types import Declarator, span_of, zero_of
 
@@ -416,6 +416,14 @@ class ExprLowering:
         """An actual argument: pass-by-reference is a fact of the formal, so
         `&x` and `x` both become Ref x when the formal is a pointer."""
         span = span_of(n, self.span)
+        if kind == "proc":
+            target = n.expr if isinstance(n, c_ast.UnaryOp) and n.op == "&" else n
+            if isinstance(target, c_ast.ID) and target.name in self.funcs:
+                return ProcRef(target.name, span=span)
+            if isinstance(target, c_ast.ID):
+                raise unsupported(f"library function '{target.name}' passed as a function pointer",
+                                  span, "pass a function of yours that calls it")
+            raise unsupported("function pointer argument other than a function's name", span)
         if kind == "value":
             return self.value(n)
         target = n.expr if isinstance(n, c_ast.UnaryOp) and n.op == "&" else None

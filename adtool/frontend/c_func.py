@@ -9,6 +9,8 @@ the block is entered); only `static` locals and globals keep `init`.
 """
 from __future__ import annotations
 
+from collections import ChainMap
+
 from typing import Optional
 
 from pycparser import c_ast
@@ -32,7 +34,8 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
                        StructLowering, MemLowering, GotoLowering):
     def __init__(self, front, fd, directives: list[Directive]) -> None:
         self.front = front
-        self.funcs = front.funcs
+        # function-pointer parameters (first) are called like functions
+        self.funcs = ChainMap({}, front.funcs)
         self.typedefs = front.typedefs
         self.fd = fd
         self.directives = directives
@@ -307,6 +310,8 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
 
     def _param(self, p, pkind: str) -> None:
         span = span_of(p, self.span)
+        if pkind == "proc":
+            return self._proc_param(p, span)
         d = Declarator(p.type, span, self.typedefs, self.value)
         sym = Symbol(p.name, d.type, storage="arg", span=span)
         if pkind == "value":
@@ -320,6 +325,45 @@ class FunctionLowering(ExprLowering, StmtLowering, HeapLowering, AliasLowering, 
             sym.intent = "in" if d.const else None
         if sym.type.base == "void":
             raise unsupported("void pointer", span, p.name)
+        self.routine.args.append(p.name)
+        self.routine.symbols[p.name] = sym
+        self.scopes[-1][p.name] = sym
+
+    def _proc_param(self, p, span) -> None:
+        """`double (*f)(double)`: called like a function in the body; the
+        front end specialises this function for each function its callers
+        pass (frontend/specialize.py)."""
+        from pycparser import c_generator
+        from .c import function_pointer
+        from .c_expr import FuncInfo
+        from .c_types import base_type
+        fd = function_pointer(p.type, self.typedefs)
+        if not isinstance(fd.type, c_ast.TypeDecl):
+            raise unsupported("function pointer returning a pointer", span, p.name)
+        rtype = base_type(fd.type, span, self.typedefs)
+        kinds = []
+        for a in (fd.args.params if fd.args is not None else []):
+            if isinstance(a, c_ast.EllipsisParam):
+                raise unsupported("variadic function pointer", span, p.name)
+            if isinstance(getattr(a, "type", None), c_ast.TypeDecl) and \
+                    getattr(a.type.type, "names", None) == ["void"]:
+                continue
+            d = Declarator(a.type, span, self.typedefs, lambda x: Lit("0", INT4))
+            kinds.append("array" if d.dims_c or d.pointers else "value")
+        # written back with a typedef'd type spelled out (the typedef is not
+        # in the output): `double (*g)(double)`
+        import copy
+        t = c_ast.PtrDecl([], copy.deepcopy(fd))
+        inner = t.type.type
+        while not isinstance(inner, c_ast.TypeDecl):
+            inner = inner.type
+        inner.declname = p.name
+        text = c_generator.CGenerator().visit(t.type.type)
+        args = c_generator.CGenerator().visit(fd.args) if fd.args is not None else "void"
+        ret = text.rsplit(p.name, 1)[0].rstrip()
+        sym = Symbol(p.name, rtype, storage="arg", external=True, span=span,
+                     proc_interface=f"{ret} (*{p.name})({args})", proc_params=kinds)
+        self.funcs.maps[0][p.name] = FuncInfo(p.name, rtype, kinds)
         self.routine.args.append(p.name)
         self.routine.symbols[p.name] = sym
         self.scopes[-1][p.name] = sym

@@ -134,6 +134,9 @@ class Specializer:
         self.taken.add(name)
         r.name = name
         r.specialized_from = callee.specialized_from or callee.name
+        # C: a function only adtool knows, defined (static) in the generated
+        # file for the derivative code's primal calls, like a static one
+        r.static = r.static or r.language == "c"
         if r.kind == "function" and r.result == callee.name:
             # the result variable was named like the function
             r.symbols[name] = r.symbols.pop(callee.name)

@@ -123,6 +123,9 @@ class Symbol:
     polymorphic: bool = False             # Fortran CLASS(t) dummy (printed back as such)
     by_interface: bool = False            # dummy procedure an INTERFACE body declares
     proc_interface: Optional[str] = None  # `procedure(iface) :: name`: the interface's name
+    #                                       (C: a function-pointer parameter as written)
+    proc_params: Optional[list] = None    # C function-pointer parameter: how each of its
+    #                                       parameters is passed ('value' or 'array')
     span: "Span" = NOSPAN
 
     @property
