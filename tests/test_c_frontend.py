@@ -160,7 +160,8 @@ def test_spans_follow_includes(tmp_path):
 
 @pytest.mark.parametrize("source, construct, line", [
     ("union u { double d; long l; };\nvoid f(double *x) { union u b; b.d = x[0]; }\n", "union", 2),
-    ("void f(double *x, double (*g)(double))\n{\n    x[0] = g(x[0]);\n}\n", "function pointer", 1),
+    ("double sq(double v) { return v * v; }\nvoid f(double *x)\n{\n    double (*g)(double) = sq;\n"
+     "    x[0] = g(x[0]);\n}\n", "function pointer", 4),
     ("void f(double *x, int n)\n{\n    x[0] = (x + n)[0];\n}\n", "pointer arithmetic", 3),
     ("void f(double *x, double *y)\n{\n    double *p = x;\n    p = y;\n    p[0] = 1.0;\n}\n",
      "local pointer set to two different arrays", 4),
