@@ -285,6 +285,13 @@ class Features:
         # Drawn from a generator of its own: the rest of each program is the
         # same with it on or off.
         self.record_functions = True
+        # Two real intent(in) arguments of a call given elements of one
+        # array that may be the same element, `f(x(i), x(1))`, in about 15%
+        # of the calls that have two such arguments (a stream of its own):
+        # the adjoint call must not get xb(i) and xb(1) as two dummies
+        # (fixtures/fortran/alias_elements.f90; visible with the derivatives
+        # built at -O1, where gfortran keeps one of two aliased updates).
+        self.aliased_elements = True
         # Issue 9, section 2: the head also calls, through a module
         # <prefix>mod, a subroutine with OPTIONAL arguments (present or
         # omitted, positionally or by keyword) and a generic name over a
@@ -369,6 +376,7 @@ class RoutineGen:
         # values known to depend on the head's independents at every call
         self.arng = random.Random(hash(rng.getstate()[1][:4]) + 9)   # does not advance rng
         self.rrng = random.Random(hash(rng.getstate()[1][:4]) + 11)  # neither
+        self.alrng = random.Random(hash(rng.getstate()[1][:4]) + 13)  # neither
         self.sources: list[Var] = [a for a in sig.args if a.kind == "real" and a.intent == "in"
                                    and not _unconnected(a)]
         if sig.name.endswith("head"):
@@ -717,9 +725,30 @@ class RoutineGen:
         saved = self.vars
         self.vars = [v for v in self.vars if v.intent not in ("global", "gin")]
         try:
-            return self._actuals(callee, d)
+            got = self._actuals(callee, d)
+            if got is not None and self.f.aliased_elements and self.alrng.random() < 0.15:
+                got = self._aliased_elements(callee, got)
+            return got
         finally:
             self.vars = saved
+
+    def _aliased_elements(self, callee: Sig, got):
+        """Two real intent(in) scalar arguments (not the anchor) become
+        x(i) and x(1) of one array the call does not write."""
+        acts, names, lip = got
+        slots = [i for i, a in enumerate(callee.args)
+                 if a.kind == "real" and a.rank == 0 and a.intent == "in"
+                 and (self.f.passive_calls or a is not anchor(callee))]
+        arrays = [v for v in self.arrays() if v.name not in names and "%" not in v.name]
+        if len(slots) < 2 or not arrays:
+            return got
+        i, j = self.alrng.sample(slots, 2)
+        v = self.alrng.choice(arrays).name
+        loops = [lv.name for lv in self.loopvars]
+        k = self.alrng.choice(loops) if loops else str(self.alrng.randint(1, self.n))
+        acts = list(acts)
+        acts[i], acts[j] = f"{v}({k})", f"{v}(1)"
+        return acts, names | {v}, max(lip, 1.0)
 
     def _actuals(self, callee: Sig, d: int):
         acts = [None] * len(callee.args)
