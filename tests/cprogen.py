@@ -73,6 +73,7 @@ class _Gen:
         self.mem_rng = None         # the head copies and clears arrays with memcpy/memset (mem())
         self.pair_rng = None        # a two-index loop with continue (pairs())
         self.pick_rng = None        # an index set through a pointer by a call in an expression (pick())
+        self.fp_rng = None          # a function-pointer parameter, two functions passed (fnptr())
 
     # ------------------------------------------------------------ structs
 
@@ -324,6 +325,32 @@ class _Gen:
         finally:
             self.rng = main
 
+    def fnptr_functions(self) -> str:
+        """PFX_map(double (*g)(double, double), ...) applying g to each
+        element, passing it on to PFX_one, and two functions for g: the
+        front end specialises PFX_map per function (frontend/specialize.py)."""
+        main, self.rng = self.rng, self.fp_rng
+        p = self.p
+        try:
+            return (f"static double {p}ga(double u, double c)\n{{\n    return {self.expr(['u', 'c'], 2, [])};\n}}\n"
+                    f"static double {p}gb(double u, double c)\n{{\n    return {self.expr(['u', 'c'], 2, [])};\n}}\n"
+                    f"static double {p}one(double (*g)(double, double), double u, double c)\n{{\n"
+                    f"    return 0.5 * g(u, c) + 0.25 * u;\n}}\n"
+                    f"static void {p}map(double (*g)(double, double), double *a, double c, int n)\n{{\n"
+                    "    int i;\n    for (i = 0; i < n; i++)\n"
+                    f"        a[i] = 0.5 * a[i] + 0.5 * {p}one(g, a[i], c);\n}}\n")
+        finally:
+            self.rng = main
+
+    def fnptr(self) -> list[str]:
+        main, self.rng = self.rng, self.fp_rng
+        try:
+            first, second = self.rng.sample([f"{self.p}ga", f"&{self.p}gb", f"{self.p}gb"], 2)
+            return [f"    {self.p}map({first}, w, {self.rng.choice(['t1', 't2', 's'])}, n);",
+                    f"    {self.p}map({second}, y, {self.rng.choice(['t1', 't2', 's'])}, n);"]
+        finally:
+            self.rng = main
+
     def head(self, funcs: list[str], helpers: list[str]) -> str:
         rng = self.rng
         scal = ["t1", "t2", "s"]
@@ -416,6 +443,8 @@ class _Gen:
             lines += self.pairs(funcs)
         if self.pick_rng is not None:
             lines += self.pick(funcs)
+        if self.fp_rng is not None:
+            lines += self.fnptr()
         if self.exit_helper:
             lines.append(f"    {self.exit_helper}(&{self.exit_array}[1], {self.exit_scalar}, &t2);")
         lines += ["    for (i = 0; i < n; i++)",
@@ -478,6 +507,10 @@ def generate(seed: int, prefix: str = "p000_", structs: bool | None = None) -> P
     if sub.random() < 0.3:
         g.pick_rng = sub
         parts.append(g.pick_function())
+    sub = random.Random(seed * 7919 + 9)     # a function-pointer parameter in about 25%
+    if sub.random() < 0.25:
+        g.fp_rng = sub
+        parts.append(g.fnptr_functions())
     parts += [g.function(f) for f in funcs]
     parts += [g.helper(h, static=rng.random() < 0.3) for h in helpers]
     parts.append(g.head(funcs, helpers))
