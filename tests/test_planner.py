@@ -716,6 +716,8 @@ def test_optimize_picks_a_binomial_loop_in_c_end_to_end(tmp_path, monkeypatch):
     text = (tmp_path / "plan.toml").read_text()
     snaps = int(text.split('"simulate:33" = { binomial = { snapshots = ')[1].split()[0])
     assert 1 <= snaps <= 29
+    # the plan file holds the count the report gives for the chosen plan
+    assert f"loop simulate:33 binomial, {snaps} snapshot" in p.stdout, p.stdout
     res = h.plan("split", checkpoint_file=str(tmp_path / "plan.toml"))
     _same_gradient(split, res)
     assert res.stack_peak == _chosen_peak(p.stdout) <= budget, (res.stack_peak, p.stdout)
@@ -779,6 +781,7 @@ def test_optimize_decides_a_directive_loop_end_to_end(tmp_path):
         else:
             snaps = int(text.split('"run:27" = { binomial = { snapshots = ')[1].split()[0])
             assert 1 <= snaps <= 16 and res.stack_peak < joint.stack_peak
+            assert f"loop run:27 binomial, {snaps} snapshot" in p.stdout, p.stdout
 
 
 def test_own_time_difference_of_a_site():
